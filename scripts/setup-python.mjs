@@ -1,0 +1,1 @@
+// Placeholder: replaced by the Python SDK set-up (creates .venv, installs the SDK, generates stubs).

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// The one test command (README and .ci/run both call `pnpm test`).
+//
+// 1. builds every package with `tsc -b` (tests and worker-thread entry files run from dist/, so the
+//    code under test is exactly what users get);
+// 2. runs the Python SDK's pytest suite with the project virtualenv, when the SDK is present;
+// 3. runs every node:test file under packages/*/dist/test;
+// 4. checks that nothing was left behind: no process whose command line carries a Trellis run marker
+//    and no descendant of this runner still alive;
+// 5. prints one closing line `tests: N passed, N failed` and exits non-zero on any failure.
+import { spawnSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const only = args.filter((a) => !a.startsWith('--'));
+
+function run(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { stdio: 'inherit', cwd: root, ...opts });
+  return r.status ?? 1;
+}
+
+if (run('pnpm', ['-s', 'build']) !== 0) {
+  console.error('build failed');
+  process.exit(1);
+}
+
+let passed = 0;
+let failed = 0;
+
+// --- Python SDK (pytest) -------------------------------------------------------------------------
+const py = join(root, '.venv', 'bin', 'python');
+const pySdkTests = join(root, 'packages', 'python-sdk', 'tests');
+if (only.length === 0 && existsSync(pySdkTests)) {
+  if (!existsSync(py)) {
+    console.error(`missing ${py}: run \`pnpm install\` (it creates the virtualenv via scripts/setup-python.mjs)`);
+    process.exit(1);
+  }
+  const r = spawnSync(py, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', pySdkTests], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  process.stdout.write(r.stdout);
+  const m = /(\d+) passed/.exec(r.stdout);
+  const f = /(\d+) failed/.exec(r.stdout);
+  const e = /(\d+) error/.exec(r.stdout);
+  passed += m ? Number(m[1]) : 0;
+  failed += (f ? Number(f[1]) : 0) + (e ? Number(e[1]) : 0);
+  if (r.status !== 0 && !f && !e) failed += 1;
+}
+
+// --- node:test -----------------------------------------------------------------------------------
+function findTests(dir, out) {
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (name !== 'fixtures') findTests(p, out);
+    } else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+let files = [];
+for (const pkg of readdirSync(join(root, 'packages'))) findTests(join(root, 'packages', pkg, 'dist', 'test'), files);
+if (only.length > 0) files = files.filter((f) => only.some((o) => f.includes(o)));
+files.sort();
+
+const nodeStatus = await new Promise((res) => {
+  const child = spawn(
+    process.execPath,
+    ['--test', '--test-concurrency=1', '--test-timeout=120000', '--test-reporter=spec', ...files],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TRELLIS_TEST: '1' } },
+  );
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    process.stdout.write(d);
+    buf += d.toString();
+  });
+  child.on('exit', (code) => {
+    const p = /ℹ pass (\d+)/.exec(buf);
+    const f = /ℹ fail (\d+)/.exec(buf);
+    passed += p ? Number(p[1]) : 0;
+    failed += f ? Number(f[1]) : 0;
+    if (code !== 0 && !(f && Number(f[1]) > 0)) failed += 1;
+    res(code);
+  });
+});
+
+// --- leftovers -----------------------------------------------------------------------------------
+function leftovers() {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    let cmd;
+    let stat;
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ');
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    if (state === 'Z') continue;
+    if (cmd.includes('--trellis-run-id=') || cmd.includes('trellis-test-marker')) out.push(`${d} ${cmd.slice(0, 200)}`);
+  }
+  return out;
+}
+// Reaping is asynchronous in the kernel: give stragglers a bounded moment to disappear.
+let left = leftovers();
+for (let i = 0; i < 20 && left.length > 0; i++) {
+  await new Promise((r) => setTimeout(r, 100));
+  left = leftovers();
+}
+if (left.length > 0) {
+  console.error(`processes left behind by the tests:\n${left.join('\n')}`);
+  failed += 1;
+}
+console.log(`tests: ${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || nodeStatus !== 0 ? 1 : 0);
