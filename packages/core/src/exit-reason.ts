@@ -1,0 +1,71 @@
+/**
+ * Exit reasons are data: one discriminated union, matched exhaustively with ts-pattern.
+ *
+ *   normal | shutdown | {shutdown, detail} | killed | noproc | {error, cause}
+ *
+ * `kill` is not a reason but a signal: `exit(pid, 'kill')` cannot be trapped, and the victim exits
+ * with `killed` (OTP).
+ */
+import { match } from 'ts-pattern';
+import { deserializeError, describeValue, isSerializedError, serializeError } from './errors.js';
+
+export type ExitReason =
+  | { readonly type: 'normal' }
+  | { readonly type: 'shutdown'; readonly detail?: unknown }
+  | { readonly type: 'killed' }
+  | { readonly type: 'noproc' }
+  | { readonly type: 'error'; readonly cause: unknown };
+
+/** What `exit(pid, signal)` accepts: a reason, or the untrappable `kill`. */
+export type ExitSignal = ExitReason | 'kill';
+
+const NORMAL: ExitReason = Object.freeze({ type: 'normal' });
+const SHUTDOWN: ExitReason = Object.freeze({ type: 'shutdown' });
+const KILLED: ExitReason = Object.freeze({ type: 'killed' });
+const NOPROC: ExitReason = Object.freeze({ type: 'noproc' });
+
+export const Exit = Object.freeze({
+  normal: NORMAL,
+  shutdown: (detail?: unknown): ExitReason => (detail === undefined ? SHUTDOWN : { type: 'shutdown', detail }),
+  killed: KILLED,
+  noproc: NOPROC,
+  error: (cause: unknown): ExitReason => ({ type: 'error', cause }),
+});
+
+/** `normal`, `shutdown` and `{shutdown, _}`: the reasons a transient child is not restarted for. */
+export function isCleanExit(r: ExitReason): boolean {
+  return r.type === 'normal' || r.type === 'shutdown';
+}
+
+export function isExitReason(v: unknown): v is ExitReason {
+  if (typeof v !== 'object' || v === null) return false;
+  const t = (v as { type?: unknown }).type;
+  return t === 'normal' || t === 'shutdown' || t === 'killed' || t === 'noproc' || t === 'error';
+}
+
+export function formatReason(r: ExitReason): string {
+  return match(r)
+    .with({ type: 'normal' }, () => 'normal')
+    .with({ type: 'shutdown' }, (s) => (s.detail === undefined ? 'shutdown' : `{shutdown, ${describeValue(s.detail)}}`))
+    .with({ type: 'killed' }, () => 'killed')
+    .with({ type: 'noproc' }, () => 'noproc')
+    .with({ type: 'error' }, (e) => {
+      const c = e.cause;
+      if (c instanceof Error) return `{error, ${c.name}: ${c.message}}`;
+      return `{error, ${describeValue(c)}}`;
+    })
+    .exhaustive();
+}
+
+/** Plain-data form for crossing a thread boundary: Error causes become SerializedError. */
+export function encodeReason(r: ExitReason): ExitReason {
+  if (r.type === 'error' && r.cause instanceof Error) return { type: 'error', cause: serializeError(r.cause) };
+  if (r.type === 'shutdown' && r.detail instanceof Error) return { type: 'shutdown', detail: serializeError(r.detail) };
+  return r;
+}
+
+/** Inverse of encodeReason: causes come back as Error objects (TrellisError when they had a code). */
+export function decodeReason(r: ExitReason): ExitReason {
+  if (r.type === 'error' && isSerializedError(r.cause)) return { type: 'error', cause: deserializeError(r.cause) };
+  return r;
+}

@@ -1,0 +1,25 @@
+export * from './clock.js';
+export * from './errors.js';
+export * from './procfs.js';
+export * from './process-tracker.js';
+export * from './spawn-process.js';
+export * from './pid.js';
+export * from './exit-reason.js';
+export * from './mailbox.js';
+export * from './signals.js';
+export * from './cloneable.js';
+export * from './call-table.js';
+export { Node, currentNode, NameTakenError, NoProcError, type SpawnOptions } from './node.js';
+export {
+  TIMEOUT,
+  type Timeout,
+  ProcessExitedSignal,
+  ConcurrentReceiveError,
+  type ExitMessage,
+  type DownMessage,
+  type CallMessage,
+  type CastMessage,
+  type SystemMessage,
+} from './process.js';
+export * from './actor.js';
+export * from './gen-server.js';

@@ -1,0 +1,87 @@
+/**
+ * A process mailbox with selective receive.
+ *
+ * Messages are kept in arrival order. `take(matcher)` removes and returns the first message that
+ * matches, leaving earlier non-matching ones in place (Erlang's save queue), so a process can wait
+ * for one kind of message while others pile up behind it.
+ *
+ * The array grows at the tail and is consumed from `head`; it is compacted only when the consumed
+ * prefix dominates, so the common "take the first message" path is O(1).
+ */
+import { isMatching } from 'ts-pattern';
+
+export type Matcher<T = unknown> = ((msg: unknown) => boolean) | MatchPattern<T>;
+/** A ts-pattern pattern (or any plain value compared structurally). */
+export type MatchPattern<_T = unknown> = object | string | number | boolean | null;
+
+export const NO_MESSAGE: unique symbol = Symbol('trellis.no_message');
+
+export function toPredicate(m: Matcher | undefined): ((msg: unknown) => boolean) | undefined {
+  if (m === undefined) return undefined;
+  if (typeof m === 'function') return m as (msg: unknown) => boolean;
+  const pattern = m;
+  return (msg) => isMatching(pattern as never, msg);
+}
+
+export class Mailbox {
+  #items: unknown[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(msg: unknown): void {
+    this.#items.push(msg);
+  }
+
+  /** Removes and returns the first message accepted by `pred` (any message without one). */
+  take(pred?: (msg: unknown) => boolean): unknown | typeof NO_MESSAGE {
+    const items = this.#items;
+    if (this.#head >= items.length) return NO_MESSAGE;
+    if (pred === undefined) {
+      const m = items[this.#head];
+      items[this.#head++] = undefined;
+      this.#compact();
+      return m;
+    }
+    for (let i = this.#head; i < items.length; i++) {
+      const m = items[i];
+      if (pred(m)) {
+        if (i === this.#head) {
+          items[this.#head++] = undefined;
+          this.#compact();
+        } else {
+          items.splice(i, 1);
+        }
+        return m;
+      }
+    }
+    return NO_MESSAGE;
+  }
+
+  /** Removes every message accepted by `pred` (used by demonitor's flush). */
+  remove(pred: (msg: unknown) => boolean): number {
+    const before = this.size;
+    const kept = this.#items.slice(this.#head).filter((m) => !pred(m));
+    this.#items = kept;
+    this.#head = 0;
+    return before - kept.length;
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+
+  #compact(): void {
+    const h = this.#head;
+    if (h === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    } else if (h > 1024 && h * 2 > this.#items.length) {
+      this.#items = this.#items.slice(h);
+      this.#head = 0;
+    }
+  }
+}
