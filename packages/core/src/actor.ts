@@ -48,7 +48,7 @@ export class ActorContext<M = unknown> {
   /** Waits for the first message (matching `matcher`, a predicate or a ts-pattern pattern). */
   receive<T = M>(matcher?: Matcher): Promise<T>;
   /** As above; resolves with TIMEOUT when nothing matching arrives within `timeoutMs`. */
-  receive<T = M>(matcher: Matcher | undefined, timeoutMs: number): Promise<T | Timeout>;
+  receive<T = M>(matcher: Matcher | undefined, timeoutMs: number | undefined): Promise<T | Timeout>;
   receive(matcher?: Matcher, timeoutMs?: number): Promise<unknown> {
     return this.proc.receive(toPredicate(matcher), timeoutMs);
   }

@@ -127,7 +127,7 @@ async function serverLoop<S, Args extends unknown[]>(
   failed: (e: unknown) => void,
 ): Promise<void> {
   const ctx = new ServerContext(node, proc);
-  ctx.parent = opts.parent ?? opts.link;
+  ctx.parent = opts.parent ?? opts.link ?? node.selfPid;
   let state: S;
   try {
     const r = await b.init(ctx, ...args);

@@ -1,0 +1,60 @@
+/**
+ * `start(tree)`: runs a top-level supervisor as the application.
+ *
+ * On SIGINT or SIGTERM the whole tree is shut down in order (reverse start order at every level,
+ * honouring each child's shutdown spec) and the process exits with code 0. If the top supervisor
+ * dies for any other reason (say it reached its restart intensity), the process exits non-zero.
+ */
+import { formatReason, type ExitReason, Exit } from './exit-reason.js';
+import { currentNode } from './node.js';
+import type { Pid } from './pid.js';
+import { type StartSupervisorOptions, startSupervisor, type SupervisorSpec } from './supervisor.js';
+
+export interface StartOptions extends Omit<StartSupervisorOptions, 'link' | 'parent'> {
+  /** Install SIGINT/SIGTERM handlers that stop the tree (default true). */
+  readonly handleSignals?: boolean;
+  /** Call process.exit when the tree ends (default true; tests pass false). */
+  readonly exitProcess?: boolean;
+  /** Where to report how the application ended (default console.error for abnormal ends). */
+  readonly log?: (line: string) => void;
+}
+
+export interface Application {
+  readonly pid: Pid;
+  /** Stops the tree in order; resolves with the top supervisor's exit reason. */
+  stop(): Promise<ExitReason>;
+  /** Resolves when the top supervisor has exited, with its reason. */
+  readonly done: Promise<ExitReason>;
+}
+
+export async function start(tree: SupervisorSpec, opts: StartOptions = {}): Promise<Application> {
+  const node = currentNode();
+  // The node's pseudo-process is the top supervisor's parent: an exit signal from it is an order to stop.
+  const pid = await startSupervisor(tree, { ...opts, parent: node.selfPid }, node);
+  const done = node.exited(pid);
+  let stopping = false;
+  const stop = (): Promise<ExitReason> => {
+    if (!stopping) {
+      stopping = true;
+      node.exit(node.selfPid, pid, Exit.shutdown());
+    }
+    return done;
+  };
+  const onSignal = () => void stop();
+  const handle = opts.handleSignals !== false;
+  if (handle) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  void done.then((reason) => {
+    if (handle) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    const clean = stopping && (reason.type === 'shutdown' || reason.type === 'normal');
+    if (!clean) (opts.log ?? console.error)(`trellis: top supervisor ${pid} exited: ${formatReason(reason)}`);
+    if (opts.exitProcess !== false) process.exit(clean ? 0 : 1);
+    else if (!clean) process.exitCode = 1;
+  });
+  return { pid, stop, done };
+}

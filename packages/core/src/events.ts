@@ -1,0 +1,99 @@
+/**
+ * Structured supervisor events. Supervisors publish them on their thread's event bus; any actor can
+ * subscribe (it receives `{ type: '$sup_event', event }` messages and is unsubscribed when it exits),
+ * and plain code can add listeners. The health monitor and the observer are built on these.
+ */
+import type { ExitReason } from './exit-reason.js';
+import type { Node } from './node.js';
+import type { Pid, Ref } from './pid.js';
+
+interface EventBase {
+  /** The supervisor that emitted the event (and its registered name, if any). */
+  readonly supervisor: Pid;
+  readonly supervisorName?: string | undefined;
+  /** Wall-clock time of the event, ms since the epoch. */
+  readonly at: number;
+}
+
+export type SupervisorEvent =
+  | (EventBase & { readonly type: 'supervisor_started'; readonly strategy: string; readonly parent?: Pid | undefined })
+  | (EventBase & { readonly type: 'child_started'; readonly id: string; readonly pid: Pid; readonly childType: string })
+  | (EventBase & { readonly type: 'child_start_failed'; readonly id: string; readonly reason: ExitReason })
+  | (EventBase & { readonly type: 'child_exited'; readonly id: string; readonly pid: Pid; readonly reason: ExitReason })
+  | (EventBase & { readonly type: 'child_terminated'; readonly id: string; readonly pid: Pid; readonly reason: ExitReason })
+  | (EventBase & {
+      readonly type: 'child_restarted';
+      readonly id: string;
+      readonly pid: Pid;
+      readonly oldPid?: Pid | undefined;
+      readonly restarts: number;
+    })
+  | (EventBase & { readonly type: 'child_restart_scheduled'; readonly id: string; readonly delayMs: number; readonly attempt: number })
+  | (EventBase & { readonly type: 'intensity_reached'; readonly intensity: number; readonly periodMs: number })
+  | (EventBase & { readonly type: 'supervisor_shutdown'; readonly reason: ExitReason });
+
+export interface SupervisorEventMessage {
+  readonly type: '$sup_event';
+  readonly event: SupervisorEvent;
+}
+
+export type EventListener = (e: SupervisorEvent) => void;
+
+export class EventBus {
+  readonly #node: Node;
+  readonly #listeners = new Set<EventListener>();
+  readonly #subscribers = new Map<Pid, Ref>();
+
+  constructor(node: Node) {
+    this.#node = node;
+  }
+
+  get active(): boolean {
+    return this.#listeners.size > 0 || this.#subscribers.size > 0;
+  }
+
+  publish(e: SupervisorEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch {
+        // A faulty listener must not take a supervisor down with it.
+      }
+    }
+    for (const pid of this.#subscribers.keys()) {
+      try {
+        this.#node.send(pid, { type: '$sup_event', event: e } satisfies SupervisorEventMessage);
+      } catch {
+        // An event that cannot be cloned to another thread is dropped for that subscriber only.
+      }
+    }
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on(listener: EventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Sends every event to `pid` as a `$sup_event` message until it exits or unsubscribes. */
+  subscribe(pid: Pid): void {
+    if (this.#subscribers.has(pid)) return;
+    const ref = this.#node.monitor(() => this.#subscribers.delete(pid), pid);
+    this.#subscribers.set(pid, ref);
+  }
+
+  unsubscribe(pid: Pid): void {
+    const ref = this.#subscribers.get(pid);
+    if (ref === undefined) return;
+    this.#subscribers.delete(pid);
+    this.#node.demonitor(ref);
+  }
+}
+
+const buses = new WeakMap<Node, EventBus>();
+
+export function eventBus(node: Node): EventBus {
+  let b = buses.get(node);
+  if (!b) buses.set(node, (b = new EventBus(node)));
+  return b;
+}

@@ -1,0 +1,104 @@
+/**
+ * The wire protocol between the main thread and thread-actor threads: the one place where the
+ * messages of both sides are defined (worker-entry.ts and hub.ts both import from here).
+ *
+ * Everything travels as FRAMES. A frame is one `postMessage` carrying a flat array of
+ * (tag, payload) pairs, flat rather than an array of small wrapper objects so structured clone has
+ * one object fewer to copy per signal:
+ *
+ *   tag >= 0        payload is a Signal for the node (thread) with that id
+ *   tag CONTROL     payload is a control message (ToMain or ToThread)
+ *   tag TRANSFER    payload is the transfer list of the NEXT signal of the frame; the main thread
+ *                   needs it to transfer (not copy) the same buffers again when it forwards the
+ *                   signal to another thread
+ *   tag MSG_TO      payload is a pid: the target of the MSG pairs that follow (until the next MSG_TO)
+ *   tag MSG         payload is a message for that pid: a `msg` signal without its wrapper object
+ *
+ * The MSG pairs are the hot path (one per `send`): a burst to one process costs one number and one
+ * message per send, with no per-message object or pid string to clone and rebuild. MSG_TO is
+ * repeated at the start of every frame, so a frame can be read on its own.
+ *
+ * Topology is a star: a thread sends every frame to the main thread, which handles the signals for
+ * node 0 and forwards the others to their thread in arrival order. Each hop is one FIFO port, so
+ * signals between one sender and one receiver stay in the order sent (OTP's guarantee).
+ *
+ * Exit reasons inside control messages are encoded (exit-reason.ts encodeReason); errors are
+ * SerializedError: structured clone would drop their class and extra fields.
+ *
+ * This file holds only types (it costs nothing at thread start, which is benchmarked); the tag
+ * values are defined in transport.ts, the module that reads and writes frames.
+ */
+import type { SerializedError } from '../errors.js';
+import type { ExitReason } from '../exit-reason.js';
+import type { Pid } from '../pid.js';
+import type { Signal, Transferable } from '../signals.js';
+
+/** The frame tags (values in transport.ts). */
+export interface FrameTags {
+  readonly CONTROL: -1;
+  readonly TRANSFER: -2;
+  readonly MSG_TO: -3;
+  readonly MSG: -4;
+}
+
+export type FrameItem = number | Pid | Signal | ToMain | ToThread | readonly Transferable[] | unknown;
+/** A flat array of (tag, payload) pairs; see the file comment. */
+export type Frame = FrameItem[];
+
+/** What a thread needs to start its root process. */
+export interface StartRequest {
+  readonly args: readonly unknown[];
+  /** Link the root to this pid (its parent, e.g. a supervisor) before it runs. */
+  readonly parent?: Pid | undefined;
+  /** Register the root under this name in its own thread (names are per thread). */
+  readonly name?: string | undefined;
+  readonly trapExit?: boolean | undefined;
+}
+
+/** `workerData` of a thread-actor thread. */
+export interface BootData {
+  /** `file:` URL of the user's module. */
+  readonly url: string;
+  /** Start at once (a cold start); absent for a warm spare, which waits for a `start` message. */
+  readonly start?: StartRequest | undefined;
+}
+
+/** Options a thread forwards when it asks the main thread to spawn a thread for it. */
+export interface DelegatedSpawn {
+  readonly url: string;
+  readonly start: StartRequest;
+  readonly resourceLimits?: import('node:worker_threads').ResourceLimits | undefined;
+  readonly env?: Record<string, string> | undefined;
+  readonly execArgv?: readonly string[] | undefined;
+}
+
+/** Control messages from a thread to the main thread. */
+export type ToMain =
+  /** A warm spare has loaded the runtime and imported the module; it waits for `start`. */
+  | { readonly k: 'ready' }
+  | { readonly k: 'started'; readonly pid: Pid }
+  /** The root's init returned ignore(). The thread ends next (an `exiting` follows). */
+  | { readonly k: 'ignored' }
+  /** The module could not be imported, or init failed. An `exiting` follows. */
+  | { readonly k: 'start_failed'; readonly r: ExitReason }
+  /** The root process has exited with `r`; the other processes of the thread are gone too. */
+  | { readonly k: 'exiting'; readonly r: ExitReason }
+  /** spawnThread called inside a thread: the main thread spawns and answers with `spawn_*`. */
+  | { readonly k: 'spawn'; readonly req: number; readonly spec: DelegatedSpawn };
+
+/** Control messages from the main thread to a thread. */
+export type ToThread =
+  /** Start the root process (sent to a warm spare when it is taken into use). */
+  | { readonly k: 'start'; readonly start: StartRequest }
+  | { readonly k: 'spawned'; readonly req: number; readonly pid: Pid }
+  | { readonly k: 'spawn_ignored'; readonly req: number }
+  /** `r` is set when the failure has an exit reason (InitFailedError). */
+  | { readonly k: 'spawn_failed'; readonly req: number; readonly e: SerializedError; readonly r?: ExitReason | undefined };
+
+/**
+ * What `spawnThread` calls inside a thread actor to have the main thread spawn for it; worker-entry.ts
+ * installs it on globalThis under SPAWNER_KEY (transport.ts).
+ */
+export interface ThreadSpawner {
+  spawn(spec: DelegatedSpawn): Promise<Pid | import('../gen-server.js').Ignore>;
+}

@@ -1,0 +1,200 @@
+/**
+ * Entry file of every thread-actor thread (hub.ts starts it as `new URL('./worker-entry.js')`).
+ *
+ * It wires this thread's node to the main thread, imports the user's module, starts the root process
+ * from its default export and reports how it went (see protocol.ts):
+ *
+ *   boot -> [ready -> start]  (a warm spare waits for `start`; a cold start has it in workerData)
+ *        -> started | ignored | start_failed
+ *        -> exiting {reason}   when the root process exits
+ *
+ * After `exiting` the main thread terminates the thread. The thread lives exactly as long as its
+ * root: when the root exits, every other process of the thread is killed (reason `killed`) so that
+ * links and monitors elsewhere hear a precise reason before the thread goes away.
+ *
+ * LEAN on purpose: thread start-up is benchmarked against a bare `new Worker`, and every module
+ * costs about half a millisecond in a fresh thread. So this imports only what it uses; the frame
+ * tags live in transport.ts (protocol.ts is types only) and errors.ts of this folder is loaded only
+ * on the failure path.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ActorContext } from '../actor.js';
+import { deserializeError } from '../errors.js';
+import { decodeReason, Exit, encodeReason, type ExitReason } from '../exit-reason.js';
+import { type GenServer, IGNORE, type Ignore, InitFailedError, startServer } from '../gen-server.js';
+import { currentNode, type Node } from '../node.js';
+import type { Pid } from '../pid.js';
+import type { Proc } from '../process.js';
+import type { Signal } from '../signals.js';
+import type { BootData, Frame, StartRequest, ThreadSpawner, ToThread } from './protocol.js';
+import { CONTROL, type DroppedItem, FrameSender, failedCallFor, MSG, MSG_TO, SPAWNER_KEY, TRANSFER } from './transport.js';
+
+type Definition = GenServer<unknown, unknown[]> | ((ctx: ActorContext, ...args: unknown[]) => unknown);
+
+function runThread(boot: BootData, imported: PromiseSettledResult<{ default?: unknown }>): void {
+  const port = parentPort;
+  if (port === null) throw new Error('worker-runtime must run inside a worker thread');
+  const node = currentNode();
+  const sender = new FrameSender(port, (d) => answerDropped(node, sender, d));
+  node.router = {
+    // Every signal goes to the main thread, which knows which threads exist and bounces the rest.
+    route(dest, sig, transfer) {
+      sender.signal(dest, sig, transfer);
+      return true;
+    },
+  };
+
+  const spawns = new Map<number, { resolve: (p: Pid | Ignore) => void; reject: (e: unknown) => void }>();
+  let nextReq = 0;
+  const spawner: ThreadSpawner = {
+    spawn(spec) {
+      const req = ++nextReq;
+      sender.control({ k: 'spawn', req, spec });
+      return new Promise((resolve, reject) => spawns.set(req, { resolve, reject }));
+    },
+  };
+  (globalThis as { [SPAWNER_KEY]?: ThreadSpawner })[SPAWNER_KEY] = spawner;
+
+  let definition: Definition | undefined;
+  let started = false;
+
+  const control = (c: ToThread): void => {
+    switch (c.k) {
+      case 'start':
+        if (!started && definition !== undefined) {
+          started = true;
+          startRoot(node, sender, definition, c.start);
+        }
+        return;
+      case 'spawned':
+      case 'spawn_ignored':
+      case 'spawn_failed': {
+        const w = spawns.get(c.req);
+        spawns.delete(c.req);
+        if (w === undefined) return;
+        if (c.k === 'spawned') w.resolve(c.pid);
+        else if (c.k === 'spawn_ignored') w.resolve(IGNORE);
+        else w.reject(c.r !== undefined ? new InitFailedError(decodeReason(c.r)) : deserializeError(c.e));
+        return;
+      }
+    }
+  };
+
+  port.on('message', (frame: Frame) => {
+    let proc: Proc | undefined;
+    let to: Pid | undefined;
+    for (let i = 0; i < frame.length; i += 2) {
+      const tag = frame[i];
+      if (tag === MSG) {
+        // The hot path: a message for the current MSG_TO target.
+        if (proc === undefined || !proc.alive) proc = node.procs.get(to!);
+        proc?.deliver(frame[i + 1]);
+      } else if (tag === MSG_TO) {
+        to = frame[i + 1] as Pid;
+        proc = undefined;
+      } else if (tag === TRANSFER) {
+        // A transfer list only matters to the main thread, which forwards; here the buffers are in the message.
+      } else if (tag === CONTROL) control(frame[i + 1] as ToThread);
+      else node.handleSignal(frame[i + 1] as Signal);
+    }
+  });
+  // Whatever is queued when the thread dies should still reach the main thread: an uncaught
+  // exception or process.exit() ends the thread before the microtask that would flush it.
+  process.on('uncaughtExceptionMonitor', () => sender.flush());
+  process.on('exit', () => sender.flush());
+
+  if (imported.status === 'rejected') {
+    void failModule(sender, boot.url, 'could not be imported', imported.reason);
+    return;
+  }
+  const def = imported.value.default;
+  if (!(typeof def === 'function' || (typeof def === 'object' && def !== null && typeof (def as GenServer).init === 'function'))) {
+    void failModule(sender, boot.url, `has a default export of type ${def === null ? 'null' : typeof def}`, undefined);
+    return;
+  }
+  definition = def as Definition;
+  if (boot.start !== undefined) {
+    started = true;
+    startRoot(node, sender, definition, boot.start);
+  } else {
+    sender.control({ k: 'ready' });
+  }
+}
+
+async function failModule(sender: FrameSender, url: string, problem: string, cause: unknown): Promise<void> {
+  const { ThreadModuleError } = await import('./errors.js');
+  const r = encodeReason(Exit.error(new ThreadModuleError(url, problem, cause)));
+  sender.control({ k: 'start_failed', r });
+  sender.control({ k: 'exiting', r });
+  sender.flush();
+}
+
+function startRoot(node: Node, sender: FrameSender, def: Definition, req: StartRequest): void {
+  let root: Pid | undefined;
+  let outcome: Promise<Pid | Ignore>;
+  try {
+    if (typeof def === 'function') {
+      root = node.spawn((proc) => def(new ActorContext(node, proc), ...req.args), {
+        link: req.parent,
+        name: req.name,
+        trapExit: req.trapExit,
+      });
+      outcome = Promise.resolve(root);
+    } else {
+      outcome = startServer(def, [...req.args], { link: req.parent, parent: req.parent, name: req.name, trapExit: req.trapExit }, node);
+      // startServer spawns synchronously, so the newest process of the node is the root.
+      root = newestProcess(node);
+    }
+  } catch (e) {
+    outcome = Promise.reject(e);
+  }
+  // `exiting` must follow the start report (the main thread settles the start from the latter).
+  const reported = outcome.then(
+    (r) => sender.control(r === IGNORE ? { k: 'ignored' } : { k: 'started', pid: r }),
+    (e: unknown) => {
+      const r = e instanceof InitFailedError ? e.reason : Exit.error(e);
+      sender.control({ k: 'start_failed', r: encodeReason(r) });
+      return r;
+    },
+  );
+  const finish = (reason: ExitReason): void => {
+    void reported.then(() => exitThread(node, sender, reason));
+  };
+  if (root === undefined) void reported.then((r) => exitThread(node, sender, r ?? Exit.noproc));
+  else node.monitor((reason) => finish(reason), root);
+}
+
+function newestProcess(node: Node): Pid | undefined {
+  let last: Pid | undefined;
+  for (const pid of node.procs.keys()) last = pid;
+  return last;
+}
+
+let exiting = false;
+
+function exitThread(node: Node, sender: FrameSender, reason: ExitReason): void {
+  if (exiting) return;
+  exiting = true;
+  // The thread ends with its root: the other processes go now, so their links and monitors in other
+  // threads hear a precise reason instead of a nodedown after the fact.
+  for (const proc of [...node.procs.values()]) node.terminate(proc, Exit.killed);
+  sender.control({ k: 'exiting', r: encodeReason(reason) });
+  sender.flush();
+}
+
+/** A call or reply that could not be cloned must still end the wait of its caller. */
+function answerDropped(node: Node, sender: FrameSender, d: DroppedItem): void {
+  const back = failedCallFor(d);
+  if (back === undefined) return;
+  if (back.dest === node.id) node.handleSignal(back.signal);
+  else sender.signal(back.dest, back.signal);
+}
+
+const boot = workerData as BootData;
+let imported: PromiseSettledResult<{ default?: unknown }>;
+try {
+  imported = { status: 'fulfilled', value: await import(boot.url) };
+} catch (reason) {
+  imported = { status: 'rejected', reason };
+}
+runThread(boot, imported);
