@@ -1,0 +1,260 @@
+"""``python -m trellis_worker``: start one worker serving the @tool functions of some modules.
+
+Exit codes: 0 after a shutdown (SIGTERM drain, host gone), 1 the host was already gone at start or
+the worker failed unexpectedly, 2 bad command line (argparse), 3 the tools could not be loaded,
+4 the listen address was refused or could not be bound. Codes 2-4 are permanent: restarting the
+same command cannot help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import traceback
+from typing import NoReturn
+
+from .constants import DEFAULTS, PROTOCOL, READY_PREFIX
+from .host import HostClient, HostLogHandler, StderrFormatter
+from .lifecycle import arm_parent_death_signal, parent_is_gone, watch_stdin
+from .server import ListenAddressError, Worker
+from .tool import ToolSpec, collect_tools, load_module
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_TOOLS = 3
+EXIT_LISTEN = 4
+
+log = logging.getLogger("trellis_worker")
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return n
+
+
+def _non_negative(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m trellis_worker",
+        description="Serve the @tool functions of Python modules to a Trellis host over gRPC.",
+    )
+    p.add_argument(
+        "--tools",
+        action="append",
+        required=True,
+        metavar="MODULE",
+        help="module whose @tool functions to serve: dotted name or path to a .py file "
+        "(repeatable, or comma-separated)",
+    )
+    p.add_argument(
+        "--listen",
+        default="127.0.0.1:0",
+        help="unix:/path/to.sock, 127.0.0.1:PORT or [::1]:PORT; port 0 picks a free port "
+        "(default 127.0.0.1:0)",
+    )
+    p.add_argument(
+        "--trellis-run-id",
+        "--run-id",
+        dest="run_id",
+        default="",
+        help="id of the host's run; lets the host find and clean up its own workers",
+    )
+    p.add_argument(
+        "--host-address",
+        default="",
+        help="address of the host's HostService (unix:/path): enables host tools and log forwarding",
+    )
+    p.add_argument(
+        "--host-pid",
+        type=_positive,
+        default=None,
+        help="PID of the host; the worker exits at start if its parent is not this process",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=DEFAULTS.concurrency,
+        help=f"tool calls run at once (thread pool size for sync tools; default {DEFAULTS.concurrency})",
+    )
+    p.add_argument(
+        "--max-message-bytes",
+        type=_positive,
+        default=DEFAULTS.max_message_bytes,
+        help=f"largest request or result message (default {DEFAULTS.max_message_bytes})",
+    )
+    p.add_argument(
+        "--grace-ms",
+        type=_non_negative,
+        default=DEFAULTS.grace_ms,
+        help=f"on SIGTERM, time given to in-flight calls to finish (default {DEFAULTS.grace_ms})",
+    )
+    p.add_argument(
+        "--no-stdin-watch",
+        dest="stdin_watch",
+        action="store_false",
+        help="do not exit on stdin EOF (for running by hand with stdin not a pipe from the host)",
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+    return p
+
+
+def _claim_stdout() -> int | None:
+    """Keeps stdout for the readiness line alone: the real stdout moves to a private descriptor,
+    and descriptor 1 (print(), C extensions, subprocesses) now writes to stderr."""
+    try:
+        ready_fd = os.dup(1)
+    except OSError:
+        return None
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return ready_fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _load_tools(refs: list[str]) -> dict[str, ToolSpec]:
+    names = [r.strip() for ref in refs for r in ref.split(",") if r.strip()]
+    tools = collect_tools(load_module(name) for name in names)
+    if not tools:
+        raise LookupError(
+            f"no @tool functions found in {', '.join(names)}; decorate them with @trellis_worker.tool"
+        )
+    return tools
+
+
+async def _serve(
+    args: argparse.Namespace, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int
+) -> int:
+    loop = asyncio.get_running_loop()
+    host = None
+    if args.host_address:
+        host = HostClient(args.host_address, args.max_message_bytes)
+        root = logging.getLogger()
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        root.addHandler(HostLogHandler(host))
+        host.start()
+
+    worker = Worker(
+        tools=tools,
+        run_id=args.run_id,
+        concurrency=args.concurrency,
+        max_message_bytes=args.max_message_bytes,
+        host=host,
+    )
+    try:
+        address = await worker.start(args.listen)
+    except (ListenAddressError, OSError) as exc:
+        print(f"trellis_worker: {exc}", file=sys.stderr)
+        return EXIT_LISTEN
+
+    drain_requested = asyncio.Event()
+    orphaned = asyncio.Event()
+
+    def on_term() -> None:
+        # SIGTERM from the parent-death signal, or a second SIGTERM: no one waits for a drain.
+        if parent_is_gone(parent) or drain_requested.is_set():
+            orphaned.set()
+        drain_requested.set()
+
+    def on_host_gone() -> None:
+        orphaned.set()
+        drain_requested.set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_term)
+    loop.add_signal_handler(signal.SIGINT, on_term)
+    if args.stdin_watch:
+        watch_stdin(lambda: loop.call_soon_threadsafe(on_host_gone))
+    # The host may have died while we were starting (before prctl could watch it).
+    if parent_is_gone(parent):
+        on_host_gone()
+
+    ready = {"address": address, "pid": os.getpid(), "protocol": PROTOCOL, "tools": len(tools)}
+    if ready_fd is not None:
+        try:
+            _write_all(ready_fd, f"{READY_PREFIX} {json.dumps(ready)}\n".encode())
+        except OSError:
+            on_host_gone()  # nobody reads our stdout: the host is gone
+    log.debug("serving %d tools on %s", len(tools), address)
+
+    await drain_requested.wait()
+    orphan_budget = DEFAULTS.orphan_exit_ms / 1000
+    if not orphaned.is_set():
+        log.info("SIGTERM: draining in-flight calls for up to %d ms", args.grace_ms)
+        stop = asyncio.ensure_future(worker.stop(args.grace_ms / 1000))
+        host_gone = asyncio.ensure_future(orphaned.wait())
+        await asyncio.wait({stop, host_gone}, return_when=asyncio.FIRST_COMPLETED)
+        host_gone.cancel()
+        if not stop.done():  # the host died mid-drain: give up on the remaining calls
+            try:
+                await asyncio.wait_for(worker.stop(None), orphan_budget)
+            except asyncio.TimeoutError:
+                pass
+    else:
+        try:
+            await asyncio.wait_for(worker.stop(None), orphan_budget)
+        except asyncio.TimeoutError:
+            pass
+    if host is not None:
+        await host.close(timeout=0.5 if not orphaned.is_set() else 0.1)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    args = build_parser().parse_args(argv)
+    ready_fd = _claim_stdout()
+    # Record the parent before arming the signal: if it is already gone at this point, the signal
+    # will never come, and only the comparison below can tell.
+    parent = args.host_pid or os.getppid()
+    arm_parent_death_signal(signal.SIGTERM)
+    if parent_is_gone(parent):
+        print(f"trellis_worker: host process {parent} is gone; exiting", file=sys.stderr)
+        os._exit(EXIT_FAILURE)
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(StderrFormatter())
+    logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
+
+    try:
+        tools = _load_tools(args.tools)
+    except Exception:  # noqa: BLE001 - any import-time failure of user code
+        print("trellis_worker: could not load the tools:", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(EXIT_TOOLS)
+
+    code = _run(args, tools, ready_fd, parent)
+    os._exit(code)
+
+
+def _run(args: argparse.Namespace, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int) -> int:
+    """Runs the server loop and returns the exit code. The process then ends with os._exit: pool
+    threads still inside a tool that ignored cancellation must not hold the exit up (a normal
+    interpreter exit joins them)."""
+    loop = asyncio.new_event_loop()
+    try:
+        code = loop.run_until_complete(_serve(args, tools, ready_fd, parent))
+    except BaseException:  # noqa: BLE001 - report, then still exit
+        traceback.print_exc(file=sys.stderr)
+        code = EXIT_FAILURE
+    logging.shutdown()
+    sys.stderr.flush()
+    return code

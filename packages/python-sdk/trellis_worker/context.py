@@ -1,0 +1,108 @@
+"""ToolContext: what a running tool can learn about, and do within, its call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from .errors import Cancelled
+
+
+class HostLink(Protocol):
+    """The worker's connection to the host's HostService (see host.py)."""
+
+    async def call_tool(self, tool: str, args: Any, session_id: str, call_id: str) -> Any: ...
+
+
+class ToolContext:
+    """Passed to a tool whose parameter is annotated ``ToolContext`` or named ``ctx``.
+
+    Attributes: ``tool``, ``call_id``, ``session_id``, ``metadata`` (request metadata map),
+    ``idempotent``, ``content_type`` (of the arguments payload), ``deadline`` (``time.monotonic()``
+    value or None), ``session`` (a dict kept per session id until EndSession; a fresh unkept dict
+    when the call has no session id), ``log`` (a logger forwarded to the host), ``cancel_event``
+    (a threading.Event set when the call is cancelled, times out or the worker shuts down).
+    """
+
+    def __init__(
+        self,
+        *,
+        tool: str,
+        call_id: str,
+        session_id: str,
+        session: dict[str, Any],
+        metadata: Mapping[str, str],
+        idempotent: bool,
+        content_type: str,
+        deadline: float | None,
+        loop: asyncio.AbstractEventLoop,
+        host: HostLink | None,
+    ) -> None:
+        self.tool = tool
+        self.call_id = call_id
+        self.session_id = session_id
+        self.session = session
+        self.metadata = dict(metadata)
+        self.idempotent = idempotent
+        self.content_type = content_type
+        self.deadline = deadline
+        self.cancel_event = threading.Event()
+        self._async_cancel = asyncio.Event()
+        self._loop = loop
+        self._host = host
+        self.log = logging.LoggerAdapter(
+            logging.getLogger(f"trellis_worker.tool.{tool}"),
+            {"trellis_call_id": call_id, "trellis_session_id": session_id, "trellis_tool": tool},
+        )
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the call is cancelled, has passed its deadline, or the worker is shutting down."""
+        return self.cancel_event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raises trellis_worker.Cancelled (-> status CANCELLED) if the call was cancelled."""
+        if self.cancel_event.is_set():
+            raise Cancelled(f"call {self.call_id} of tool {self.tool!r} was cancelled")
+
+    async def wait_cancelled(self) -> None:
+        """Returns when the call is cancelled (async tools only)."""
+        await self._async_cancel.wait()
+
+    def time_remaining(self) -> float | None:
+        """Seconds until the call's deadline (may be negative), or None when it has none."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    async def call_host_tool(self, tool: str, args: Any = None) -> Any:
+        """Runs a tool of the host and returns its result (parsed JSON, or bytes).
+
+        ``args`` is a dict of JSON arguments, or bytes / trellis_worker.Payload for a raw payload.
+        Raises HostToolError when the host tool fails, RuntimeError when the worker has no host.
+        """
+        if self._host is None:
+            raise RuntimeError("this worker has no host connection: start it with --host-address unix:/path")
+        return await self._host.call_tool(tool, {} if args is None else args, self.session_id, self.call_id)
+
+    def call_host_tool_sync(self, tool: str, args: Any = None, timeout: float | None = None) -> Any:
+        """Blocking form of call_host_tool for sync tools (they run on a worker thread)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            raise RuntimeError(
+                "call_host_tool_sync would block the event loop: use `await ctx.call_host_tool(...)`"
+            )
+        if timeout is None:
+            timeout = self.time_remaining()
+        future = asyncio.run_coroutine_threadsafe(self.call_host_tool(tool, args), self._loop)
+        return future.result(timeout)
+
+    def _cancel(self) -> None:
+        """Marks the call cancelled. Must run on the event loop thread."""
+        self.cancel_event.set()
+        self._async_cancel.set()

@@ -1,0 +1,464 @@
+"""Type hints -> JSON Schema, and validation of call arguments against that same schema.
+
+``spec_for(annotation)`` turns a type hint into a ``Spec`` node. A node does two things that must
+agree: ``schema()`` is the JSON Schema the host sees in Describe, and ``convert(value, path)``
+checks a decoded JSON value against that schema (raising ValidationError with the field path) and
+turns it into what the Python function expects (a dataclass instance, bytes, an Enum member).
+Building both from one tree is what keeps the published schema and the enforced one identical.
+
+Supported: Any/unannotated, bool, int, float, str, bytes, None, Literal[...], Enum, list[X],
+tuple[X, ...], dict[str, X], Optional[X] / X | None, Union[...], Annotated[X, "description"],
+TypedDict and dataclasses (nested freely).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import enum
+import json
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import ToolDefinitionError, ValidationError
+
+# TypedDict's Required[X] / NotRequired[X] (Python >= 3.11) only affect which keys are required.
+_REQUIRED_MARKERS = tuple(getattr(typing, n) for n in ("Required", "NotRequired") if hasattr(typing, n))
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MISSING = object()
+
+
+def join_path(path: str, key: str) -> str:
+    """``items[2]`` + ``name`` -> ``items[2].name``; keys that are not identifiers are quoted."""
+    part = key if _IDENT.match(key) else f"[{json.dumps(key)}]"
+    if not path:
+        return part
+    return f"{path}{part}" if part.startswith("[") else f"{path}.{part}"
+
+
+def json_type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "bytes"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+class Spec:
+    """One node of a parameter type."""
+
+    #: Short name used in "expected X, got Y" messages.
+    label = "value"
+
+    def schema(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def convert(self, value: Any, path: str) -> Any:
+        raise NotImplementedError
+
+    def _mismatch(self, value: Any, path: str) -> ValidationError:
+        return ValidationError(path, f"expected {self.label}, got {json_type_name(value)}")
+
+
+class AnySpec(Spec):
+    label = "any value"
+
+    def schema(self) -> dict[str, Any]:
+        return {}
+
+    def convert(self, value: Any, path: str) -> Any:
+        return value
+
+
+class BoolSpec(Spec):
+    label = "boolean"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+    def convert(self, value: Any, path: str) -> Any:
+        if isinstance(value, bool):
+            return value
+        raise self._mismatch(value, path)
+
+
+class IntSpec(Spec):
+    label = "integer"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "integer"}
+
+    def convert(self, value: Any, path: str) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        # JSON has one number type: 3.0 is a valid integer there (JSON.stringify never writes it,
+        # but other encoders do).
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise self._mismatch(value, path)
+
+
+class FloatSpec(Spec):
+    label = "number"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "number"}
+
+    def convert(self, value: Any, path: str) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise self._mismatch(value, path)
+
+
+class StrSpec(Spec):
+    label = "string"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string"}
+
+    def convert(self, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            return value
+        raise self._mismatch(value, path)
+
+
+class BytesSpec(Spec):
+    """Raw bytes: sent untouched as an "application/octet-stream" payload. Inside JSON arguments
+    (where bytes cannot travel) the value is a base64 string, as the schema says."""
+
+    label = "bytes (base64 string in JSON)"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "contentEncoding": "base64", "contentMediaType": "application/octet-stream"}
+
+    def convert(self, value: Any, path: str) -> Any:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value) if not isinstance(value, bytes) else value
+        if isinstance(value, str):
+            try:
+                return base64.b64decode(value, validate=True)
+            except binascii.Error as exc:
+                raise ValidationError(path, f"expected a base64 string for bytes: {exc}") from None
+        raise self._mismatch(value, path)
+
+
+class NoneSpec(Spec):
+    label = "null"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "null"}
+
+    def convert(self, value: Any, path: str) -> Any:
+        if value is None:
+            return None
+        raise self._mismatch(value, path)
+
+
+class LiteralSpec(Spec):
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        self.values = values
+        self.label = "one of " + ", ".join(json.dumps(v) for v in values)
+
+    def schema(self) -> dict[str, Any]:
+        return {"enum": list(self.values)}
+
+    def convert(self, value: Any, path: str) -> Any:
+        # Compare type as well as value: True == 1 in Python but not in JSON Schema.
+        for v in self.values:
+            if type(v) is type(value) and v == value:
+                return v
+        raise ValidationError(path, f"expected {self.label}, got {json.dumps(value, default=repr)}")
+
+
+class EnumSpec(Spec):
+    def __init__(self, cls: type[enum.Enum]) -> None:
+        self.cls = cls
+        self.inner = LiteralSpec(tuple(m.value for m in cls))
+        self.label = self.inner.label
+
+    def schema(self) -> dict[str, Any]:
+        return self.inner.schema()
+
+    def convert(self, value: Any, path: str) -> Any:
+        return self.cls(self.inner.convert(value, path))
+
+
+class ListSpec(Spec):
+    def __init__(self, item: Spec, as_tuple: bool = False) -> None:
+        self.item = item
+        self.as_tuple = as_tuple
+        self.label = "array"
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "array"}
+        item = self.item.schema()
+        if item:
+            out["items"] = item
+        return out
+
+    def convert(self, value: Any, path: str) -> Any:
+        if not isinstance(value, list):
+            raise self._mismatch(value, path)
+        items = [self.item.convert(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if self.as_tuple else items
+
+
+class MapSpec(Spec):
+    """dict[str, X]: an object with arbitrary keys."""
+
+    label = "object"
+
+    def __init__(self, value: Spec) -> None:
+        self.value = value
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "object"}
+        inner = self.value.schema()
+        if inner:
+            out["additionalProperties"] = inner
+        return out
+
+    def convert(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise self._mismatch(value, path)
+        return {k: self.value.convert(v, join_path(path, k)) for k, v in value.items()}
+
+
+class OptionalSpec(Spec):
+    def __init__(self, inner: Spec) -> None:
+        self.inner = inner
+        self.label = f"{inner.label} or null"
+
+    def schema(self) -> dict[str, Any]:
+        return {"anyOf": [self.inner.schema(), {"type": "null"}]}
+
+    def convert(self, value: Any, path: str) -> Any:
+        return None if value is None else self.inner.convert(value, path)
+
+
+class UnionSpec(Spec):
+    def __init__(self, options: list[Spec]) -> None:
+        self.options = options
+        self.label = " or ".join(o.label for o in options)
+
+    def schema(self) -> dict[str, Any]:
+        return {"anyOf": [o.schema() for o in self.options]}
+
+    def convert(self, value: Any, path: str) -> Any:
+        errors: list[ValidationError] = []
+        for option in self.options:
+            try:
+                return option.convert(value, path)
+            except ValidationError as exc:
+                errors.append(exc)
+        # An error below `path` means some option matched the value's shape and failed deeper
+        # (e.g. a field of one of two object types): that is the more useful message.
+        deeper = [e for e in errors if len(e.field_path) > len(path)]
+        if deeper:
+            raise max(deeper, key=lambda e: len(e.field_path))
+        raise self._mismatch(value, path)
+
+
+@dataclasses.dataclass
+class Field:
+    name: str
+    spec: Spec
+    required: bool
+    default: Any = MISSING
+    description: str = ""
+
+
+class ObjectSpec(Spec):
+    """An object with known fields: a TypedDict, a dataclass, or a tool's whole argument object."""
+
+    label = "object"
+
+    def __init__(
+        self,
+        fields: list[Field],
+        build: Callable[[dict[str, Any]], Any] = dict,
+        extra: Spec | None = None,
+        noun: str = "field",
+        description: str = "",
+    ) -> None:
+        self.fields = {f.name: f for f in fields}
+        self.build = build
+        self.extra = extra  # spec of undeclared keys (a **kwargs tool), or None to reject them
+        self.noun = noun
+        self.description = description
+
+    def schema(self) -> dict[str, Any]:
+        props: dict[str, Any] = {}
+        for f in self.fields.values():
+            prop = dict(f.spec.schema())
+            if f.description:
+                prop["description"] = f.description
+            if f.default is not MISSING and _is_json_value(f.default):
+                prop["default"] = json.loads(json.dumps(f.default))  # tuples -> lists
+            props[f.name] = prop
+        out: dict[str, Any] = {"type": "object", "properties": props}
+        required = [f.name for f in self.fields.values() if f.required]
+        if required:
+            out["required"] = required
+        out["additionalProperties"] = False if self.extra is None else (self.extra.schema() or True)
+        if self.description:
+            out["description"] = self.description
+        return out
+
+    def convert(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise self._mismatch(value, path)
+        out: dict[str, Any] = {}
+        for key, v in value.items():
+            f = self.fields.get(key)
+            if f is not None:
+                out[key] = f.spec.convert(v, join_path(path, key))
+            elif self.extra is not None:
+                out[key] = self.extra.convert(v, join_path(path, key))
+            else:
+                known = ", ".join(self.fields) or "none"
+                raise ValidationError(join_path(path, key), f"unknown {self.noun} (expected: {known})")
+        for f in self.fields.values():
+            if f.required and f.name not in out:
+                raise ValidationError(join_path(path, f.name), f"missing required {self.noun}")
+        return self.build(out)
+
+
+def _is_json_value(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _description_of(metadata: tuple[Any, ...]) -> str:
+    return next((m for m in metadata if isinstance(m, str)), "")
+
+
+def _typeddict_spec(cls: type) -> ObjectSpec:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    required_keys = getattr(cls, "__required_keys__", frozenset(hints))
+    fields = []
+    for name, hint in hints.items():
+        # __required_keys__ misses NotRequired[...] written as a string (from __future__ import
+        # annotations), so the resolved hint has the last word.
+        marker = typing.get_origin(hint)
+        if marker in _REQUIRED_MARKERS:
+            required = marker is getattr(typing, "Required", None)
+        else:
+            required = name in required_keys
+        fields.append(
+            Field(
+                name,
+                spec_for(hint, f"{cls.__name__}.{name}"),
+                required,
+                description=_annotated_description(hint),
+            )
+        )
+    return ObjectSpec(fields, build=dict, description=(cls.__doc__ or "").strip().split("\n\n")[0])
+
+
+def _dataclass_spec(cls: type) -> ObjectSpec:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = []
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        default = f.default if f.default is not dataclasses.MISSING else MISSING
+        hint = hints.get(f.name, Any)
+        fields.append(
+            Field(
+                f.name,
+                spec_for(hint, f"{cls.__name__}.{f.name}"),
+                not has_default,
+                default,
+                _annotated_description(hint),
+            )
+        )
+    doc = cls.__doc__ or ""
+    # dataclasses generate "Name(a: int, ...)" as __doc__ when there is none: not a description.
+    description = "" if doc.startswith(f"{cls.__name__}(") else doc.strip().split("\n\n")[0]
+    return ObjectSpec(fields, build=lambda d: cls(**d), description=description)
+
+
+def _annotated_description(hint: Any) -> str:
+    while typing.get_origin(hint) in _REQUIRED_MARKERS:
+        hint = typing.get_args(hint)[0]
+    if typing.get_origin(hint) is typing.Annotated:
+        return _description_of(hint.__metadata__)
+    return ""
+
+
+def spec_for(hint: Any, where: str = "parameter") -> Spec:
+    """The Spec of one type hint; ``where`` names it in the error raised for unsupported hints."""
+    if hint is Any or hint is object:
+        return AnySpec()
+    if hint is None or hint is type(None):
+        return NoneSpec()
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Annotated or origin in _REQUIRED_MARKERS:
+        return spec_for(args[0], where)
+    if origin is typing.Literal:
+        for v in args:
+            if not isinstance(v, (str, int, bool, type(None))):
+                raise ToolDefinitionError(
+                    f"{where}: Literal values must be str, int, bool or None, got {v!r}"
+                )
+        return LiteralSpec(args)
+    if origin is typing.Union or origin is types.UnionType:
+        rest = [a for a in args if a is not type(None)]
+        inner = spec_for(rest[0], where) if len(rest) == 1 else UnionSpec([spec_for(a, where) for a in rest])
+        return OptionalSpec(inner) if len(rest) < len(args) else inner
+    if origin in (list, typing.List) or hint in (list, typing.List):  # noqa: UP006
+        return ListSpec(spec_for(args[0], where) if args else AnySpec())
+    if origin is tuple or hint is tuple:
+        if not args or (len(args) == 2 and args[1] is Ellipsis):
+            return ListSpec(spec_for(args[0], where) if args else AnySpec(), as_tuple=True)
+        raise ToolDefinitionError(
+            f"{where}: fixed-length tuples are not supported; use tuple[X, ...] or list[X]"
+        )
+    if origin in (dict, typing.Dict, Mapping) or hint in (dict, typing.Dict):  # noqa: UP006
+        if args and args[0] is not str:
+            raise ToolDefinitionError(f"{where}: dict keys must be str (JSON object keys), got {args[0]!r}")
+        return MapSpec(spec_for(args[1], where) if args else AnySpec())
+    if isinstance(hint, type):
+        if hint is bool:
+            return BoolSpec()
+        if hint is int:
+            return IntSpec()
+        if hint is float:
+            return FloatSpec()
+        if hint is str:
+            return StrSpec()
+        if hint in (bytes, bytearray):
+            return BytesSpec()
+        if issubclass(hint, enum.Enum):
+            return EnumSpec(hint)
+        if typing.is_typeddict(hint):
+            return _typeddict_spec(hint)
+        if dataclasses.is_dataclass(hint):
+            return _dataclass_spec(hint)
+    raise ToolDefinitionError(
+        f"{where}: unsupported type annotation {hint!r}. Use bool, int, float, str, bytes, None, "
+        "Literal, Enum, list[X], tuple[X, ...], dict[str, X], Optional/Union, a TypedDict or a dataclass "
+        "(or leave it unannotated / Any to skip validation)"
+    )

@@ -1,0 +1,288 @@
+"""The grpc.aio server of one worker: the ToolService implementation and its bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import platform
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import grpc
+from google.protobuf.message import Message
+
+from ._stubs import common_pb2, tool_service_pb2 as pb, tool_service_pb2_grpc
+from .constants import PROTOCOL, SDK_VERSION
+from .context import ToolContext
+from .errors import PayloadTooLargeError, UnknownToolError
+from .host import HostClient
+from .lifecycle import rss_bytes
+from .payload import decode_arguments
+from .runner import ToolRunner
+from .sessions import SessionStore
+from .status import grpc_errors
+from .tool import ToolSpec
+
+# sun_path is 108 bytes on Linux, including the terminating NUL.
+MAX_UNIX_PATH = 107
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+class ListenAddressError(ValueError):
+    """--listen is not a Unix socket or a loopback address."""
+
+
+def parse_listen(address: str) -> tuple[str, str]:
+    """--listen value -> (address to bind, address to report before the port is known).
+
+    Accepts ``unix:/abs/path``, ``unix:relative/path``, ``unix:///abs/path``, ``127.0.0.1:PORT``,
+    ``localhost:PORT`` and ``[::1]:PORT`` (PORT 0 picks a free port). Anything else is refused:
+    workers only ever listen on this machine.
+    """
+    if address.startswith("unix:"):
+        path = address[len("unix:") :]
+        if path.startswith("//"):
+            path = path[2:]
+        if not path:
+            raise ListenAddressError("--listen unix: needs a socket path, e.g. unix:/tmp/trellis-w1.sock")
+        path = os.path.abspath(path)
+        if len(path.encode()) > MAX_UNIX_PATH:
+            raise ListenAddressError(
+                f"Unix socket path is {len(path.encode())} bytes, over the {MAX_UNIX_PATH}-byte limit: {path}; "
+                "use a shorter directory (e.g. under /tmp)"
+            )
+        return f"unix:{path}", f"unix:{path}"
+    host, sep, port = address.rpartition(":")
+    if not sep or host not in LOOPBACK_HOSTS or not port.isdigit():
+        raise ListenAddressError(
+            f"--listen {address!r} is not allowed: use unix:/path/to.sock, 127.0.0.1:PORT or [::1]:PORT "
+            "(PORT 0 picks a free port)"
+        )
+    return address, host
+
+
+class WorkerStats:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.in_flight = 0
+        self.calls_served = 0
+        self.calls_failed = 0
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        self.in_flight += 1
+        try:
+            yield
+        except BaseException:
+            self.calls_failed += 1
+            raise
+        finally:
+            self.in_flight -= 1
+            self.calls_served += 1
+
+
+class Worker:
+    """One worker's server. Create inside the running event loop."""
+
+    def __init__(
+        self,
+        *,
+        tools: dict[str, ToolSpec],
+        run_id: str,
+        concurrency: int,
+        max_message_bytes: int,
+        host: HostClient | None = None,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.tools = tools
+        self.run_id = run_id
+        self.concurrency = concurrency
+        self.max_message_bytes = max_message_bytes
+        self.host = host
+        self.runner = ToolRunner(self.loop, concurrency)
+        self.sessions = SessionStore()
+        self.stats = WorkerStats()
+        self.active: set[ToolContext] = set()
+        self.draining = False
+        self.address = ""
+        self.server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+                # Never share a TCP port with another process (Linux allows it by default in gRPC).
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        tool_service_pb2_grpc.add_ToolServiceServicer_to_server(ToolServicer(self), self.server)
+
+    async def start(self, listen: str) -> str:
+        """Binds and starts serving; returns the address to report (real port for port 0).
+        Raises ListenAddressError for a refused address, OSError when binding fails."""
+        bind, report = parse_listen(listen)
+        try:
+            port = self.server.add_insecure_port(bind)
+        except RuntimeError as exc:
+            raise OSError(f"cannot listen on {bind}: {exc}") from None
+        if port == 0:
+            raise OSError(f"cannot listen on {bind} (address in use, or directory missing?)")
+        await self.server.start()
+        self.address = report if report.startswith("unix:") else f"{report}:{port}"
+        return self.address
+
+    def cancel_all(self) -> None:
+        """Flags every running call as cancelled (sync tools see ctx.cancelled)."""
+        for ctx in list(self.active):
+            ctx._cancel()
+
+    async def stop(self, grace_s: float | None) -> None:
+        """Refuses new calls at once, lets in-flight ones finish for ``grace_s`` seconds (None: not
+        at all), then cancels what is left."""
+        self.draining = True
+        await self.server.stop(grace_s)
+        self.cancel_all()
+        self.runner.executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- per call ---------------------------------------------------------------------------------
+
+    def prepare(
+        self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
+    ) -> tuple[ToolSpec, inspect.BoundArguments, ToolContext]:
+        spec = self.tools.get(request.tool)
+        if spec is None:
+            raise UnknownToolError(request.tool, list(self.tools))
+        arguments = decode_arguments(spec, request.payload.data, request.payload.content_type)
+        remaining = context.time_remaining()
+        if remaining is not None:
+            deadline: float | None = time.monotonic() + remaining
+        elif request.deadline_unix_ms:
+            deadline = time.monotonic() + (request.deadline_unix_ms / 1000.0 - time.time())
+        else:
+            deadline = None
+        ctx = ToolContext(
+            tool=spec.name,
+            call_id=request.call_id or uuid.uuid4().hex,
+            session_id=request.session_id,
+            session=self.sessions.get(request.session_id),
+            metadata=request.metadata,
+            idempotent=request.idempotent,
+            content_type=request.payload.content_type,
+            deadline=deadline,
+            loop=self.loop,
+            host=self.host,
+        )
+        return spec, spec.bind(arguments, ctx), ctx
+
+    def check_size(self, message: Message, spec: ToolSpec, what: str) -> None:
+        size = message.ByteSize()
+        if size > self.max_message_bytes:
+            raise PayloadTooLargeError(
+                f"{what} of tool {spec.name!r} is {size} bytes, over this worker's message limit of "
+                f"{self.max_message_bytes} bytes; return less data, stream it in smaller items, or raise "
+                "--max-message-bytes"
+            )
+
+    def worker_stats(self) -> pb.WorkerStats:
+        return pb.WorkerStats(
+            pid=os.getpid(),
+            rss_bytes=rss_bytes(),
+            in_flight=self.stats.in_flight,
+            calls_served=self.stats.calls_served,
+            calls_failed=self.stats.calls_failed,
+            sessions=len(self.sessions),
+            uptime_ms=int((time.monotonic() - self.stats.started) * 1000),
+        )
+
+
+class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
+    def __init__(self, worker: Worker) -> None:
+        self._w = worker
+
+    @grpc_errors
+    async def Health(self, request: pb.HealthRequest, context: grpc.aio.ServicerContext) -> pb.HealthResponse:
+        status = pb.HealthResponse.DRAINING if self._w.draining else pb.HealthResponse.SERVING
+        return pb.HealthResponse(
+            status=status, protocol=PROTOCOL, sdk_version=SDK_VERSION, run_id=self._w.run_id, pid=os.getpid()
+        )
+
+    @grpc_errors
+    async def Ping(self, request: pb.PingRequest, context: grpc.aio.ServicerContext) -> pb.PingResponse:
+        return pb.PingResponse(data=request.data)
+
+    @grpc_errors
+    async def Describe(
+        self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DescribeResponse:
+        w = self._w
+        return pb.DescribeResponse(
+            tools=[
+                pb.ToolInfo(
+                    name=s.name,
+                    description=s.description,
+                    parameters_json_schema=s.schema_json,
+                    streaming=s.streaming,
+                    raw_bytes_parameter=s.raw_bytes_param or "",
+                    idempotent=s.idempotent,
+                )
+                for s in sorted(w.tools.values(), key=lambda s: s.name)
+            ],
+            protocol=PROTOCOL,
+            sdk_version=SDK_VERSION,
+            python_version=platform.python_version(),
+            pid=os.getpid(),
+            run_id=w.run_id,
+            concurrency=w.concurrency,
+            max_message_bytes=w.max_message_bytes,
+        )
+
+    @grpc_errors
+    async def Execute(
+        self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExecuteResponse:
+        w = self._w
+        with w.stats.track():
+            spec, bound, ctx = w.prepare(request, context)
+            w.active.add(ctx)
+            try:
+                (data, content_type), duration_us = await w.runner.run(spec, bound, ctx)
+            finally:
+                w.active.discard(ctx)
+            response = pb.ExecuteResponse(
+                result=common_pb2.Payload(data=data, content_type=content_type), duration_us=duration_us
+            )
+            w.check_size(response, spec, "result")
+            return response
+
+    @grpc_errors
+    async def ExecuteStream(
+        self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ExecuteStreamResponse]:
+        w = self._w
+        with w.stats.track():
+            spec, bound, ctx = w.prepare(request, context)
+            w.active.add(ctx)
+            try:
+                index = 0
+                async for data, content_type in w.runner.stream(spec, bound, ctx):
+                    item = pb.ExecuteStreamResponse(
+                        item=common_pb2.Payload(data=data, content_type=content_type), index=index
+                    )
+                    w.check_size(item, spec, f"stream item {index}")
+                    yield item
+                    index += 1
+            finally:
+                w.active.discard(ctx)
+
+    @grpc_errors
+    async def Heartbeat(
+        self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HeartbeatResponse:
+        return pb.HeartbeatResponse(seq=request.seq, stats=self._w.worker_stats())
+
+    @grpc_errors
+    async def EndSession(
+        self, request: pb.EndSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EndSessionResponse:
+        return pb.EndSessionResponse(existed=self._w.sessions.end(request.session_id))
