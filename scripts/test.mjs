@@ -21,6 +21,9 @@ function run(cmd, argv, opts = {}) {
   return r.status ?? 1;
 }
 
+// The observer's browser test drives Debian's Chromium; install it when missing (root only).
+if (only.length === 0 && !existsSync('/usr/bin/chromium')) run('bash', ['scripts/install-system-deps.sh']);
+
 if (run('pnpm', ['-s', 'build']) !== 0) {
   console.error('build failed');
   process.exit(1);

@@ -1,0 +1,229 @@
+/**
+ * In-thread figures of @trellis/core, each against a raw baseline measured in the same run:
+ * - send/receive between two actors vs a bare array-plus-microtask mailbox;
+ * - gen_server call round trips vs the same bare mailbox answering through a promise;
+ * - restart of a crashed child (crash to new child running) vs starting a fresh gen_server.
+ */
+import {
+  awaitExit,
+  call,
+  currentNode,
+  exit,
+  Exit,
+  NO_MESSAGE,
+  reply,
+  serverChild,
+  spawn,
+  startServer,
+  startSupervisor,
+  whereis,
+} from '../src/index.js';
+import { type BenchResult, median, pause, percentile } from './result.js';
+
+const ROUNDS = 7;
+
+/** A bare mailbox: push to an array, drain on a microtask (the fastest honest JS mailbox). */
+function rawMailbox(onMessage: (m: unknown) => void) {
+  const q: unknown[] = [];
+  let head = 0;
+  let scheduled = false;
+  const drain = () => {
+    scheduled = false;
+    while (head < q.length) {
+      const m = q[head];
+      q[head++] = undefined;
+      onMessage(m);
+    }
+    q.length = 0;
+    head = 0;
+  };
+  return (m: unknown) => {
+    q.push(m);
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(drain);
+    }
+  };
+}
+
+async function rawSendReceive(n: number): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((done) => {
+    let got = 0;
+    const post = rawMailbox(() => {
+      if (++got === n) done();
+    });
+    queueMicrotask(() => {
+      for (let i = 0; i < n; i++) post(i);
+    });
+  });
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function actorSendReceive(n: number): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((done) => {
+    const receiver = spawn(async (ctx) => {
+      let got = 0;
+      for (;;) {
+        let m = ctx.tryReceive();
+        if (m === NO_MESSAGE) m = await ctx.receive();
+        if (++got === n) {
+          done();
+          return;
+        }
+      }
+    });
+    spawn((ctx) => {
+      for (let i = 0; i < n; i++) ctx.send(receiver, i);
+    });
+  });
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function rawCalls(n: number, inFlight: number): Promise<number> {
+  let state = 0;
+  const server = rawMailbox((m) => {
+    const [req, resolve] = m as [number, (v: number) => void];
+    state += req;
+    resolve(state);
+  });
+  const t0 = performance.now();
+  await runCalls(n, inFlight, (i) => new Promise<number>((resolve) => server([i, resolve])));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function serverCalls(n: number, inFlight: number): Promise<number> {
+  const pid = (await startServer({ init: () => 0, handleCall: (req: number, _f, s: number) => reply(s + req, s + req) }, [])) as string;
+  const t0 = performance.now();
+  await runCalls(n, inFlight, (i) => call<number>(pid, i));
+  const rate = n / ((performance.now() - t0) / 1000);
+  exit(pid as never, 'kill');
+  return rate;
+}
+
+async function runCalls(n: number, inFlight: number, one: (i: number) => Promise<number>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < n) await one(next++);
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+}
+
+/** Crash-to-running latency of a one_for_one restart, in microseconds. */
+async function restartLatencies(n: number): Promise<number[]> {
+  const sup = await startSupervisor({
+    flags: { strategy: 'one_for_one', intensity: n * 2, periodMs: 60_000 },
+    children: [{ id: 'w', start: serverChild({ init: () => 0 }, { name: 'bench-restart-w' }) }],
+  });
+  const lat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const old = whereis('bench-restart-w')!;
+    const t0 = performance.now();
+    exit(old, Exit.error(new Error('crash on purpose')));
+    // The restart runs on microtasks; poll the registered name until the new child is running.
+    for (;;) {
+      const now = whereis('bench-restart-w');
+      if (now !== undefined && now !== old) break;
+      await Promise.resolve();
+    }
+    lat.push((performance.now() - t0) * 1000);
+    if (i % 64 === 0) await new Promise((r) => setImmediate(r));
+  }
+  const done = awaitExit(sup);
+  exit(sup, Exit.shutdown());
+  await done;
+  return lat;
+}
+
+/** Time to start a fresh gen_server and have it running, in microseconds (the restart's baseline). */
+async function startLatencies(n: number): Promise<number[]> {
+  const lat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const pid = (await startServer({ init: () => 0 }, [])) as string;
+    lat.push((performance.now() - t0) * 1000);
+    exit(pid as never, 'kill');
+    if (i % 64 === 0) await new Promise((r) => setImmediate(r));
+  }
+  return lat;
+}
+
+/** Runs baseline and subject in alternating rounds, so drift of the machine hits both alike. */
+async function paired(base: () => Promise<number>, subject: () => Promise<number>): Promise<[number[], number[]]> {
+  const b: number[] = [];
+  const s: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    b.push(await base());
+    await pause();
+    s.push(await subject());
+    await pause();
+  }
+  return [b, s];
+}
+
+export async function benchInThread(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const N = 1_000_000;
+  // Warm both paths up once so the JIT has compiled them before the measured rounds.
+  await rawSendReceive(N / 10);
+  await actorSendReceive(N / 10);
+  const [raw, actor] = await paired(
+    () => rawSendReceive(N),
+    () => actorSendReceive(N),
+  );
+  const r1 = median(actor) / median(raw);
+  results.push({
+    scope: 'core',
+    name: 'in-thread send+receive (msgs/s)',
+    value: median(actor),
+    unit: 'msg/s',
+    baseline: median(raw),
+    baselineName: 'bare array + microtask mailbox',
+    ratio: r1,
+    target: '>= 0.33x baseline',
+    pass: r1 >= 1 / 3,
+    samples: actor,
+  });
+
+  const C = 300_000;
+  await serverCalls(C / 10, 1);
+  for (const inFlight of [1, 64]) {
+    await serverCalls(C / 10, inFlight);
+    const [rawC, srv] = await paired(
+      () => rawCalls(C, inFlight),
+      () => serverCalls(C, inFlight),
+    );
+    results.push({
+      scope: 'core',
+      name: `in-thread call round trips, ${inFlight} in flight (calls/s)`,
+      value: median(srv),
+      unit: 'call/s',
+      baseline: median(rawC),
+      baselineName: 'bare mailbox answering a promise',
+      ratio: median(srv) / median(rawC),
+      target: '>= 1,000,000 call/s',
+      pass: median(srv) >= 1_000_000,
+      samples: srv,
+    });
+  }
+
+  await restartLatencies(200);
+  const restart = await restartLatencies(3000);
+  const start = await startLatencies(3000);
+  const p50 = median(restart);
+  results.push({
+    scope: 'core',
+    name: 'restart of a crashed in-thread child, p50 (crash to new child running)',
+    value: p50,
+    unit: 'us',
+    baseline: median(start),
+    baselineName: 'startServer of a fresh gen_server, p50',
+    ratio: p50 / median(start),
+    target: 'p50 < 50 us',
+    pass: p50 < 50,
+    samples: [percentile(restart, 50), percentile(restart, 90), percentile(restart, 99)],
+  });
+  void currentNode;
+  return results;
+}

@@ -1,0 +1,9 @@
+/**
+ * Benchmark suites of @trellis/core, run by the root runner (`pnpm bench core`), each in a fresh process.
+ */
+import { benchInThread } from './in-thread.js';
+import type { BenchResult } from './result.js';
+
+export const suites: Record<string, () => Promise<BenchResult[]>> = {
+  'in-thread': benchInThread,
+};
