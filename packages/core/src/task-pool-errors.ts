@@ -41,10 +41,14 @@ export class TaskAbortedError extends TrellisError {
 
 export class TaskFailedError extends TrellisError {
   constructor(pool: string, cause: Error) {
-    super('ERR_TASK_FAILED', `task on pool ${pool} threw ${cause.name}: ${cause.message} (the original error is the cause)`, {
-      details: { pool },
-      cause,
-    });
+    super(
+      'ERR_TASK_FAILED',
+      `task on pool ${pool} threw ${cause.name}: ${cause.message} (the original error is the cause)`,
+      {
+        details: { pool },
+        cause,
+      },
+    );
   }
 }
 

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ResourceLimits } from 'node:worker_threads';
+import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import type { Clock } from './clock.js';
 import { InvalidTaskPoolOptionsError } from './task-pool-errors.js';
 
@@ -28,6 +28,15 @@ export interface TaskPoolOptions {
   readonly taskTimeoutMs?: number;
   /** Clock for task time-outs; defaults to the supervisor's clock (StartContext.clock). */
   readonly clock?: Clock;
+}
+
+export interface RunTaskOptions {
+  /** Cancel the task after this many ms from submission (queue wait included); overrides the pool's taskTimeoutMs. */
+  readonly timeoutMs?: number;
+  /** Cancel the task when this signal fires (rejects with ERR_TASK_ABORTED). */
+  readonly signal?: AbortSignal;
+  /** ArrayBuffers / MessagePorts to move into the thread instead of copying. */
+  readonly transferList?: readonly (ArrayBuffer | MessagePort | ArrayBufferView)[];
 }
 
 const cpus = availableParallelism();
@@ -82,9 +91,14 @@ function toUrl(filename: unknown): { url: string; path: string } {
   else if (typeof filename === 'string' && filename.length > 0) {
     url = pathToFileURL(isAbsolute(filename) ? filename : resolve(filename)).href;
   } else {
-    return bad('filename', filename, "give the task module as new URL('./task.js', import.meta.url) or a path");
+    return bad(
+      'filename',
+      filename,
+      "give the task module as new URL('./task.js', import.meta.url) or a path",
+    );
   }
-  if (!url.startsWith('file:')) bad('filename', url, 'the task module must be a local file (file: URL or path)');
+  if (!url.startsWith('file:'))
+    bad('filename', url, 'the task module must be a local file (file: URL or path)');
   return { url, path: fileURLToPath(url) };
 }
 
@@ -101,16 +115,32 @@ export function normalizeTaskPoolOptions(opts: unknown): NormalizedTaskPoolOptio
   const min = o.minThreads === undefined ? Math.min(minThreads, maxThreads) : minThreads;
   if (min > maxThreads) bad('minThreads', min, `use a value <= maxThreads (${maxThreads})`);
   const idleTimeout = o.idleTimeout ?? TASK_POOL_DEFAULTS.idleTimeout;
-  if (typeof idleTimeout !== 'number' || !(idleTimeout >= 0)) bad('idleTimeout', idleTimeout, 'use milliseconds >= 0 (or Infinity)');
+  if (typeof idleTimeout !== 'number' || !(idleTimeout >= 0))
+    bad('idleTimeout', idleTimeout, 'use milliseconds >= 0 (or Infinity)');
   const maxQueue = o.maxQueue ?? TASK_POOL_DEFAULTS.maxQueue;
-  if (maxQueue !== 'auto' && (typeof maxQueue !== 'number' || !(maxQueue >= 0) || (Number.isFinite(maxQueue) && !Number.isInteger(maxQueue)))) {
+  if (
+    maxQueue !== 'auto' &&
+    (typeof maxQueue !== 'number' ||
+      !(maxQueue >= 0) ||
+      (Number.isFinite(maxQueue) && !Number.isInteger(maxQueue)))
+  ) {
     bad('maxQueue', maxQueue, 'use a whole number >= 0, Infinity or "auto" (maxThreads squared)');
   }
-  const concurrentTasksPerWorker = wholeAtLeast(o, 'concurrentTasksPerWorker', 1, TASK_POOL_DEFAULTS.concurrentTasksPerWorker);
+  const concurrentTasksPerWorker = wholeAtLeast(
+    o,
+    'concurrentTasksPerWorker',
+    1,
+    TASK_POOL_DEFAULTS.concurrentTasksPerWorker,
+  );
   const taskTimeoutMs = o.taskTimeoutMs ?? TASK_POOL_DEFAULTS.taskTimeoutMs;
-  if (typeof taskTimeoutMs !== 'number' || !(taskTimeoutMs > 0)) bad('taskTimeoutMs', taskTimeoutMs, 'use milliseconds > 0, or Infinity for none');
+  if (typeof taskTimeoutMs !== 'number' || !(taskTimeoutMs > 0))
+    bad('taskTimeoutMs', taskTimeoutMs, 'use milliseconds > 0, or Infinity for none');
   if (o.resourceLimits !== undefined && (typeof o.resourceLimits !== 'object' || o.resourceLimits === null)) {
-    bad('resourceLimits', o.resourceLimits, 'use a worker_threads ResourceLimits object, e.g. { maxOldGenerationSizeMb: 64 }');
+    bad(
+      'resourceLimits',
+      o.resourceLimits,
+      'use a worker_threads ResourceLimits object, e.g. { maxOldGenerationSizeMb: 64 }',
+    );
   }
   const clock = o.clock as Clock | undefined;
   if (clock !== undefined && (typeof clock !== 'object' || typeof clock.setTimeout !== 'function')) {
@@ -139,4 +169,39 @@ export function assertTaskModuleExists(o: NormalizedTaskPoolOptions): void {
       { field: 'filename', path: o.path },
     );
   }
+}
+
+/** Checks the options of one runTask call; returns the error rather than throwing (runTask rejects). */
+export function badRunOptions(
+  opts: RunTaskOptions,
+  timeoutMs: number,
+): InvalidTaskPoolOptionsError | undefined {
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
+    return new InvalidTaskPoolOptionsError(
+      `runTask option timeoutMs is ${String(timeoutMs)}; use milliseconds > 0, or Infinity for none`,
+      {
+        field: 'timeoutMs',
+      },
+    );
+  }
+  if (
+    opts.signal !== undefined &&
+    (typeof opts.signal !== 'object' || typeof opts.signal.addEventListener !== 'function')
+  ) {
+    return new InvalidTaskPoolOptionsError(
+      'runTask option signal is not an AbortSignal; pass AbortController.signal or AbortSignal.timeout(ms)',
+      {
+        field: 'signal',
+      },
+    );
+  }
+  if (opts.transferList !== undefined && !Array.isArray(opts.transferList)) {
+    return new InvalidTaskPoolOptionsError(
+      'runTask option transferList is not an array; pass an array of ArrayBuffers or MessagePorts',
+      {
+        field: 'transferList',
+      },
+    );
+  }
+  return undefined;
 }

@@ -19,10 +19,15 @@ const cfg = (workerData as Record<string, TaskPoolWorkerData> | undefined)?.[TAS
 let handler: Handler | undefined;
 let loadError: unknown;
 try {
-  if (cfg === undefined) throw new Error('task-pool-worker.js started without its workerData; it is only meant to be loaded by a Trellis task pool');
+  if (cfg === undefined)
+    throw new Error(
+      'task-pool-worker.js started without its workerData; it is only meant to be loaded by a Trellis task pool',
+    );
   const mod = (await import(cfg.url)) as { default?: unknown };
   if (typeof mod.default !== 'function') {
-    throw new TypeError(`task module ${cfg.url} has no default export function; export default function (task) { ... }`);
+    throw new TypeError(
+      `task module ${cfg.url} has no default export function; export default function (task) { ... }`,
+    );
   }
   handler = mod.default as Handler;
 } catch (e) {

@@ -7,15 +7,15 @@
  * per-thread table (keyed by pid and by registered name) and calls piscina directly, so the cost of
  * supervision is a Map lookup and a little bookkeeping per task.
  *
- * Every task settles exactly once. It is resolved or rejected by the first of: its result, its
- * time-out, its AbortSignal, the death of its thread, the exit of the pool process. Cancellation
- * settles the caller's promise at once and then aborts the piscina task, whose own (later) rejection
- * is ignored; so the code a caller sees never depends on which of two racing events piscina saw first.
+ * Every task's promise is derived from piscina's, so it settles exactly once, by the first event
+ * piscina sees: its result, its time-out or AbortSignal (piscina rejects synchronously on abort),
+ * the death of its thread, or the exit of the pool process (which destroys piscina, rejecting every
+ * task synchronously). The error is chosen from the pool's state and the task's signal at that
+ * moment (#fail), never from piscina's message alone.
  */
-import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { StartFn } from './child-spec.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
 import { deserializeError, type SerializedError } from './errors.js';
 import type { ExitReason } from './exit-reason.js';
 import { defineServer, noreply, reply, type ServerContext, startServer, stop } from './gen-server.js';
@@ -23,7 +23,6 @@ import { currentNode, type Node } from './node.js';
 import { isPid, nodeOf, type Pid } from './pid.js';
 import type { ExitMessage } from './process.js';
 import {
-  InvalidTaskPoolOptionsError,
   TaskAbortedError,
   TaskFailedError,
   TaskNotCloneableError,
@@ -35,23 +34,16 @@ import {
 } from './task-pool-errors.js';
 import {
   assertTaskModuleExists,
+  badRunOptions,
   type NormalizedTaskPoolOptions,
   normalizeTaskPoolOptions,
+  type RunTaskOptions,
   type TaskPoolOptions,
 } from './task-pool-options.js';
 import { TASK_FAILED_KEY, TASK_POOL_WORKER_DATA_KEY } from './task-pool-protocol.js';
 
 export * from './task-pool-errors.js';
-export { TASK_POOL_DEFAULTS, type TaskPoolOptions } from './task-pool-options.js';
-
-export interface RunTaskOptions {
-  /** Cancel the task after this many ms from submission (queue wait included); overrides the pool's taskTimeoutMs. */
-  readonly timeoutMs?: number;
-  /** Cancel the task when this signal fires (rejects with ERR_TASK_ABORTED). */
-  readonly signal?: AbortSignal;
-  /** ArrayBuffers / MessagePorts to move into the thread instead of copying. */
-  readonly transferList?: readonly (ArrayBuffer | MessagePort | ArrayBufferView)[];
-}
+export { type RunTaskOptions, TASK_POOL_DEFAULTS, type TaskPoolOptions } from './task-pool-options.js';
 
 export interface TaskPoolStats {
   readonly pid: Pid;
@@ -79,20 +71,18 @@ export interface TaskPoolStats {
 const pools = new Map<string, TaskPool>();
 
 // piscina 5.3.2 rejects with these messages when its queue is full (errors.js); pinned dependency.
-const QUEUE_FULL_MESSAGES = new Set(['Task queue is at limit', 'No task queue available and all Workers are busy']);
+const QUEUE_FULL_MESSAGES = new Set([
+  'Task queue is at limit',
+  'No task queue available and all Workers are busy',
+]);
 const WORKER_URL = new URL('./task-pool-worker.js', import.meta.url).href;
-const NO_RUN_OPTIONS = Object.freeze({});
+const NO_OPTIONS: RunTaskOptions = Object.freeze({});
+/** piscina's error for tasks it drops when a thread is terminated (destroy, or abort of a running task). */
+const THREAD_TERMINATION = 'Terminating worker thread';
 
-class PendingTask {
-  done = false;
-  timer: TimerHandle | undefined = undefined;
-  ac: AbortController | undefined = undefined;
-  signal: AbortSignal | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
-  constructor(
-    readonly resolve: (v: unknown) => void,
-    readonly reject: (e: unknown) => void,
-  ) {}
+/** The reason a task's own AbortController is aborted with when its time-out fires. */
+class TimeoutMark {
+  constructor(readonly ms: number) {}
 }
 
 /** @internal the pool state shared by runTask (hot path) and the pool process (lifecycle). */
@@ -104,8 +94,9 @@ class TaskPool {
   readonly clock: Clock;
   readonly timeoutMs: number;
   readonly maxQueue: number | 'auto';
-  readonly inFlight = new Set<PendingTask>();
   state: 'running' | 'draining' | 'stopped' = 'running';
+  stopReason: ExitReason | undefined;
+  inFlight = 0;
   completed = 0;
   failed = 0;
   timedOut = 0;
@@ -114,6 +105,10 @@ class TaskPool {
   threadErrors = 0;
   #drained: (() => void) | undefined;
   #destroyed: Promise<void> | undefined;
+  readonly #exiting = new Set<Promise<void>>();
+  // Bound once: the plain path allocates no closure per task.
+  readonly #onOk = (r: unknown): unknown => this.#ok(r);
+  readonly #onErr = (e: unknown): never => this.#fail(e, undefined);
 
   constructor(pid: Pid, node: Node, o: NormalizedTaskPoolOptions, clock: Clock) {
     this.pid = pid;
@@ -137,6 +132,15 @@ class TaskPool {
     this.piscina.on('error', () => {
       this.threadErrors++;
     });
+    // 'workerDestroy' fires as piscina removes a thread, while the Worker is still listed: keep a
+    // promise of its exit, so destroy can wait for it (see #destroyAll).
+    this.piscina.on('workerDestroy', (w: { readonly id: number }) => {
+      const worker = this.piscina.threads.find((t) => t.threadId === w.id);
+      if (worker === undefined) return;
+      const exited: Promise<void> = new Promise((r) => worker.once('exit', () => r()));
+      this.#exiting.add(exited);
+      void exited.then(() => this.#exiting.delete(exited));
+    });
     pools.set(pid, this);
     if (o.name !== undefined) pools.set(o.name, this);
     // A callback monitor fires synchronously inside the process's exit, whatever the reason (even an
@@ -146,131 +150,139 @@ class TaskPool {
 
   run(task: unknown, opts: RunTaskOptions | undefined): Promise<unknown> {
     if (this.state !== 'running') return Promise.reject(new TaskPoolStoppedError(this.label, undefined));
-    const timeoutMs = opts?.timeoutMs ?? this.timeoutMs;
-    const signal = opts?.signal;
-    const transferList = opts?.transferList;
-    if (opts !== undefined) {
-      const bad = badRunOptions(opts, timeoutMs);
-      if (bad) return Promise.reject(bad);
-      if (signal?.aborted) {
-        this.failed++;
-        this.aborted++;
-        return Promise.reject(new TaskAbortedError(this.label, signal.reason));
-      }
+    if (opts === undefined && this.timeoutMs === Number.POSITIVE_INFINITY) {
+      // The hot path: one Map lookup (in runTask), a counter, and one derived promise over piscina's.
+      this.inFlight++;
+      return this.piscina.run(task).then(this.#onOk, this.#onErr);
     }
-    return new Promise((resolve, reject) => {
-      const t = new PendingTask(resolve, reject);
-      this.inFlight.add(t);
-      let runOpts: { signal?: AbortSignal; transferList?: any } = NO_RUN_OPTIONS;
-      if (timeoutMs !== Number.POSITIVE_INFINITY || signal !== undefined) {
-        const ac = new AbortController();
-        t.ac = ac;
-        if (timeoutMs !== Number.POSITIVE_INFINITY) t.timer = this.clock.setTimeout(() => this.#timeout(t, timeoutMs), timeoutMs);
-        if (signal !== undefined) {
-          t.signal = signal;
-          t.onAbort = () => this.#abort(t);
-          signal.addEventListener('abort', t.onAbort, { once: true });
-        }
-        runOpts = { signal: ac.signal };
-      }
-      if (transferList !== undefined) runOpts = { ...runOpts, transferList };
-      this.piscina.run(task, runOpts).then(
-        (r) => this.#ok(t, r),
-        (e) => this.#err(t, e),
-      );
-    });
+    return this.#runWithOptions(task, opts ?? NO_OPTIONS);
   }
 
-  #finish(t: PendingTask): void {
-    t.done = true;
-    this.inFlight.delete(t);
-    if (t.timer !== undefined) this.clock.clearTimeout(t.timer);
-    if (t.onAbort !== undefined) t.signal!.removeEventListener('abort', t.onAbort);
-    if (this.#drained !== undefined && this.inFlight.size === 0) {
+  #runWithOptions(task: unknown, opts: RunTaskOptions): Promise<unknown> {
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const bad = badRunOptions(opts, timeoutMs);
+    if (bad) return Promise.reject(bad);
+    const user = opts.signal;
+    if (user?.aborted) {
+      this.failed++;
+      this.aborted++;
+      return Promise.reject(new TaskAbortedError(this.label, user.reason));
+    }
+    const runOpts: { signal?: AbortSignal; transferList?: any } = {};
+    if (opts.transferList !== undefined) runOpts.transferList = opts.transferList;
+    this.inFlight++;
+    if (timeoutMs === Number.POSITIVE_INFINITY) {
+      // Only the caller's signal: piscina watches it itself.
+      if (user !== undefined) runOpts.signal = user;
+      return this.piscina.run(task, runOpts).then(this.#onOk, (e) => this.#fail(e, user));
+    }
+    // A time-out needs a signal of our own, aborted with a TimeoutMark; the caller's signal, if any,
+    // is forwarded to it. piscina rejects synchronously on abort, so the first event wins.
+    const ac = new AbortController();
+    runOpts.signal = ac.signal;
+    const timer = this.clock.setTimeout(() => ac.abort(new TimeoutMark(timeoutMs)), timeoutMs);
+    const forward = user === undefined ? undefined : () => ac.abort(user.reason);
+    if (forward !== undefined) user!.addEventListener('abort', forward, { once: true });
+    const cleanup = (): void => {
+      this.clock.clearTimeout(timer);
+      if (forward !== undefined) user!.removeEventListener('abort', forward);
+    };
+    return this.piscina.run(task, runOpts).then(
+      (r) => {
+        cleanup();
+        return this.#ok(r);
+      },
+      (e) => {
+        cleanup();
+        return this.#fail(e, ac.signal);
+      },
+    );
+  }
+
+  #settled(): void {
+    if (--this.inFlight === 0 && this.#drained !== undefined) {
       const d = this.#drained;
       this.#drained = undefined;
       d();
     }
   }
 
-  #ok(t: PendingTask, r: unknown): void {
-    if (t.done) return;
-    this.#finish(t);
-    if (r !== null && typeof r === 'object' && TASK_FAILED_KEY in r) {
+  #ok(r: unknown): unknown {
+    this.#settled();
+    if (typeof r === 'object' && r !== null && TASK_FAILED_KEY in r) {
       this.failed++;
       const cause = deserializeError((r as Record<string, SerializedError>)[TASK_FAILED_KEY]!);
-      t.reject(new TaskFailedError(this.label, cause));
-      return;
+      throw new TaskFailedError(this.label, cause);
     }
     this.completed++;
-    t.resolve(r);
+    return r;
   }
 
-  #err(t: PendingTask, e: unknown): void {
-    if (t.done) return;
-    this.#finish(t);
+  /**
+   * Turns a piscina rejection into the task's error. The wrapper (task-pool-worker.ts) returns every
+   * error of the task's own code as a result, so a rejection here is the pool stopping, a
+   * cancellation, piscina refusing or failing to post the task, or a dead thread.
+   */
+  #fail(e: unknown, signal: AbortSignal | undefined): never {
+    this.#settled();
     this.failed++;
-    // The wrapper (task-pool-worker.ts) turns every error of the task's own code into a result, so a
-    // rejection here is piscina refusing the task, a task it could not post, or a dead thread.
-    const message = (e as Error | undefined)?.message;
-    if (message !== undefined && QUEUE_FULL_MESSAGES.has(message)) {
-      t.reject(new TaskQueueFullError(this.label, this.maxQueue));
-    } else if ((e as Error | undefined)?.name === 'DataCloneError') {
-      t.reject(new TaskNotCloneableError(this.label, e));
-    } else {
-      this.workerDied++;
-      t.reject(new TaskWorkerDiedError(this.label, e));
+    const err = e as Error | undefined;
+    if (this.state === 'stopped' && err?.message === THREAD_TERMINATION) {
+      throw new TaskPoolStoppedError(this.label, this.stopReason);
     }
-  }
-
-  #timeout(t: PendingTask, ms: number): void {
-    if (t.done) return;
-    t.timer = undefined;
-    this.#finish(t);
-    this.failed++;
-    this.timedOut++;
-    const err = new TaskTimeoutError(this.label, ms);
-    t.reject(err);
-    // Aborting makes piscina drop the task from its queue, or terminate (and replace) its thread.
-    t.ac!.abort(err);
-  }
-
-  #abort(t: PendingTask): void {
-    if (t.done) return;
-    this.#finish(t);
-    this.failed++;
-    this.aborted++;
-    const reason = t.signal!.reason;
-    t.reject(new TaskAbortedError(this.label, reason));
-    t.ac!.abort(reason);
+    if (signal?.aborted && err?.name === 'AbortError') {
+      const reason = signal.reason;
+      if (reason instanceof TimeoutMark) {
+        this.timedOut++;
+        throw new TaskTimeoutError(this.label, reason.ms);
+      }
+      this.aborted++;
+      throw new TaskAbortedError(this.label, reason);
+    }
+    if (err?.message !== undefined && QUEUE_FULL_MESSAGES.has(err.message))
+      throw new TaskQueueFullError(this.label, this.maxQueue);
+    if (err?.name === 'DataCloneError') throw new TaskNotCloneableError(this.label, e);
+    this.workerDied++;
+    throw new TaskWorkerDiedError(this.label, e);
   }
 
   /** terminate: finish the tasks in flight (the supervisor's grace bounds this), then stop the threads. */
   async drainAndDestroy(): Promise<void> {
     if (this.state === 'running') this.state = 'draining';
-    if (this.inFlight.size > 0) await new Promise<void>((r) => (this.#drained = r));
+    if (this.inFlight > 0) await new Promise<void>((r) => (this.#drained = r));
     await this.destroy();
   }
 
   destroy(): Promise<void> {
-    this.#destroyed ??= this.piscina.destroy().catch(() => undefined);
+    this.#destroyed ??= this.#destroyAll();
     return this.#destroyed;
+  }
+
+  /**
+   * piscina 5.3.2 can start a thread after destroy() has returned: a thread removed earlier (its task
+   * was cancelled, or it died) whose 'exit' event arrives late runs piscina's replace-a-dead-thread
+   * logic once destroy() has reset its flag. So wait until every removed thread has exited, and
+   * destroy again while any thread is left (bounded: each round only has late exits to wait for).
+   */
+  async #destroyAll(): Promise<void> {
+    for (let round = 0; round < 10; round++) {
+      await this.piscina.destroy().catch(() => undefined);
+      for (let i = 0; i < 100 && this.#exiting.size > 0; i++) await Promise.all([...this.#exiting]);
+      if (this.piscina.threads.length === 0) return;
+    }
   }
 
   #onExit(reason: ExitReason): void {
     this.state = 'stopped';
+    this.stopReason = reason;
     if (pools.get(this.pid) === this) pools.delete(this.pid);
     if (this.name !== undefined && pools.get(this.name) === this) pools.delete(this.name);
-    const left = [...this.inFlight];
-    for (const t of left) {
-      this.#finish(t);
-      this.failed++;
-      t.reject(new TaskPoolStoppedError(this.label, reason));
-    }
+    // piscina.destroy() rejects every queued and running task synchronously, before its first await;
+    // #fail then sees state 'stopped' and reports ERR_TASK_POOL_STOPPED with this reason.
+    void this.destroy();
     // The drain waiter may belong to a terminate that was cut short by a kill: release it.
     this.#drained?.();
     this.#drained = undefined;
-    void this.destroy();
   }
 
   stats(): TaskPoolStats {
@@ -284,30 +296,11 @@ class TaskPool {
       aborted: this.aborted,
       workerDied: this.workerDied,
       threadErrors: this.threadErrors,
-      inFlight: this.inFlight.size,
+      inFlight: this.inFlight,
       queueSize: this.piscina.queueSize,
       threads: this.piscina.threads.length,
     };
   }
-}
-
-function badRunOptions(opts: RunTaskOptions, timeoutMs: number): InvalidTaskPoolOptionsError | undefined {
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
-    return new InvalidTaskPoolOptionsError(`runTask option timeoutMs is ${String(timeoutMs)}; use milliseconds > 0, or Infinity for none`, {
-      field: 'timeoutMs',
-    });
-  }
-  if (opts.signal !== undefined && (typeof opts.signal !== 'object' || typeof opts.signal.addEventListener !== 'function')) {
-    return new InvalidTaskPoolOptionsError('runTask option signal is not an AbortSignal; pass AbortController.signal or AbortSignal.timeout(ms)', {
-      field: 'signal',
-    });
-  }
-  if (opts.transferList !== undefined && !Array.isArray(opts.transferList)) {
-    return new InvalidTaskPoolOptionsError('runTask option transferList is not an array; pass an array of ArrayBuffers or MessagePorts', {
-      field: 'transferList',
-    });
-  }
-  return undefined;
 }
 
 function isExitMessage(m: unknown): m is ExitMessage {
@@ -367,7 +360,10 @@ function lookup(pool: Pid | string): TaskPool | TaskPoolNoProcError {
         `it lives in thread ${nodeOf(pool)}, and runTask reaches only pools started in the calling thread (${here}); run the task from that thread, or start a pool in this one`,
       );
     }
-    return new TaskPoolNoProcError(pool, 'no task pool with this pid is running (it has exited); address the pool by its registered name so a restarted pool is found');
+    return new TaskPoolNoProcError(
+      pool,
+      'no task pool with this pid is running (it has exited); address the pool by its registered name so a restarted pool is found',
+    );
   }
   return new TaskPoolNoProcError(
     `"${pool}"`,
