@@ -118,7 +118,9 @@ export async function spawnProcess(
   }
   const tracker = chosen === undefined ? getProcessTracker() : (chosen ?? undefined);
   const finalArgs = tracker ? placeMarker(args, tracker.marker, placement) : [...args];
-  const env = tracker ? { ...(spawnOptions.env ?? process.env), [RUN_ID_ENV]: tracker.runId } : spawnOptions.env;
+  const env = tracker
+    ? { ...(spawnOptions.env ?? process.env), [RUN_ID_ENV]: tracker.runId }
+    : spawnOptions.env;
 
   const reservationId = tracker
     ? await tracker.reserve({
@@ -192,7 +194,15 @@ export async function spawnProcess(
     }
     return info;
   });
-  return new SpawnedProcess(child, activation, tracker?.runId, reservationId, exited, state, clock ?? systemClock);
+  return new SpawnedProcess(
+    child,
+    activation,
+    tracker?.runId,
+    reservationId,
+    exited,
+    state,
+    clock ?? systemClock,
+  );
 }
 
 class SpawnedProcess implements ProcessHandle {
@@ -244,7 +254,11 @@ class SpawnedProcess implements ProcessHandle {
   }
 }
 
-function placeMarker(args: readonly string[], marker: string, placement: MarkerPlacement | undefined): string[] {
+function placeMarker(
+  args: readonly string[],
+  marker: string,
+  placement: MarkerPlacement | undefined,
+): string[] {
   if (placement === undefined || placement === 'append') return [...args, marker];
   if (typeof placement !== 'function') {
     throw new InvalidSpawnOptionsError(

@@ -1,0 +1,19 @@
+/** Every registry default in one place. */
+export const REGISTRY_DEFAULTS = Object.freeze({
+  /** Registry directory under the working directory when neither the option nor the env var is set. */
+  dirName: '.trellis',
+  /** Environment variable that overrides the default directory (the `dir` option overrides both). */
+  homeEnv: 'TRELLIS_HOME',
+  /** LMDB data file inside the directory; LMDB adds `<fileName>-lock` beside it. */
+  fileName: 'registry.mdb',
+  /** Version of the record layout; a file with another version is moved aside. */
+  schemaVersion: 1,
+  /** Time between SIGTERM and SIGKILL when stopping or sweeping a process group. */
+  graceMs: 5000,
+  /** How long to wait for processes to vanish after SIGKILL before reporting them as survivors. */
+  killTimeoutMs: 5000,
+  /** Interval between `/proc` checks while waiting for processes to exit. */
+  pollMs: 20,
+  /** `stopAll` repeats its pass at most this often to catch children activated while it ran. */
+  stopRounds: 3,
+});

@@ -1,0 +1,277 @@
+/**
+ * The sweep: find runs whose host is dead and reap what they left behind, never touching a process
+ * that is not provably theirs. The rules (issue 3):
+ *
+ * - a run's host is alive when a process with the recorded PID AND start time exists (zombies count as
+ *   dead), so a reused host PID does not keep a dead run "alive"; runs with a live host are untouched;
+ * - a run recorded under another boot id belongs to a previous boot: all its processes died with the
+ *   machine, its records are dropped and nothing is signalled; a run recorded under another host name
+ *   or PID namespace is foreign (its PIDs mean nothing here) and is left alone;
+ * - a recorded child of a dead run is terminated with its whole process group only if it is alive,
+ *   its start time matches AND its command line carries the run's marker; otherwise its PID now names
+ *   another process (record dropped, process untouched) or it is gone (record dropped);
+ * - a reservation without a PID, and any descendant that escaped its group, is found by scanning
+ *   `/proc` for the dead run's id (marker argument or `TRELLIS_RUN_ID` in the environment).
+ */
+import { hostname } from 'node:os';
+import { type Clock, isProcessAlive, readBootId, readPidNamespace } from '@trellis/core';
+import type { RegistryLogger } from './logger.js';
+import { carriesMarker, type MarkedProcess, type ProcSnapshot, snapshotProcesses } from './proc-scan.js';
+import type { ChildRecord, RunRecord } from './records.js';
+import { type SweepReport, type SweptProcess, summarize } from './report.js';
+import { parseRunId } from './run-id.js';
+import type { RegistryStore } from './store.js';
+import { type KillTarget, terminate } from './terminate.js';
+
+/** What identifies "here": records from elsewhere are never acted upon. */
+export interface HostIdentity {
+  readonly bootId: string;
+  readonly hostname: string;
+  readonly pidNamespace: string;
+  /** Tag of this registry directory (see run-id.ts). */
+  readonly homeTag: string;
+}
+
+export function currentIdentity(homeTag: string): HostIdentity {
+  return {
+    bootId: readBootId() ?? 'unknown',
+    hostname: hostname(),
+    pidNamespace: readPidNamespace('self') ?? 'unknown',
+    homeTag,
+  };
+}
+
+export type RunVerdict = 'alive' | 'dead' | 'rebooted' | 'foreign';
+
+/** Judges a run's host; without a run record, from the host PID and start time in the run id. */
+export function judgeRun(runId: string, run: RunRecord | undefined, here: HostIdentity): RunVerdict {
+  if (run) {
+    if (run.hostname !== here.hostname || run.pidNamespace !== here.pidNamespace) return 'foreign';
+    if (run.bootId !== here.bootId) return 'rebooted';
+    return isProcessAlive(run.hostPid, run.hostStartTime) ? 'alive' : 'dead';
+  }
+  const parts = parseRunId(runId);
+  if (!parts) return 'foreign'; // cannot be judged, so cannot be touched
+  return isProcessAlive(parts.hostPid, parts.hostStartTime) ? 'alive' : 'dead';
+}
+
+/** Which marker carriers outside the registry's dead runs a sweep may also reap. */
+export type MarkerScope = 'runs' | 'home' | 'any';
+
+export interface SweepOptions {
+  /** Report only: signal nothing, remove nothing. */
+  readonly dryRun?: boolean;
+  /** Grace period between SIGTERM and SIGKILL. */
+  readonly graceMs?: number;
+  /**
+   * `runs` (default): only processes carrying the id of a dead run recorded in this registry.
+   * `home`: also any process whose run id carries this registry's home tag and whose host is dead
+   * (used after a bad file was moved aside, when the records are lost). `any`: any Trellis run on
+   * this machine whose host is dead, whatever registry it used.
+   */
+  readonly scanMarkers?: MarkerScope;
+}
+
+export interface SweepContext {
+  readonly store: RegistryStore;
+  readonly here: HostIdentity;
+  /** The run of the registry doing the sweep: alive by definition. */
+  readonly ownRunId?: string | undefined;
+  readonly logger: RegistryLogger;
+  readonly clock: Clock;
+  readonly graceMs: number;
+  readonly killTimeoutMs: number;
+  readonly pollMs: number;
+}
+
+/** Kill decisions for one sweep or stop, accumulated over runs and over the marker scan. */
+export class KillPlan {
+  readonly targets: KillTarget[] = [];
+  readonly droppedDead: SweptProcess[] = [];
+  readonly droppedReused: SweptProcess[] = [];
+  readonly reservations: SweptProcess[] = [];
+  readonly coveredGroups = new Set<number>();
+  readonly coveredPids = new Set<number>();
+
+  /** Classifies recorded children (of a dead run, or of our own run when stopping). */
+  addChildren(children: readonly ChildRecord[], snap: ProcSnapshot): void {
+    for (const c of children) {
+      const subject = subjectOf(c);
+      if (c.state === 'reserved' || c.pid === undefined || c.startTime === undefined) {
+        this.reservations.push(subject);
+        continue;
+      }
+      const st = snap.live.get(c.pid);
+      if (!st) this.droppedDead.push(subject);
+      else if (st.startTime !== c.startTime || !carriesMarker(c.pid, c.marker))
+        this.droppedReused.push(subject);
+      else if (st.pgid === c.pid && c.pgid === c.pid) this.#addGroup(c.pid, st.startTime, subject);
+      else this.#addProcess(c.pid, st.startTime, subject);
+    }
+  }
+
+  /** Adds marker carriers; group leaders first, so members of a group already covered are skipped. */
+  addMarked(marked: readonly MarkedProcess[]): void {
+    const leadersFirst = [...marked].sort(
+      (a, b) => Number(b.stat.pid === b.stat.pgid) - Number(a.stat.pid === a.stat.pgid),
+    );
+    for (const m of leadersFirst) {
+      const { pid, pgid, startTime } = m.stat;
+      if (this.coveredGroups.has(pgid) || this.coveredPids.has(pid)) continue;
+      const subject: SweptProcess = { runId: runIdOf(m), source: 'marker', pid, pgid };
+      if (pid === pgid) this.#addGroup(pid, startTime, subject);
+      else this.#addProcess(pid, startTime, subject);
+    }
+  }
+
+  #addGroup(pgid: number, leaderStart: number, subject: SweptProcess): void {
+    if (this.coveredGroups.has(pgid)) return;
+    this.coveredGroups.add(pgid);
+    this.coveredPids.add(pgid);
+    this.targets.push({ kind: 'group', pgid, leaderStart, subject });
+  }
+
+  #addProcess(pid: number, startTime: number, subject: SweptProcess): void {
+    if (this.coveredPids.has(pid)) return;
+    this.coveredPids.add(pid);
+    this.targets.push({ kind: 'process', pid, startTime, subject });
+  }
+}
+
+/** The run a marked process belongs to: its own marker argument first, else its inherited environment. */
+export function runIdOf(m: MarkedProcess): string {
+  return (m.cmdRunId ?? m.envRunId)!;
+}
+
+export async function sweepRegistry(ctx: SweepContext, options: SweepOptions = {}): Promise<SweepReport> {
+  const started = performance.now();
+  const dryRun = options.dryRun === true;
+  const scope = options.scanMarkers ?? 'runs';
+  const { store, here } = ctx;
+  store.refresh();
+
+  const runs = new Map(store.listRuns().map((r) => [r.runId, r]));
+  const childrenByRun = new Map<string, ChildRecord[]>();
+  for (const c of store.listChildren()) {
+    const list = childrenByRun.get(c.runId);
+    if (list) list.push(c);
+    else childrenByRun.set(c.runId, [c]);
+  }
+
+  const verdicts = {
+    dead: [] as string[],
+    alive: [] as string[],
+    rebooted: [] as string[],
+    foreign: [] as string[],
+  };
+  const skippedAlive: SweptProcess[] = [];
+  const skippedForeign: SweptProcess[] = [];
+  const rebootedDead: SweptProcess[] = [];
+  const removeChildren: string[] = [];
+  const removeRuns: string[] = [];
+  const deadRuns = new Set<string>();
+  for (const runId of new Set([...runs.keys(), ...childrenByRun.keys()])) {
+    const children = childrenByRun.get(runId) ?? [];
+    const verdict = runId === ctx.ownRunId ? 'alive' : judgeRun(runId, runs.get(runId), here);
+    verdicts[verdict].push(runId);
+    if (verdict === 'alive') skippedAlive.push(...children.map(subjectOf));
+    else if (verdict === 'foreign') skippedForeign.push(...children.map(subjectOf));
+    else if (verdict === 'rebooted') {
+      rebootedDead.push(...children.map(subjectOf));
+      removeChildren.push(...children.map((c) => c.reservationId));
+      removeRuns.push(runId);
+    } else deadRuns.add(runId);
+  }
+
+  const plan = new KillPlan();
+  plan.droppedDead.push(...rebootedDead);
+  if (deadRuns.size > 0 || scope !== 'runs') {
+    const snap = snapshotProcesses(true);
+    for (const runId of deadRuns) {
+      const children = childrenByRun.get(runId) ?? [];
+      plan.addChildren(children, snap);
+      removeChildren.push(...children.map((c) => c.reservationId));
+      removeRuns.push(runId);
+    }
+    const liveRuns = new Set([...verdicts.alive, ...verdicts.foreign]);
+    const inScope = (m: MarkedProcess): boolean => {
+      const runId = runIdOf(m);
+      if (runId === ctx.ownRunId || liveRuns.has(runId)) return false;
+      if (!deadRuns.has(runId)) {
+        if (scope === 'runs') return false;
+        const parts = parseRunId(runId);
+        if (!parts || (scope === 'home' && parts.homeTag !== here.homeTag)) return false;
+        if (isProcessAlive(parts.hostPid, parts.hostStartTime)) return false;
+      }
+      // A process from another PID namespace names its host by a PID we cannot interpret.
+      if (readPidNamespace(m.stat.pid) !== here.pidNamespace) {
+        skippedForeign.push({ runId, source: 'marker', pid: m.stat.pid, pgid: m.stat.pgid });
+        return false;
+      }
+      return true;
+    };
+    plan.addMarked(snap.marked.filter(inScope));
+  }
+
+  let forced: KillTarget[] = [];
+  let survivors: KillTarget[] = [];
+  if (!dryRun) {
+    const result = await terminate(plan.targets, {
+      graceMs: options.graceMs ?? ctx.graceMs,
+      killTimeoutMs: ctx.killTimeoutMs,
+      pollMs: ctx.pollMs,
+      clock: ctx.clock,
+    });
+    forced = [...result.forced];
+    survivors = [...result.survivors];
+    // A survivor keeps its record (and its run's), so a later sweep tries again.
+    const keep = new Set(survivors.map((t) => t.subject.reservationId).filter((id) => id !== undefined));
+    const keepRuns = new Set(survivors.map((t) => t.subject.runId));
+    store.removeMany(
+      removeChildren.filter((id) => !keep.has(id)),
+      removeRuns.filter((id) => !keepRuns.has(id)),
+    );
+  }
+
+  const report: SweepReport = {
+    dryRun,
+    runs: verdicts,
+    killed: plan.targets.map((t) => t.subject),
+    forced: forced.map((t) => t.subject),
+    droppedReused: plan.droppedReused,
+    droppedDead: plan.droppedDead,
+    resolvedReservations: plan.reservations,
+    skippedAlive,
+    skippedForeign,
+    survivors: survivors.map((t) => t.subject),
+    durationMs: performance.now() - started,
+  };
+  logReport(ctx.logger, report);
+  return report;
+}
+
+function logReport(logger: RegistryLogger, r: SweepReport): void {
+  const acted =
+    r.killed.length +
+    r.droppedDead.length +
+    r.droppedReused.length +
+    r.resolvedReservations.length +
+    r.survivors.length;
+  if (acted === 0) return;
+  const line = `trellis registry sweep${r.dryRun ? ' (dry run)' : ''}: ${summarize(r)}`;
+  const data = { report: r as unknown as Record<string, unknown> };
+  if (r.survivors.length > 0) logger.warn(line, data);
+  else logger.info(line, data);
+}
+
+export function subjectOf(c: ChildRecord): SweptProcess {
+  return {
+    runId: c.runId,
+    source: 'record',
+    reservationId: c.reservationId,
+    pid: c.pid,
+    pgid: c.pgid,
+    role: c.role,
+    name: c.name,
+  };
+}
