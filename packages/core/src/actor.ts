@@ -4,7 +4,7 @@
  */
 import type { Clock } from './clock.js';
 import type { ExitSignal } from './exit-reason.js';
-import { type Matcher, NO_MESSAGE, toPredicate } from './mailbox.js';
+import { type Matcher, type NO_MESSAGE, toPredicate } from './mailbox.js';
 import { currentNode, type Node, type SpawnOptions } from './node.js';
 import type { Pid, Ref } from './pid.js';
 import { type Proc, ProcessExitedSignal, type Timeout } from './process.js';
@@ -175,9 +175,19 @@ export interface CallOptions {
 }
 
 /** gen_server call from outside any actor (default time-out 5000 ms). */
-export function call<R = unknown>(to: Pid | string, request: unknown, opts?: number | CallOptions): Promise<R> {
+export function call<R = unknown>(
+  to: Pid | string,
+  request: unknown,
+  opts?: number | CallOptions,
+): Promise<R> {
   const o: CallOptions = typeof opts === 'number' ? { timeoutMs: opts } : (opts ?? {});
-  return currentNode().call(undefined, to, request, o.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, o.clock) as Promise<R>;
+  return currentNode().call(
+    undefined,
+    to,
+    request,
+    o.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    o.clock,
+  ) as Promise<R>;
 }
 
 /** Sends an exit signal from outside any actor. */
@@ -209,7 +219,10 @@ export function awaitExit(pid: Pid): Promise<import('./exit-reason.js').ExitReas
 }
 
 /** Calls `cb` once when `pid` exits; returns a ref for `demonitor`. */
-export function monitor(pid: Pid, cb: (reason: import('./exit-reason.js').ExitReason, pid: Pid) => void): Ref {
+export function monitor(
+  pid: Pid,
+  cb: (reason: import('./exit-reason.js').ExitReason, pid: Pid) => void,
+): Ref {
   return currentNode().monitor(cb, pid);
 }
 

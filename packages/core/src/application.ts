@@ -5,10 +5,10 @@
  * honouring each child's shutdown spec) and the process exits with code 0. If the top supervisor
  * dies for any other reason (say it reached its restart intensity), the process exits non-zero.
  */
-import { formatReason, type ExitReason, Exit } from './exit-reason.js';
+import { Exit, type ExitReason, formatReason } from './exit-reason.js';
 import { currentNode } from './node.js';
 import type { Pid } from './pid.js';
-import { type StartSupervisorOptions, startSupervisor, type SupervisorSpec } from './supervisor.js';
+import { type StartSupervisorOptions, type SupervisorSpec, startSupervisor } from './supervisor.js';
 
 export interface StartOptions extends Omit<StartSupervisorOptions, 'link' | 'parent'> {
   /** Install SIGINT/SIGTERM handlers that stop the tree (default true). */
@@ -46,7 +46,13 @@ export async function start(tree: SupervisorSpec, opts: StartOptions = {}): Prom
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
+  // The application owns the process: it runs until its tree ends. Actors waiting for messages hold no
+  // handle of the event loop (and signal listeners do not either), so without this a tree of plain
+  // actors would let Node exit at once, with code 0 and without shutting the tree down.
+  const owned = opts.exitProcess !== false;
+  const keepAlive = owned ? setInterval(() => {}, 2 ** 30) : undefined;
   void done.then((reason) => {
+    if (keepAlive !== undefined) clearInterval(keepAlive);
     if (handle) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

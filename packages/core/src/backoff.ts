@@ -10,7 +10,9 @@ import type { BackoffOptions } from './child-spec.js';
 
 export function backoffDelay(opts: Required<BackoffOptions>, n: number, random: () => number): number {
   const base = Math.min(opts.maxMs, opts.minMs * 2 ** Math.min(n, 60));
-  return base * (1 + random() * opts.randomFactor);
+  // Timers count whole milliseconds; rounding also keeps 3000 * 1.1 from being 3300.0000000000005 in
+  // the child_restart_scheduled events.
+  return Math.round(base * (1 + random() * opts.randomFactor));
 }
 
 export class BackoffState {

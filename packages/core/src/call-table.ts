@@ -113,11 +113,24 @@ export class CallTable {
   ): void {
     const finite = Number.isFinite(timeoutMs);
     const deadline = finite ? clock.now() + timeoutMs : Number.POSITIVE_INFINITY;
-    const p: Pending = { ref, target, label, deadline, timeoutMs, resolve, reject, done: false, bucket: undefined };
+    const p: Pending = {
+      ref,
+      target,
+      label,
+      deadline,
+      timeoutMs,
+      resolve,
+      reject,
+      done: false,
+      bucket: undefined,
+    };
     this.#pending.set(ref, p);
     if (!finite) return;
     let byTimeout = this.#buckets.get(clock);
-    if (!byTimeout) this.#buckets.set(clock, (byTimeout = new Map()));
+    if (!byTimeout) {
+      byTimeout = new Map();
+      this.#buckets.set(clock, byTimeout);
+    }
     let bucket = byTimeout.get(timeoutMs);
     if (!bucket) {
       bucket = { clock, timeoutMs, queue: [], head: 0, timer: undefined };
@@ -152,7 +165,8 @@ export class CallTable {
 
   /** Fails every call whose server lives on `node` (its thread died). */
   failNode(node: number, nodeOf: (pid: Pid) => number, makeError: (label: string) => unknown): void {
-    for (const p of [...this.#pending.values()]) if (nodeOf(p.target) === node) this.rejectWith(p.ref, makeError);
+    for (const p of [...this.#pending.values()])
+      if (nodeOf(p.target) === node) this.rejectWith(p.ref, makeError);
   }
 
   #take(ref: number): Pending | undefined {

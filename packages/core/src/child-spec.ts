@@ -81,31 +81,68 @@ function fail(id: unknown, field: string, problem: string, fix: string): never {
   throw new InvalidChildSpecError(`${who}: ${field} ${problem}; ${fix}`, { id, field });
 }
 
-export function normalizeChildSpec(spec: unknown, autoShutdown: 'never' | 'any_significant' | 'all_significant' = 'never'): NormalizedChildSpec {
+export function normalizeChildSpec(
+  spec: unknown,
+  autoShutdown: 'never' | 'any_significant' | 'all_significant' = 'never',
+): NormalizedChildSpec {
   if (typeof spec !== 'object' || spec === null) {
-    throw new InvalidChildSpecError(`child spec must be an object with at least { id, start }, got ${typeof spec}`, { field: 'spec' });
+    throw new InvalidChildSpecError(
+      `child spec must be an object with at least { id, start }, got ${typeof spec}`,
+      { field: 'spec' },
+    );
   }
   const s = spec as Partial<ChildSpec> & Record<string, unknown>;
-  if (typeof s.id !== 'string' || s.id.length === 0) fail(s.id, 'id', 'is missing or not a non-empty string', 'give every child a unique string id');
+  if (typeof s.id !== 'string' || s.id.length === 0)
+    fail(s.id, 'id', 'is missing or not a non-empty string', 'give every child a unique string id');
   if (typeof s.start !== 'function') {
-    fail(s.id, 'start', 'is missing or not a function', 'set start to a start function such as serverChild(behaviour) or threadChild(url)');
+    fail(
+      s.id,
+      'start',
+      'is missing or not a function',
+      'set start to a start function such as serverChild(behaviour) or threadChild(url)',
+    );
   }
-  if (s.args !== undefined && !Array.isArray(s.args)) fail(s.id, 'args', 'must be an array', 'pass the start arguments as an array');
+  if (s.args !== undefined && !Array.isArray(s.args))
+    fail(s.id, 'args', 'must be an array', 'pass the start arguments as an array');
   const restart = s.restart ?? CHILD_DEFAULTS.restart;
-  if (!RESTARTS.includes(restart)) fail(s.id, 'restart', `is "${String(restart)}"`, `use one of ${RESTARTS.join(', ')}`);
+  if (!RESTARTS.includes(restart))
+    fail(s.id, 'restart', `is "${String(restart)}"`, `use one of ${RESTARTS.join(', ')}`);
   const type = s.type ?? CHILD_DEFAULTS.type;
   if (!TYPES.includes(type)) fail(s.id, 'type', `is "${String(type)}"`, `use one of ${TYPES.join(', ')}`);
-  const shutdown = s.shutdown ?? (type === 'supervisor' ? CHILD_DEFAULTS.supervisorShutdown : CHILD_DEFAULTS.workerShutdownMs);
-  if (!(shutdown === 'brutal_kill' || shutdown === 'infinity' || (Number.isInteger(shutdown) && (shutdown as number) >= 0))) {
-    fail(s.id, 'shutdown', `is ${JSON.stringify(shutdown)}`, 'use "brutal_kill", "infinity" or a whole number of milliseconds >= 0');
+  const shutdown =
+    s.shutdown ??
+    (type === 'supervisor' ? CHILD_DEFAULTS.supervisorShutdown : CHILD_DEFAULTS.workerShutdownMs);
+  if (
+    !(
+      shutdown === 'brutal_kill' ||
+      shutdown === 'infinity' ||
+      (Number.isInteger(shutdown) && (shutdown as number) >= 0)
+    )
+  ) {
+    fail(
+      s.id,
+      'shutdown',
+      `is ${JSON.stringify(shutdown)}`,
+      'use "brutal_kill", "infinity" or a whole number of milliseconds >= 0',
+    );
   }
   const significant = s.significant ?? CHILD_DEFAULTS.significant;
   if (typeof significant !== 'boolean') fail(s.id, 'significant', 'must be a boolean', 'use true or false');
   if (significant && restart === 'permanent') {
-    fail(s.id, 'significant', 'is true for a permanent child', 'make the child transient or temporary, or drop significant (OTP forbids significant permanent children)');
+    fail(
+      s.id,
+      'significant',
+      'is true for a permanent child',
+      'make the child transient or temporary, or drop significant (OTP forbids significant permanent children)',
+    );
   }
   if (significant && autoShutdown === 'never') {
-    fail(s.id, 'significant', 'is true but the supervisor has autoShutdown "never"', 'set the supervisor\'s autoShutdown to "any_significant" or "all_significant"');
+    fail(
+      s.id,
+      'significant',
+      'is true but the supervisor has autoShutdown "never"',
+      'set the supervisor\'s autoShutdown to "any_significant" or "all_significant"',
+    );
   }
   return {
     id: s.id as string,
@@ -120,17 +157,38 @@ export function normalizeChildSpec(spec: unknown, autoShutdown: 'never' | 'any_s
 }
 
 export function normalizeBackoff(id: string, b: unknown): Required<BackoffOptions> {
-  if (typeof b !== 'object' || b === null) fail(id, 'backoff', 'must be an object', 'use { minMs, maxMs, randomFactor? }');
+  if (typeof b !== 'object' || b === null)
+    fail(id, 'backoff', 'must be an object', 'use { minMs, maxMs, randomFactor? }');
   const o = b as Partial<BackoffOptions>;
-  if (typeof o.minMs !== 'number' || !(o.minMs > 0)) fail(id, 'backoff.minMs', `is ${String(o.minMs)}`, 'use a number of milliseconds > 0');
-  if (typeof o.maxMs !== 'number' || !(o.maxMs >= o.minMs)) fail(id, 'backoff.maxMs', `is ${String(o.maxMs)}`, 'use a number >= backoff.minMs');
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (!finite(o.minMs) || !(o.minMs > 0))
+    fail(id, 'backoff.minMs', `is ${String(o.minMs)}`, 'use a finite number of milliseconds > 0');
+  if (!finite(o.maxMs) || !(o.maxMs >= o.minMs))
+    fail(id, 'backoff.maxMs', `is ${String(o.maxMs)}`, 'use a finite number >= backoff.minMs');
   const randomFactor = o.randomFactor ?? 0;
-  if (typeof randomFactor !== 'number' || randomFactor < 0 || randomFactor > 1) {
+  // `!(0 <= x <= 1)` rather than `x < 0 || x > 1`, so that NaN is refused too.
+  if (typeof randomFactor !== 'number' || !(randomFactor >= 0 && randomFactor <= 1)) {
     fail(id, 'backoff.randomFactor', `is ${String(randomFactor)}`, 'use a number from 0 to 1');
   }
   const maxRetries = o.maxRetries ?? Number.POSITIVE_INFINITY;
-  if (!(maxRetries >= 0)) fail(id, 'backoff.maxRetries', `is ${String(maxRetries)}`, 'use a whole number >= 0');
-  return { minMs: o.minMs, maxMs: o.maxMs, randomFactor, resetAfterMs: o.resetAfterMs ?? o.minMs, maxRetries };
+  if (!(maxRetries === Number.POSITIVE_INFINITY || (Number.isInteger(maxRetries) && maxRetries >= 0))) {
+    fail(
+      id,
+      'backoff.maxRetries',
+      `is ${String(maxRetries)}`,
+      'use a whole number >= 0, or leave it out for no limit',
+    );
+  }
+  const resetAfterMs = o.resetAfterMs ?? o.minMs;
+  if (!finite(resetAfterMs) || resetAfterMs < 0) {
+    fail(
+      id,
+      'backoff.resetAfterMs',
+      `is ${String(resetAfterMs)}`,
+      'use a finite number of milliseconds >= 0 (default: backoff.minMs)',
+    );
+  }
+  return { minMs: o.minMs, maxMs: o.maxMs, randomFactor, resetAfterMs, maxRetries };
 }
 
 export interface ServerChildOptions {
@@ -140,7 +198,15 @@ export interface ServerChildOptions {
 }
 
 /** A start function for a gen_server in the supervisor's thread; `args` of the spec go to init. */
-export function serverChild<S, Args extends unknown[]>(behaviour: GenServer<S, Args>, opts: ServerChildOptions = {}): StartFn {
+export function serverChild<S, Args extends unknown[]>(
+  behaviour: GenServer<S, Args>,
+  opts: ServerChildOptions = {},
+): StartFn {
   return (ctx, ...args) =>
-    startServer(behaviour, args as Args, { link: ctx.parent, name: opts.name, trapExit: opts.trapExit, clock: ctx.clock }, ctx.node);
+    startServer(
+      behaviour,
+      args as Args,
+      { link: ctx.parent, name: opts.name, trapExit: opts.trapExit, clock: ctx.clock },
+      ctx.node,
+    );
 }

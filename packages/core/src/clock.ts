@@ -15,10 +15,49 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** The longest delay a Node timer honours: anything longer fires after 1 ms (with a warning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A timer longer than MAX_TIMER_MS, waited for in steps. Without it a shutdown, call or receive
+ * time-out of a month would fire after 1 ms: a child would be killed at once, a call fail at once.
+ */
+class LongTimer {
+  #t: NodeJS.Timeout;
+  #unref = false;
+  constructor(fn: () => void, ms: number) {
+    this.#t = this.#arm(fn, ms);
+  }
+  #arm(fn: () => void, left: number): NodeJS.Timeout {
+    const t = setTimeout(
+      () => {
+        if (left > MAX_TIMER_MS) this.#t = this.#arm(fn, left - MAX_TIMER_MS);
+        else fn();
+      },
+      Math.min(left, MAX_TIMER_MS),
+    );
+    if (this.#unref) t.unref();
+    return t;
+  }
+  /** Like Timeout.unref (the call table unrefs its timers). */
+  unref(): this {
+    this.#unref = true;
+    this.#t.unref();
+    return this;
+  }
+  clear(): void {
+    clearTimeout(this.#t);
+  }
+}
+
 export const systemClock: Clock = Object.freeze({
   now: () => performance.now(),
-  setTimeout: (fn: () => void, ms: number): TimerHandle => setTimeout(fn, ms),
-  clearTimeout: (h: TimerHandle) => clearTimeout(h as NodeJS.Timeout),
+  setTimeout: (fn: () => void, ms: number): TimerHandle =>
+    ms > MAX_TIMER_MS ? new LongTimer(fn, ms) : setTimeout(fn, ms),
+  clearTimeout: (h: TimerHandle) => {
+    if (h instanceof LongTimer) h.clear();
+    else clearTimeout(h as NodeJS.Timeout);
+  },
 });
 
 interface SimTimer {
@@ -79,7 +118,8 @@ export class SimulatedClock implements Clock {
 
   #earliest(): SimTimer | undefined {
     let best: SimTimer | undefined;
-    for (const t of this.#timers) if (!best || t.at < best.at || (t.at === best.at && t.id < best.id)) best = t;
+    for (const t of this.#timers)
+      if (!best || t.at < best.at || (t.at === best.at && t.id < best.id)) best = t;
     return best;
   }
 }

@@ -10,7 +10,11 @@ export class TrellisError extends Error {
   readonly code: string;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(
+    code: string,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options?.details;
@@ -60,7 +64,8 @@ export function serializeError(err: unknown, depth = 0): SerializedError {
       message: err.message,
       stack: err.stack,
       code: typeof code === 'string' ? code : undefined,
-      details: details && typeof details === 'object' ? safeDetails(details as Record<string, unknown>) : undefined,
+      details:
+        details && typeof details === 'object' ? safeDetails(details as Record<string, unknown>) : undefined,
       cause: err.cause !== undefined && depth < 4 ? serializeError(err.cause, depth + 1) : undefined,
     };
   }

@@ -16,11 +16,30 @@ interface EventBase {
 }
 
 export type SupervisorEvent =
-  | (EventBase & { readonly type: 'supervisor_started'; readonly strategy: string; readonly parent?: Pid | undefined })
-  | (EventBase & { readonly type: 'child_started'; readonly id: string; readonly pid: Pid; readonly childType: string })
+  | (EventBase & {
+      readonly type: 'supervisor_started';
+      readonly strategy: string;
+      readonly parent?: Pid | undefined;
+    })
+  | (EventBase & {
+      readonly type: 'child_started';
+      readonly id: string;
+      readonly pid: Pid;
+      readonly childType: string;
+    })
   | (EventBase & { readonly type: 'child_start_failed'; readonly id: string; readonly reason: ExitReason })
-  | (EventBase & { readonly type: 'child_exited'; readonly id: string; readonly pid: Pid; readonly reason: ExitReason })
-  | (EventBase & { readonly type: 'child_terminated'; readonly id: string; readonly pid: Pid; readonly reason: ExitReason })
+  | (EventBase & {
+      readonly type: 'child_exited';
+      readonly id: string;
+      readonly pid: Pid;
+      readonly reason: ExitReason;
+    })
+  | (EventBase & {
+      readonly type: 'child_terminated';
+      readonly id: string;
+      readonly pid: Pid;
+      readonly reason: ExitReason;
+    })
   | (EventBase & {
       readonly type: 'child_restarted';
       readonly id: string;
@@ -28,8 +47,17 @@ export type SupervisorEvent =
       readonly oldPid?: Pid | undefined;
       readonly restarts: number;
     })
-  | (EventBase & { readonly type: 'child_restart_scheduled'; readonly id: string; readonly delayMs: number; readonly attempt: number })
-  | (EventBase & { readonly type: 'intensity_reached'; readonly intensity: number; readonly periodMs: number })
+  | (EventBase & {
+      readonly type: 'child_restart_scheduled';
+      readonly id: string;
+      readonly delayMs: number;
+      readonly attempt: number;
+    })
+  | (EventBase & {
+      readonly type: 'intensity_reached';
+      readonly intensity: number;
+      readonly periodMs: number;
+    })
   | (EventBase & { readonly type: 'supervisor_shutdown'; readonly reason: ExitReason });
 
 export interface SupervisorEventMessage {
@@ -94,6 +122,9 @@ const buses = new WeakMap<Node, EventBus>();
 
 export function eventBus(node: Node): EventBus {
   let b = buses.get(node);
-  if (!b) buses.set(node, (b = new EventBus(node)));
+  if (!b) {
+    b = new EventBus(node);
+    buses.set(node, b);
+  }
   return b;
 }

@@ -7,7 +7,7 @@
  * with `killed` (OTP).
  */
 import { match } from 'ts-pattern';
-import { deserializeError, describeValue, isSerializedError, serializeError } from './errors.js';
+import { describeValue, deserializeError, isSerializedError, serializeError } from './errors.js';
 
 export type ExitReason =
   | { readonly type: 'normal' }
@@ -26,7 +26,8 @@ const NOPROC: ExitReason = Object.freeze({ type: 'noproc' });
 
 export const Exit = Object.freeze({
   normal: NORMAL,
-  shutdown: (detail?: unknown): ExitReason => (detail === undefined ? SHUTDOWN : { type: 'shutdown', detail }),
+  shutdown: (detail?: unknown): ExitReason =>
+    detail === undefined ? SHUTDOWN : { type: 'shutdown', detail },
   killed: KILLED,
   noproc: NOPROC,
   error: (cause: unknown): ExitReason => ({ type: 'error', cause }),
@@ -46,7 +47,9 @@ export function isExitReason(v: unknown): v is ExitReason {
 export function formatReason(r: ExitReason): string {
   return match(r)
     .with({ type: 'normal' }, () => 'normal')
-    .with({ type: 'shutdown' }, (s) => (s.detail === undefined ? 'shutdown' : `{shutdown, ${describeValue(s.detail)}}`))
+    .with({ type: 'shutdown' }, (s) =>
+      s.detail === undefined ? 'shutdown' : `{shutdown, ${describeValue(s.detail)}}`,
+    )
     .with({ type: 'killed' }, () => 'killed')
     .with({ type: 'noproc' }, () => 'noproc')
     .with({ type: 'error' }, (e) => {
@@ -59,13 +62,16 @@ export function formatReason(r: ExitReason): string {
 
 /** Plain-data form for crossing a thread boundary: Error causes become SerializedError. */
 export function encodeReason(r: ExitReason): ExitReason {
-  if (r.type === 'error' && r.cause instanceof Error) return { type: 'error', cause: serializeError(r.cause) };
-  if (r.type === 'shutdown' && r.detail instanceof Error) return { type: 'shutdown', detail: serializeError(r.detail) };
+  if (r.type === 'error' && r.cause instanceof Error)
+    return { type: 'error', cause: serializeError(r.cause) };
+  if (r.type === 'shutdown' && r.detail instanceof Error)
+    return { type: 'shutdown', detail: serializeError(r.detail) };
   return r;
 }
 
 /** Inverse of encodeReason: causes come back as Error objects (TrellisError when they had a code). */
 export function decodeReason(r: ExitReason): ExitReason {
-  if (r.type === 'error' && isSerializedError(r.cause)) return { type: 'error', cause: deserializeError(r.cause) };
+  if (r.type === 'error' && isSerializedError(r.cause))
+    return { type: 'error', cause: deserializeError(r.cause) };
   return r;
 }

@@ -13,7 +13,7 @@ import { TrellisError } from './errors.js';
 import { Exit, type ExitReason, formatReason } from './exit-reason.js';
 import { NO_MESSAGE } from './mailbox.js';
 import { currentNode, type Node } from './node.js';
-import type { Pid } from './pid.js';
+import type { Pid, Ref } from './pid.js';
 import type { CallMessage, CastMessage, ExitMessage } from './process.js';
 import type { CallFrom } from './signals.js';
 
@@ -35,7 +35,11 @@ export type InitResult<S> = S | IgnoreResult | StopResult<S>;
 
 export const reply = <S, R>(value: R, state: S): ReplyResult<S, R> => ({ [RESULT]: 'reply', value, state });
 export const noreply = <S>(state: S): NoReplyResult<S> => ({ [RESULT]: 'noreply', state });
-export const stop = <S, R = unknown>(reason: ExitReason, state: S, replyValue?: { value: R }): StopResult<S, R> => ({
+export const stop = <S, R = unknown>(
+  reason: ExitReason,
+  state: S,
+  replyValue?: { value: R },
+): StopResult<S, R> => ({
   [RESULT]: 'stop',
   reason,
   state,
@@ -49,7 +53,14 @@ export type Ignore = typeof IGNORE;
 
 type Awaitable<T> = T | Promise<T>;
 
-export interface GenServer<S = unknown, Args extends unknown[] = unknown[], Req = any, Rep = any, Cast = any, Info = any> {
+export interface GenServer<
+  S = unknown,
+  Args extends unknown[] = unknown[],
+  Req = any,
+  Rep = any,
+  Cast = any,
+  Info = any,
+> {
   init(ctx: ServerContext, ...args: Args): Awaitable<InitResult<S>>;
   handleCall?(request: Req, from: CallFrom, state: S, ctx: ServerContext): Awaitable<CallResult<S, Rep>>;
   handleCast?(msg: Cast, state: S, ctx: ServerContext): Awaitable<CastResult<S>>;
@@ -92,9 +103,13 @@ export class InitFailedError extends TrellisError {
 
 export class NoHandlerError extends TrellisError {
   constructor(callback: string) {
-    super('ERR_NO_HANDLER', `the server received a message for ${callback}, which it does not define; add ${callback} to the behaviour`, {
-      details: { callback },
-    });
+    super(
+      'ERR_NO_HANDLER',
+      `the server received a message for ${callback}, which it does not define; add ${callback} to the behaviour`,
+      {
+        details: { callback },
+      },
+    );
   }
 }
 
@@ -110,10 +125,35 @@ export function startServer<S, Args extends unknown[]>(
   node: Node = currentNode(),
 ): Promise<Pid | Ignore> {
   return new Promise((resolve, reject) => {
-    node.spawn(
-      (proc) => serverLoop(node, proc, behaviour, args, opts, resolve, reject),
+    let watch: Ref | undefined;
+    // Once init has answered, the start no longer cares how the server ends: drop the watch directly on
+    // the server (node.demonitor would search every process for a callback monitor).
+    const unwatch = () => {
+      if (watch !== undefined) node.procs.get(pid)?.monitoredBy.delete(watch);
+    };
+    const pid = node.spawn(
+      (proc) =>
+        serverLoop(
+          node,
+          proc,
+          behaviour,
+          args,
+          opts,
+          (p) => {
+            unwatch();
+            resolve(p);
+          },
+          (e) => {
+            unwatch();
+            reject(e);
+          },
+        ),
       { link: opts.link, name: opts.name, clock: opts.clock, trapExit: opts.trapExit },
     );
+    // Like proc_lib's start_link, wait for init's answer *or the server's death*: a server killed while
+    // init is still awaiting something (or before it ran at all) must fail the start, not leave it
+    // pending for ever, which would hang a supervisor starting it.
+    watch = node.monitor((reason) => reject(new InitFailedError(reason)), pid);
   });
 }
 
@@ -128,17 +168,23 @@ async function serverLoop<S, Args extends unknown[]>(
 ): Promise<void> {
   const ctx = new ServerContext(node, proc);
   ctx.parent = opts.parent ?? opts.link ?? node.selfPid;
+  // When init does not produce a running server, the process ends in the same synchronous step that
+  // answers the start (as proc_lib does since OTP 26), so when the starter's await resumes the process
+  // is gone, its name free and its links signalled. Ending it a few promise hops later instead, a
+  // supervisor retrying a named child at once could hit ERR_NAME_TAKEN.
   let state: S;
   try {
     const r = await b.init(ctx, ...args);
     if (isResult(r, 'ignore')) {
       started(IGNORE);
+      node.terminate(proc, Exit.normal);
       return;
     }
     if (isResult(r, 'stop')) {
       const reason = (r as StopResult<S>).reason;
       failed(new InitFailedError(reason));
-      ctx.stop(reason);
+      node.terminate(proc, reason);
+      return;
     }
     state = r as S;
   } catch (e) {
@@ -147,7 +193,12 @@ async function serverLoop<S, Args extends unknown[]>(
       throw e;
     }
     failed(new InitFailedError(Exit.error(e)));
-    throw e;
+    node.terminate(proc, Exit.error(e));
+    return;
+  }
+  if (!proc.alive) {
+    // Killed while init was awaiting something: the watch in startServer has failed the start already.
+    return;
   }
   started(proc.pid);
 
@@ -173,7 +224,8 @@ async function serverLoop<S, Args extends unknown[]>(
     state = r.state;
     if (r[RESULT] === 'stop') {
       const sr = r as StopResult<S>;
-      if (sr.reply && (msg as CallMessage).type === '$call') ctx.reply((msg as CallMessage).from, sr.reply.value);
+      if (sr.reply && (msg as CallMessage).type === '$call')
+        ctx.reply((msg as CallMessage).from, sr.reply.value);
       await finish(sr.reason, state);
     }
   }

@@ -7,16 +7,11 @@
  * thread transport), which keeps one FIFO path per pair of nodes.
  */
 import { threadId } from 'node:worker_threads';
-import {
-  CallTable,
-  callingSelfError,
-  noprocError,
-  serverExitedError,
-} from './call-table.js';
+import { CallTable, callingSelfError, noprocError, serverExitedError } from './call-table.js';
 import { type Clock, systemClock } from './clock.js';
 import { assertCloneable } from './cloneable.js';
 import { TrellisError } from './errors.js';
-import { decodeReason, encodeReason, Exit, type ExitReason, type ExitSignal } from './exit-reason.js';
+import { decodeReason, Exit, type ExitReason, type ExitSignal, encodeReason } from './exit-reason.js';
 import { makePid, makeRef, nodeOf, type Pid, type Ref } from './pid.js';
 import { type ExitMessage, Proc, ProcessExitedSignal, type Watcher } from './process.js';
 import type { CallFrom, RemoteRouter, Signal, Transferable } from './signals.js';
@@ -44,7 +39,9 @@ export class NameTakenError extends TrellisError {
 
 export class NoProcError extends TrellisError {
   constructor(what: string) {
-    super('ERR_NOPROC', `${what}: no such process. It has exited or was never started`, { details: { what } });
+    super('ERR_NOPROC', `${what}: no such process. It has exited or was never started`, {
+      details: { what },
+    });
   }
 }
 
@@ -90,10 +87,18 @@ export class Node {
       this.names.set(opts.name, pid);
       proc.name = opts.name;
     }
-    if (opts.link !== undefined) this.link(proc, opts.link);
+    if (opts.link !== undefined) {
+      // A link to a process that is already gone is answered with a noproc exit signal, which the new
+      // process takes like any other (an EXIT message when trapping, else it dies with noproc). Throwing
+      // here instead would leave the half-made process in the table, holding its name, for ever.
+      if (this.isLocal(opts.link) && !this.procs.has(opts.link)) {
+        this.deliverExit(proc, opts.link, Exit.noproc);
+      } else this.link(proc, opts.link);
+    }
     // The body starts on a later microtask: spawn returns the pid before the process runs, as in Erlang.
+    // A process killed before that point never runs its body (as in Erlang, where it never gets scheduled).
     Promise.resolve(proc)
-      .then(body)
+      .then((p) => (p.alive ? body(p) : undefined))
       .then(
         () => this.terminate(proc, Exit.normal),
         (err: unknown) => {
@@ -118,7 +123,7 @@ export class Node {
       proc.links.delete(l);
       if (this.isLocal(l)) {
         const lp = this.procs.get(l);
-        if (lp !== undefined && lp.links.delete(proc.pid)) this.deliverExit(lp, proc.pid, reason);
+        if (lp?.links.delete(proc.pid)) this.deliverExit(lp, proc.pid, reason);
       } else {
         this.#route({ t: 'exit', from: proc.pid, to: l, r: encodeReason(reason), link: true });
       }
@@ -159,7 +164,8 @@ export class Node {
     if (typeof to === 'string' && to.charCodeAt(0) === 60 /* < */) pid = to as Pid;
     else {
       const p = this.names.get(to);
-      if (p === undefined) throw new NoProcError(`send to "${to}" (no process is registered under that name)`);
+      if (p === undefined)
+        throw new NoProcError(`send to "${to}" (no process is registered under that name)`);
       pid = p;
     }
     if (this.isLocal(pid)) {
@@ -253,18 +259,18 @@ export class Node {
 
   #down(ref: Ref, watcher: Watcher, pid: Pid, reason: ExitReason): void {
     if (typeof watcher === 'function') {
-      watcher(reason, pid);
+      runCallback(watcher, reason, pid);
       return;
     }
     if (this.isLocal(watcher)) {
       if (watcher === this.selfPid) {
         const w = this.#nodeWatchers.get(ref);
         this.#nodeWatchers.delete(ref);
-        w?.cb(reason, pid);
+        if (w) runCallback(w.cb, reason, pid);
         return;
       }
       const wp = this.procs.get(watcher);
-      if (wp !== undefined && wp.monitors.delete(ref)) wp.deliver({ type: 'DOWN', ref, pid, reason });
+      if (wp?.monitors.delete(ref)) wp.deliver({ type: 'DOWN', ref, pid, reason });
     } else {
       this.#route({ t: 'down', ref, to: watcher, pid, r: encodeReason(reason) });
     }
@@ -275,6 +281,15 @@ export class Node {
   register(name: string, pid: Pid): void {
     const holder = this.names.get(name);
     if (holder !== undefined) throw new NameTakenError(name, holder);
+    if (!this.isLocal(pid)) {
+      // A name in this thread for a process of another thread (a thread actor seen from its parent):
+      // freed when that process exits, like any name (OTP statement 35).
+      this.names.set(name, pid);
+      this.monitor(() => {
+        if (this.names.get(name) === pid) this.names.delete(name);
+      }, pid);
+      return;
+    }
     const p = this.procs.get(pid);
     if (p === undefined) throw new NoProcError(`register "${name}" for ${pid}`);
     if (p.name !== undefined) this.names.delete(p.name);
@@ -296,7 +311,13 @@ export class Node {
 
   // ---- call / reply ------------------------------------------------------------------------------
 
-  call(caller: Proc | undefined, to: Pid | string, request: unknown, timeoutMs: number, clock?: Clock): Promise<unknown> {
+  call(
+    caller: Proc | undefined,
+    to: Pid | string,
+    request: unknown,
+    timeoutMs: number,
+    clock?: Clock,
+  ): Promise<unknown> {
     let target: Pid;
     const byName = !(typeof to === 'string' && to.charCodeAt(0) === 60);
     if (byName) {
@@ -309,7 +330,15 @@ export class Node {
     const from: CallFrom = { pid: caller?.pid ?? this.selfPid, ref };
     const label = byName ? `"${to}" (${target})` : target;
     const promise = new Promise<unknown>((resolve, reject) =>
-      this.calls.add(ref, target, label, timeoutMs, clock ?? caller?.clock ?? this.defaultClock, resolve, reject),
+      this.calls.add(
+        ref,
+        target,
+        label,
+        timeoutMs,
+        clock ?? caller?.clock ?? this.defaultClock,
+        resolve,
+        reject,
+      ),
     );
     if (this.isLocal(target)) {
       const proc = this.procs.get(target);
@@ -342,7 +371,11 @@ export class Node {
     try {
       assertCloneable(value, 'reply');
     } catch (e) {
-      this.#route({ t: 'callfail', ref: from.ref, r: encodeReason(Exit.error(e)) }, undefined, nodeOf(from.pid));
+      this.#route(
+        { t: 'callfail', ref: from.ref, r: encodeReason(Exit.error(e)) },
+        undefined,
+        nodeOf(from.pid),
+      );
       return;
     }
     this.#route({ t: 'reply', ref: from.ref, v: value }, undefined, nodeOf(from.pid));
@@ -423,8 +456,10 @@ export class Node {
   /** Every process of `node` is gone: fire links, monitors and calls that point there. */
   nodeDown(node: number, reason: ExitReason): void {
     for (const proc of [...this.procs.values()]) {
-      for (const [ref, w] of proc.monitoredBy) if (typeof w === 'string' && nodeOf(w) === node) proc.monitoredBy.delete(ref);
-      if (proc.inboundCalls) for (const f of proc.inboundCalls) if (nodeOf(f.pid) === node) proc.inboundCalls.delete(f);
+      for (const [ref, w] of proc.monitoredBy)
+        if (typeof w === 'string' && nodeOf(w) === node) proc.monitoredBy.delete(ref);
+      if (proc.inboundCalls)
+        for (const f of proc.inboundCalls) if (nodeOf(f.pid) === node) proc.inboundCalls.delete(f);
       for (const [ref, t] of proc.monitors) {
         if (nodeOf(t) !== node) continue;
         proc.monitors.delete(ref);
@@ -439,9 +474,25 @@ export class Node {
     for (const [ref, w] of this.#nodeWatchers) {
       if (nodeOf(w.target) !== node) continue;
       this.#nodeWatchers.delete(ref);
-      w.cb(reason, w.target);
+      runCallback(w.cb, reason, w.target);
     }
     this.calls.failNode(node, nodeOf, (label) => serverExitedError(label, reason));
+  }
+}
+
+/**
+ * Runs a monitor callback (code outside any actor). It runs in the middle of an exit: if its exception
+ * escaped here it would cut that exit short (later links, monitors and clean-up skipped) and land in
+ * whichever process caused the exit, say a supervisor stopping a child. So it is raised again on its
+ * own, as an EventEmitter listener's exception would be.
+ */
+function runCallback(cb: (r: ExitReason, pid: Pid) => void, reason: ExitReason, pid: Pid): void {
+  try {
+    cb(reason, pid);
+  } catch (e) {
+    queueMicrotask(() => {
+      throw e;
+    });
   }
 }
 

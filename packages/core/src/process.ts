@@ -102,11 +102,25 @@ export class Proc {
   /** Puts a message in the mailbox, or hands it straight to a receive waiting for it. */
   deliver(msg: unknown): void {
     const w = this.#waiter;
-    if (w !== undefined && (w.pred === undefined || w.pred(msg))) {
-      this.#waiter = undefined;
-      if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
-      w.resolve(msg);
-      return;
+    if (w !== undefined) {
+      let matched: boolean;
+      try {
+        matched = w.pred === undefined || w.pred(msg);
+      } catch (e) {
+        // The predicate is the receiver's code, run here in the sender's call stack: its exception
+        // belongs to the receiver (its pending receive rejects, so it crashes), never to the sender.
+        this.#waiter = undefined;
+        if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
+        this.mailbox.push(msg);
+        w.reject(e);
+        return;
+      }
+      if (matched) {
+        this.#waiter = undefined;
+        if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
+        w.resolve(msg);
+        return;
+      }
     }
     this.mailbox.push(msg);
   }

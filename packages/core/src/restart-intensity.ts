@@ -16,9 +16,10 @@ export class RestartIntensity {
   /** Records a restart at `now`; false when that exceeds the intensity (the supervisor must stop). */
   add(now: number): boolean {
     const cutoff = now - this.periodMs;
-    // Timestamps are appended in time order, so the stale ones are a prefix.
+    // Timestamps are appended in time order, so the stale ones are a prefix. A restart exactly
+    // `period` ago still counts: supervisor.erl keeps every R with R >= Now - Period.
     let i = 0;
-    while (i < this.#restarts.length && this.#restarts[i]! <= cutoff) i++;
+    while (i < this.#restarts.length && this.#restarts[i]! < cutoff) i++;
     if (i > 0) this.#restarts.splice(0, i);
     this.#restarts.push(now);
     return this.#restarts.length <= this.intensity;
@@ -27,6 +28,6 @@ export class RestartIntensity {
   /** Restarts currently inside the window (for observers). */
   count(now: number): number {
     const cutoff = now - this.periodMs;
-    return this.#restarts.filter((t) => t > cutoff).length;
+    return this.#restarts.filter((t) => t >= cutoff).length;
   }
 }

@@ -7,7 +7,13 @@
 import { call } from './actor.js';
 import { BackoffState } from './backoff.js';
 import { type ChildSpec, type ChildType, normalizeChildSpec, type RestartType } from './child-spec.js';
-import { deserializeError, type SerializedError, serializeError, TrellisError } from './errors.js';
+import {
+  deserializeError,
+  InvalidChildSpecError,
+  type SerializedError,
+  serializeError,
+  TrellisError,
+} from './errors.js';
 import { formatReason } from './exit-reason.js';
 import { IGNORE, type Ignore } from './gen-server.js';
 import { isPid, type Pid } from './pid.js';
@@ -22,7 +28,9 @@ export type SupRequest =
   | { readonly op: 'count_children' }
   | { readonly op: 'reset_backoff'; readonly id: string };
 
-type Reply = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: SerializedError };
+type Reply =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: SerializedError };
 
 export interface ChildInfo {
   /** The child's id (undefined for the dynamic children of simple_one_for_one). */
@@ -55,9 +63,19 @@ const err = (code: string, reason: string, message: string, details?: Record<str
   new SupervisorRequestError(code, reason, message, details);
 
 const notFound = (id: string) =>
-  err('ERR_CHILD_NOT_FOUND', 'not_found', `no child with id "${id}" in this supervisor; check whichChildren(sup) for the ids it has`, { id });
+  err(
+    'ERR_CHILD_NOT_FOUND',
+    'not_found',
+    `no child with id "${id}" in this supervisor; check whichChildren(sup) for the ids it has`,
+    { id },
+  );
 const simpleOnly = (op: string) =>
-  err('ERR_SIMPLE_ONE_FOR_ONE', 'simple_one_for_one', `${op} is not available on a simple_one_for_one supervisor; use terminateChild(sup, pid) for its children`, { op });
+  err(
+    'ERR_SIMPLE_ONE_FOR_ONE',
+    'simple_one_for_one',
+    `${op} is not available on a simple_one_for_one supervisor; use terminateChild(sup, pid) for its children`,
+    { op },
+  );
 
 function isRunning(c: Child): c is Child & { pid: Pid } {
   return typeof c.pid === 'string' && c.pid !== 'restarting';
@@ -76,12 +94,30 @@ async function dispatch(st: SupState, req: SupRequest): Promise<unknown> {
   const simple = st.flags.strategy === 'simple_one_for_one';
   switch (req.op) {
     case 'start_child':
+      // The two shapes of startChild must not be mixed up silently: a spec given to a
+      // simple_one_for_one supervisor would otherwise start a template instance without its args.
+      if (simple && req.extraArgs === undefined) {
+        throw new InvalidChildSpecError(
+          'startChild on a simple_one_for_one supervisor takes an array of extra start arguments, got a child spec; pass startChild(sup, [arg1, ...]) (the spec is the template given at start)',
+          { field: 'extraArgs' },
+        );
+      }
+      if (!simple && req.spec === undefined) {
+        throw new InvalidChildSpecError(
+          `startChild on a ${st.flags.strategy} supervisor takes a child spec, got an array of arguments (those are for simple_one_for_one); pass startChild(sup, { id, start, ... })`,
+          { field: 'spec' },
+        );
+      }
       return simple ? startDynamic(st, req.extraArgs ?? []) : startStatic(st, req.spec);
     case 'terminate_child': {
       if (simple) {
-        if (!isPid(req.id)) throw err('ERR_CHILD_NOT_FOUND', 'not_found', `simple_one_for_one children are terminated by pid, got "${req.id}"`);
+        // OTP answers a non-pid on a simple_one_for_one supervisor with simple_one_for_one.
+        if (!isPid(req.id)) throw simpleOnly(`terminateChild(sup, "${req.id}")`);
         const c = st.byPid.get(req.id);
-        if (!c) throw err('ERR_CHILD_NOT_FOUND', 'not_found', `${req.id} is not a child of this supervisor`, { pid: req.id });
+        if (!c)
+          throw err('ERR_CHILD_NOT_FOUND', 'not_found', `${req.id} is not a child of this supervisor`, {
+            pid: req.id,
+          });
         await shutdownChild(st, c);
         st.remove(c);
         return true;
@@ -89,6 +125,9 @@ async function dispatch(st: SupState, req: SupRequest): Promise<unknown> {
       const c = isPid(req.id) ? st.byPid.get(req.id) : st.children.get(req.id);
       if (!c) throw notFound(req.id);
       await shutdownChild(st, c);
+      // A child waiting for a (backoff or retried) restart is terminated by cancelling that restart:
+      // with no pid, the pending $sup_retry finds nothing to do (OTP sets the pid to undefined too).
+      if (c.pid === 'restarting') c.pid = undefined;
       if (c.spec.restart === 'temporary') st.remove(c);
       return true;
     }
@@ -96,8 +135,17 @@ async function dispatch(st: SupState, req: SupRequest): Promise<unknown> {
       if (simple) throw simpleOnly('restartChild');
       const c = st.children.get(req.id);
       if (!c) throw notFound(req.id);
-      if (c.pid === 'restarting') throw err('ERR_CHILD_RESTARTING', 'restarting', `child "${req.id}" is being restarted already`, { id: req.id });
-      if (isRunning(c)) throw err('ERR_CHILD_RUNNING', 'running', `child "${req.id}" is running (${c.pid}); terminateChild it first`, { id: req.id });
+      if (c.pid === 'restarting')
+        throw err('ERR_CHILD_RESTARTING', 'restarting', `child "${req.id}" is being restarted already`, {
+          id: req.id,
+        });
+      if (isRunning(c))
+        throw err(
+          'ERR_CHILD_RUNNING',
+          'running',
+          `child "${req.id}" is running (${c.pid}); terminateChild it first`,
+          { id: req.id },
+        );
       const r = await startChildProcess(st, c, false);
       if (r !== true) throw startFailed(req.id, r);
       return c.pid ?? IGNORE_MARK;
@@ -106,8 +154,20 @@ async function dispatch(st: SupState, req: SupRequest): Promise<unknown> {
       if (simple) throw simpleOnly('deleteChild');
       const c = st.children.get(req.id);
       if (!c) throw notFound(req.id);
-      if (c.pid === 'restarting') throw err('ERR_CHILD_RESTARTING', 'restarting', `child "${req.id}" is being restarted; terminate it first`, { id: req.id });
-      if (isRunning(c)) throw err('ERR_CHILD_RUNNING', 'running', `child "${req.id}" is running (${c.pid}); terminateChild it before deleteChild`, { id: req.id });
+      if (c.pid === 'restarting')
+        throw err(
+          'ERR_CHILD_RESTARTING',
+          'restarting',
+          `child "${req.id}" is being restarted; terminate it first`,
+          { id: req.id },
+        );
+      if (isRunning(c))
+        throw err(
+          'ERR_CHILD_RUNNING',
+          'running',
+          `child "${req.id}" is running (${c.pid}); terminateChild it before deleteChild`,
+          { id: req.id },
+        );
       st.remove(c);
       return true;
     }
@@ -154,11 +214,30 @@ async function startStatic(st: SupState, spec: ChildSpec | undefined): Promise<u
   const existing = st.children.get(s.id);
   if (existing) {
     if (isRunning(existing)) {
-      throw err('ERR_ALREADY_STARTED', 'already_started', `child "${s.id}" is already started as ${existing.pid}`, { id: s.id, pid: existing.pid });
+      throw err(
+        'ERR_ALREADY_STARTED',
+        'already_started',
+        `child "${s.id}" is already started as ${existing.pid}`,
+        { id: s.id, pid: existing.pid },
+      );
     }
-    throw err('ERR_ALREADY_PRESENT', 'already_present', `a child spec "${s.id}" is already present (not running); use restartChild or deleteChild first`, { id: s.id });
+    throw err(
+      'ERR_ALREADY_PRESENT',
+      'already_present',
+      `a child spec "${s.id}" is already present (not running); use restartChild or deleteChild first`,
+      { id: s.id },
+    );
   }
-  const child: Child = { key: s.id, spec: s, args: s.args, pid: undefined, startedAt: 0, restarts: 0, backoff: s.backoff ? new BackoffState(s.backoff) : undefined, dynamic: false };
+  const child: Child = {
+    key: s.id,
+    spec: s,
+    args: s.args,
+    pid: undefined,
+    startedAt: 0,
+    restarts: 0,
+    backoff: s.backoff ? new BackoffState(s.backoff) : undefined,
+    dynamic: false,
+  };
   st.add(child);
   const r = await startChildProcess(st, child, false);
   if (r !== true) {
@@ -172,7 +251,16 @@ async function startStatic(st: SupState, spec: ChildSpec | undefined): Promise<u
 async function startDynamic(st: SupState, extraArgs: readonly unknown[]): Promise<unknown> {
   const t = st.template!;
   const key = `#${++st.nextDynamic}`;
-  const child: Child = { key, spec: t, args: [...t.args, ...extraArgs], pid: undefined, startedAt: 0, restarts: 0, backoff: t.backoff ? new BackoffState(t.backoff) : undefined, dynamic: true };
+  const child: Child = {
+    key,
+    spec: t,
+    args: [...t.args, ...extraArgs],
+    pid: undefined,
+    startedAt: 0,
+    restarts: 0,
+    backoff: t.backoff ? new BackoffState(t.backoff) : undefined,
+    dynamic: true,
+  };
   st.add(child);
   const r = await startChildProcess(st, child, false);
   if (r !== true) {
@@ -204,7 +292,11 @@ function revive(e: SerializedError): Error {
 const INF = Number.POSITIVE_INFINITY;
 
 /** Starts a child from `spec` (or, on simple_one_for_one, an instance with `extraArgs`). */
-export async function startChild(sup: Pid | string, specOrArgs: ChildSpec | readonly unknown[], timeoutMs = INF): Promise<Pid | Ignore> {
+export async function startChild(
+  sup: Pid | string,
+  specOrArgs: ChildSpec | readonly unknown[],
+  timeoutMs = INF,
+): Promise<Pid | Ignore> {
   const req: SupRequest = Array.isArray(specOrArgs)
     ? { op: 'start_child', extraArgs: specOrArgs }
     : { op: 'start_child', spec: specOrArgs as ChildSpec };

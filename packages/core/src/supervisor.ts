@@ -52,7 +52,8 @@ export class SupervisorStartError extends TrellisError {
 }
 
 function describeReason(r: ExitReason): string {
-  if (r.type === 'error') return r.cause instanceof Error ? `${r.cause.name}: ${r.cause.message}` : String(r.cause);
+  if (r.type === 'error')
+    return r.cause instanceof Error ? `${r.cause.name}: ${r.cause.message}` : String(r.cause);
   return r.type;
 }
 
@@ -62,6 +63,8 @@ export interface Child {
   readonly spec: NormalizedChildSpec;
   readonly args: readonly unknown[];
   pid: Pid | undefined | 'restarting';
+  /** The pid of the latest start, kept after it exits, so a restart can report the pid it replaces. */
+  lastPid?: Pid | undefined;
   startedAt: number;
   restarts: number;
   backoff: BackoffState | undefined;
@@ -108,7 +111,12 @@ export class SupState {
   emit(e: DistributiveOmit<SupervisorEvent, 'supervisor' | 'supervisorName' | 'at'>): void {
     const bus = eventBus(this.ctx.node);
     if (!bus.active) return;
-    bus.publish({ ...e, supervisor: this.self, supervisorName: this.name, at: Date.now() } as SupervisorEvent);
+    bus.publish({
+      ...e,
+      supervisor: this.self,
+      supervisorName: this.name,
+      at: Date.now(),
+    } as SupervisorEvent);
   }
 }
 
@@ -120,7 +128,11 @@ class StopSupervisor {
 }
 
 /** Starts a supervisor; resolves with its pid after every child has started. */
-export function startSupervisor(spec: SupervisorSpec, opts: StartSupervisorOptions = {}, node: Node = currentNode()): Promise<Pid> {
+export function startSupervisor(
+  spec: SupervisorSpec,
+  opts: StartSupervisorOptions = {},
+  node: Node = currentNode(),
+): Promise<Pid> {
   let flags: Required<SupervisorFlags>;
   let specs: NormalizedChildSpec[];
   try {
@@ -142,6 +154,12 @@ export function startSupervisor(spec: SupervisorSpec, opts: StartSupervisorOptio
           opts.random ?? Math.random,
           opts.name,
         );
+        // Pending backoff timers go when the supervisor goes, however it ends (even killed): a real
+        // timer of up to maxMs would otherwise keep the event loop, and so the Node process, alive.
+        proc.onExit = () => {
+          for (const t of st.timers) ctx.clock.clearTimeout(t);
+          st.timers.clear();
+        };
         try {
           await init(st, specs);
         } catch (e) {
@@ -158,11 +176,18 @@ export function startSupervisor(spec: SupervisorSpec, opts: StartSupervisorOptio
 }
 
 /** A start function for a supervisor as the child of another (give the spec type 'supervisor'). */
-export function supervisorChild(spec: SupervisorSpec, opts: Omit<StartSupervisorOptions, 'link' | 'parent'> = {}): StartFn {
-  return (ctx) => startSupervisor(spec, { ...opts, clock: opts.clock ?? ctx.clock, link: ctx.parent }, ctx.node);
+export function supervisorChild(
+  spec: SupervisorSpec,
+  opts: Omit<StartSupervisorOptions, 'link' | 'parent'> = {},
+): StartFn {
+  return (ctx) =>
+    startSupervisor(spec, { ...opts, clock: opts.clock ?? ctx.clock, link: ctx.parent }, ctx.node);
 }
 
-function validateSpecs(children: readonly ChildSpec[], flags: Required<SupervisorFlags>): NormalizedChildSpec[] {
+function validateSpecs(
+  children: readonly ChildSpec[],
+  flags: Required<SupervisorFlags>,
+): NormalizedChildSpec[] {
   const specs = children.map((c) => normalizeChildSpec(c, flags.autoShutdown));
   if (flags.strategy === 'simple_one_for_one') {
     if (specs.length !== 1) {
@@ -188,7 +213,16 @@ async function init(st: SupState, specs: NormalizedChildSpec[]): Promise<void> {
     return;
   }
   for (const spec of specs) {
-    const child: Child = { key: spec.id, spec, args: spec.args, pid: undefined, startedAt: 0, restarts: 0, backoff: undefined, dynamic: false };
+    const child: Child = {
+      key: spec.id,
+      spec,
+      args: spec.args,
+      pid: undefined,
+      startedAt: 0,
+      restarts: 0,
+      backoff: undefined,
+      dynamic: false,
+    };
     if (spec.backoff) child.backoff = new BackoffState(spec.backoff);
     st.add(child);
     const r = await startChildProcess(st, child, false);
@@ -210,8 +244,13 @@ export function startFailureReason(e: unknown): ExitReason {
 }
 
 /** Starts (or restarts) one child. True on success or ignore, else the failure reason. */
-export async function startChildProcess(st: SupState, child: Child, restart: boolean): Promise<true | ExitReason> {
-  const oldPid = typeof child.pid === 'string' && child.pid !== 'restarting' ? child.pid : undefined;
+export async function startChildProcess(
+  st: SupState,
+  child: Child,
+  restart: boolean,
+): Promise<true | ExitReason> {
+  // child.pid is already cleared when the old process exited (or was stopped for a group restart).
+  const oldPid = child.lastPid;
   let r: Pid | Ignore;
   try {
     r = await child.spec.start(
@@ -228,6 +267,7 @@ export async function startChildProcess(st: SupState, child: Child, restart: boo
     return true;
   }
   child.pid = r;
+  child.lastPid = r;
   child.startedAt = st.ctx.clock.now();
   st.byPid.set(r, child);
   if (restart) {
@@ -240,7 +280,11 @@ export async function startChildProcess(st: SupState, child: Child, restart: boo
 async function loop(st: SupState): Promise<void> {
   const ctx = st.ctx;
   for (;;) {
-    const msg = (await ctx.receive()) as ExitMessage | CallMessage<SupRequest> | RetryMessage | { type?: unknown };
+    const msg = (await ctx.receive()) as
+      | ExitMessage
+      | CallMessage<SupRequest>
+      | RetryMessage
+      | { type?: unknown };
     try {
       switch (msg.type) {
         case 'EXIT':
@@ -260,7 +304,6 @@ async function loop(st: SupState): Promise<void> {
       }
     } catch (e) {
       if (e instanceof StopSupervisor) {
-        for (const t of st.timers) ctx.clock.clearTimeout(t);
         st.emit({ type: 'supervisor_shutdown', reason: e.reason });
         ctx.stop(e.reason);
       }
@@ -286,7 +329,8 @@ async function onExit(st: SupState, m: ExitMessage): Promise<void> {
   st.byPid.delete(m.from);
   child.pid = undefined;
   st.emit({ type: 'child_exited', id: child.key, pid: m.from, reason: m.reason });
-  const restart = child.spec.restart === 'permanent' || (child.spec.restart === 'transient' && !isCleanExit(m.reason));
+  const restart =
+    child.spec.restart === 'permanent' || (child.spec.restart === 'transient' && !isCleanExit(m.reason));
   if (!restart) {
     if (child.spec.restart === 'temporary' || child.dynamic) st.remove(child);
     if (child.spec.significant) await checkAutoShutdown(st);
@@ -307,40 +351,50 @@ async function checkAutoShutdown(st: SupState): Promise<void> {
 
 async function scheduleRestart(st: SupState, child: Child): Promise<void> {
   const ctx = st.ctx;
-  if (child.backoff) {
-    // Backoff children are governed by their own maxRetries instead of the supervisor's intensity:
-    // the point of backoff is to keep retrying, slowly, for longer than an intensity window.
-    const delay = child.backoff.nextDelay(ctx.clock.now() - child.startedAt, st.random);
-    if (child.backoff.exhausted()) {
-      st.emit({ type: 'intensity_reached', intensity: child.backoff.opts.maxRetries, periodMs: 0 });
-      await terminateAll(st);
-      throw new StopSupervisor(Exit.shutdown({ reachedMaxRetries: child.key }));
-    }
-    child.pid = 'restarting';
-    st.emit({ type: 'child_restart_scheduled', id: child.key, delayMs: delay, attempt: child.backoff.attempts });
-    const t = ctx.clock.setTimeout(() => {
-      st.timers.delete(t);
-      if (ctx.alive) ctx.send(ctx.self, { type: '$sup_retry', key: child.key, kind: 'backoff' } satisfies RetryMessage);
-    }, delay);
-    st.timers.add(t);
-    return;
-  }
-  if (!st.intensity.add(ctx.clock.now())) {
-    st.emit({ type: 'intensity_reached', intensity: st.flags.intensity, periodMs: st.flags.periodMs });
-    await terminateAll(st);
-    throw new StopSupervisor(Exit.shutdown({ reachedMaxRestartIntensity: true }));
-  }
+  if (child.backoff) return scheduleBackoff(st, child, ctx.clock.now() - child.startedAt);
+  if (!st.intensity.add(ctx.clock.now())) await reachedMaxIntensity(st);
   await restartByStrategy(st, child);
+}
+
+/**
+ * Backoff children are governed by their own maxRetries instead of the supervisor's intensity: the
+ * point of backoff is to keep retrying, slowly, for longer than an intensity window. `upMs` is how
+ * long the child ran; a run of resetAfterMs resets the count of consecutive restarts.
+ */
+async function scheduleBackoff(st: SupState, child: Child, upMs: number): Promise<void> {
+  const ctx = st.ctx;
+  const backoff = child.backoff!;
+  const delay = backoff.nextDelay(upMs, st.random);
+  if (backoff.exhausted()) {
+    st.emit({ type: 'intensity_reached', intensity: backoff.opts.maxRetries, periodMs: 0 });
+    await terminateAll(st);
+    throw new StopSupervisor(Exit.shutdown({ reachedMaxRetries: child.key }));
+  }
+  child.pid = 'restarting';
+  st.emit({ type: 'child_restart_scheduled', id: child.key, delayMs: delay, attempt: backoff.attempts });
+  const t = ctx.clock.setTimeout(() => {
+    st.timers.delete(t);
+    if (ctx.alive)
+      ctx.send(ctx.self, { type: '$sup_retry', key: child.key, kind: 'backoff' } satisfies RetryMessage);
+  }, delay);
+  st.timers.add(t);
+}
+
+/**
+ * Too many restarts: stop every child and exit with plain `shutdown`, as supervisor.erl does. The
+ * `intensity_reached` event is the report (OTP's reached_max_restart_intensity supervisor report); the
+ * exit reason stays `shutdown` so a parent treats it like any orderly stop of a supervisor child.
+ */
+async function reachedMaxIntensity(st: SupState): Promise<never> {
+  st.emit({ type: 'intensity_reached', intensity: st.flags.intensity, periodMs: st.flags.periodMs });
+  await terminateAll(st);
+  throw new StopSupervisor(Exit.shutdown());
 }
 
 async function onRetry(st: SupState, m: RetryMessage): Promise<void> {
   const child = st.children.get(m.key);
   if (child === undefined || child.pid !== 'restarting') return;
-  if (m.kind === 'retry' && !st.intensity.add(st.ctx.clock.now())) {
-    st.emit({ type: 'intensity_reached', intensity: st.flags.intensity, periodMs: st.flags.periodMs });
-    await terminateAll(st);
-    throw new StopSupervisor(Exit.shutdown({ reachedMaxRestartIntensity: true }));
-  }
+  if (m.kind === 'retry' && !st.intensity.add(st.ctx.clock.now())) await reachedMaxIntensity(st);
   await restartByStrategy(st, child);
 }
 
@@ -361,7 +415,7 @@ async function restartByStrategy(st: SupState, child: Child): Promise<void> {
 /** one_for_one: only the dead child is restarted. */
 async function restartOneForOne(st: SupState, child: Child): Promise<void> {
   const r = await startChildProcess(st, child, true);
-  if (r !== true) retryLater(st, child);
+  if (r !== true) await restartFailed(st, child);
 }
 
 /**
@@ -379,14 +433,23 @@ async function restartGroup(st: SupState, dead: Child, group: Child[]): Promise<
     if (!st.children.has(c.key)) continue;
     const r = await startChildProcess(st, c, true);
     if (r !== true) {
-      retryLater(st, c);
+      await restartFailed(st, c);
       return;
     }
   }
 }
 
-/** A restart whose start failed: mark the child restarting and retry from the loop (OTP statement 13). */
-function retryLater(st: SupState, child: Child): void {
+/**
+ * A restart whose start failed: mark the child restarting and retry from the loop, so requests that
+ * arrived meanwhile are served first, and the retry counts toward the intensity (OTP statement 13).
+ * A backoff child instead waits for its next, longer delay: its start failing is one more consecutive
+ * failure, and retrying at once would burn through the intensity that backoff exists to avoid.
+ */
+async function restartFailed(st: SupState, child: Child): Promise<void> {
+  if (child.backoff) {
+    await scheduleBackoff(st, child, 0);
+    return;
+  }
   child.pid = 'restarting';
   st.ctx.send(st.self, { type: '$sup_retry', key: child.key, kind: 'retry' } satisfies RetryMessage);
 }
@@ -413,7 +476,12 @@ export async function shutdownChild(st: SupState, child: Child): Promise<ExitRea
   return reason;
 }
 
-async function stopProcess(ctx: ActorContext, pid: Pid, ref: Ref, shutdown: NormalizedChildSpec['shutdown']): Promise<ExitReason> {
+async function stopProcess(
+  ctx: ActorContext,
+  pid: Pid,
+  ref: Ref,
+  shutdown: NormalizedChildSpec['shutdown'],
+): Promise<ExitReason> {
   const isDown = (m: unknown) => (m as DownMessage).type === 'DOWN' && (m as DownMessage).ref === ref;
   if (shutdown === 'brutal_kill') {
     ctx.exit(pid, 'kill');
