@@ -6,6 +6,7 @@
  * dies for any other reason (say it reached its restart intensity), the process exits non-zero.
  */
 import { Exit, type ExitReason, formatReason } from './exit-reason.js';
+import type { ChildSpec } from './child-spec.js';
 import { currentNode } from './node.js';
 import type { Pid } from './pid.js';
 import { type StartSupervisorOptions, type SupervisorSpec, startSupervisor } from './supervisor.js';
@@ -17,6 +18,11 @@ export interface StartOptions extends Omit<StartSupervisorOptions, 'link' | 'par
   readonly exitProcess?: boolean;
   /** Where to report how the application ended (default console.error for abnormal ends). */
   readonly log?: (line: string) => void;
+  /**
+   * A child spec started first in the top supervisor, e.g. `observerChild({ port: 4000 })` from
+   * @trellis/observer (core does not depend on it). Started first, it sees every other child start.
+   */
+  readonly observer?: ChildSpec;
 }
 
 export interface Application {
@@ -30,7 +36,9 @@ export interface Application {
 export async function start(tree: SupervisorSpec, opts: StartOptions = {}): Promise<Application> {
   const node = currentNode();
   // The node's pseudo-process is the top supervisor's parent: an exit signal from it is an order to stop.
-  const pid = await startSupervisor(tree, { ...opts, parent: node.selfPid }, node);
+  const spec: SupervisorSpec =
+    opts.observer === undefined ? tree : { ...tree, children: [opts.observer, ...(tree.children ?? [])] };
+  const pid = await startSupervisor(spec, { ...opts, parent: node.selfPid }, node);
   const done = node.exited(pid);
   let stopping = false;
   const stop = (): Promise<ExitReason> => {

@@ -1,0 +1,224 @@
+/**
+ * Pluggable data sources. The observer shows whatever subset it is given: each source is a small
+ * structural interface, so @trellis/health, the gRPC bridge's pools or an application's own code can
+ * feed it without the observer depending on them. Sources without `subscribe` are re-read every
+ * `pollMs`; with it, a change is pushed to the page within `coalesceMs`.
+ */
+import { call, type Pid } from '@trellis/core';
+import { type ChildView, callRegistry } from '@trellis/registry';
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Optional change notification: call `onChange` when the data changed; return an unsubscribe. */
+export interface Watchable {
+  subscribe?(onChange: () => void): () => void;
+}
+
+// ---- registry ------------------------------------------------------------------------------------
+
+/** One OS process the registry tracks, as the page shows it. */
+export interface RegistryProcessView {
+  readonly runId: string;
+  readonly role: string;
+  readonly name: string;
+  /** `alive`, `dead`, `reused` (PID now names another process) or `reserved` (not spawned yet). */
+  readonly status: string;
+  readonly pid?: number | undefined;
+  readonly command: string;
+  readonly args?: readonly string[] | undefined;
+  /** ISO time the process was recorded as running. */
+  readonly activatedAt?: string | undefined;
+}
+
+/** One run (one boot of a Trellis system), for sources that know about runs. */
+export interface RegistryRunView {
+  readonly runId: string;
+  readonly hostPid: number;
+  /** `alive`, `dead`, `rebooted` or `foreign` (see @trellis/registry judgeRun). */
+  readonly host: string;
+  readonly startedAt: string;
+}
+
+export interface RegistrySource extends Watchable {
+  /** The processes to show: usually those of the observed application's run. */
+  processes(): MaybePromise<readonly RegistryProcessView[]>;
+  /** Runs, when the source shows more than one (the persisted view does). */
+  runs?(): MaybePromise<readonly RegistryRunView[]>;
+}
+
+/** What the observer needs of a `Registry` (from @trellis/registry) opened in this process. */
+export interface RegistryLike {
+  readonly runId: string;
+  listChildren(runId?: string): readonly ChildView[];
+}
+
+export function toProcessView(c: ChildView): RegistryProcessView {
+  return {
+    runId: c.runId,
+    role: c.role,
+    name: c.name,
+    status: c.status,
+    pid: c.pid,
+    command: c.command,
+    args: c.args,
+    activatedAt: c.activatedAt,
+  };
+}
+
+/** The processes of this run of a `Registry` opened in this process. */
+export function registrySource(registry: RegistryLike): RegistrySource {
+  return { processes: () => registry.listChildren(registry.runId).map(toProcessView) };
+}
+
+/** The processes of the run of a registry server started by `registryChild` (by pid or name). */
+export function registryServerSource(server: Pid | string, timeoutMs = 2000): RegistrySource {
+  return {
+    async processes() {
+      // Asked every time: a restarted registry server opens a new run.
+      const runId = await callRegistry<string>(server, { op: 'runId' }, timeoutMs);
+      const children = await callRegistry<ChildView[]>(server, { op: 'listChildren', runId }, timeoutMs);
+      return children.map(toProcessView);
+    },
+  };
+}
+
+export function isRegistryLike(v: unknown): v is RegistryLike {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as RegistryLike).listChildren === 'function' &&
+    typeof (v as RegistryLike).runId === 'string'
+  );
+}
+
+// ---- pools ---------------------------------------------------------------------------------------
+
+/** A pool: anything with `stats()` (task pools, the gRPC bridge's worker pools). */
+export interface PoolSource {
+  /** Flat counters are shown as they are; nested values are shown as compact JSON. */
+  stats(): MaybePromise<Readonly<Record<string, unknown>>>;
+}
+
+/** A task pool of @trellis/core, by registered name or pid (works from any thread: it is a call). */
+export function taskPoolSource(pool: Pid | string, timeoutMs = 2000): PoolSource {
+  return { stats: () => call<Record<string, unknown>>(pool, 'stats', timeoutMs) };
+}
+
+// ---- heartbeat health ----------------------------------------------------------------------------
+
+/** `initializing`, `active`, `stale`, `failed`; a persisted record of a dead run may say `dead`. */
+export type HealthState = 'initializing' | 'active' | 'stale' | 'failed' | 'dead' | (string & {});
+
+/**
+ * One monitored actor's health record. @trellis/health's records (from `healthRecords()` or
+ * `readHealth()`) have this shape already, so `{ records: () => healthRecords() }` is a HealthSource.
+ */
+export interface HealthRecordView {
+  /** The actor's Trellis pid: how the record is joined to the tree. */
+  readonly pid?: string | null | undefined;
+  /** Its child id (or name): joined by supervisor + id, or by id alone when that is unique. */
+  readonly id?: string | null | undefined;
+  /** The supervisor the actor is a child of. */
+  readonly supervisor?: string | null | undefined;
+  readonly state: HealthState;
+  /** Wall-clock time of the last heartbeat, ms since the epoch. */
+  readonly lastHeartbeatAt?: number | null | undefined;
+  readonly restarts?: number | undefined;
+  readonly lastExitReason?: string | null | undefined;
+}
+
+export interface HealthSource extends Watchable {
+  records(): MaybePromise<Iterable<HealthRecordView>>;
+}
+
+/** What the observer needs of @trellis/health's `HealthMonitor` (found with `findHealthMonitor()`). */
+export interface HealthMonitorLike {
+  list(): Iterable<HealthRecordView>;
+  /** Health events (state changes): each one pushes a fresh snapshot to the page at once. */
+  on?(listener: (event: unknown) => void): () => void;
+}
+
+/**
+ * The records of a health monitor of this thread, with its state changes pushed as they happen.
+ * `find` is asked on every read, because a restarted monitor is a new object:
+ * `healthMonitorSource(() => findHealthMonitor())`. (From another thread, or without change
+ * notification: `{ records: () => healthRecords() }`.)
+ */
+export function healthMonitorSource(find: () => HealthMonitorLike | undefined): HealthSource {
+  let onChange: (() => void) | undefined;
+  let attached: HealthMonitorLike | undefined;
+  let detach: (() => void) | undefined;
+  const attach = (m: HealthMonitorLike | undefined): void => {
+    if (m === attached || onChange === undefined) return;
+    detach?.();
+    attached = m;
+    const notify = onChange;
+    detach = m?.on?.(() => notify());
+  };
+  return {
+    records() {
+      const m = find();
+      attach(m);
+      return m ? [...m.list()] : [];
+    },
+    subscribe(cb) {
+      onChange = cb;
+      attach(find());
+      return () => {
+        detach?.();
+        detach = undefined;
+        attached = undefined;
+        onChange = undefined;
+      };
+    },
+  };
+}
+
+// ---- leases --------------------------------------------------------------------------------------
+
+export interface LeaseView {
+  readonly name: string;
+  /** Identity of the current holder; undefined when nobody holds it. */
+  readonly holder?: string | undefined;
+  /** Fencing token: increases on every change of leader. */
+  readonly epoch: number;
+  /** Wall-clock expiry, ms since the epoch. */
+  readonly expiresAt?: number | undefined;
+  /** Nobody holds it validly (released, never held, lapsed). */
+  readonly expired?: boolean | undefined;
+}
+
+export interface LeaseSource extends Watchable {
+  leases(): MaybePromise<Iterable<LeaseView>>;
+}
+
+/** A lease record as @trellis/health's `LeaseStore.list()` gives it. */
+export interface LeaseRecordLike {
+  readonly name: string;
+  readonly holder: { readonly id: string; readonly label?: string | undefined } | null;
+  readonly epoch: number;
+  /** Wall-clock estimate of the expiry (store clocks are monotonic, not wall time). */
+  readonly wallExpiresAt?: number | undefined;
+  readonly expired?: boolean | undefined;
+}
+
+/** Every lease of a lease store (`leaseStoreSource(LmdbLeaseStore.open({ dir }))`). */
+export function leaseStoreSource(store: { list(): MaybePromise<Iterable<LeaseRecordLike>> }): LeaseSource {
+  return {
+    async leases() {
+      return [...(await store.list())].map(
+        (l): LeaseView => ({
+          name: l.name,
+          holder: l.holder
+            ? l.holder.label
+              ? `${l.holder.label} (${l.holder.id})`
+              : l.holder.id
+            : undefined,
+          epoch: l.epoch,
+          expiresAt: l.wallExpiresAt,
+          expired: l.expired,
+        }),
+      );
+    },
+  };
+}

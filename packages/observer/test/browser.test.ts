@@ -1,0 +1,266 @@
+/**
+ * The page in a real headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core),
+ * against a real tree with the real sources: a registry with a tracked OS process, a task pool,
+ * @trellis/health's monitor with a heartbeating worker, and a lease held by a lease keeper.
+ *
+ * It opens the page, sees the tree, is refused a kill before the token is entered, kills a child
+ * with the token and sees it restarted (new pid, restart count 1), sees a worker whose beats stop
+ * turn stale, and saves a screenshot as docs/observer.png (a CI artefact).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  type Application,
+  call,
+  type Pid,
+  type ProcessHandle,
+  runTask,
+  serverChild,
+  spawnProcess,
+  start,
+  supervisorChild,
+  taskPoolChild,
+  whichChildren,
+} from '@trellis/core';
+import {
+  findHealthMonitor,
+  healthMonitorChild,
+  LmdbLeaseStore,
+  leaseKeeperChild,
+  monitoredChild,
+} from '@trellis/health';
+import { Registry } from '@trellis/registry';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { healthMonitorSource, leaseStoreSource, observerChild, taskPoolSource } from '../src/index.js';
+import { beater } from './fixtures/beater.js';
+import { idle, SQUARE_TASK, tempDir, waitFor } from './helpers.js';
+
+const SCREENSHOT = fileURLToPath(new URL('../../../../docs/observer.png', import.meta.url));
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const quiet = { info: () => {}, warn: () => {} };
+let dir: string;
+let profile: string;
+let registry: Registry;
+let leases: LmdbLeaseStore;
+let sleeper: ProcessHandle;
+let app: Application;
+let browser: BrowserContext | undefined;
+let page: Page;
+const printed: string[] = [];
+
+/** Processes whose command line names our profile directory: the browser and all its helpers. */
+function chromiumProcesses(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (cmd.includes(profile) && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z') out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+async function childPid(sup: Pid | string, id: string): Promise<Pid> {
+  const c = (await whichChildren(sup)).find((x) => x.id === id);
+  assert.ok(c && typeof c.pid === 'string' && c.pid !== 'restarting', `${id} is running`);
+  return c.pid as Pid;
+}
+
+before(async () => {
+  dir = tempDir('browser');
+  // The profile's name carries the test marker, and every Chromium process names its profile.
+  profile = tempDir('chromium-profile');
+  registry = await Registry.open({ dir, logger: quiet, graceMs: 1000 });
+  sleeper = await spawnProcess(
+    process.execPath,
+    ['-e', 'setInterval(() => {}, 1e9)', 'trellis-test-marker'],
+    {
+      role: 'tool',
+      name: 'sleeper',
+    },
+  );
+  leases = LmdbLeaseStore.open({ dir });
+  app = await start(
+    {
+      children: [
+        observerChild({
+          registry,
+          pools: { squares: taskPoolSource('browser-squares') },
+          health: healthMonitorSource(() => findHealthMonitor()),
+          leases: leaseStoreSource(leases),
+          pollMs: 200,
+          announce: false,
+          log: (line) => printed.push(line),
+        }),
+        healthMonitorChild({ dir, scanIntervalMs: 20, flushIntervalMs: 200 }),
+        leaseKeeperChild({ lease: 'leader', ttlMs: 3000, store: leases }),
+        { id: 'victim', start: serverChild(idle) },
+        {
+          id: 'agents',
+          type: 'supervisor',
+          start: supervisorChild({
+            children: [
+              monitoredChild(
+                { id: 'beater', start: serverChild(beater), args: [50] },
+                { intervalMs: 50, staleAfterMs: 400, failAfterMs: 600_000, policy: 'report' },
+              ),
+              { id: 'planner', start: serverChild(idle) },
+            ],
+          }),
+        },
+        {
+          id: 'pool',
+          start: taskPoolChild({
+            filename: SQUARE_TASK,
+            name: 'browser-squares',
+            minThreads: 1,
+            maxThreads: 1,
+          }),
+        },
+      ],
+    },
+    { handleSignals: false, exitProcess: false },
+  );
+  assert.equal(await runTask('browser-squares', 12), 144);
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1360, height: 900 },
+    timeout: 60_000,
+  });
+  page = browser.pages()[0] ?? (await browser.newPage());
+});
+
+after(async () => {
+  if (browser !== undefined) {
+    // close() normally ends every Chromium process; if it hangs, they are killed by PID.
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      browser.close().then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), 15_000);
+      }),
+    ]).catch(() => false);
+    clearTimeout(timer);
+    if (!closed) {
+      for (const pid of chromiumProcesses()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    await waitFor(() => chromiumProcesses().length === 0, 'every Chromium process to exit');
+  }
+  await app?.stop();
+  await leases?.close();
+  await registry?.stopAll();
+  await registry?.close();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(profile, { recursive: true, force: true });
+});
+
+describe('the observer page in Chromium', () => {
+  test('shows the tree, refuses control without the token, kills with it and shows the restart, shows a stale actor', async () => {
+    const urlLine = printed.find((l) => /^trellis observer: http:\/\/127\.0\.0\.1:\d+\/$/.test(l));
+    const tokenLine = printed.find((l) => l.includes('control token '));
+    assert.ok(urlLine && tokenLine, `the URL and the token are printed at start-up: ${printed.join(' | ')}`);
+    const url = urlLine.slice('trellis observer: '.length);
+    const token = /control token (\S+)/.exec(tokenLine)![1]!;
+
+    await page.goto(url);
+    const row = (key: string) => page.locator(`tr[data-key="${key}"]`);
+
+    // The tree, as the supervisors have it.
+    const victim = await childPid(app.pid, 'victim');
+    const agents = await childPid(app.pid, 'agents');
+    const beaterPid = await childPid(agents, 'beater');
+    await row('root/victim')
+      .and(page.locator(`[data-pid="${victim}"]`))
+      .waitFor();
+    for (const key of [
+      'root',
+      'root/trellis-observer',
+      'root/trellis-health',
+      'root/lease-keeper:leader',
+      'root/agents',
+      'root/agents/beater',
+      'root/agents/planner',
+      'root/pool',
+    ]) {
+      await row(key).waitFor();
+    }
+    assert.equal(await row('root/victim').locator('td.restarts').textContent(), '0');
+    assert.equal(await row('root/agents').locator('.kind').textContent(), 'one_for_one');
+    assert.match((await page.locator('#conn').textContent()) ?? '', /live/);
+
+    // The sources: the registry's OS process, the pool's counters, the lease, and the health of the beater.
+    await page.locator(`#registry tr[data-pid="${sleeper.pid}"]`).waitFor();
+    assert.match(
+      (await page.locator(`#registry tr[data-pid="${sleeper.pid}"]`).textContent()) ?? '',
+      /alive.*tool\/sleeper/,
+    );
+    await page.locator('[data-pool="squares"]').waitFor();
+    assert.match((await page.locator('[data-pool="squares"]').textContent()) ?? '', /completed\s*1/);
+    await page.locator('#leases tr[data-lease="leader"]').waitFor();
+    const lease = (await page.locator('#leases tr[data-lease="leader"] td').allTextContents()).map((s) =>
+      s.trim(),
+    );
+    assert.equal(lease[0], 'leader');
+    assert.match(lease[1]!, new RegExp(`:${process.pid}:`), 'the holder is this process');
+    assert.equal(lease[2], '1');
+    await row('root/agents/beater').and(page.locator('[data-health="active"]')).waitFor();
+
+    // Kill without the token: refused, and the page says so.
+    await row('root/victim').locator('button[data-action="kill"]').click();
+    await page.locator('.toast.err', { hasText: 'ERR_OBSERVER_FORBIDDEN' }).waitFor();
+    assert.equal(await childPid(app.pid, 'victim'), victim, 'nothing happened');
+
+    // With the token: the supervisor restarts the child, and the page shows the new pid and count.
+    await page.locator('#token').fill(token);
+    await page.locator('#token-form button[type="submit"]').click();
+    await page.locator('#token-state.set').waitFor();
+    await row('root/victim').locator('button[data-action="kill"]').click();
+    await page.locator('.toast:not(.err)', { hasText: `killed victim ${victim}` }).waitFor();
+    await waitFor(async () => {
+      const pid = await row('root/victim').getAttribute('data-pid');
+      const restarts = await row('root/victim').locator('td.restarts').textContent();
+      return pid !== null && pid !== '' && pid !== victim && restarts === '1';
+    }, 'the page to show the restarted victim');
+    const newPid = await row('root/victim').getAttribute('data-pid');
+    assert.equal(newPid, await childPid(app.pid, 'victim'));
+    assert.notEqual(newPid, victim);
+    await page.locator('#events li[data-type="child_restarted"]', { hasText: 'victim restarted' }).waitFor();
+
+    // The beater's work stops (the process lives on): the monitor sees it stale, the page shows it.
+    assert.equal(await call(beaterPid, 'hang'), true);
+    await row('root/agents/beater').and(page.locator('[data-health="stale"]')).waitFor({ timeout: 15_000 });
+    assert.match((await row('root/agents/beater').getAttribute('class')) ?? '', /row-stale/);
+    assert.equal(
+      await row('root/agents/beater').getAttribute('data-pid'),
+      beaterPid,
+      'stale, not restarted (policy report)',
+    );
+    assert.match((await row('root/agents/beater').locator('td.beat').textContent()) ?? '', /ago$/);
+
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+});
