@@ -16,14 +16,14 @@
  */
 import { type ResourceLimits, type SHARE_ENV, Worker } from 'node:worker_threads';
 import { serializeError } from '../errors.js';
-import { decodeReason, Exit, encodeReason, type ExitReason } from '../exit-reason.js';
+import { decodeReason, Exit, type ExitReason, encodeReason } from '../exit-reason.js';
 import { IGNORE, type Ignore, InitFailedError } from '../gen-server.js';
 import { bounce, currentNode, type Node } from '../node.js';
 import { nodeOf, type Pid } from '../pid.js';
 import type { RemoteRouter, Signal, Transferable } from '../signals.js';
 import { ThreadExitError, ThreadOutOfMemoryError, ThreadUncaughtError } from './errors.js';
 import type { BootData, DelegatedSpawn, Frame, StartRequest, ToMain } from './protocol.js';
-import { CONTROL, type DroppedItem, FrameSender, failedCallFor, MSG, MSG_TO, TRANSFER } from './transport.js';
+import { type DroppedItem, FrameSender, type FrameVisitor, failedCallFor, readFrame } from './transport.js';
 
 const ENTRY = new URL('./worker-entry.js', import.meta.url);
 
@@ -72,7 +72,13 @@ export class ThreadHandle {
   /** The root's exit reason, once the thread is gone. */
   readonly exited = deferred<ExitReason>();
 
-  constructor(worker: Worker, url: string, sender: FrameSender, limits: ResourceLimits | undefined, state: State) {
+  constructor(
+    worker: Worker,
+    url: string,
+    sender: FrameSender,
+    limits: ResourceLimits | undefined,
+    state: State,
+  ) {
     this.id = worker.threadId;
     this.worker = worker;
     this.url = url;
@@ -129,11 +135,17 @@ export class ThreadHub implements RemoteRouter {
       execArgv: opts.execArgv === undefined ? undefined : [...opts.execArgv],
     });
     const sender = new FrameSender(worker, (d) => this.#answerDropped(d));
-    const handle = new ThreadHandle(worker, url, sender, opts.resourceLimits, start === undefined ? 'booting' : 'starting');
+    const handle = new ThreadHandle(
+      worker,
+      url,
+      sender,
+      opts.resourceLimits,
+      start === undefined ? 'booting' : 'starting',
+    );
     if (start !== undefined) handle.start = deferred();
-    else worker.unref(); // a spare must never keep the process alive
     this.threads.set(handle.id, handle);
-    worker.on('message', (frame: Frame) => this.#onFrame(handle, frame));
+    const visitor = this.#visitor(handle);
+    worker.on('message', (frame: Frame) => readFrame(frame, visitor));
     worker.on('error', (error: unknown) => {
       if (handle.crash === undefined) handle.crash = { error };
     });
@@ -143,6 +155,8 @@ export class ThreadHub implements RemoteRouter {
       });
     });
     worker.on('exit', (code: number) => this.#onExit(handle, code));
+    // A spare must never keep the process alive. (After the listeners: adding one refs the port again.)
+    if (start === undefined) worker.unref();
     return handle;
   }
 
@@ -167,49 +181,38 @@ export class ThreadHub implements RemoteRouter {
 
   // ---- what threads say ---------------------------------------------------------------------------
 
-  #onFrame(h: ThreadHandle, frame: Frame): void {
-    let transfer: readonly Transferable[] | undefined;
-    let to: Pid | undefined;
-    let toNode = -1;
-    for (let i = 0; i < frame.length; i += 2) {
-      const tag = frame[i] as number;
-      if (tag === MSG) {
-        const m = frame[i + 1];
-        if (toNode === this.node.id) this.node.procs.get(to!)?.deliver(m);
-        else if (!this.#forwardMessage(toNode, to!, m, transfer)) {
-          // the target's thread is gone: a message to a dead process is dropped (OTP)
-        }
-        transfer = undefined;
-        continue;
-      }
-      if (tag === MSG_TO) {
-        to = frame[i + 1] as Pid;
-        toNode = nodeOf(to);
-        continue;
-      }
-      if (tag === TRANSFER) {
-        transfer = frame[i + 1] as readonly Transferable[];
-        continue;
-      }
-      if (tag === CONTROL) {
-        this.#control(h, frame[i + 1] as ToMain);
-        continue;
-      }
-      const sig = frame[i + 1] as Signal;
-      if (tag === this.node.id) this.node.handleSignal(sig);
-      else this.#forward(tag, sig, transfer);
-      transfer = undefined;
-    }
+  /** How the main thread reads the frames of thread `h`: handle what is for node 0, forward the rest. */
+  #visitor(h: ThreadHandle): FrameVisitor {
+    const node = this.node;
+    return {
+      msg: (to, m, transfer) => {
+        const dest = nodeOf(to);
+        if (dest === node.id) node.procs.get(to)?.deliver(m);
+        else this.#forward(dest, { t: 'msg', to, m }, transfer);
+      },
+      call: (to, from, req) => {
+        const dest = nodeOf(to);
+        const sig: Signal = { t: 'call', to, from, req };
+        if (dest === node.id) node.handleSignal(sig);
+        else this.#forward(dest, sig, undefined);
+      },
+      reply: (dest, ref, v) => {
+        const sig: Signal = { t: 'reply', ref, v };
+        if (dest === node.id) node.handleSignal(sig);
+        else this.#forward(dest, sig, undefined);
+      },
+      signal: (dest, sig, transfer) => {
+        if (dest === node.id) node.handleSignal(sig);
+        else this.#forward(dest, sig, transfer);
+      },
+      control: (c) => this.#control(h, c as ToMain),
+    };
   }
 
-  #forwardMessage(dest: number, to: Pid, m: unknown, transfer: readonly Transferable[] | undefined): boolean {
-    const target = this.threads.get(dest);
-    if (target === undefined || target.state === 'dead') return this.#prev?.route(dest, { t: 'msg', to, m }, transfer) ?? false;
-    target.sender.message(to, m, transfer);
-    return true;
-  }
-
-  /** A signal from one thread to another: pass it on, or answer for a thread that is gone. */
+  /**
+   * A signal from one thread to another: pass it on, or answer for a thread that is gone (a message
+   * to a process that does not exist is dropped, as in OTP; bounce() answers links, monitors, calls).
+   */
   #forward(dest: number, sig: Signal, transfer: readonly Transferable[] | undefined): void {
     if (sig.t === 'exit' && sig.r === 'kill' && !sig.link && this.kill(sig.to)) return;
     if (this.route(dest, sig, transfer)) return;
@@ -264,10 +267,17 @@ export class ThreadHub implements RemoteRouter {
   }
 
   #spawnFor(h: ThreadHandle, req: number, spec: DelegatedSpawn): void {
-    const child = this.boot(spec.url, spec, spec.start);
-    child.start!.promise.then(
+    let started: Promise<Pid | Ignore>;
+    try {
+      started = this.boot(spec.url, spec, spec.start).start!.promise;
+    } catch (e) {
+      // new Worker refused the options (e.g. an unknown execArgv flag)
+      started = Promise.reject(e);
+    }
+    started.then(
       (r) => {
-        if (h.alive) h.sender.control(r === IGNORE ? { k: 'spawn_ignored', req } : { k: 'spawned', req, pid: r });
+        if (h.alive)
+          h.sender.control(r === IGNORE ? { k: 'spawn_ignored', req } : { k: 'spawned', req, pid: r });
       },
       (e: unknown) => {
         if (!h.alive) return;

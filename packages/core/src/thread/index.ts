@@ -1,24 +1,25 @@
 /** Public face of thread actors (re-exported by the package's src/index.ts). */
+
 export {
-  spawnThread,
-  threadChild,
-  liveThreads,
-  type SpawnThreadOptions,
-  type ThreadChildOptions,
-  type ThreadStartFn,
-} from './thread-actor.js';
-export {
-  ThreadUncaughtError,
-  ThreadExitError,
-  ThreadOutOfMemoryError,
-  ThreadModuleError,
   InvalidThreadOptionsError,
+  ThreadExitError,
+  ThreadModuleError,
+  ThreadOutOfMemoryError,
   ThreadSpawnUnavailableError,
+  ThreadUncaughtError,
 } from './errors.js';
 export {
+  liveThreads,
+  type SpawnThreadOptions,
+  spawnThread,
+  type ThreadChildOptions,
+  type ThreadStartFn,
+  threadChild,
+} from './thread-actor.js';
+export {
+  type DroppedItem,
   setThreadWarningHook,
   type ThreadWarning,
   type ThreadWarningHook,
-  type DroppedItem,
   TRANSPORT_DEFAULTS,
 } from './transport.js';

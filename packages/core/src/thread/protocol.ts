@@ -2,21 +2,22 @@
  * The wire protocol between the main thread and thread-actor threads: the one place where the
  * messages of both sides are defined (worker-entry.ts and hub.ts both import from here).
  *
- * Everything travels as FRAMES. A frame is one `postMessage` carrying a flat array of
- * (tag, payload) pairs, flat rather than an array of small wrapper objects so structured clone has
- * one object fewer to copy per signal:
+ * Everything travels as FRAMES. A frame is one `postMessage` carrying a flat array of items, each
+ * a tag followed by a fixed number of payload slots (flat rather than an array of small wrapper
+ * objects: structured clone costs about a microsecond per object, on both sides):
  *
- *   tag >= 0        payload is a Signal for the node (thread) with that id
- *   tag CONTROL     payload is a control message (ToMain or ToThread)
- *   tag TRANSFER    payload is the transfer list of the NEXT signal of the frame; the main thread
- *                   needs it to transfer (not copy) the same buffers again when it forwards the
- *                   signal to another thread
- *   tag MSG_TO      payload is a pid: the target of the MSG pairs that follow (until the next MSG_TO)
- *   tag MSG         payload is a message for that pid: a `msg` signal without its wrapper object
+ *   dest >= 0, signal             a Signal for the node (thread) `dest`
+ *   CONTROL, message              a control message (ToMain or ToThread)
+ *   TRANSFER, list                the transfer list of the NEXT item; the main thread needs it to
+ *                                 transfer (not copy) the same buffers again when it forwards
+ *   MSG_TO, pid                   the target of the MSG items that follow (until the next MSG_TO)
+ *   MSG, message                  a `msg` signal for that target, without its wrapper object
+ *   CALL, to, fromPid, ref, req   a `call` signal, flat
+ *   REPLY, dest, ref, value       a `reply` signal for node `dest`, flat
  *
- * The MSG pairs are the hot path (one per `send`): a burst to one process costs one number and one
- * message per send, with no per-message object or pid string to clone and rebuild. MSG_TO is
- * repeated at the start of every frame, so a frame can be read on its own.
+ * MSG, CALL and REPLY are the hot paths (one per send, call, reply): a burst of sends to one process
+ * costs one number and the message per send, with no object or pid string to clone and rebuild.
+ * MSG_TO is written at the start of every frame that has messages, so a frame can be read alone.
  *
  * Topology is a star: a thread sends every frame to the main thread, which handles the signals for
  * node 0 and forwards the others to their thread in arrival order. Each hop is one FIFO port, so
@@ -39,10 +40,12 @@ export interface FrameTags {
   readonly TRANSFER: -2;
   readonly MSG_TO: -3;
   readonly MSG: -4;
+  readonly CALL: -5;
+  readonly REPLY: -6;
 }
 
 export type FrameItem = number | Pid | Signal | ToMain | ToThread | readonly Transferable[] | unknown;
-/** A flat array of (tag, payload) pairs; see the file comment. */
+/** A flat array of items (a tag and its payload slots); see the file comment. */
 export type Frame = FrameItem[];
 
 /** What a thread needs to start its root process. */
@@ -93,7 +96,12 @@ export type ToThread =
   | { readonly k: 'spawned'; readonly req: number; readonly pid: Pid }
   | { readonly k: 'spawn_ignored'; readonly req: number }
   /** `r` is set when the failure has an exit reason (InitFailedError). */
-  | { readonly k: 'spawn_failed'; readonly req: number; readonly e: SerializedError; readonly r?: ExitReason | undefined };
+  | {
+      readonly k: 'spawn_failed';
+      readonly req: number;
+      readonly e: SerializedError;
+      readonly r?: ExitReason | undefined;
+    };
 
 /**
  * What `spawnThread` calls inside a thread actor to have the main thread spawn for it; worker-entry.ts

@@ -8,16 +8,17 @@
  * In a supervisor: `{ id: 'counter', start: threadChild(new URL('./counter.js', import.meta.url)) }`.
  * See docs/thread-actors.md for the module format, lifecycle and failure reasons.
  */
-import { isMainThread, type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
+
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isMainThread, type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
 import type { StartContext, StartFn } from '../child-spec.js';
 import { assertCloneable } from '../cloneable.js';
 import type { Ignore } from '../gen-server.js';
 import { currentNode, NoProcError } from '../node.js';
 import { isPid, type Pid } from '../pid.js';
 import { InvalidThreadOptionsError, ThreadSpawnUnavailableError } from './errors.js';
-import { threadHub, type ThreadWorkerOptions } from './hub.js';
+import { type ThreadWorkerOptions, threadHub } from './hub.js';
 import type { StartRequest } from './protocol.js';
 import { threadSpawner } from './transport.js';
 import { WarmSpare } from './warm-spare.js';
@@ -55,6 +56,8 @@ export interface ThreadStartFn extends StartFn {
   warm(): Promise<boolean>;
   /** Terminates the warm spare and stops keeping one; starting still works (cold). */
   dispose(): Promise<void>;
+  /** Thread id of the ready warm spare, i.e. `nodeOf` of the pid the next start will give. */
+  readonly spareThreadId: number | undefined;
 }
 
 interface Normalized {
@@ -112,6 +115,7 @@ export function threadChild(moduleUrl: string | URL, opts: ThreadChildOptions = 
   start.dispose = async () => {
     await spare?.dispose();
   };
+  Object.defineProperty(start, 'spareThreadId', { get: () => spare?.readyThreadId, enumerable: true });
   return start;
 }
 
@@ -120,7 +124,13 @@ function startNormalized(n: Normalized, spare: WarmSpare | undefined): Promise<P
     const delegate = threadSpawner();
     if (delegate === undefined) return Promise.reject(new ThreadSpawnUnavailableError());
     if (n.worker.env !== undefined && typeof n.worker.env !== 'object') {
-      return Promise.reject(new InvalidThreadOptionsError('env', 'is SHARE_ENV', 'inside a thread actor pass an object (or nothing)'));
+      return Promise.reject(
+        new InvalidThreadOptionsError(
+          'env',
+          'is SHARE_ENV',
+          'inside a thread actor pass an object (or nothing)',
+        ),
+      );
     }
     return delegate.spawn({
       url: n.url,
@@ -139,25 +149,47 @@ function startNormalized(n: Normalized, spare: WarmSpare | undefined): Promise<P
   const hub = threadHub();
   const ready = spare?.take();
   if (ready !== undefined) return hub.adopt(ready, n.start);
-  return hub.boot(n.url, n.worker, n.start).start!.promise;
+  try {
+    return hub.boot(n.url, n.worker, n.start).start!.promise;
+  } catch (e) {
+    // new Worker refused the options (e.g. an unknown execArgv flag): a start function rejects
+    return Promise.reject(e);
+  }
 }
 
 function normalize(moduleUrl: string | URL, o: SpawnThreadOptions): Normalized {
-  if (typeof o !== 'object' || o === null) throw new InvalidThreadOptionsError('options', `is ${String(o)}`, 'pass an object');
+  if (typeof o !== 'object' || o === null)
+    throw new InvalidThreadOptionsError('options', `is ${String(o)}`, 'pass an object');
   const args = o.args ?? [];
-  if (!Array.isArray(args)) throw new InvalidThreadOptionsError('args', 'is not an array', 'pass the root\'s arguments as an array');
+  if (!Array.isArray(args))
+    throw new InvalidThreadOptionsError('args', 'is not an array', "pass the root's arguments as an array");
   assertCloneable(args, 'args');
   if (o.link !== undefined && !isPid(o.link)) {
-    throw new InvalidThreadOptionsError('link', `is ${JSON.stringify(o.link)}, not a pid`, 'pass the pid of the process to link to, e.g. ctx.self');
+    throw new InvalidThreadOptionsError(
+      'link',
+      `is ${JSON.stringify(o.link)}, not a pid`,
+      'pass the pid of the process to link to, e.g. ctx.self',
+    );
   }
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name.length === 0)) {
     throw new InvalidThreadOptionsError('name', 'is not a non-empty string', 'pass a name, or leave it out');
   }
   if (o.resourceLimits !== undefined && (typeof o.resourceLimits !== 'object' || o.resourceLimits === null)) {
-    throw new InvalidThreadOptionsError('resourceLimits', 'is not an object', 'use e.g. { maxOldGenerationSizeMb: 64 }');
+    throw new InvalidThreadOptionsError(
+      'resourceLimits',
+      'is not an object',
+      'use e.g. { maxOldGenerationSizeMb: 64 }',
+    );
   }
-  if (o.execArgv !== undefined && !(Array.isArray(o.execArgv) && o.execArgv.every((a) => typeof a === 'string'))) {
-    throw new InvalidThreadOptionsError('execArgv', 'is not an array of strings', 'pass Node options such as ["--no-warnings"]');
+  if (
+    o.execArgv !== undefined &&
+    !(Array.isArray(o.execArgv) && o.execArgv.every((a) => typeof a === 'string'))
+  ) {
+    throw new InvalidThreadOptionsError(
+      'execArgv',
+      'is not an array of strings',
+      'pass Node options such as ["--no-warnings"]',
+    );
   }
   return {
     url: toUrl(moduleUrl),
@@ -180,7 +212,11 @@ function toUrl(u: string | URL): string {
     try {
       return new URL(u).href;
     } catch {
-      throw new InvalidThreadOptionsError('moduleUrl', `"${u}" is not a valid URL`, 'pass a file: URL or a path');
+      throw new InvalidThreadOptionsError(
+        'moduleUrl',
+        `"${u}" is not a valid URL`,
+        'pass a file: URL or a path',
+      );
     }
   }
   return pathToFileURL(resolvePath(u)).href;

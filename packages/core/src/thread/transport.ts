@@ -17,9 +17,9 @@
  * is posted in its place, because a lost exit signal would leave a link silently broken.
  */
 import { describeValue, isSerializedError, type SerializedError, serializeError } from '../errors.js';
-import { Exit, encodeReason, type ExitReason } from '../exit-reason.js';
+import { Exit, type ExitReason, encodeReason } from '../exit-reason.js';
 import { nodeOf, type Pid } from '../pid.js';
-import type { Signal, Transferable } from '../signals.js';
+import type { CallFrom, Signal, Transferable } from '../signals.js';
 import type { Frame, FrameItem, FrameTags, ThreadSpawner, ToMain, ToThread } from './protocol.js';
 
 // Frame tags (see protocol.ts for the frame grammar).
@@ -27,6 +27,57 @@ export const CONTROL: FrameTags['CONTROL'] = -1;
 export const TRANSFER: FrameTags['TRANSFER'] = -2;
 export const MSG_TO: FrameTags['MSG_TO'] = -3;
 export const MSG: FrameTags['MSG'] = -4;
+export const CALL: FrameTags['CALL'] = -5;
+export const REPLY: FrameTags['REPLY'] = -6;
+
+/** What a frame reader calls for each item, in frame order. */
+export interface FrameVisitor {
+  msg(to: Pid, m: unknown, transfer: readonly Transferable[] | undefined): void;
+  call(to: Pid, from: CallFrom, req: unknown): void;
+  reply(dest: number, ref: number, v: unknown): void;
+  signal(dest: number, sig: Signal, transfer: readonly Transferable[] | undefined): void;
+  control(c: ToMain | ToThread): void;
+}
+
+/** Reads a frame (the grammar is in protocol.ts), calling `v` for each item in order. */
+export function readFrame(frame: Frame, v: FrameVisitor): void {
+  let to: Pid | undefined;
+  let transfer: readonly Transferable[] | undefined;
+  for (let i = 0; i < frame.length; ) {
+    const tag = frame[i] as number;
+    switch (tag) {
+      case MSG:
+        v.msg(to!, frame[i + 1], transfer);
+        transfer = undefined;
+        i += 2;
+        break;
+      case MSG_TO:
+        to = frame[i + 1] as Pid;
+        i += 2;
+        break;
+      case CALL:
+        v.call(frame[i + 1] as Pid, { pid: frame[i + 2] as Pid, ref: frame[i + 3] as number }, frame[i + 4]);
+        i += 5;
+        break;
+      case REPLY:
+        v.reply(frame[i + 1] as number, frame[i + 2] as number, frame[i + 3]);
+        i += 4;
+        break;
+      case TRANSFER:
+        transfer = frame[i + 1] as readonly Transferable[];
+        i += 2;
+        break;
+      case CONTROL:
+        v.control(frame[i + 1] as ToMain | ToThread);
+        i += 2;
+        break;
+      default:
+        v.signal(tag, frame[i + 1] as Signal, transfer);
+        transfer = undefined;
+        i += 2;
+    }
+  }
+}
 
 /** Where a thread actor's thread keeps its ThreadSpawner (read by spawnThread inside a thread). */
 export const SPAWNER_KEY: unique symbol = Symbol.for('trellis.thread.spawner') as never;
@@ -86,27 +137,41 @@ export class FrameSender {
     this.flush();
   };
 
-  constructor(port: FramePort, onDrop?: (d: DroppedItem) => void, maxBatch: number = TRANSPORT_DEFAULTS.maxBatch) {
+  constructor(
+    port: FramePort,
+    onDrop?: (d: DroppedItem) => void,
+    maxBatch: number = TRANSPORT_DEFAULTS.maxBatch,
+  ) {
     this.#port = port;
     this.#onDrop = onDrop;
+    // Frame slots, not signals: most items take two slots.
     this.#maxItems = maxBatch * 2;
   }
 
   /** Queues a signal for node `dest`. */
   signal(dest: number, sig: Signal, transfer?: readonly Transferable[]): void {
-    if (sig.t === 'msg') {
-      this.message(sig.to, sig.m, transfer);
-      return;
+    const buf = this.#buf;
+    switch (sig.t) {
+      case 'msg':
+        this.message(sig.to, sig.m, transfer);
+        return;
+      // Calls and replies are the other hot path: flat, without their wrapper objects.
+      case 'call':
+        buf.push(CALL, sig.to, sig.from.pid, sig.from.ref, sig.req);
+        this.#queued();
+        return;
+      case 'reply':
+        buf.push(REPLY, dest, sig.ref, sig.v);
+        this.#queued();
+        return;
     }
-    this.#msgTo = undefined;
     if (transfer !== undefined && transfer.length > 0) {
-      this.#buf.push(TRANSFER, transfer, dest, sig);
-      if (this.#transfer === undefined) this.#transfer = [...transfer];
-      else this.#transfer.push(...transfer);
+      buf.push(TRANSFER, transfer, dest, sig);
+      this.#addTransfer(transfer);
       this.flush();
       return;
     }
-    this.#buf.push(dest, sig);
+    buf.push(dest, sig);
     this.#queued();
   }
 
@@ -119,8 +184,7 @@ export class FrameSender {
     }
     if (transfer !== undefined && transfer.length > 0) {
       buf.push(TRANSFER, transfer, MSG, m);
-      if (this.#transfer === undefined) this.#transfer = [...transfer];
-      else this.#transfer.push(...transfer);
+      this.#addTransfer(transfer);
       this.flush();
       return;
     }
@@ -128,14 +192,14 @@ export class FrameSender {
     this.#queued();
   }
 
-  control(msg: ToMain | ToThread): void {
-    this.#msgTo = undefined;
-    this.#buf.push(CONTROL, msg);
-    this.#queued();
+  #addTransfer(transfer: readonly Transferable[]): void {
+    if (this.#transfer === undefined) this.#transfer = [...transfer];
+    else this.#transfer.push(...transfer);
   }
 
-  get pending(): number {
-    return this.#buf.length >> 1;
+  control(msg: ToMain | ToThread): void {
+    this.#buf.push(CONTROL, msg);
+    this.#queued();
   }
 
   /** Posts everything queued now (a no-op when nothing is). */
@@ -149,9 +213,9 @@ export class FrameSender {
     try {
       this.posts++;
       this.#port.postMessage(frame, transfer);
-    } catch (err) {
+    } catch {
       // Serialisation fails before anything is transferred, so the items are intact: retry singly.
-      this.#oneByOne(frame, err);
+      this.#oneByOne(frame);
     }
   }
 
@@ -163,25 +227,21 @@ export class FrameSender {
     }
   }
 
-  #oneByOne(frame: Frame, _batchError: unknown): void {
-    let to: Pid | undefined;
-    for (let i = 0; i < frame.length; i += 2) {
-      let transfer: readonly Transferable[] | undefined;
-      if (frame[i] === MSG_TO) {
-        to = frame[i + 1] as Pid;
-        continue;
-      }
-      if (frame[i] === TRANSFER) {
-        transfer = frame[i + 1] as readonly Transferable[];
-        i += 2;
-      }
-      const tag = frame[i] as number;
-      if (tag === MSG) this.#postOne(nodeOf(to!), { t: 'msg', to: to!, m: frame[i + 1] }, transfer);
-      else this.#postOne(tag, frame[i + 1] as Signal | ToMain | ToThread, transfer);
-    }
+  #oneByOne(frame: Frame): void {
+    readFrame(frame, {
+      msg: (to, m, transfer) => this.#postOne(nodeOf(to), { t: 'msg', to, m }, transfer),
+      call: (to, from, req) => this.#postOne(nodeOf(to), { t: 'call', to, from, req }, undefined),
+      reply: (dest, ref, v) => this.#postOne(dest, { t: 'reply', ref, v }, undefined),
+      signal: (dest, sig, transfer) => this.#postOne(dest, sig, transfer),
+      control: (c) => this.#postOne(CONTROL, c, undefined),
+    });
   }
 
-  #postOne(tag: number, item: Signal | ToMain | ToThread, transfer: readonly Transferable[] | undefined): void {
+  #postOne(
+    tag: number,
+    item: Signal | ToMain | ToThread,
+    transfer: readonly Transferable[] | undefined,
+  ): void {
     const single: FrameItem[] = transfer === undefined ? [tag, item] : [TRANSFER, transfer, tag, item];
     try {
       this.posts++;
@@ -218,7 +278,8 @@ function describeItem(item: Signal | ToMain | ToThread): string {
 function withPlainReason(item: Signal | ToMain | ToThread): Signal | ToMain | undefined {
   if ('t' in item) {
     if (item.t === 'exit' && item.r !== 'kill') return { ...item, r: plainReason(item.r) };
-    if (item.t === 'down' || item.t === 'callfail' || item.t === 'nodedown') return { ...item, r: plainReason(item.r) };
+    if (item.t === 'down' || item.t === 'callfail' || item.t === 'nodedown')
+      return { ...item, r: plainReason(item.r) };
     return undefined;
   }
   if (item.k === 'exiting' || item.k === 'start_failed') return { ...item, r: plainReason(item.r) };
@@ -227,7 +288,8 @@ function withPlainReason(item: Signal | ToMain | ToThread): Signal | ToMain | un
 
 export function plainReason(r: ExitReason): ExitReason {
   if (r.type === 'error') return { type: 'error', cause: plainError(r.cause) };
-  if (r.type === 'shutdown' && r.detail !== undefined) return { type: 'shutdown', detail: describeValue(r.detail) };
+  if (r.type === 'shutdown' && r.detail !== undefined)
+    return { type: 'shutdown', detail: describeValue(r.detail) };
   return r;
 }
 
@@ -236,7 +298,12 @@ function plainError(c: unknown): SerializedError {
   if (isSerializedError(c)) {
     // Keep the fields that identify it; whatever else it carried is what clone refused.
     const code = typeof c.code === 'string' ? c.code : undefined;
-    return { name: c.name, message: c.message, stack: typeof c.stack === 'string' ? c.stack : undefined, code };
+    return {
+      name: c.name,
+      message: c.message,
+      stack: typeof c.stack === 'string' ? c.stack : undefined,
+      code,
+    };
   }
   return { name: 'NonError', message: describeValue(c) };
 }
@@ -245,11 +312,14 @@ function plainError(c: unknown): SerializedError {
  * A dropped call or reply must still end its caller's wait: the `callfail` to send, and to which
  * node. Undefined for items nobody waits on (a dropped plain message is only reported).
  */
-export function failedCallFor(d: DroppedItem): { readonly dest: number; readonly signal: Signal } | undefined {
+export function failedCallFor(
+  d: DroppedItem,
+): { readonly dest: number; readonly signal: Signal } | undefined {
   const item = d.item;
   if (!('t' in item)) return undefined;
   const r = encodeReason(plainReason(Exit.error(d.error)));
-  if (item.t === 'call') return { dest: nodeOf(item.from.pid), signal: { t: 'callfail', ref: item.from.ref, r } };
+  if (item.t === 'call')
+    return { dest: nodeOf(item.from.pid), signal: { t: 'callfail', ref: item.from.ref, r } };
   if (item.t === 'reply') return { dest: d.dest, signal: { t: 'callfail', ref: item.ref, r } };
   return undefined;
 }

@@ -35,6 +35,12 @@ export class WarmSpare {
     return this.#disposed;
   }
 
+  /** Thread id of the ready spare (the node its next root will live on), if one is ready. */
+  get readyThreadId(): number | undefined {
+    const s = this.#spare;
+    return s !== undefined && s.state === 'ready' ? s.id : undefined;
+  }
+
   /** Keeps the spare while `parent` lives. */
   watch(node: Node, parent: Pid): void {
     if (this.#disposed || this.#parents.has(parent)) return;
@@ -60,7 +66,13 @@ export class WarmSpare {
     const s = this.#spare;
     if (s !== undefined && (s.state === 'booting' || s.state === 'ready')) return s;
     if (!force && this.#parents.size === 0) return undefined;
-    const h = this.#hub.boot(this.#url, this.#opts, undefined);
+    let h: ThreadHandle;
+    try {
+      h = this.#hub.boot(this.#url, this.#opts, undefined);
+    } catch {
+      // new Worker refused the options: the cold start reports that error; no spare is kept
+      return undefined;
+    }
     this.#spare = h;
     void h.exited.promise.then(() => {
       if (this.#spare === h) this.#spare = undefined;
@@ -72,7 +84,12 @@ export class WarmSpare {
   async warm(): Promise<boolean> {
     const h = this.refill(true);
     if (h === undefined) return false;
-    return h.ready.promise;
+    // Someone is waiting for this spare: keep the process up until it is ready (an unref'ed thread
+    // would otherwise let Node exit under an `await start.warm()` with nothing else to do).
+    h.worker.ref();
+    const ok = await h.ready.promise;
+    if (h.state === 'ready') h.worker.unref(); // still idle: back to not holding the process up
+    return ok;
   }
 
   async dispose(): Promise<void> {

@@ -20,20 +20,26 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ActorContext } from '../actor.js';
 import { deserializeError } from '../errors.js';
-import { decodeReason, Exit, encodeReason, type ExitReason } from '../exit-reason.js';
+import { decodeReason, Exit, type ExitReason, encodeReason } from '../exit-reason.js';
 import { type GenServer, IGNORE, type Ignore, InitFailedError, startServer } from '../gen-server.js';
 import { currentNode, type Node } from '../node.js';
 import type { Pid } from '../pid.js';
 import type { Proc } from '../process.js';
-import type { Signal } from '../signals.js';
 import type { BootData, Frame, StartRequest, ThreadSpawner, ToThread } from './protocol.js';
-import { CONTROL, type DroppedItem, FrameSender, failedCallFor, MSG, MSG_TO, SPAWNER_KEY, TRANSFER } from './transport.js';
+import {
+  type DroppedItem,
+  FrameSender,
+  type FrameVisitor,
+  failedCallFor,
+  readFrame,
+  SPAWNER_KEY,
+} from './transport.js';
 
 type Definition = GenServer<unknown, unknown[]> | ((ctx: ActorContext, ...args: unknown[]) => unknown);
 
 function runThread(boot: BootData, imported: PromiseSettledResult<{ default?: unknown }>): void {
   const port = parentPort;
-  if (port === null) throw new Error('worker-runtime must run inside a worker thread');
+  if (port === null) throw new Error('worker-entry.js must run inside a worker thread (hub.ts starts it)');
   const node = currentNode();
   const sender = new FrameSender(port, (d) => answerDropped(node, sender, d));
   node.router = {
@@ -80,24 +86,24 @@ function runThread(boot: BootData, imported: PromiseSettledResult<{ default?: un
     }
   };
 
-  port.on('message', (frame: Frame) => {
-    let proc: Proc | undefined;
-    let to: Pid | undefined;
-    for (let i = 0; i < frame.length; i += 2) {
-      const tag = frame[i];
-      if (tag === MSG) {
-        // The hot path: a message for the current MSG_TO target.
-        if (proc === undefined || !proc.alive) proc = node.procs.get(to!);
-        proc?.deliver(frame[i + 1]);
-      } else if (tag === MSG_TO) {
-        to = frame[i + 1] as Pid;
-        proc = undefined;
-      } else if (tag === TRANSFER) {
-        // A transfer list only matters to the main thread, which forwards; here the buffers are in the message.
-      } else if (tag === CONTROL) control(frame[i + 1] as ToThread);
-      else node.handleSignal(frame[i + 1] as Signal);
-    }
-  });
+  // Frames from the main thread: everything in them is for this node.
+  let lastTo: Pid | undefined;
+  let lastProc: Proc | undefined;
+  const visitor: FrameVisitor = {
+    msg(to, m) {
+      // The hot path: consecutive messages mostly go to the same process.
+      if (to !== lastTo || lastProc === undefined || !lastProc.alive) {
+        lastTo = to;
+        lastProc = node.procs.get(to);
+      }
+      lastProc?.deliver(m);
+    },
+    call: (to, from, req) => node.handleSignal({ t: 'call', to, from, req }),
+    reply: (_dest, ref, v) => node.calls.resolve(ref, v),
+    signal: (_dest, sig) => node.handleSignal(sig),
+    control: (c) => control(c as ToThread),
+  };
+  port.on('message', (frame: Frame) => readFrame(frame, visitor));
   // Whatever is queued when the thread dies should still reach the main thread: an uncaught
   // exception or process.exit() ends the thread before the microtask that would flush it.
   process.on('uncaughtExceptionMonitor', () => sender.flush());
@@ -108,8 +114,18 @@ function runThread(boot: BootData, imported: PromiseSettledResult<{ default?: un
     return;
   }
   const def = imported.value.default;
-  if (!(typeof def === 'function' || (typeof def === 'object' && def !== null && typeof (def as GenServer).init === 'function'))) {
-    void failModule(sender, boot.url, `has a default export of type ${def === null ? 'null' : typeof def}`, undefined);
+  if (
+    !(
+      typeof def === 'function' ||
+      (typeof def === 'object' && def !== null && typeof (def as GenServer).init === 'function')
+    )
+  ) {
+    void failModule(
+      sender,
+      boot.url,
+      `has a default export of type ${def === null ? 'null' : typeof def}`,
+      undefined,
+    );
     return;
   }
   definition = def as Definition;
@@ -141,7 +157,12 @@ function startRoot(node: Node, sender: FrameSender, def: Definition, req: StartR
       });
       outcome = Promise.resolve(root);
     } else {
-      outcome = startServer(def, [...req.args], { link: req.parent, parent: req.parent, name: req.name, trapExit: req.trapExit }, node);
+      outcome = startServer(
+        def,
+        [...req.args],
+        { link: req.parent, parent: req.parent, name: req.name, trapExit: req.trapExit },
+        node,
+      );
       // startServer spawns synchronously, so the newest process of the node is the root.
       root = newestProcess(node);
     }
