@@ -1,0 +1,29 @@
+/**
+ * The actor side of heartbeats.
+ *
+ * Call `heartbeat(ctx)` from the actor's own work loop, where it proves that the work goes on. A
+ * beat from a separate timer would only prove that the thread's event loop runs, which is not the
+ * failure this is for (an actor stuck awaiting something that never comes).
+ */
+import { type ActorContext, isPid, type Pid } from '@trellis/core';
+import { HEALTH_DEFAULTS } from './defaults.js';
+import { findHealthMonitor } from './health-monitor.js';
+import type { BeatMessage } from './health-server.js';
+
+/**
+ * Sends one heartbeat of `ctx.self` to the monitor `monitor` (its name in this thread, default
+ * `trellis-health`, or its pid from any thread: a thread actor gets it as a start argument, see
+ * `monitoredChild`'s `appendMonitorPid`). In the monitor's thread this is a direct update of the
+ * actor's slot; from another thread, one small message. Never throws: returns false when no monitor
+ * answers to that name in this thread (a beat is worth nothing to a monitor that is not running).
+ */
+export function heartbeat(ctx: ActorContext, monitor: Pid | string = HEALTH_DEFAULTS.name): boolean {
+  const local = findHealthMonitor(monitor, ctx.node);
+  if (local !== undefined) {
+    local.beat(ctx.self);
+    return true;
+  }
+  if (!isPid(monitor) || !ctx.alive) return false;
+  ctx.send(monitor, { type: '$health_beat', pid: ctx.self } satisfies BeatMessage);
+  return true;
+}
