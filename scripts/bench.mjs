@@ -59,7 +59,14 @@ for (const scope of scopes) {
     const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('@@RESULTS@@'));
     if (r.status !== 0 || !line) {
       console.error(`[bench] ${scope}/${suite} failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
-      scopeResults.push({ scope, name: `${suite} (suite failed)`, value: Number.NaN, unit: '', target: 'runs', pass: false });
+      scopeResults.push({
+        scope,
+        name: `${suite} (suite failed)`,
+        value: Number.NaN,
+        unit: '',
+        target: 'runs',
+        pass: false,
+      });
       continue;
     }
     for (const x of JSON.parse(line.slice('@@RESULTS@@'.length))) scopeResults.push({ scope, suite, ...x });
@@ -71,7 +78,9 @@ for (const scope of scopes) {
 console.log(JSON.stringify(all, null, 2));
 writeTable(all);
 const failed = all.filter((x) => !x.pass);
-console.error(`[bench] ${all.length} figures, ${all.length - failed.length} meet their target, ${failed.length} do not`);
+console.error(
+  `[bench] ${all.length} figures, ${all.length - failed.length} meet their target, ${failed.length} do not`,
+);
 
 function fmt(v) {
   if (typeof v !== 'number' || Number.isNaN(v)) return 'n/a';
@@ -87,7 +96,10 @@ function writeTable(results) {
   // Keep the previous figures of scopes that were not run this time.
   if (existsSync(path)) {
     const prev = readFileSync(path, 'utf8').match(/<!-- results:(.*) -->/);
-    if (prev) for (const x of JSON.parse(prev[1])) if (!scopes.includes(x.scope)) (byScope.get(x.scope) ?? byScope.set(x.scope, []).get(x.scope)).push(x);
+    if (prev)
+      for (const x of JSON.parse(prev[1]))
+        if (!scopes.includes(x.scope))
+          (byScope.get(x.scope) ?? byScope.set(x.scope, []).get(x.scope)).push(x);
   }
   for (const x of results) (byScope.get(x.scope) ?? byScope.set(x.scope, []).get(x.scope)).push(x);
   const kept = [...byScope.values()].flat();

@@ -8,8 +8,8 @@
 // 4. checks that nothing was left behind: no process whose command line carries a Trellis run marker
 //    and no descendant of this runner still alive;
 // 5. prints one closing line `tests: N passed, N failed` and exits non-zero on any failure.
-import { spawnSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -37,7 +37,9 @@ const py = join(root, '.venv', 'bin', 'python');
 const pySdkTests = join(root, 'packages', 'python-sdk', 'tests');
 if (only.length === 0 && existsSync(pySdkTests)) {
   if (!existsSync(py)) {
-    console.error(`missing ${py}: run \`pnpm install\` (it creates the virtualenv via scripts/setup-python.mjs)`);
+    console.error(
+      `missing ${py}: run \`pnpm install\` (it creates the virtualenv via scripts/setup-python.mjs)`,
+    );
     process.exit(1);
   }
   const r = spawnSync(py, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', pySdkTests], {
@@ -66,7 +68,8 @@ function findTests(dir, out) {
   return out;
 }
 let files = [];
-for (const pkg of readdirSync(join(root, 'packages'))) findTests(join(root, 'packages', pkg, 'dist', 'test'), files);
+for (const pkg of readdirSync(join(root, 'packages')))
+  findTests(join(root, 'packages', pkg, 'dist', 'test'), files);
 if (only.length > 0) files = files.filter((f) => only.some((o) => f.includes(o)));
 files.sort();
 
@@ -106,7 +109,8 @@ function leftovers() {
     }
     const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
     if (state === 'Z') continue;
-    if (cmd.includes('--trellis-run-id=') || cmd.includes('trellis-test-marker')) out.push(`${d} ${cmd.slice(0, 200)}`);
+    if (cmd.includes('--trellis-run-id=') || cmd.includes('trellis-test-marker'))
+      out.push(`${d} ${cmd.slice(0, 200)}`);
   }
   return out;
 }

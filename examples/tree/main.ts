@@ -15,11 +15,11 @@ import {
   defineServer,
   eventBus,
   formatReason,
+  register,
   reply,
   runTask,
   serverChild,
   start,
-  register,
   taskPoolChild,
   threadChild,
   whereis,
@@ -49,7 +49,8 @@ eventBus(currentNode()).on((e) => {
     if (e.id === 'hasher') register('hasher', e.pid);
   }
   if (e.type === 'child_terminated') console.log(`${stamp()} ${e.id} stopped: ${formatReason(e.reason)}`);
-  if (e.type === 'intensity_reached') console.log(`${stamp()} restart intensity reached: supervisor gives up`);
+  if (e.type === 'intensity_reached')
+    console.log(`${stamp()} restart intensity reached: supervisor gives up`);
 });
 
 const app = await start({
@@ -57,7 +58,14 @@ const app = await start({
   children: [
     { id: 'flaky', start: serverChild(Flaky, { name: 'flaky' }), args: [3], shutdown: 1000 },
     { id: 'hasher', start: threadChild(new URL('./hasher.js', import.meta.url)), shutdown: 2000 },
-    { id: 'primes', start: taskPoolChild({ filename: new URL('./task.js', import.meta.url), name: 'primes', maxThreads: 2 }) },
+    {
+      id: 'primes',
+      start: taskPoolChild({
+        filename: new URL('./task.js', import.meta.url),
+        name: 'primes',
+        maxThreads: 2,
+      }),
+    },
   ],
 });
 // Names are per thread; give the thread actor a name in the main thread too.
@@ -77,7 +85,9 @@ for (let tick = 1; tick <= TICKS; tick++) {
   }
   const hash = await call<{ digest: string; thread: number }>('hasher', `tick ${tick}`);
   const primes = await runTask<number>('primes', 20_000 + tick * 1000, { timeoutMs: 5000 });
-  console.log(`${stamp()} tick ${String(tick).padStart(2)}: ${flaky}, hasher(thread ${hash.thread})=${hash.digest}, primes=${primes}`);
+  console.log(
+    `${stamp()} tick ${String(tick).padStart(2)}: ${flaky}, hasher(thread ${hash.thread})=${hash.digest}, primes=${primes}`,
+  );
   await new Promise((r) => setTimeout(r, 150));
 }
 

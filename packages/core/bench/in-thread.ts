@@ -8,8 +8,8 @@ import {
   awaitExit,
   call,
   currentNode,
-  exit,
   Exit,
+  exit,
   NO_MESSAGE,
   reply,
   serverChild,
@@ -94,7 +94,10 @@ async function rawCalls(n: number, inFlight: number): Promise<number> {
 }
 
 async function serverCalls(n: number, inFlight: number): Promise<number> {
-  const pid = (await startServer({ init: () => 0, handleCall: (req: number, _f, s: number) => reply(s + req, s + req) }, [])) as string;
+  const pid = (await startServer(
+    { init: () => 0, handleCall: (req: number, _f, s: number) => reply(s + req, s + req) },
+    [],
+  )) as string;
   const t0 = performance.now();
   await runCalls(n, inFlight, (i) => call<number>(pid, i));
   const rate = n / ((performance.now() - t0) / 1000);
@@ -150,7 +153,10 @@ async function startLatencies(n: number): Promise<number[]> {
 }
 
 /** Runs baseline and subject in alternating rounds, so drift of the machine hits both alike. */
-async function paired(base: () => Promise<number>, subject: () => Promise<number>): Promise<[number[], number[]]> {
+async function paired(
+  base: () => Promise<number>,
+  subject: () => Promise<number>,
+): Promise<[number[], number[]]> {
   const b: number[] = [];
   const s: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {

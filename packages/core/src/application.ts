@@ -5,8 +5,9 @@
  * honouring each child's shutdown spec) and the process exits with code 0. If the top supervisor
  * dies for any other reason (say it reached its restart intensity), the process exits non-zero.
  */
-import { Exit, type ExitReason, formatReason } from './exit-reason.js';
+
 import type { ChildSpec } from './child-spec.js';
+import { Exit, type ExitReason, formatReason } from './exit-reason.js';
 import { currentNode } from './node.js';
 import type { Pid } from './pid.js';
 import { type StartSupervisorOptions, type SupervisorSpec, startSupervisor } from './supervisor.js';

@@ -20,7 +20,12 @@ export function assertCloneable(value: unknown, path = 'message'): void {
   walk(value, path, 0, undefined);
 }
 
-function walk(v: unknown, path: string, depth: number, seen: Set<object> | undefined): Set<object> | undefined {
+function walk(
+  v: unknown,
+  path: string,
+  depth: number,
+  seen: Set<object> | undefined,
+): Set<object> | undefined {
   switch (typeof v) {
     case 'function':
       throw new NotCloneableError(path, 'a function');
@@ -32,7 +37,8 @@ function walk(v: unknown, path: string, depth: number, seen: Set<object> | undef
       return seen;
   }
   if (v === null) return seen;
-  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof RegExp) return seen;
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof RegExp)
+    return seen;
   if (v instanceof Error) return seen;
   if (v instanceof Promise) throw new NotCloneableError(path, 'a Promise');
   if (v instanceof WeakMap || v instanceof WeakSet || v instanceof WeakRef) {
@@ -55,7 +61,8 @@ function walk(v: unknown, path: string, depth: number, seen: Set<object> | undef
   } else if (v instanceof Set) {
     for (const x of v) seen = walk(x, `${path}<item>`, depth + 1, seen);
   } else {
-    for (const k of Object.keys(v)) seen = walk((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1, seen);
+    for (const k of Object.keys(v))
+      seen = walk((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1, seen);
   }
   return seen;
 }

@@ -6,8 +6,9 @@
  * Ordering: all signals from one node to another travel over one FIFO path, so signals between one
  * sender and one receiver arrive in the order sent (OTP's guarantee).
  */
-import type { ExitReason } from './exit-reason.js';
+
 import type { MessagePort } from 'node:worker_threads';
+import type { ExitReason } from './exit-reason.js';
 import type { Pid, Ref } from './pid.js';
 
 /** Who is waiting for a call's reply: the caller (or its node's pseudo-process) and the call's ref. */
@@ -24,7 +25,13 @@ export type Signal =
   /** The server died (or never existed) before replying. */
   | { readonly t: 'callfail'; readonly ref: number; readonly r: ExitReason }
   /** `kill` is the untrappable signal; `link` marks a signal propagated through a link. */
-  | { readonly t: 'exit'; readonly from: Pid; readonly to: Pid; readonly r: ExitReason | 'kill'; readonly link: boolean }
+  | {
+      readonly t: 'exit';
+      readonly from: Pid;
+      readonly to: Pid;
+      readonly r: ExitReason | 'kill';
+      readonly link: boolean;
+    }
   | { readonly t: 'link'; readonly from: Pid; readonly to: Pid }
   | { readonly t: 'unlink'; readonly from: Pid; readonly to: Pid }
   | { readonly t: 'mon'; readonly ref: Ref; readonly from: Pid; readonly to: Pid }
