@@ -23,7 +23,8 @@ from typing import Any
 import grpc
 import pytest
 
-from trellis_worker._stubs import common_pb2, tool_service_pb2 as pb, tool_service_pb2_grpc
+from trellis_worker._stubs import common_pb2, tool_service_pb2_grpc
+from trellis_worker._stubs import tool_service_pb2 as pb
 from trellis_worker.status import decode_error_detail
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -118,9 +119,7 @@ class Worker:
             if r:
                 chunk = os.read(self.proc.stdout.fileno(), 4096)
                 if not chunk:
-                    raise AssertionError(
-                        f"worker exited before ready ({self.proc.wait(5)}); stderr:\n{self.stderr()}"
-                    )
+                    raise AssertionError(f"worker exited before ready ({self.proc.wait(5)}); stderr:\n{self.stderr()}")
                 buf += chunk
         self.ready_line = buf.decode()
         assert self.ready_line.count("\n") == 1, self.ready_line
@@ -178,9 +177,7 @@ class Worker:
                     f.close()
 
 
-def worker_command(
-    *extra: str, run_id: str, tools: str = "tools_fixture", listen: str | None = None
-) -> list[str]:
+def worker_command(*extra: str, run_id: str, tools: str = "tools_fixture", listen: str | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "trellis_worker", "--tools", tools, f"--trellis-run-id={run_id}"]
     if listen is not None:
         cmd += ["--listen", listen]

@@ -22,9 +22,7 @@ def _observed(worker: Worker, token: str):
 
 
 def _wait_in_flight(worker: Worker, n: int) -> None:
-    wait_until(
-        lambda: worker.stub.Heartbeat(pb.HeartbeatRequest(), timeout=5).stats.in_flight >= n, timeout=10
-    )
+    wait_until(lambda: worker.stub.Heartbeat(pb.HeartbeatRequest(), timeout=5).stats.in_flight >= n, timeout=10)
 
 
 @pytest.mark.parametrize("tool", ["hang", "ahang"])
@@ -36,16 +34,12 @@ def test_client_cancel_reaches_sync_and_async_tools(worker: Worker, tool: str):
     _wait_in_flight(worker, 1)
     assert future.cancel()
     assert wait_until(lambda: _observed(worker, token), timeout=5) == "cancelled"
-    wait_until(
-        lambda: worker.stub.Heartbeat(pb.HeartbeatRequest(), timeout=5).stats.in_flight == 0, timeout=5
-    )
+    wait_until(lambda: worker.stub.Heartbeat(pb.HeartbeatRequest(), timeout=5).stats.in_flight == 0, timeout=5)
 
 
 def test_client_cancel_stops_a_streaming_generator(worker: Worker):
     token = _token()
-    request = pb.ExecuteRequest(
-        tool="count", payload=json_payload({"n": 10_000, "delay_ms": 5, "token": token})
-    )
+    request = pb.ExecuteRequest(tool="count", payload=json_payload({"n": 10_000, "delay_ms": 5, "token": token}))
     call = worker.stub.ExecuteStream(request, timeout=60)
     first = [int(next(call).item.data) for _ in range(3)]
     assert first == [1, 2, 3]

@@ -6,7 +6,8 @@ import grpc
 import pytest
 from conftest import OCTET, Worker, error_of, json_payload
 
-from trellis_worker._stubs import common_pb2, tool_service_pb2 as pb
+from trellis_worker._stubs import common_pb2
+from trellis_worker._stubs import tool_service_pb2 as pb
 
 
 def _fail(worker: Worker, tool: str, args=None, **kw):
@@ -34,9 +35,7 @@ def test_bad_arguments_are_invalid_argument_with_the_field_path(worker: Worker):
     )
     code, d = _fail(worker, "add", {"a": 1, "b": 2, "extra": 0})
     assert (code, d.field_path) == (grpc.StatusCode.INVALID_ARGUMENT, "extra")
-    code, d = _fail(
-        worker, "add", payload=common_pb2.Payload(data=b"{not json", content_type="application/json")
-    )
+    code, d = _fail(worker, "add", payload=common_pb2.Payload(data=b"{not json", content_type="application/json"))
     assert (code, d.field_path) == (grpc.StatusCode.INVALID_ARGUMENT, "")
     assert "not valid JSON" in d.message
     code, d = _fail(worker, "add", payload=common_pb2.Payload(data=b"\x01", content_type=OCTET))
@@ -67,9 +66,7 @@ def test_unknown_tool_is_not_found_and_lists_the_tools(worker: Worker):
         ("system_exit", grpc.StatusCode.INTERNAL, "SystemExit"),
     ],
 )
-def test_tool_exceptions_map_to_status_codes(
-    worker: Worker, kind: str, status: grpc.StatusCode, error_type: str
-):
+def test_tool_exceptions_map_to_status_codes(worker: Worker, kind: str, status: grpc.StatusCode, error_type: str):
     code, d = _fail(worker, "fail", {"kind": kind})
     assert code == status
     assert d.error_type == error_type

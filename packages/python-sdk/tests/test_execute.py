@@ -10,7 +10,8 @@ import grpc
 import pytest
 from conftest import JSON, OCTET, Worker, error_of
 
-from trellis_worker._stubs import common_pb2, tool_service_pb2 as pb
+from trellis_worker._stubs import common_pb2
+from trellis_worker._stubs import tool_service_pb2 as pb
 
 
 def test_describe_lists_every_tool_with_its_schema(worker: Worker):
@@ -131,9 +132,7 @@ def test_session_state_is_kept_per_session_until_end_session(worker: Worker):
 def test_concurrent_calls_are_served_while_slots_are_busy(worker: Worker):
     futures = [
         worker.stub.Execute.future(
-            pb.ExecuteRequest(
-                tool="sleep", payload=common_pb2.Payload(data=b'{"seconds": 0.5}', content_type=JSON)
-            ),
+            pb.ExecuteRequest(tool="sleep", payload=common_pb2.Payload(data=b'{"seconds": 0.5}', content_type=JSON)),
             timeout=30,
         )
         for _ in range(4)

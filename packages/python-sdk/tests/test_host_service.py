@@ -17,7 +17,8 @@ import pytest
 from conftest import error_of, wait_until
 
 from trellis_worker import ERROR_METADATA_KEY
-from trellis_worker._stubs import common_pb2, host_service_pb2 as hpb, host_service_pb2_grpc
+from trellis_worker._stubs import common_pb2, host_service_pb2_grpc
+from trellis_worker._stubs import host_service_pb2 as hpb
 
 
 class FakeHost(host_service_pb2_grpc.HostServiceServicer):
@@ -33,17 +34,13 @@ class FakeHost(host_service_pb2_grpc.HostServiceServicer):
             self.records.extend(request.records)
         return hpb.LogResponse()
 
-    def CallHostTool(
-        self, request: hpb.CallHostToolRequest, context: grpc.ServicerContext
-    ) -> hpb.CallHostToolResponse:
+    def CallHostTool(self, request: hpb.CallHostToolRequest, context: grpc.ServicerContext) -> hpb.CallHostToolResponse:
         with self.lock:
             self.tool_calls.append(request)
         if request.tool == "host_upper":
             text = json.loads(request.payload.data)["text"]
             return hpb.CallHostToolResponse(
-                result=common_pb2.Payload(
-                    data=json.dumps(text.upper()).encode(), content_type="application/json"
-                )
+                result=common_pb2.Payload(data=json.dumps(text.upper()).encode(), content_type="application/json")
             )
         detail = common_pb2.ErrorDetail(error_type="UnknownHostTool", message=f"no host tool {request.tool}")
         context.abort_with_status(_status(grpc.StatusCode.NOT_FOUND, detail))
@@ -108,9 +105,7 @@ def test_python_tool_calls_a_host_tool(workers, host):
     fake, address = host
     w = workers.start("--host-address", address)
     assert (
-        w.call(
-            "call_host", {"tool": "host_upper", "args": {"text": "shout"}}, call_id="c-9", session_id="s-2"
-        )
+        w.call("call_host", {"tool": "host_upper", "args": {"text": "shout"}}, call_id="c-9", session_id="s-2")
         == "SHOUT"
     )
     request = fake.tool_calls[-1]

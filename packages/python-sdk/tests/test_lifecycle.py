@@ -26,7 +26,8 @@ from conftest import (
     worker_env,
 )
 
-from trellis_worker._stubs import tool_service_pb2 as pb, tool_service_pb2_grpc
+from trellis_worker._stubs import tool_service_pb2 as pb
+from trellis_worker._stubs import tool_service_pb2_grpc
 
 READY_RE = re.compile(
     r'^TRELLIS_READY \{"address": "[^"]+", "pid": \d+, "protocol": "trellis\.bridge\.v1", "tools": \d+\}\n$'
@@ -74,9 +75,7 @@ def test_exits_within_a_second_of_stdin_eof(workers):
 
 def test_stdin_eof_cancels_in_flight_calls(workers):
     w = workers.start()
-    future = w.stub.Execute.future(
-        pb.ExecuteRequest(tool="hang", payload=json_payload({"token": "t"})), timeout=60
-    )
+    future = w.stub.Execute.future(pb.ExecuteRequest(tool="hang", payload=json_payload({"token": "t"})), timeout=60)
     wait_until(lambda: w.stub.Heartbeat(pb.HeartbeatRequest(), timeout=5).stats.in_flight == 1, timeout=10)
     w.proc.stdin.close()
     assert w.proc.wait(timeout=1.0) == 0  # no 5 s drain: nobody is waiting for the result
@@ -86,9 +85,7 @@ def test_stdin_eof_cancels_in_flight_calls(workers):
 
 def test_sigterm_drains_in_flight_calls_and_refuses_new_ones(workers):
     w = workers.start("--grace-ms", "10000")
-    slow = w.stub.Execute.future(
-        pb.ExecuteRequest(tool="sleep", payload=json_payload({"seconds": 1.0})), timeout=30
-    )
+    slow = w.stub.Execute.future(pb.ExecuteRequest(tool="sleep", payload=json_payload({"seconds": 1.0})), timeout=30)
     wait_until(lambda: w.stub.Heartbeat(pb.HeartbeatRequest(), timeout=5).stats.in_flight == 1, timeout=10)
     w.proc.send_signal(signal.SIGTERM)
 
@@ -107,9 +104,7 @@ def test_sigterm_drains_in_flight_calls_and_refuses_new_ones(workers):
 def test_sigterm_cancels_calls_still_running_after_the_grace_period(workers):
     w = workers.start("--grace-ms", "200")
     token = uuid.uuid4().hex
-    stuck = w.stub.Execute.future(
-        pb.ExecuteRequest(tool="hang", payload=json_payload({"token": token})), timeout=60
-    )
+    stuck = w.stub.Execute.future(pb.ExecuteRequest(tool="hang", payload=json_payload({"token": token})), timeout=60)
     wait_until(lambda: w.stub.Heartbeat(pb.HeartbeatRequest(), timeout=5).stats.in_flight == 1, timeout=10)
     w.proc.send_signal(signal.SIGTERM)
     assert w.proc.wait(timeout=5) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
-from typing import Annotated, Any, Literal, NotRequired, Optional, TypedDict, Union
+from typing import Annotated, Any, Literal, NotRequired, TypedDict, Union
 
 import pytest
 import tools_fixture
@@ -61,7 +61,7 @@ def test_scalar_container_optional_literal_and_defaults():
         raw: bytes,
         names: list[str],
         counts: dict[str, int],
-        maybe: Optional[int] = None,  # noqa: UP007 - the typing form must work too
+        maybe: int | None = None,  # noqa: UP007 - the typing form must work too
         either: Union[int, str] = 1,  # noqa: UP007
         pipe: int | None = 3,
         mode: Literal["a", "b"] = "a",
@@ -135,7 +135,7 @@ def test_context_parameter_is_not_part_of_the_schema():
 
 def test_not_required_keys_and_optional_context():
     @tool
-    def f(p: Partial, ctx: Optional[ToolContext] = None) -> None:  # noqa: UP007
+    def f(p: Partial, ctx: ToolContext | None = None) -> None:  # noqa: UP007
         ...
 
     spec = f.__trellis_tool__
@@ -259,9 +259,7 @@ def test_validation_reports_the_field_path_of_nested_errors():
         "items[1].qty",
         "missing required field",
     )
-    assert (
-        _path_of(tools_fixture.summarize, {"items": [good, {**good, "color": "red"}]})[0] == "items[1].color"
-    )
+    assert _path_of(tools_fixture.summarize, {"items": [good, {**good, "color": "red"}]})[0] == "items[1].color"
     assert _path_of(tools_fixture.summarize, {"items": [], "scale": {"factor": "big"}}) == (
         "scale.factor",
         "expected number, got string",

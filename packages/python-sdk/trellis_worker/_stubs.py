@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 try:
-    from ._proto.trellis.bridge.v1 import common_pb2, host_service_pb2, host_service_pb2_grpc
-    from ._proto.trellis.bridge.v1 import tool_service_pb2, tool_service_pb2_grpc
+    from ._proto.trellis.bridge.v1 import (
+        common_pb2,
+        host_service_pb2,
+        host_service_pb2_grpc,
+        tool_service_pb2,
+        tool_service_pb2_grpc,
+    )
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install step
     raise ImportError(
         "trellis_worker's generated gRPC stubs are missing (trellis_worker/_proto). "

@@ -63,8 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--listen",
         default="127.0.0.1:0",
-        help="unix:/path/to.sock, 127.0.0.1:PORT or [::1]:PORT; port 0 picks a free port "
-        "(default 127.0.0.1:0)",
+        help="unix:/path/to.sock, 127.0.0.1:PORT or [::1]:PORT; port 0 picks a free port (default 127.0.0.1:0)",
     )
     p.add_argument(
         "--trellis-run-id",
@@ -134,15 +133,11 @@ def _load_tools(refs: list[str]) -> dict[str, ToolSpec]:
     names = [r.strip() for ref in refs for r in ref.split(",") if r.strip()]
     tools = collect_tools(load_module(name) for name in names)
     if not tools:
-        raise LookupError(
-            f"no @tool functions found in {', '.join(names)}; decorate them with @trellis_worker.tool"
-        )
+        raise LookupError(f"no @tool functions found in {', '.join(names)}; decorate them with @trellis_worker.tool")
     return tools
 
 
-async def _serve(
-    args: argparse.Namespace, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int
-) -> int:
+async def _serve(args: argparse.Namespace, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int) -> int:
     loop = asyncio.get_running_loop()
     host = None
     if args.host_address:

@@ -94,9 +94,7 @@ class ToolContext:
         except RuntimeError:
             running = None
         if running is self._loop:
-            raise RuntimeError(
-                "call_host_tool_sync would block the event loop: use `await ctx.call_host_tool(...)`"
-            )
+            raise RuntimeError("call_host_tool_sync would block the event loop: use `await ctx.call_host_tool(...)`")
         if timeout is None:
             timeout = self.time_remaining()
         future = asyncio.run_coroutine_threadsafe(self.call_host_tool(tool, args), self._loop)

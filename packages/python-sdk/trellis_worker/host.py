@@ -106,9 +106,7 @@ class HostClient:
             detail = decode_error_detail(exc.trailing_metadata())
             if detail is None:
                 raise HostToolError(exc.code().name, exc.details() or "") from None
-            raise HostToolError(
-                exc.code().name, detail.message, detail.error_type, detail.traceback
-            ) from None
+            raise HostToolError(exc.code().name, detail.message, detail.error_type, detail.traceback) from None
         return decode_value(response.result.data, response.result.content_type)
 
     # --- logs -----------------------------------------------------------------------------------

@@ -50,9 +50,7 @@ def encode_value(value: Any) -> tuple[bytes, str]:
     if isinstance(value, Payload):
         return bytes(value.data), value.content_type
     try:
-        text = json.dumps(
-            value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
-        )
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
     except (TypeError, ValueError) as exc:
         raise ResultEncodingError(
             f"value of type {type(value).__name__} cannot be sent as JSON ({exc}); return JSON-compatible "
@@ -80,9 +78,7 @@ def decode_arguments(spec: ToolSpec, data: bytes, content_type: str) -> dict[str
             except (ValueError, UnicodeDecodeError) as exc:
                 raise ValidationError("", f"arguments are not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
-            raise ValidationError(
-                "", f"arguments must be a JSON object of named parameters, got {type(raw).__name__}"
-            )
+            raise ValidationError("", f"arguments must be a JSON object of named parameters, got {type(raw).__name__}")
         return spec.params.convert(raw, "")
     if spec.raw_bytes_param is None:
         raise ValidationError(

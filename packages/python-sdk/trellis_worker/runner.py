@@ -54,16 +54,12 @@ class ToolRunner:
             left = ctx.time_remaining()
             if left is not None and left <= 0:  # ours, not a TimeoutError raised by the tool
                 ctx._cancel()
-                raise DeadlineExceededError(
-                    f"tool {ctx.tool!r} did not finish within the call's deadline"
-                ) from None
+                raise DeadlineExceededError(f"tool {ctx.tool!r} did not finish within the call's deadline") from None
             raise
 
     # --- unary ----------------------------------------------------------------------------------
 
-    async def run(
-        self, spec: ToolSpec, bound: inspect.BoundArguments, ctx: ToolContext
-    ) -> tuple[Encoded, int]:
+    async def run(self, spec: ToolSpec, bound: inspect.BoundArguments, ctx: ToolContext) -> tuple[Encoded, int]:
         """Runs a non-streaming tool; returns its encoded result and how long it ran (µs)."""
         if spec.streaming:
             raise StreamingMismatchError(
@@ -92,9 +88,7 @@ class ToolRunner:
 
     # --- streaming ------------------------------------------------------------------------------
 
-    async def stream(
-        self, spec: ToolSpec, bound: inspect.BoundArguments, ctx: ToolContext
-    ) -> AsyncIterator[Encoded]:
+    async def stream(self, spec: ToolSpec, bound: inspect.BoundArguments, ctx: ToolContext) -> AsyncIterator[Encoded]:
         """Runs any tool as a stream of encoded items (a non-streaming tool gives one item)."""
         if not spec.streaming:
             encoded, _ = await self.run(spec, bound, ctx)

@@ -420,9 +420,7 @@ def spec_for(hint: Any, where: str = "parameter") -> Spec:
     if origin is typing.Literal:
         for v in args:
             if not isinstance(v, (str, int, bool, type(None))):
-                raise ToolDefinitionError(
-                    f"{where}: Literal values must be str, int, bool or None, got {v!r}"
-                )
+                raise ToolDefinitionError(f"{where}: Literal values must be str, int, bool or None, got {v!r}")
         return LiteralSpec(args)
     if origin is typing.Union or origin is types.UnionType:
         rest = [a for a in args if a is not type(None)]
@@ -433,9 +431,7 @@ def spec_for(hint: Any, where: str = "parameter") -> Spec:
     if origin is tuple or hint is tuple:
         if not args or (len(args) == 2 and args[1] is Ellipsis):
             return ListSpec(spec_for(args[0], where) if args else AnySpec(), as_tuple=True)
-        raise ToolDefinitionError(
-            f"{where}: fixed-length tuples are not supported; use tuple[X, ...] or list[X]"
-        )
+        raise ToolDefinitionError(f"{where}: fixed-length tuples are not supported; use tuple[X, ...] or list[X]")
     if origin in (dict, typing.Dict, Mapping) or hint in (dict, typing.Dict):  # noqa: UP006
         if args and args[0] is not str:
             raise ToolDefinitionError(f"{where}: dict keys must be str (JSON object keys), got {args[0]!r}")

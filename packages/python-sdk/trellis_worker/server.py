@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 import grpc
 from google.protobuf.message import Message
 
-from ._stubs import common_pb2, tool_service_pb2 as pb, tool_service_pb2_grpc
+from ._stubs import common_pb2, tool_service_pb2_grpc
+from ._stubs import tool_service_pb2 as pb
 from .constants import PROTOCOL, SDK_VERSION
 from .context import ToolContext
 from .errors import PayloadTooLargeError, UnknownToolError
@@ -212,9 +213,7 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
         return pb.PingResponse(data=request.data)
 
     @grpc_errors
-    async def Describe(
-        self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext
-    ) -> pb.DescribeResponse:
+    async def Describe(self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext) -> pb.DescribeResponse:
         w = self._w
         return pb.DescribeResponse(
             tools=[
@@ -238,9 +237,7 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
         )
 
     @grpc_errors
-    async def Execute(
-        self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ExecuteResponse:
+    async def Execute(self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext) -> pb.ExecuteResponse:
         w = self._w
         with w.stats.track():
             spec, bound, ctx = w.prepare(request, context)
@@ -276,9 +273,7 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
                 w.active.discard(ctx)
 
     @grpc_errors
-    async def Heartbeat(
-        self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext
-    ) -> pb.HeartbeatResponse:
+    async def Heartbeat(self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext) -> pb.HeartbeatResponse:
         return pb.HeartbeatResponse(seq=request.seq, stats=self._w.worker_stats())
 
     @grpc_errors

@@ -109,15 +109,11 @@ def build_tool_spec(
         where = f"tool {tool_name!r} parameter {p.name!r}"
         if _is_context(hint) or (p.name in CONTEXT_PARAM_NAMES and p.name not in hints):
             if context_param is not None:
-                raise ToolDefinitionError(
-                    f"tool {tool_name!r} takes two context parameters: {context_param}, {p.name}"
-                )
+                raise ToolDefinitionError(f"tool {tool_name!r} takes two context parameters: {context_param}, {p.name}")
             context_param = p.name
             continue
         if p.kind is inspect.Parameter.VAR_POSITIONAL:
-            raise ToolDefinitionError(
-                f"{where}: *args cannot be sent as named arguments; use a list parameter"
-            )
+            raise ToolDefinitionError(f"{where}: *args cannot be sent as named arguments; use a list parameter")
         if p.kind is inspect.Parameter.POSITIONAL_ONLY:
             raise ToolDefinitionError(f"{where}: positional-only parameters are not supported; drop the '/'")
         if p.kind is inspect.Parameter.VAR_KEYWORD:
@@ -136,9 +132,7 @@ def build_tool_spec(
     params = ObjectSpec(fields, build=dict, extra=extra, noun="parameter")
 
     def is_bytes(spec: Any) -> bool:
-        return isinstance(spec, BytesSpec) or (
-            isinstance(spec, OptionalSpec) and isinstance(spec.inner, BytesSpec)
-        )
+        return isinstance(spec, BytesSpec) or (isinstance(spec, OptionalSpec) and isinstance(spec.inner, BytesSpec))
 
     byte_params = [f.name for f in fields if is_bytes(f.spec)]
     others_required = [f.name for f in fields if f.required and f.name not in byte_params]
@@ -169,9 +163,7 @@ def tool(
 ) -> Callable[[F], F]: ...
 
 
-def tool(
-    fn: Any = None, *, name: str | None = None, description: str | None = None, idempotent: bool = False
-) -> Any:
+def tool(fn: Any = None, *, name: str | None = None, description: str | None = None, idempotent: bool = False) -> Any:
     """Marks a function as a tool. Use as ``@tool`` or ``@tool(name=..., description=..., idempotent=True)``.
 
     Sync and async functions, generators and async generators (streaming tools) are all accepted.
