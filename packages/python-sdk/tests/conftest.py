@@ -22,7 +22,6 @@ from typing import Any
 
 import grpc
 import pytest
-
 from trellis_worker._stubs import common_pb2, tool_service_pb2_grpc
 from trellis_worker._stubs import tool_service_pb2 as pb
 from trellis_worker.status import decode_error_detail

@@ -9,7 +9,6 @@ import uuid
 import grpc
 import pytest
 from conftest import Worker, error_of, json_payload, wait_until
-
 from trellis_worker._stubs import tool_service_pb2 as pb
 
 

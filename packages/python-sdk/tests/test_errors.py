@@ -5,7 +5,6 @@ from __future__ import annotations
 import grpc
 import pytest
 from conftest import OCTET, Worker, error_of, json_payload
-
 from trellis_worker._stubs import common_pb2
 from trellis_worker._stubs import tool_service_pb2 as pb
 

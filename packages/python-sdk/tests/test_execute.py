@@ -9,7 +9,6 @@ import random
 import grpc
 import pytest
 from conftest import JSON, OCTET, Worker, error_of
-
 from trellis_worker._stubs import common_pb2
 from trellis_worker._stubs import tool_service_pb2 as pb
 

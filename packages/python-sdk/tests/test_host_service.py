@@ -15,7 +15,6 @@ from pathlib import Path
 import grpc
 import pytest
 from conftest import error_of, wait_until
-
 from trellis_worker import ERROR_METADATA_KEY
 from trellis_worker._stubs import common_pb2, host_service_pb2_grpc
 from trellis_worker._stubs import host_service_pb2 as hpb

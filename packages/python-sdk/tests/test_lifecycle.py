@@ -25,7 +25,6 @@ from conftest import (
     worker_command,
     worker_env,
 )
-
 from trellis_worker._stubs import tool_service_pb2 as pb
 from trellis_worker._stubs import tool_service_pb2_grpc
 

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict, Union
 
 import pytest
 import tools_fixture
-
 from trellis_worker import ToolContext, ToolDefinitionError, ValidationError, collect_tools, tool
 from trellis_worker.docstrings import parse_docstring
 from trellis_worker.payload import decode_arguments
