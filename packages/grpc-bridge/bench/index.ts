@@ -1,0 +1,17 @@
+/**
+ * Benchmark suites of @trellis/grpc-bridge, run by the root runner (`pnpm bench bridge`), each in a
+ * fresh process. Every figure is a ratio to a raw baseline measured in the same run (the host-kill
+ * figure has an absolute target).
+ */
+import { benchHostKill } from './host-kill.js';
+import type { BenchResult } from './result.js';
+import { benchStartup } from './startup.js';
+import { benchThroughput } from './throughput.js';
+import { benchUnary } from './unary.js';
+
+export const suites: Record<string, () => Promise<BenchResult[]>> = {
+  unary: benchUnary,
+  throughput: benchThroughput,
+  startup: benchStartup,
+  'host-kill': benchHostKill,
+};

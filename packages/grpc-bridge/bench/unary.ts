@@ -1,0 +1,122 @@
+/**
+ * Unary latency: p50 of one call at a time, in rounds that alternate which side goes first; each
+ * ratio is the median of the per-round ratios.
+ *
+ *   unary p50 via ToolPool                 pool.call('echo') with the default 30 s budget (a gRPC
+ *                                          deadline) vs a raw grpc-js client calling a bare grpcio
+ *                                          server's Execute with the same JSON payload: the target.
+ *   ... without a deadline                 the same with timeoutMs: Infinity (no gRPC deadline).
+ *   ... vs raw client to the same worker   pool.call vs a raw grpc-js client calling the pool's own
+ *                                          trellis_worker: the TypeScript side alone.
+ *   ... sync tool                          a sync echo tool (run on the worker's thread pool).
+ *
+ * Run alone: `node packages/grpc-bridge/dist/bench/unary.js` (prints JSON).
+ */
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ToolPool } from '../src/index.js';
+import { BENCH_TOOLS, rawCall, rawClient, socketDir, startBare } from './bare.js';
+import { type BenchResult, median, pause, percentile, round3 } from './result.js';
+
+const ROUNDS = 7;
+const CALLS = 1500;
+const WARMUP = 500;
+const ARGS = { value: 'x'.repeat(64) };
+
+/** p50 latency in microseconds of n sequential calls. */
+async function p50(n: number, once: () => Promise<unknown>): Promise<number> {
+  const lat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await once();
+    lat.push(performance.now() - t);
+  }
+  return percentile(lat, 50) * 1000;
+}
+
+async function compare(
+  name: string,
+  fn: () => Promise<unknown>,
+  base: () => Promise<unknown>,
+  baselineName: string,
+  limit: number,
+): Promise<BenchResult> {
+  const values: number[] = [];
+  const bases: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    await pause();
+    let a: number;
+    let b: number;
+    if (r % 2 === 0) {
+      a = await p50(CALLS, fn);
+      b = await p50(CALLS, base);
+    } else {
+      b = await p50(CALLS, base);
+      a = await p50(CALLS, fn);
+    }
+    values.push(a);
+    bases.push(b);
+    ratios.push(a / b);
+  }
+  const ratio = median(ratios);
+  return {
+    name,
+    value: round3(median(values)),
+    unit: 'us',
+    baseline: round3(median(bases)),
+    baselineName,
+    ratio: round3(ratio),
+    target: `ratio <= ${limit}`,
+    pass: ratio <= limit,
+    samples: ratios.map(round3),
+  };
+}
+
+export async function benchUnary(): Promise<BenchResult[]> {
+  const sockets = socketDir();
+  const bare = await startBare(join(sockets.dir, 'bare.sock'));
+  const client = await rawClient(bare.address);
+  const pool = await ToolPool.start({
+    tools: BENCH_TOOLS,
+    size: 1,
+    name: 'bench-unary',
+    heartbeatIntervalMs: 60_000,
+  });
+  const sameWorker = await rawClient(pool.stats().workers[0]!.address);
+  try {
+    const raw = () => rawCall(client, ARGS);
+    const rawSdk = () => rawCall(sameWorker, ARGS);
+    const viaPool = () => pool.call('echo', ARGS);
+    const noDeadline = () => pool.call('echo', ARGS, { timeoutMs: Number.POSITIVE_INFINITY });
+    const sync = () => pool.call('echo_sync', ARGS);
+    for (const f of [raw, rawSdk, viaPool, noDeadline, sync]) await p50(WARMUP, f);
+    const bareName = 'raw grpc-js -> bare grpcio';
+    return [
+      await compare('unary p50 via ToolPool (async echo tool)', viaPool, raw, bareName, 1.15),
+      await compare(
+        'unary p50 via ToolPool, no deadline (timeoutMs: Infinity)',
+        noDeadline,
+        raw,
+        bareName,
+        1.15,
+      ),
+      await compare(
+        'unary p50 via ToolPool vs raw client to the same worker (TS side alone)',
+        noDeadline,
+        rawSdk,
+        'raw grpc-js -> the same trellis_worker',
+        1.05,
+      ),
+      await compare('unary p50 via ToolPool (sync echo tool)', sync, raw, bareName, 1.15),
+    ];
+  } finally {
+    sameWorker.close();
+    await pool.stop();
+    client.close();
+    await bare.stop();
+    sockets.remove();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(JSON.stringify(await benchUnary(), null, 2));

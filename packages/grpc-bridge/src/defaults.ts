@@ -1,0 +1,61 @@
+/** Every default of @trellis/grpc-bridge in one frozen object (docs/grpc-bridge.md lists them). */
+import { availableParallelism } from 'node:os';
+
+export const BRIDGE_DEFAULTS = Object.freeze({
+  /** Python workers in a pool. */
+  size: Math.max(1, availableParallelism()),
+  /** Calls one Python worker runs at once (`--concurrency`: its thread pool for sync tools). */
+  concurrency: 4,
+  /** Calls the dispatcher sends to one worker at once; defaults to `concurrency`. */
+  maxConcurrentPerWorker: undefined as number | undefined,
+  /** Calls waiting for a worker; one more fails at once with ERR_POOL_SATURATED. */
+  maxQueue: 1000,
+  /** Longest wait in the queue before ERR_QUEUE_TIMEOUT. */
+  queueTimeoutMs: 5000,
+  /** Overall budget of a call (queue wait included) when the call gives no `timeoutMs`. */
+  callTimeoutMs: 30_000,
+  /** Largest request, result or stream item, both ways (`--max-message-bytes`). */
+  maxMessageBytes: 16 * 1024 * 1024,
+  /** On shutdown, time the worker's in-flight calls get to finish (it takes no new ones meanwhile). */
+  graceMs: 5000,
+  /**
+   * After the drain, SIGTERM: the worker cancels whatever still runs (tools see ctx.cancelled) and
+   * exits within this time (its `--grace-ms`)...
+   */
+  cancelGraceMs: 500,
+  /** ...and is SIGKILLed (with its process group) if it has not exited this much later. */
+  killMarginMs: 500,
+  /**
+   * Added to `graceMs` for the worker's supervisor shutdown time; more than cancelGraceMs +
+   * killMarginMs, so the supervisor never cuts a drain short.
+   */
+  shutdownMarginMs: 2000,
+  /** Spawn until readiness line, connected channel and tool list. */
+  startTimeoutMs: 30_000,
+  /** Host-to-worker heartbeat period; each heartbeat must be answered within it. */
+  heartbeatIntervalMs: 2000,
+  /** Consecutive unanswered heartbeats after which the worker is killed (ERR_HEARTBEAT_MISSED). */
+  heartbeatMisses: 3,
+  /** Restarts of workers allowed within `restartPeriodMs` before the pool's supervisor gives up. */
+  restartIntensity: 10,
+  restartPeriodMs: 10_000,
+  /**
+   * A call that fails at the transport level (connection dropped) waits this long for its worker's
+   * exit to be reported, so it can fail with ERR_WORKER_EXITED and the exit code or signal.
+   */
+  exitAttributionMs: 250,
+  /** Latency samples kept for p50/p99 in `stats()`. */
+  latencyWindow: 2048,
+  /** Stream items buffered for a slow consumer before the gRPC stream is paused. */
+  streamHighWaterMark: 16,
+  /** Bytes of each worker's stderr kept for error messages. */
+  stderrTailBytes: 8192,
+  /** `unix` (a socket per worker in a private temp directory) or `tcp` (127.0.0.1, port 0). */
+  transport: 'unix' as 'unix' | 'tcp',
+  /** Environment variable naming the Python interpreter to use instead of `<repo>/.venv/bin/python`. */
+  pythonEnv: 'TRELLIS_PYTHON',
+  /** Longest Unix socket path the kernel accepts (sun_path is 108 bytes with the NUL). */
+  maxSocketPath: 107,
+  /** Longest readiness line; more bytes without a newline count as garbage on stdout. */
+  maxReadyLineBytes: 64 * 1024,
+});

@@ -1,0 +1,337 @@
+/**
+ * The dispatcher: which worker runs a call, and where a call waits when none can.
+ *
+ * It is a plain object in the pool's thread, not an actor: every call would otherwise pay two
+ * message hops, and all its state changes are synchronous (no await between reading and writing
+ * it), so the single thread already serialises them the way a process mailbox would.
+ *
+ *   - Workers join when ready (`add`), stop taking calls when draining (`drain`) and leave when
+ *     their process exits (`gone`), which fails their in-flight calls at once.
+ *   - A call takes a slot on a worker (`tryAcquire`, or `enqueue` to wait) and gives it back with
+ *     `release`. The choice of worker is the selector's (worker-selection.ts).
+ *   - The queue is FIFO and bounded (`maxQueue`: one more is ERR_POOL_SATURATED at once). A waiting
+ *     call leaves it when a worker takes it, when its wait limit passes (ERR_QUEUE_TIMEOUT) or when
+ *     its AbortSignal fires (ERR_CANCELLED); the latter two are removed lazily (marked, skipped).
+ *   - A retry goes to the front: it has waited once already.
+ */
+import type { Clock, TimerHandle } from '@trellis/core';
+import {
+  PoolClosedError,
+  PoolSaturatedError,
+  QueueTimeoutError,
+  ToolCallError,
+  type WorkerExit,
+} from './errors.js';
+import type { WorkerProcess } from './worker-process.js';
+import type { SelectionRequest, WorkerSelector, WorkerView } from './worker-selection.js';
+
+/** A call running on a worker; told when the worker's process exits under it. */
+export interface InFlightCall {
+  onWorkerExit(exit: WorkerExit): void;
+}
+
+export type WorkerState = 'ready' | 'draining' | 'gone';
+
+/** The dispatcher's record of one worker process. */
+export class WorkerEntry implements WorkerView {
+  inFlight = 0;
+  served = 0;
+  state: WorkerState = 'ready';
+  /** Set once the worker was told to drain (a shutdown), so calls cut short by it can say so. */
+  drained = false;
+  readonly calls = new Set<InFlightCall>();
+  /** RSS of the Python process from its last heartbeat, in bytes. */
+  rssBytes: number | undefined;
+  #idle: (() => void)[] = [];
+
+  constructor(
+    readonly id: number,
+    readonly slot: number,
+    readonly capacity: number,
+    readonly process: WorkerProcess,
+  ) {}
+
+  get pid(): number {
+    return this.process.pid;
+  }
+
+  get client(): WorkerProcess['client'] {
+    return this.process.client;
+  }
+
+  /** Resolves once no call runs on this worker (at once if none does). */
+  whenIdle(): Promise<void> {
+    if (this.inFlight <= 0) return Promise.resolve();
+    return new Promise((r) => this.#idle.push(r));
+  }
+
+  /** @internal called by the dispatcher when the last call on a draining or gone worker ends. */
+  notifyIdle(): void {
+    for (const r of this.#idle.splice(0)) r();
+  }
+}
+
+/** A call's request for a worker. */
+export interface SlotRequest extends SelectionRequest {
+  /** Ids of workers this attempt must avoid (the one whose death failed the first attempt). */
+  readonly exclude: ReadonlySet<number> | undefined;
+}
+
+export interface EnqueueOptions {
+  /** Longest wait, ms (already the smaller of queueTimeoutMs and the call's remaining budget). */
+  readonly waitMs: number;
+  /** The queue limit reported by ERR_QUEUE_TIMEOUT. */
+  readonly limitMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly front: boolean;
+}
+
+interface Waiter {
+  readonly req: SlotRequest;
+  readonly resolve: (w: WorkerEntry) => void;
+  readonly reject: (e: unknown) => void;
+  readonly at: number;
+  timer: TimerHandle | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  done: boolean;
+}
+
+export interface DispatcherOptions {
+  readonly pool: string;
+  readonly maxQueue: number;
+  readonly selector: WorkerSelector;
+  readonly clock: Clock;
+  readonly onQueueFull: (tool: string, depth: number) => void;
+}
+
+export class Dispatcher {
+  readonly #o: DispatcherOptions;
+  /** Workers that take calls (state 'ready'). */
+  readonly #ready: WorkerEntry[] = [];
+  /** Every worker with a live process, draining ones included. */
+  readonly #all = new Map<number, WorkerEntry>();
+  #queue: Waiter[] = [];
+  #head = 0;
+  #live = 0;
+  #closed: PoolClosedError | undefined;
+
+  constructor(o: DispatcherOptions) {
+    this.#o = o;
+    this.#closed = new PoolClosedError(o.pool, 'not started yet');
+  }
+
+  // ---- workers ------------------------------------------------------------------------------------
+
+  add(w: WorkerEntry): void {
+    this.#all.set(w.id, w);
+    this.#ready.push(w);
+    this.#pump();
+  }
+
+  /** Takes no new calls; calls in flight go on (the drain). */
+  drain(w: WorkerEntry): void {
+    if (w.state !== 'ready') return;
+    w.state = 'draining';
+    w.drained = true;
+    this.#unready(w);
+  }
+
+  /** The process exited: every call still on it fails now, with the exit code or signal. */
+  gone(w: WorkerEntry, exit: WorkerExit): void {
+    if (w.state === 'gone') return;
+    if (w.state === 'ready') this.#unready(w);
+    w.state = 'gone';
+    this.#all.delete(w.id);
+    for (const c of [...w.calls]) c.onWorkerExit(exit);
+    w.calls.clear();
+    w.notifyIdle();
+  }
+
+  #unready(w: WorkerEntry): void {
+    const i = this.#ready.indexOf(w);
+    if (i >= 0) this.#ready.splice(i, 1);
+  }
+
+  /** Workers with a live process. */
+  workers(): WorkerEntry[] {
+    return [...this.#all.values()];
+  }
+
+  get readyCount(): number {
+    return this.#ready.length;
+  }
+
+  // ---- slots ---------------------------------------------------------------------------------------
+
+  /**
+   * A worker with a free slot, taken, or undefined. Never jumps the queue: while calls wait, a new
+   * call waits behind them.
+   */
+  tryAcquire(req: SlotRequest): WorkerEntry | undefined {
+    if (this.#closed !== undefined) throw this.#closed;
+    if (this.#live > 0) return undefined;
+    return this.#take(req);
+  }
+
+  /** Waits in the queue for a worker; see the module comment for how the wait ends. */
+  enqueue(req: SlotRequest, o: EnqueueOptions): Promise<WorkerEntry> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
+    if (this.#live >= this.#o.maxQueue) {
+      this.#o.onQueueFull(req.tool, this.#live);
+      return Promise.reject(new PoolSaturatedError(this.#o.pool, req.tool, this.#o.maxQueue));
+    }
+    return new Promise<WorkerEntry>((resolve, reject) => {
+      const w: Waiter = {
+        req,
+        resolve,
+        reject,
+        at: this.#o.clock.now(),
+        timer: undefined,
+        signal: undefined,
+        onAbort: undefined,
+        done: false,
+      };
+      if (o.signal) {
+        if (o.signal.aborted) {
+          reject(cancelledWhileQueued(req.tool, o.signal.reason));
+          return;
+        }
+        w.signal = o.signal;
+        w.onAbort = () => this.#drop(w, cancelledWhileQueued(req.tool, o.signal?.reason));
+        o.signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      if (Number.isFinite(o.waitMs)) {
+        w.timer = this.#o.clock.setTimeout(
+          () =>
+            this.#drop(
+              w,
+              new QueueTimeoutError(this.#o.pool, req.tool, this.#o.clock.now() - w.at, o.limitMs),
+            ),
+          Math.max(0, o.waitMs),
+        );
+      }
+      if (o.front) {
+        // Rare (retries only): rebuild the live part with this one first.
+        this.#queue = [w, ...this.#queue.slice(this.#head)];
+        this.#head = 0;
+      } else this.#queue.push(w);
+      this.#live++;
+      this.#pump();
+    });
+  }
+
+  /** Gives a slot back and hands it to the next waiting call. */
+  release(w: WorkerEntry): void {
+    w.inFlight--;
+    if (w.state === 'ready') {
+      if (this.#live > 0) this.#pump();
+    } else if (w.inFlight <= 0) w.notifyIdle();
+  }
+
+  get queueDepth(): number {
+    return this.#live;
+  }
+
+  // ---- open / close --------------------------------------------------------------------------------
+
+  open(): void {
+    this.#closed = undefined;
+  }
+
+  /** Fails every waiting call with `err`; new calls fail with it until `open()`. */
+  close(err: PoolClosedError): void {
+    this.#closed = err;
+    const q = this.#queue;
+    const head = this.#head;
+    this.#queue = [];
+    this.#head = 0;
+    for (let i = head; i < q.length; i++) this.#drop(q[i]!, err);
+  }
+
+  get closedError(): PoolClosedError | undefined {
+    return this.#closed;
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------
+
+  #candidates(req: SlotRequest): readonly WorkerEntry[] {
+    const ex = req.exclude;
+    if (ex === undefined || ex.size === 0) return this.#ready;
+    return this.#ready.filter((w) => !ex.has(w.id));
+  }
+
+  #take(req: SlotRequest): WorkerEntry | undefined {
+    const candidates = this.#candidates(req);
+    if (candidates.length === 0) return undefined;
+    const picked = this.#o.selector(candidates, req) as WorkerEntry | undefined;
+    // A selector may only pick among the candidates, and only one with a free slot.
+    if (picked === undefined || picked.inFlight >= picked.capacity || picked.state !== 'ready')
+      return undefined;
+    picked.inFlight++;
+    return picked;
+  }
+
+  #freeSlots(): number {
+    let free = 0;
+    for (const w of this.#ready) free += Math.max(0, w.capacity - w.inFlight);
+    return free;
+  }
+
+  /** Hands free slots to waiting calls, in queue order; bounded by the queue's length. */
+  #pump(): void {
+    if (this.#live === 0) return;
+    const q = this.#queue;
+    for (let i = this.#head; i < q.length && this.#live > 0; i++) {
+      if (this.#freeSlots() === 0) break;
+      const w = q[i]!;
+      if (w.done) continue;
+      let picked: WorkerEntry | undefined;
+      try {
+        picked = this.#take(w.req);
+      } catch (e) {
+        this.#drop(w, e);
+        continue;
+      }
+      if (picked === undefined) continue;
+      this.#finish(w);
+      w.resolve(picked);
+    }
+    this.#compact();
+  }
+
+  #drop(w: Waiter, err: unknown): void {
+    if (w.done) return;
+    this.#finish(w);
+    w.reject(err);
+    this.#compact();
+  }
+
+  #finish(w: Waiter): void {
+    w.done = true;
+    this.#live--;
+    if (w.timer !== undefined) this.#o.clock.clearTimeout(w.timer);
+    if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
+  }
+
+  #compact(): void {
+    const q = this.#queue;
+    while (this.#head < q.length && q[this.#head]!.done) this.#head++;
+    if (this.#head === q.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > q.length) {
+      this.#queue = q.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}
+
+function cancelledWhileQueued(tool: string, reason: unknown): ToolCallError {
+  return new ToolCallError(
+    'ERR_CANCELLED',
+    `call to "${tool}" was cancelled by its AbortSignal while it waited in the queue; it never reached a worker`,
+    { tool },
+    reason,
+  );
+}

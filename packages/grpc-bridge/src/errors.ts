@@ -1,0 +1,170 @@
+/**
+ * Errors of @trellis/grpc-bridge. Every one is a TrellisError with a stable code (docs/errors.md,
+ * section @trellis/grpc-bridge); the message says what was wrong and how to fix it, and `details`
+ * carries the same facts as data so they survive serialization across threads.
+ */
+import { TrellisError } from '@trellis/core';
+
+/** What a failed tool call knows about where it failed. */
+export interface ToolCallFailure {
+  readonly tool: string;
+  /** gRPC status code name (`INVALID_ARGUMENT`, ...) when the worker or gRPC answered. */
+  readonly grpcStatus?: string | undefined;
+  /** Python exception class, e.g. `ValueError` (from the worker's ErrorDetail). */
+  readonly pythonType?: string | undefined;
+  readonly pythonMessage?: string | undefined;
+  /** Python traceback, starting at the tool's own frame. */
+  readonly traceback?: string | undefined;
+  /** For ERR_INVALID_ARGUMENT: the offending argument, e.g. `items[2].name`. */
+  readonly fieldPath?: string | undefined;
+  /** For ERR_TOOL_NOT_FOUND: the tools the pool serves. */
+  readonly availableTools?: readonly string[] | undefined;
+  /** PID of the worker that ran (or refused) the call. */
+  readonly workerPid?: number | undefined;
+}
+
+/**
+ * A call failed at the tool or the transport: ERR_TOOL_NOT_FOUND, ERR_INVALID_ARGUMENT,
+ * ERR_TOOL_FAILED, ERR_DEADLINE_EXCEEDED, ERR_CANCELLED, ERR_PAYLOAD_TOO_LARGE,
+ * ERR_STREAMING_MISMATCH, ERR_WORKER_UNAVAILABLE, ERR_TRANSPORT.
+ */
+export class ToolCallError extends TrellisError implements ToolCallFailure {
+  readonly tool: string;
+  readonly grpcStatus: string | undefined;
+  readonly pythonType: string | undefined;
+  readonly pythonMessage: string | undefined;
+  readonly traceback: string | undefined;
+  readonly fieldPath: string | undefined;
+  readonly availableTools: readonly string[] | undefined;
+  readonly workerPid: number | undefined;
+
+  constructor(code: string, message: string, failure: ToolCallFailure, cause?: unknown) {
+    super(code, message, { cause, details: stripUndefined({ ...failure }) });
+    this.tool = failure.tool;
+    this.grpcStatus = failure.grpcStatus;
+    this.pythonType = failure.pythonType;
+    this.pythonMessage = failure.pythonMessage;
+    this.traceback = failure.traceback;
+    this.fieldPath = failure.fieldPath;
+    this.availableTools = failure.availableTools;
+    this.workerPid = failure.workerPid;
+  }
+}
+
+/** How a worker process ended. */
+export interface WorkerExit {
+  readonly pid: number;
+  /** Exit code, or null when a signal ended it. */
+  readonly exitCode: number | null;
+  /** The signal that ended it (e.g. `SIGKILL`), or null. */
+  readonly signal: string | null;
+  /** The end of the worker's stderr, for diagnosis. */
+  readonly stderrTail?: string | undefined;
+}
+
+function describeExit(e: WorkerExit): string {
+  return e.signal !== null ? `was killed by ${e.signal}` : `exited with code ${String(e.exitCode)}`;
+}
+
+/**
+ * ERR_WORKER_EXITED: the Python worker process died. It is the exit reason of the PythonWorker
+ * actor, and the error of every call that was running on it (unless the call was retried).
+ */
+export class WorkerExitedError extends TrellisError implements WorkerExit {
+  readonly pid: number;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly stderrTail: string | undefined;
+  readonly tool: string | undefined;
+
+  constructor(exit: WorkerExit, opts: { tool?: string; why?: string; cause?: unknown } = {}) {
+    const during = opts.tool === undefined ? '' : ` while running tool "${opts.tool}"`;
+    const why = opts.why ?? 'the supervisor restarts it; look at stderrTail (or the tool) for why it died';
+    super('ERR_WORKER_EXITED', `Python worker ${exit.pid} ${describeExit(exit)}${during}; ${why}`, {
+      cause: opts.cause,
+      details: stripUndefined({ ...exit, tool: opts.tool }),
+    });
+    this.pid = exit.pid;
+    this.exitCode = exit.exitCode;
+    this.signal = exit.signal;
+    this.stderrTail = exit.stderrTail;
+    this.tool = opts.tool;
+  }
+}
+
+/** ERR_HEARTBEAT_MISSED: the worker stopped answering heartbeats and was killed. */
+export class HeartbeatMissedError extends TrellisError {
+  constructor(pid: number, misses: number, intervalMs: number, lastError: string | undefined) {
+    super(
+      'ERR_HEARTBEAT_MISSED',
+      `Python worker ${pid} missed ${misses} heartbeats in a row (one every ${intervalMs} ms${lastError ? `; last: ${lastError}` : ''}); it was killed and is restarted. A worker that is stopped, swapping or stuck in C code without releasing the GIL cannot answer: raise heartbeatIntervalMs/heartbeatMisses if its tools legitimately block that long`,
+      { details: stripUndefined({ pid, misses, intervalMs, lastError }) },
+    );
+  }
+}
+
+/** ERR_WORKER_START_FAILED / ERR_PYTHON_SDK_MISSING: a worker did not become ready. */
+export class WorkerStartError extends TrellisError {
+  constructor(
+    code: 'ERR_WORKER_START_FAILED' | 'ERR_PYTHON_SDK_MISSING',
+    message: string,
+    details: Record<string, unknown>,
+  ) {
+    super(code, message, { details: stripUndefined(details) });
+  }
+}
+
+/** ERR_PYTHON_NOT_FOUND: no Python interpreter where the bridge looked. */
+export class PythonNotFoundError extends TrellisError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super('ERR_PYTHON_NOT_FOUND', message, { details: stripUndefined(details) });
+  }
+}
+
+/** ERR_POOL_SATURATED: the queue already holds `maxQueue` calls. */
+export class PoolSaturatedError extends TrellisError {
+  constructor(pool: string, tool: string, maxQueue: number) {
+    super(
+      'ERR_POOL_SATURATED',
+      `pool "${pool}" is saturated: every worker is busy and ${maxQueue} calls are already queued, so the call to "${tool}" was refused; retry later, add workers (size), or raise maxQueue`,
+      { details: { pool, tool, maxQueue } },
+    );
+  }
+}
+
+/** ERR_QUEUE_TIMEOUT: a call waited for a worker longer than allowed. */
+export class QueueTimeoutError extends TrellisError {
+  constructor(pool: string, tool: string, waitedMs: number, limitMs: number) {
+    super(
+      'ERR_QUEUE_TIMEOUT',
+      `call to "${tool}" waited ${Math.round(waitedMs)} ms in pool "${pool}"'s queue without getting a worker (limit ${Math.round(limitMs)} ms, the smaller of queueTimeoutMs and the call's timeoutMs); add workers, raise queueTimeoutMs, or send fewer calls at once`,
+      { details: { pool, tool, waitedMs: Math.round(waitedMs), limitMs } },
+    );
+  }
+}
+
+/** ERR_POOL_CLOSED: the pool is not running (never started, stopped, or its supervisor gave up). */
+export class PoolClosedError extends TrellisError {
+  constructor(pool: string, why: string, cause?: unknown) {
+    super(
+      'ERR_POOL_CLOSED',
+      `pool "${pool}" is not running (${why}); start it (ToolPool.start or put pool.childSpec() in a tree) before calling it`,
+      {
+        cause,
+        details: { pool, why },
+      },
+    );
+  }
+}
+
+/** ERR_INVALID_POOL_OPTIONS: bad options for a ToolPool or a call. */
+export class InvalidPoolOptionsError extends TrellisError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('ERR_INVALID_POOL_OPTIONS', message, { details });
+  }
+}
+
+export function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o;
+}

@@ -1,0 +1,34 @@
+/**
+ * @trellis/grpc-bridge: supervised pools of Python tool servers (trellis_worker) called over gRPC.
+ * Guide: docs/grpc-bridge.md. Errors: docs/errors.md (section @trellis/grpc-bridge).
+ */
+export { BRIDGE_DEFAULTS } from './defaults.js';
+export {
+  HeartbeatMissedError,
+  InvalidPoolOptionsError,
+  PoolClosedError,
+  PoolSaturatedError,
+  PythonNotFoundError,
+  QueueTimeoutError,
+  ToolCallError,
+  type ToolCallFailure,
+  type WorkerExit,
+  WorkerExitedError,
+  WorkerStartError,
+} from './errors.js';
+export { BYTES_TYPE, JSON_TYPE, type ToolArgs, ToolPayload } from './payload.js';
+export type { PoolEvent, PoolEventListener, PoolEventType, WorkerExitReason } from './pool-events.js';
+export type { CallOptions, StreamOptions, ToolPoolOptions } from './pool-options.js';
+export type { PoolStats, WorkerStatsView } from './pool-stats.js';
+export { ERROR_METADATA_KEY, findProtoRoot, PROTOCOL } from './protos.js';
+export { findRepoRoot, type PythonSource, type ResolvedPython, resolvePython } from './python.js';
+export { PythonWorker } from './python-worker.js';
+export { ToolPool } from './tool-pool.js';
+export { ToolStream } from './tool-stream.js';
+export { type ToolDescription, WorkerProcess } from './worker-process.js';
+export {
+  leastLoaded,
+  type SelectionRequest,
+  type WorkerSelector,
+  type WorkerView,
+} from './worker-selection.js';

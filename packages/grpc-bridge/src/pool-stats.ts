@@ -1,0 +1,109 @@
+/**
+ * Counters and the latency window behind `pool.stats()`. Recording is O(1) on the call path; the
+ * percentiles are computed only when stats() is asked for.
+ */
+
+/** The last `size` latencies (ms) of finished calls, successful or not. */
+export class LatencyWindow {
+  readonly #samples: Float64Array;
+  #next = 0;
+  #count = 0;
+
+  constructor(size: number) {
+    this.#samples = new Float64Array(size);
+  }
+
+  add(ms: number): void {
+    this.#samples[this.#next] = ms;
+    this.#next = (this.#next + 1) % this.#samples.length;
+    if (this.#count < this.#samples.length) this.#count++;
+  }
+
+  /** p-th percentile (0..100) by nearest rank; undefined with no samples. */
+  percentiles(ps: readonly number[]): (number | undefined)[] {
+    if (this.#count === 0) return ps.map(() => undefined);
+    const sorted = this.#samples.slice(0, this.#count).sort();
+    return ps.map(
+      (p) => sorted[Math.min(this.#count - 1, Math.max(0, Math.ceil((p / 100) * this.#count) - 1))],
+    );
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+}
+
+export class PoolCounters {
+  started = 0;
+  succeeded = 0;
+  failed = 0;
+  retried = 0;
+  queueFull = 0;
+  restarts = 0;
+  readonly errorsByCode = new Map<string, number>();
+  readonly latency: LatencyWindow;
+
+  constructor(window: number) {
+    this.latency = new LatencyWindow(window);
+  }
+
+  ok(ms: number): void {
+    this.succeeded++;
+    this.latency.add(ms);
+  }
+
+  fail(code: string, ms: number | undefined): void {
+    this.failed++;
+    this.errorsByCode.set(code, (this.errorsByCode.get(code) ?? 0) + 1);
+    if (ms !== undefined) this.latency.add(ms);
+  }
+}
+
+/** One worker in `stats().workers`. */
+export interface WorkerStatsView {
+  readonly slot: number;
+  readonly workerId: number;
+  readonly pid: number;
+  /** The address its gRPC server listens on (`unix:/...` or `127.0.0.1:PORT`). */
+  readonly address: string;
+  readonly state: 'ready' | 'draining' | 'gone';
+  readonly inFlight: number;
+  readonly served: number;
+  /** RSS of the Python process from its last heartbeat (bytes). */
+  readonly rssBytes: number | undefined;
+}
+
+export interface PoolStats {
+  readonly pool: string;
+  /** `running` while the pool's supervisor runs, else `stopped`. */
+  readonly status: 'running' | 'stopped';
+  readonly size: number;
+  readonly queueDepth: number;
+  readonly maxQueue: number;
+  /** Workers with a live process that take calls. */
+  readonly readyWorkers: number;
+  /** Ready workers running at least one call / running none. */
+  readonly busyWorkers: number;
+  readonly idleWorkers: number;
+  readonly inFlight: number;
+  readonly calls: {
+    readonly started: number;
+    readonly succeeded: number;
+    readonly failed: number;
+    /** Idempotent calls retried on another worker after their worker died. */
+    readonly retried: number;
+  };
+  /** Failed calls by TrellisError code. */
+  readonly errorsByCode: Readonly<Record<string, number>>;
+  /** Over the last `latencyWindow` finished calls, ms (undefined before the first). */
+  readonly latencyMs: {
+    readonly p50: number | undefined;
+    readonly p99: number | undefined;
+    readonly samples: number;
+  };
+  /** Worker processes started to replace one that exited. */
+  readonly restarts: number;
+  /** Calls refused because the queue was full. */
+  readonly queueFull: number;
+  readonly workers: readonly WorkerStatsView[];
+}

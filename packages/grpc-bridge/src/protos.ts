@@ -1,0 +1,105 @@
+/**
+ * The trellis.bridge.v1 protocol, loaded once at run time from `<repo>/protos` with
+ * @grpc/proto-loader. The options match the generated types in ./generated (see
+ * scripts/gen-types.mjs), so the objects grpc-js hands out have exactly those types.
+ *
+ * ErrorDetail never travels as an RPC message (it is binary trailing metadata), so grpc-js has no
+ * deserializer for it; it is decoded with protobufjs from the same .proto file.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
+import type { ProtoGrpcType } from './generated/tool_service.js';
+import type { ErrorDetail__Output } from './generated/trellis/bridge/v1/ErrorDetail.js';
+import type { ToolServiceClient } from './generated/trellis/bridge/v1/ToolService.js';
+
+export const PROTOCOL = 'trellis.bridge.v1';
+/** Trailing metadata key of the binary ErrorDetail. */
+export const ERROR_METADATA_KEY = 'trellis-error-bin';
+
+const TOOL_SERVICE = 'trellis/bridge/v1/tool_service.proto';
+const COMMON = 'trellis/bridge/v1/common.proto';
+
+/** `<repo>/protos`, found by walking up from this module (src/ or dist/src/). */
+export function findProtoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 12; i++) {
+    const candidate = join(dir, 'protos');
+    if (existsSync(join(candidate, TOOL_SERVICE))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error(
+    `cannot find protos/${TOOL_SERVICE} above ${fileURLToPath(import.meta.url)}; @trellis/grpc-bridge must run inside the Trellis repository (or a copy with its protos/ directory)`,
+  );
+}
+
+export const LOADER_OPTIONS: protoLoader.Options = Object.freeze({
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+});
+
+interface Loaded {
+  readonly ToolService: ProtoGrpcType['trellis']['bridge']['v1']['ToolService'];
+  readonly errorDetail: protobuf.Type;
+}
+
+let loaded: Loaded | undefined;
+
+function load(): Loaded {
+  if (loaded) return loaded;
+  const root = findProtoRoot();
+  const def = protoLoader.loadSync(TOOL_SERVICE, { ...LOADER_OPTIONS, includeDirs: [root] });
+  const proto = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
+  const pb = new protobuf.Root();
+  pb.resolvePath = (_origin, target) => (target.startsWith('/') ? target : resolve(root, target));
+  pb.loadSync(COMMON, { keepCase: false });
+  loaded = {
+    ToolService: proto.trellis.bridge.v1.ToolService,
+    errorDetail: pb.lookupType('trellis.bridge.v1.ErrorDetail'),
+  };
+  return loaded;
+}
+
+/** A ToolService client for one worker, with message limits matching the worker's. */
+export function createToolClient(address: string, maxMessageBytes: number): ToolServiceClient {
+  const { ToolService } = load();
+  return new ToolService(address, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': maxMessageBytes,
+    'grpc.max_receive_message_length': maxMessageBytes,
+    // Each worker gets its own channel: never share a subchannel with another pool's worker that
+    // happens to reuse an address (a restarted worker on the same port).
+    'grpc.use_local_subchannel_pool': 1,
+    // Unix sockets and loopback: no DNS, no proxies, no retries behind our back (retries are the
+    // pool's decision, made knowing whether the call is idempotent).
+    'grpc.enable_retries': 0,
+    'grpc.enable_http_proxy': 0,
+  });
+}
+
+/** Decodes the ErrorDetail of a failed call's trailing metadata; undefined when absent or unreadable. */
+export function decodeErrorDetail(metadata: grpc.Metadata | undefined): ErrorDetail__Output | undefined {
+  const raw = metadata?.get(ERROR_METADATA_KEY)[0];
+  if (raw === undefined || typeof raw === 'string') return undefined;
+  try {
+    const { errorDetail } = load();
+    return errorDetail.toObject(errorDetail.decode(raw), {
+      defaults: true,
+      arrays: true,
+    }) as ErrorDetail__Output;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Loads the protocol now (it is otherwise loaded by the first client), to fail early if it is missing. */
+export function loadProtocol(): void {
+  load();
+}

@@ -1,0 +1,291 @@
+/**
+ * ToolPool: a supervised pool of Python worker processes serving one tools module, and the API to
+ * call them.
+ *
+ * Shape in the tree:
+ *
+ *   parent supervisor
+ *     └─ pool supervisor (simple_one_for_one, intensity restartIntensity / restartPeriodMs)
+ *          ├─ PythonWorker slot 0  ── python -m trellis_worker ... (own process group)
+ *          ├─ PythonWorker slot 1
+ *          └─ ...
+ *
+ * simple_one_for_one because OTP stops all its children at once (one shutdown timer), so stopping a
+ * pool drains every worker in parallel instead of one after another. The children are added by the
+ * pool's start function, one startChild per slot; the Launcher has already spawned all N processes
+ * at once, so each start only adopts a process that is ready or nearly (see launcher.ts).
+ *
+ * The dispatcher is not a process (see dispatcher.ts): calls go from the caller to a worker's gRPC
+ * channel directly. The ToolPool object outlives its supervisor: put `pool.childSpec()` in a tree and
+ * the same handle works across restarts of the pool by its parent.
+ */
+import {
+  type ChildSpec,
+  currentNode,
+  Exit,
+  type ExitReason,
+  exit as exitProcess,
+  formatReason,
+  IGNORE,
+  type Pid,
+  type StartContext,
+  serverChild,
+  startChild,
+  startSupervisor,
+  systemClock,
+  terminateChild,
+  whichChildren,
+} from '@trellis/core';
+import { PoolClosedError } from './errors.js';
+import { Launcher } from './launcher.js';
+import type { ToolArgs } from './payload.js';
+import type { PoolEventListener } from './pool-events.js';
+import {
+  type CallOptions,
+  normalizePoolOptions,
+  type StreamOptions,
+  type ToolPoolOptions,
+} from './pool-options.js';
+import { PoolRuntime } from './pool-runtime.js';
+import type { PoolStats, WorkerStatsView } from './pool-stats.js';
+import { loadProtocol } from './protos.js';
+import { resolvePython } from './python.js';
+import { PythonWorker } from './python-worker.js';
+import { ToolStream } from './tool-stream.js';
+import { callTool } from './unary-call.js';
+import type { ToolDescription } from './worker-process.js';
+
+export class ToolPool {
+  readonly name: string;
+  readonly #rt: PoolRuntime;
+  #sup: Pid | undefined;
+  #standalone = false;
+  #starting = false;
+  #done: Promise<ExitReason> | undefined;
+
+  constructor(options: ToolPoolOptions) {
+    this.#rt = new PoolRuntime(normalizePoolOptions(options));
+    this.name = this.#rt.name;
+  }
+
+  /** Creates and starts a pool outside any tree; stop it with `stop()`. */
+  static async start(options: ToolPoolOptions): Promise<ToolPool> {
+    const pool = new ToolPool(options);
+    await pool.start();
+    return pool;
+  }
+
+  /**
+   * Starts this pool outside any tree (its own supervisor, unlinked from any parent); resolves once
+   * every worker is ready. Subscribe with `on()` first to see the start-up events. Stop it with
+   * `stop()`. In a tree, use `childSpec()` instead.
+   */
+  async start(): Promise<void> {
+    const node = currentNode();
+    this.#standalone = true;
+    await this.#start({ parent: node.selfPid, node, clock: systemClock, id: this.name }, true);
+  }
+
+  /**
+   * The child spec that runs this pool under a supervisor: a supervisor-type child whose start
+   * resolves once all `size` workers are ready.
+   */
+  childSpec(overrides: { readonly id?: string; readonly restart?: ChildSpec['restart'] } = {}): ChildSpec {
+    return {
+      id: overrides.id ?? this.name,
+      start: (ctx: StartContext) => this.#start(ctx, false),
+      type: 'supervisor',
+      restart: overrides.restart ?? 'permanent',
+      shutdown: 'infinity',
+    };
+  }
+
+  /** The pool's supervisor while it runs. */
+  get pid(): Pid | undefined {
+    return this.#sup;
+  }
+
+  get running(): boolean {
+    return this.#sup !== undefined;
+  }
+
+  /** Resolves with the pool supervisor's exit reason when it stops (undefined before the first start). */
+  get done(): Promise<ExitReason> | undefined {
+    return this.#done;
+  }
+
+  /** Stops a pool started with `ToolPool.start`: every worker drains (in parallel), then exits. */
+  async stop(): Promise<ExitReason | undefined> {
+    const sup = this.#sup;
+    if (sup === undefined) return this.#done ? await this.#done : undefined;
+    if (!this.#standalone) {
+      throw new PoolClosedError(
+        this.name,
+        'it runs under a supervisor, which owns its life: stop it with terminateChild(parent, id) or by stopping the tree',
+      );
+    }
+    exitProcess(sup, Exit.shutdown());
+    return this.#done;
+  }
+
+  // ---- calls ---------------------------------------------------------------------------------------
+
+  /** Runs a tool and resolves with its result (JSON decoded; bytes as a Buffer). */
+  call<R = unknown>(tool: string, args?: ToolArgs, options: CallOptions = {}): Promise<R> {
+    return callTool(this.#rt, tool, args, options) as Promise<R>;
+  }
+
+  /** Runs a generator tool; iterate the result for its items (backpressure applies). */
+  stream<T = unknown>(tool: string, args?: ToolArgs, options: StreamOptions = {}): ToolStream<T> {
+    return new ToolStream<T>(this.#rt, tool, args, options);
+  }
+
+  /** The tools the workers serve, as they describe them (empty before the first worker is ready). */
+  tools(): ToolDescription[] {
+    return [...this.#rt.tools.values()];
+  }
+
+  /** Subscribes to the pool's structured events; returns the unsubscribe function. */
+  on(listener: PoolEventListener): () => void {
+    return this.#rt.events.on(listener);
+  }
+
+  stats(): PoolStats {
+    const rt = this.#rt;
+    const c = rt.counters;
+    const workers: WorkerStatsView[] = rt.dispatcher.workers().map((w) => ({
+      slot: w.slot,
+      workerId: w.id,
+      pid: w.pid,
+      address: w.process.address,
+      state: w.state,
+      inFlight: w.inFlight,
+      served: w.served,
+      rssBytes: w.rssBytes,
+    }));
+    workers.sort((a, b) => a.slot - b.slot);
+    const ready = workers.filter((w) => w.state === 'ready');
+    const [p50, p99] = c.latency.percentiles([50, 99]);
+    return {
+      pool: this.name,
+      status: this.#sup === undefined ? 'stopped' : 'running',
+      size: rt.o.size,
+      queueDepth: rt.dispatcher.queueDepth,
+      maxQueue: rt.o.maxQueue,
+      readyWorkers: ready.length,
+      busyWorkers: ready.filter((w) => w.inFlight > 0).length,
+      idleWorkers: ready.filter((w) => w.inFlight === 0).length,
+      inFlight: workers.reduce((n, w) => n + w.inFlight, 0),
+      calls: { started: c.started, succeeded: c.succeeded, failed: c.failed, retried: c.retried },
+      errorsByCode: Object.fromEntries(c.errorsByCode),
+      latencyMs: { p50, p99, samples: c.latency.count },
+      restarts: c.restarts,
+      queueFull: c.queueFull,
+      workers,
+    };
+  }
+
+  // ---- start ---------------------------------------------------------------------------------------
+
+  async #start(ctx: StartContext, standalone: boolean): Promise<Pid> {
+    if (this.#sup !== undefined || this.#starting) {
+      throw new PoolClosedError(
+        this.name,
+        `it is already ${this.#starting ? 'starting' : 'running'}; one ToolPool object runs once at a time`,
+      );
+    }
+    this.#starting = true;
+    const rt = this.#rt;
+    const o = rt.o;
+    const t0 = o.clock.now();
+    try {
+      rt.python = resolvePython(o.python, { ...process.env, ...o.env });
+      loadProtocol();
+      rt.openSockets();
+      rt.lastStartError = undefined;
+      const launcher = new Launcher(rt);
+      rt.launcher = launcher;
+      launcher.prespawn(Array.from({ length: o.size }, (_, i) => i));
+      let sup: Pid;
+      try {
+        sup = await startSupervisor(
+          {
+            flags: {
+              strategy: 'simple_one_for_one',
+              intensity: o.restartIntensity,
+              periodMs: o.restartPeriodMs,
+            },
+            children: [
+              {
+                id: 'python-worker',
+                start: serverChild(PythonWorker, { trapExit: true }),
+                args: [rt],
+                restart: 'permanent',
+                shutdown: o.shutdownMs,
+              },
+            ],
+          },
+          standalone
+            ? { parent: ctx.node.selfPid, clock: ctx.clock }
+            : { link: ctx.parent, clock: ctx.clock },
+          ctx.node,
+        );
+      } catch (e) {
+        await launcher.discard();
+        throw e;
+      }
+      rt.dispatcher.open();
+      this.#sup = sup;
+      this.#done = new Promise<ExitReason>((resolve) =>
+        ctx.node.monitor((reason) => resolve(this.#onStopped(sup, reason)), sup),
+      );
+      for (let slot = 0; slot < o.size; slot++) {
+        let r: Pid | typeof IGNORE;
+        try {
+          r = await startChild(sup, [slot]);
+        } catch (e) {
+          await this.#abortStart(sup);
+          throw rt.lastStartError ?? e;
+        }
+        if (r === IGNORE) break;
+      }
+      if (rt.events.active)
+        rt.events.emit({ type: 'pool_started', size: o.size, startMs: o.clock.now() - t0 });
+      return sup;
+    } catch (e) {
+      if (this.#sup === undefined) rt.closeSockets();
+      throw e;
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  /**
+   * A worker failed to start: stop the ones already running (each drains and exits), then the
+   * supervisor itself. The supervisor only obeys its parent's exit signal, and the parent is still
+   * inside this start function, so it is stopped with the untrappable kill once it has no children.
+   */
+  async #abortStart(sup: Pid): Promise<void> {
+    await this.#rt.launcher?.discard();
+    try {
+      for (const c of await whichChildren(sup)) {
+        if (typeof c.pid === 'string' && c.pid !== 'restarting') await terminateChild(sup, c.pid);
+      }
+    } catch {
+      // The supervisor already gave up on its own (restart intensity): its children are stopped.
+    }
+    const done = this.#done;
+    exitProcess(sup, 'kill');
+    await done;
+  }
+
+  #onStopped(sup: Pid, reason: ExitReason): ExitReason {
+    if (this.#sup === sup) this.#sup = undefined;
+    const rt = this.#rt;
+    rt.dispatcher.close(new PoolClosedError(this.name, `its supervisor exited: ${formatReason(reason)}`));
+    void rt.launcher?.discard();
+    rt.closeSockets();
+    if (rt.events.active) rt.events.emit({ type: 'pool_stopped', reason: formatReason(reason) });
+    return reason;
+  }
+}

@@ -1,0 +1,436 @@
+/**
+ * One Python worker OS process and its gRPC channel, below the actor level: spawn, readiness, tool
+ * list, exit tracking and the two ways to stop it. The PythonWorker actor (python-worker.ts) owns
+ * one of these; the Launcher (launcher.ts) may start it before the actor exists, so that a pool's
+ * workers all start at once.
+ *
+ * Spawning goes through core's `spawnProcess`: the registry records the child before it exists,
+ * the child carries the run marker on its command line and leads its own process group. It is
+ * spawned directly (no shell), from this thread, with `--host-pid` set to this process: the worker
+ * arms the kernel's parent-death signal and checks its parent, and it treats EOF on stdin as the
+ * host's death, so stdin stays an open pipe for the process's whole life (never ended by us).
+ */
+import { rmSync } from 'node:fs';
+import type { ServiceError } from '@grpc/grpc-js';
+import {
+  type Clock,
+  getProcessTracker,
+  type ProcessHandle,
+  runMarker,
+  SpawnFailedError,
+  spawnProcess,
+  type TimerHandle,
+} from '@trellis/core';
+import { PythonNotFoundError, type WorkerExit, WorkerStartError } from './errors.js';
+import type { DescribeResponse__Output } from './generated/trellis/bridge/v1/DescribeResponse.js';
+import type { ToolServiceClient } from './generated/trellis/bridge/v1/ToolService.js';
+import { createToolClient } from './protos.js';
+import { type ResolvedPython, sdkInstallHint } from './python.js';
+import { type ReadyLine, ReadyLineReader } from './readiness.js';
+
+/** A tool as the workers describe it. */
+export interface ToolDescription {
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema of the argument object. */
+  readonly parameters: Record<string, unknown>;
+  /** A generator tool: call it with `pool.stream`. */
+  readonly streaming: boolean;
+  /** The parameter that receives raw bytes (a Buffer argument), if the tool has one. */
+  readonly rawBytesParameter: string | undefined;
+  /** Declared safe to retry by its author (`@tool(idempotent=True)`). */
+  readonly idempotent: boolean;
+}
+
+export interface WorkerLaunchOptions {
+  readonly python: ResolvedPython;
+  /** `--tools` references (module names, or absolute paths to .py files). */
+  readonly tools: readonly string[];
+  /** `unix:/path` or `127.0.0.1:0`. */
+  readonly listen: string;
+  /** The socket file to remove after the worker exits (unix transport). */
+  readonly socketPath: string | undefined;
+  readonly concurrency: number;
+  readonly maxMessageBytes: number;
+  /** The worker's `--grace-ms`: how long it lets calls run after SIGTERM before cancelling them. */
+  readonly graceMs: number;
+  readonly startTimeoutMs: number;
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** Recorded in the registry, e.g. `pool/worker-2`. */
+  readonly name: string;
+  readonly stderrTailBytes: number;
+  readonly maxReadyLineBytes: number;
+  readonly onStderr: ((line: string, pid: number) => void) | undefined;
+  readonly clock: Clock;
+  /** Called once the process exists (before readiness), e.g. for a `worker_started` event. */
+  readonly onSpawned?: ((pid: number) => void) | undefined;
+}
+
+type ExitListener = (exit: WorkerExit) => void;
+
+export class WorkerProcess {
+  readonly handle: ProcessHandle;
+  readonly pid: number;
+  readonly address: string;
+  readonly client: ToolServiceClient;
+  readonly tools: readonly ToolDescription[];
+  readonly info: DescribeResponse__Output;
+  /** Milliseconds from spawn to ready (readiness line, channel connected, tools described). */
+  readonly startMs: number;
+  readonly #io: ProcessIo;
+  readonly #socketPath: string | undefined;
+  #closed = false;
+
+  private constructor(
+    io: ProcessIo,
+    ready: ReadyLine,
+    client: ToolServiceClient,
+    info: DescribeResponse__Output,
+    startMs: number,
+    socketPath: string | undefined,
+  ) {
+    this.#io = io;
+    this.handle = io.handle;
+    this.pid = io.handle.pid;
+    this.address = ready.address;
+    this.client = client;
+    this.info = info;
+    this.tools = info.tools.map(describeTool);
+    this.startMs = startMs;
+    this.#socketPath = socketPath;
+  }
+
+  /** Spawns a worker and resolves once it is ready to take calls; rejects with a precise start error. */
+  static async launch(o: WorkerLaunchOptions): Promise<WorkerProcess> {
+    const t0 = o.clock.now();
+    const args = [
+      '-m',
+      'trellis_worker',
+      '--tools',
+      o.tools.join(','),
+      '--listen',
+      o.listen,
+      `--host-pid=${process.pid}`,
+      '--concurrency',
+      String(o.concurrency),
+      '--max-message-bytes',
+      String(o.maxMessageBytes),
+      '--grace-ms',
+      String(o.graceMs),
+    ];
+    // With a tracker (the registry), spawnProcess appends the run's marker. Without one the worker
+    // still carries a marker of this host, so /proc scans and leak checks can always find it.
+    if (getProcessTracker() === undefined) args.push(runMarker(`untracked-${process.pid}`));
+    let handle: ProcessHandle;
+    try {
+      handle = await spawnProcess(o.python.command, args, {
+        role: 'tool-server',
+        name: o.name,
+        cwd: o.cwd,
+        env: o.env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+    } catch (e) {
+      if (e instanceof SpawnFailedError) {
+        throw new PythonNotFoundError(
+          `cannot run the Python interpreter ${o.python.command} (${(e.cause as Error | undefined)?.message ?? e.message}); ${o.python.source === 'venv' ? 'run `pnpm install` to recreate the project virtualenv' : 'point TRELLIS_PYTHON (or the python option) at a working Python >= 3.10'}`,
+          { python: o.python.command, source: o.python.source },
+        );
+      }
+      throw e;
+    }
+    o.onSpawned?.(handle.pid);
+    const io = new ProcessIo(handle, o);
+    let client: ToolServiceClient | undefined;
+    try {
+      const ready = await withTimeout(io.ready, o, handle.pid, 'print its readiness line');
+      client = createToolClient(ready.address, o.maxMessageBytes);
+      const c = client;
+      const deadline = () => new Date(Date.now() + Math.max(1, o.startTimeoutMs - (o.clock.now() - t0)));
+      await raceExit(
+        io,
+        new Promise<void>((res, rej) => c.waitForReady(deadline(), (err) => (err ? rej(err) : res()))),
+      );
+      const info = await raceExit(
+        io,
+        new Promise<DescribeResponse__Output>((res, rej) =>
+          c.Describe(
+            {},
+            { deadline: deadline() },
+            (err: ServiceError | null, r?: DescribeResponse__Output) =>
+              err || !r ? rej(err ?? new Error('empty Describe response')) : res(r),
+          ),
+        ),
+      );
+      return new WorkerProcess(io, ready, c, info, o.clock.now() - t0, o.socketPath);
+    } catch (e) {
+      client?.close();
+      handle.kill('SIGKILL');
+      await handle.exited;
+      removeSocket(o.socketPath);
+      if (e instanceof WorkerStartError || e instanceof PythonNotFoundError) throw e;
+      throw new WorkerStartError(
+        'ERR_WORKER_START_FAILED',
+        `Python worker ${handle.pid} started but could not be reached at its address: ${(e as Error).message}; stderr: ${io.stderrTail() || '(empty)'}`,
+        { pid: handle.pid, stderrTail: io.stderrTail() },
+      );
+    }
+  }
+
+  /** How the process ended, once it has. */
+  get exit(): WorkerExit | undefined {
+    return this.#io.exit;
+  }
+
+  /** Resolves when the process has exited (and its registry record is gone). */
+  get exited(): Promise<WorkerExit> {
+    return this.#io.exitedPromise;
+  }
+
+  /** Calls `cb` synchronously from the process's exit event (at once if it already exited). */
+  onExit(cb: ExitListener): void {
+    this.#io.onExit(cb);
+  }
+
+  stderrTail(): string {
+    return this.#io.stderrTail();
+  }
+
+  /** SIGKILL to the whole process group (no drain). */
+  kill(): void {
+    this.handle.kill('SIGKILL');
+  }
+
+  /**
+   * SIGTERM to the group (the worker refuses new calls, gives in-flight ones its `--grace-ms`, then
+   * cancels them and exits), SIGKILL after `killAfterMs`; resolves when the group is gone. stdin
+   * stays open meanwhile: EOF would tell the worker its host is dead.
+   */
+  async stop(killAfterMs: number): Promise<WorkerExit> {
+    if (this.#io.exit === undefined) await this.handle.stop({ graceMs: killAfterMs });
+    else this.handle.kill('SIGKILL'); // leader gone: make sure nothing of its group is left
+    return this.#io.exitedPromise;
+  }
+
+  /** Closes the channel and removes the socket file; call after the process has exited. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.client.close();
+    removeSocket(this.#socketPath);
+  }
+}
+
+/** The pipes and exit of one child: readiness parsing, stderr tail, exit listeners. */
+class ProcessIo {
+  readonly handle: ProcessHandle;
+  readonly ready: Promise<ReadyLine>;
+  readonly exitedPromise: Promise<WorkerExit>;
+  /** Rejects with the precise start failure once the process exited (never resolves). */
+  readonly startFailed: Promise<never>;
+  exit: WorkerExit | undefined;
+  #listeners: ExitListener[] = [];
+  #tail = '';
+  readonly #tailBytes: number;
+
+  constructor(handle: ProcessHandle, o: WorkerLaunchOptions) {
+    this.handle = handle;
+    this.#tailBytes = o.stderrTailBytes;
+    const child = handle.child;
+    // The worker may die at any moment: writes to its stdin would then raise EPIPE on the stream.
+    child.stdin?.on('error', () => {});
+    let partial = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      const s = d.toString('utf8');
+      this.#tail = (this.#tail + s).slice(-this.#tailBytes);
+      if (o.onStderr) {
+        const lines = (partial + s).split('\n');
+        partial = lines.pop() ?? '';
+        for (const l of lines) o.onStderr(l, handle.pid);
+      }
+    });
+    let settleReady: { res: (r: ReadyLine) => void; rej: (e: unknown) => void } | undefined;
+    this.ready = new Promise<ReadyLine>((res, rej) => {
+      settleReady = { res, rej };
+    });
+    // Rejections are consumed by launch(); this keeps an early failure from being "unhandled".
+    this.ready.catch(() => {});
+    const reader = new ReadyLineReader(o.maxReadyLineBytes);
+    const onData = (d: Buffer): void => {
+      const r = reader.push(d);
+      if (r === undefined) return;
+      child.stdout?.off('data', onData);
+      // After the readiness line stdout stays open but silent; keep it flowing so it never blocks.
+      child.stdout?.resume();
+      if (r.ok) settleReady?.res(r.ready);
+      else {
+        handle.kill('SIGKILL');
+        settleReady?.rej(
+          new WorkerStartError(
+            'ERR_WORKER_START_FAILED',
+            `Python worker ${handle.pid} was refused: ${r.problem}. Only the worker may write to its stdout before readiness: remove the print/echo (a wrapper script, sitecustomize or startup hook) that writes there`,
+            {
+              pid: handle.pid,
+              stdout: reader.pending.slice(0, 500),
+            },
+          ),
+        );
+      }
+    };
+    child.stdout?.on('data', onData);
+
+    let resolveExited: (e: WorkerExit) => void = () => {};
+    this.exitedPromise = new Promise((r) => {
+      resolveExited = r;
+    });
+    let rejectStart: (e: unknown) => void = () => {};
+    this.startFailed = new Promise<never>((_, rej) => {
+      rejectStart = rej;
+    });
+    this.startFailed.catch(() => {});
+    let closed = false;
+    child.once('close', () => {
+      closed = true;
+    });
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (this.exit !== undefined) return;
+      this.exit = { pid: handle.pid, exitCode: code, signal, stderrTail: this.#tail || undefined };
+      // Whatever else lived in the worker's group goes with it.
+      handle.kill('SIGKILL');
+      for (const l of this.#listeners.splice(0)) l(this.exit);
+      // A start failure quotes stderr, which may still be in the pipe when 'exit' arrives: wait for
+      // 'close' (both pipes drained), bounded in case a grandchild holds stderr open.
+      const exit = this.exit;
+      const fail = (): void => {
+        const err = startFailure(handle.pid, exit, o.python, reader.pending, () => this.stderrTail());
+        settleReady?.rej(err);
+        rejectStart(err);
+      };
+      if (closed) fail();
+      else {
+        const t = setTimeout(fail, STDERR_DRAIN_MS);
+        child.once('close', () => {
+          clearTimeout(t);
+          fail();
+        });
+      }
+      void handle.exited.then(() => resolveExited(exit));
+    };
+    child.once('exit', onExit);
+    // spawnProcess awaited its tracker after spawning: if the child already exited, replay it.
+    if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
+  }
+
+  onExit(cb: ExitListener): void {
+    if (this.exit !== undefined) cb(this.exit);
+    else this.#listeners.push(cb);
+  }
+
+  stderrTail(): string {
+    return this.#tail;
+  }
+}
+
+/** After the exit event, how long to wait for stderr to drain before quoting it. */
+const STDERR_DRAIN_MS = 300;
+
+/** What the worker's start-up exit codes mean, and what fixes each (see trellis_worker/cli.py). */
+const EXIT_MEANINGS: Record<number, string> = {
+  1: 'its host looked gone at start, or it failed unexpectedly; read its stderr below',
+  2: 'its command line was refused (a bad option value); check the pool options',
+  3: 'its tools module could not be imported or has no @tool functions; fix the error below in the module, or the tools option',
+  4: 'its listen address was refused or could not be bound; check TMPDIR (socket directory) or use transport "tcp"',
+};
+
+function startFailure(
+  pid: number,
+  exit: WorkerExit,
+  py: ResolvedPython,
+  stdout: string,
+  tail: () => string,
+): WorkerStartError {
+  // Read the tail lazily: stderr may still be draining when the exit event arrives.
+  const stderrTail = tail();
+  const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
+  const missing = /No module named '?(trellis_worker|grpc|google\.protobuf|google)'?/.exec(stderrTail);
+  if (missing) {
+    return new WorkerStartError(
+      'ERR_PYTHON_SDK_MISSING',
+      `Python ${py.command} cannot import ${missing[1]} (worker ${pid} ${how}); ${sdkInstallHint(py)}`,
+      {
+        pid,
+        exitCode: exit.exitCode,
+        signal: exit.signal,
+        python: py.command,
+        module: missing[1],
+        stderrTail,
+      },
+    );
+  }
+  const meaning = exit.exitCode !== null ? EXIT_MEANINGS[exit.exitCode] : undefined;
+  return new WorkerStartError(
+    'ERR_WORKER_START_FAILED',
+    `Python worker ${pid} ${how} before it was ready${meaning ? `: ${meaning}` : ''}. Its stderr ends with:\n${lastLines(stderrTail, 12) || '(nothing)'}`,
+    {
+      pid,
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      stderrTail,
+      stdout: stdout.slice(0, 500) || undefined,
+    },
+  );
+}
+
+function lastLines(s: string, n: number): string {
+  return s.trimEnd().split('\n').slice(-n).join('\n');
+}
+
+/** Races a start step against the start time-out (the worker is killed by the caller on failure). */
+async function withTimeout<T>(p: Promise<T>, o: WorkerLaunchOptions, pid: number, step: string): Promise<T> {
+  let timer: TimerHandle | undefined;
+  const timeout = new Promise<never>((_, rej) => {
+    timer = o.clock.setTimeout(
+      () =>
+        rej(
+          new WorkerStartError(
+            'ERR_WORKER_START_FAILED',
+            `Python worker ${pid} did not ${step} within startTimeoutMs (${o.startTimeoutMs} ms); a slow tools import can need a larger startTimeoutMs`,
+            { pid, startTimeoutMs: o.startTimeoutMs },
+          ),
+        ),
+      o.startTimeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    if (timer !== undefined) o.clock.clearTimeout(timer);
+  }
+}
+
+/** A start step that also fails as soon as the process exits (with the precise start failure). */
+function raceExit<T>(io: ProcessIo, p: Promise<T>): Promise<T> {
+  return Promise.race([p, io.startFailed]);
+}
+
+function describeTool(t: DescribeResponse__Output['tools'][number]): ToolDescription {
+  let parameters: Record<string, unknown> = {};
+  try {
+    parameters = JSON.parse(t.parametersJsonSchema || '{}');
+  } catch {
+    // A worker of this protocol always sends valid JSON; an empty schema is the safe reading.
+  }
+  return {
+    name: t.name,
+    description: t.description,
+    parameters,
+    streaming: t.streaming,
+    rawBytesParameter: t.rawBytesParameter || undefined,
+    idempotent: t.idempotent,
+  };
+}
+
+function removeSocket(path: string | undefined): void {
+  if (path !== undefined) rmSync(path, { force: true });
+}
