@@ -53,8 +53,8 @@ export interface ChildCounts {
 export class SupervisorRequestError extends TrellisError {
   /** OTP's name for the failure: already_present, already_started, not_found, running, restarting, simple_one_for_one, ... */
   readonly reason: string;
-  constructor(code: string, reason: string, message: string, details?: Record<string, unknown>) {
-    super(code, message, { details: { ...details, reason } });
+  constructor(code: string, reason: string, message: string, details?: Record<string, unknown>, cause?: unknown) {
+    super(code, message, { details: { ...details, reason }, cause });
     this.reason = reason;
   }
 }
@@ -282,7 +282,8 @@ async function request<T>(sup: Pid | string, req: SupRequest, timeoutMs: number)
 function revive(e: SerializedError): Error {
   const reason = (e.details as { reason?: unknown } | undefined)?.reason;
   if (e.code !== undefined && typeof reason === 'string') {
-    const x = new SupervisorRequestError(e.code, reason, e.message, e.details);
+    // Keep the cause (e.g. the start function's own TrellisError with its code) across the call.
+    const x = new SupervisorRequestError(e.code, reason, e.message, e.details, e.cause ? deserializeError(e.cause) : undefined);
     if (e.stack) x.stack = e.stack;
     return x;
   }
