@@ -4,6 +4,7 @@
  * figure has an absolute target).
  */
 import { benchHostKill } from './host-kill.js';
+import { benchHostTool, benchRecycle, benchSessionAffinity } from './parity.js';
 import type { BenchResult } from './result.js';
 import { benchStartup } from './startup.js';
 import { benchThroughput } from './throughput.js';
@@ -14,4 +15,7 @@ export const suites: Record<string, () => Promise<BenchResult[]>> = {
   throughput: benchThroughput,
   startup: benchStartup,
   'host-kill': benchHostKill,
+  'session-affinity': benchSessionAffinity,
+  'host-tool': benchHostTool,
+  recycle: benchRecycle,
 };

@@ -58,4 +58,36 @@ export const BRIDGE_DEFAULTS = Object.freeze({
   maxSocketPath: 107,
   /** Longest readiness line; more bytes without a newline count as garbage on stdout. */
   maxReadyLineBytes: 64 * 1024,
+  /** Session affinity of calls with a session id: `hint`, `strict-queue` or `strict-fail-fast`. */
+  affinity: 'hint' as 'hint' | 'strict-queue' | 'strict-fail-fast',
+  /** A session unused this long is ended (EndSession on its worker); Infinity keeps it until endSession. */
+  sessionTtlMs: 3_600_000,
+  /** How often expired sessions are looked for. */
+  sessionSweepMs: 1000,
+  /** Recycle a worker this old (ms); Infinity: never. */
+  ttlMs: Number.POSITIVE_INFINITY,
+  /** Recycle a worker after it has served this many calls; Infinity: never. */
+  maxCalls: Number.POSITIVE_INFINITY,
+  /** Recycle a worker whose Python process's RSS (from /proc) is above this (MiB); Infinity: never. */
+  maxRssMb: Number.POSITIVE_INFINITY,
+  /** Quarantine: a tool that crashed `crashes` workers within `windowMs` is refused for `cooldownMs`. */
+  quarantine: Object.freeze({ crashes: 3, windowMs: 60_000, cooldownMs: 60_000 }),
+  /**
+   * Circuit breaker (off unless the circuitBreaker option is given): `failures` failures with one of
+   * `codes` within `windowMs` open it; after `cooldownMs` one probe call is let through.
+   */
+  circuitBreaker: Object.freeze({
+    failures: 5,
+    windowMs: 10_000,
+    cooldownMs: 5000,
+    codes: Object.freeze([
+      'ERR_WORKER_EXITED',
+      'ERR_WORKER_UNAVAILABLE',
+      'ERR_DEADLINE_EXCEEDED',
+      'ERR_QUEUE_TIMEOUT',
+      'ERR_TRANSPORT',
+    ]),
+  }),
+  /** Deadline of an EndSession sent to a worker. */
+  endSessionTimeoutMs: 2000,
 });

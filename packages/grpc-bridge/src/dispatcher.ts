@@ -19,14 +19,20 @@ import {
   PoolClosedError,
   PoolSaturatedError,
   QueueTimeoutError,
+  SessionWorkerGoneError,
   ToolCallError,
+  WorkerBusyError,
   type WorkerExit,
 } from './errors.js';
+import type { AffinityMode } from './pool-options.js';
+import type { Session } from './sessions.js';
 import type { WorkerProcess } from './worker-process.js';
 import type { SelectionRequest, WorkerSelector, WorkerView } from './worker-selection.js';
 
 /** A call running on a worker; told when the worker's process exits under it. */
 export interface InFlightCall {
+  /** The tool it runs: charged with the crash if the worker dies of one (quarantine). */
+  readonly tool?: string;
   onWorkerExit(exit: WorkerExit): void;
 }
 
@@ -40,8 +46,13 @@ export class WorkerEntry implements WorkerView {
   /** Set once the worker was told to drain (a shutdown), so calls cut short by it can say so. */
   drained = false;
   readonly calls = new Set<InFlightCall>();
-  /** RSS of the Python process from its last heartbeat, in bytes. */
+  /** RSS of the Python process (from /proc at its last heartbeat), in bytes. */
   rssBytes: number | undefined;
+  /** Calls handed to it so far. */
+  dispatched = 0;
+  /** When `dispatched` reaches this, `onLimit` is called once (recycling by maxCalls). */
+  maxDispatched = Number.POSITIVE_INFINITY;
+  onLimit: (() => void) | undefined;
   #idle: (() => void)[] = [];
 
   constructor(
@@ -75,6 +86,9 @@ export class WorkerEntry implements WorkerView {
 export interface SlotRequest extends SelectionRequest {
   /** Ids of workers this attempt must avoid (the one whose death failed the first attempt). */
   readonly exclude: ReadonlySet<number> | undefined;
+  /** The call's session, whose worker it prefers (or must use: see `affinity`). */
+  readonly session?: Session | undefined;
+  readonly affinity?: AffinityMode | undefined;
 }
 
 export interface EnqueueOptions {
@@ -103,6 +117,8 @@ export interface DispatcherOptions {
   readonly selector: WorkerSelector;
   readonly clock: Clock;
   readonly onQueueFull: (tool: string, depth: number) => void;
+  /** A worker's process exited; `tools` were running on it. */
+  readonly onWorkerGone?: (w: WorkerEntry, exit: WorkerExit, tools: string[]) => void;
 }
 
 export class Dispatcher {
@@ -143,7 +159,13 @@ export class Dispatcher {
     if (w.state === 'ready') this.#unready(w);
     w.state = 'gone';
     this.#all.delete(w.id);
-    for (const c of [...w.calls]) c.onWorkerExit(exit);
+    const calls = [...w.calls];
+    if (this.#o.onWorkerGone) {
+      const tools: string[] = [];
+      for (const c of calls) if (c.tool !== undefined && !tools.includes(c.tool)) tools.push(c.tool);
+      this.#o.onWorkerGone(w, exit, tools);
+    }
+    for (const c of calls) c.onWorkerExit(exit);
     w.calls.clear();
     w.notifyIdle();
   }
@@ -151,6 +173,11 @@ export class Dispatcher {
   #unready(w: WorkerEntry): void {
     const i = this.#ready.indexOf(w);
     if (i >= 0) this.#ready.splice(i, 1);
+  }
+
+  /** A worker with a live process, by id. */
+  worker(id: number): WorkerEntry | undefined {
+    return this.#all.get(id);
   }
 
   /** Workers with a live process. */
@@ -262,14 +289,73 @@ export class Dispatcher {
   }
 
   #take(req: SlotRequest): WorkerEntry | undefined {
+    const s = req.session;
+    if (s !== undefined && s.workerId !== undefined) {
+      const bound = this.#affine(req, s);
+      if (bound === null) return undefined;
+      if (bound !== undefined) return this.#use(bound);
+    }
     const candidates = this.#candidates(req);
     if (candidates.length === 0) return undefined;
     const picked = this.#o.selector(candidates, req) as WorkerEntry | undefined;
     // A selector may only pick among the candidates, and only one with a free slot.
     if (picked === undefined || picked.inFlight >= picked.capacity || picked.state !== 'ready')
       return undefined;
-    picked.inFlight++;
-    return picked;
+    if (s !== undefined && (s.workerId === undefined || s.lost !== undefined)) {
+      // First call of the session (or a hint-mode session whose worker left): bind it here.
+      s.workerId = picked.id;
+      s.workerPid = picked.pid;
+      s.lost = undefined;
+    }
+    return this.#use(picked);
+  }
+
+  #use(w: WorkerEntry): WorkerEntry {
+    w.inFlight++;
+    if (++w.dispatched === w.maxDispatched) {
+      // Its last call: from now on it takes none (so maxCalls is exact), finishes what it has, and
+      // is replaced (onLimit starts the fresh process).
+      this.drain(w);
+      w.drained = false;
+      w.onLimit?.();
+    }
+    return w;
+  }
+
+  /**
+   * Affinity for a bound session: its worker when it has a free slot; otherwise `undefined` to let
+   * the selector pick any worker (hint), `null` to keep waiting (strict-queue), or a throw
+   * (strict-fail-fast busy: ERR_WORKER_BUSY; any strict mode with the worker gone:
+   * ERR_SESSION_WORKER_GONE, never routed elsewhere since the session's state died with it).
+   */
+  #affine(req: SlotRequest, s: Session): WorkerEntry | undefined | null {
+    const mode = req.affinity ?? 'hint';
+    const w = s.lost === undefined ? this.#all.get(s.workerId!) : undefined;
+    if (w === undefined || w.state !== 'ready' || req.exclude?.has(w.id)) {
+      if (mode === 'hint') return undefined;
+      throw new SessionWorkerGoneError(
+        this.#o.pool,
+        req.tool,
+        s.id,
+        s.workerPid ?? 0,
+        s.lost ?? (w?.state === 'draining' ? 'is being recycled or shut down' : 'exited'),
+      );
+    }
+    if (w.inFlight < w.capacity) return w;
+    if (mode === 'hint') return undefined;
+    if (mode === 'strict-queue') return null;
+    throw new WorkerBusyError(this.#o.pool, req.tool, s.id, w.pid);
+  }
+
+  /**
+   * Before a call queues: a strict session whose worker is gone or (fail-fast) busy fails now,
+   * rather than after waiting behind other calls.
+   */
+  checkAffinity(req: SlotRequest): void {
+    const s = req.session;
+    if (s === undefined || s.workerId === undefined || (req.affinity ?? 'hint') === 'hint') return;
+    if (this.#closed !== undefined) throw this.#closed;
+    this.#affine(req, s);
   }
 
   #freeSlots(): number {

@@ -168,3 +168,50 @@ export function stripUndefined(o: Record<string, unknown>): Record<string, unkno
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
   return o;
 }
+
+/** ERR_WORKER_BUSY: a strict-fail-fast session call found its session's worker busy. */
+export class WorkerBusyError extends TrellisError {
+  constructor(pool: string, tool: string, sessionId: string, pid: number) {
+    super(
+      'ERR_WORKER_BUSY',
+      `call to "${tool}" in session "${sessionId}" was refused: the session's worker (PID ${pid}) in pool "${pool}" is busy and the affinity is "strict-fail-fast"; retry later, or use affinity "strict-queue" to wait for it or "hint" to run elsewhere`,
+      { details: { pool, tool, sessionId, pid } },
+    );
+  }
+}
+
+/**
+ * ERR_SESSION_WORKER_GONE: the worker holding a session's state exited (or was recycled), and a
+ * strict affinity forbids running the session's calls anywhere else.
+ */
+export class SessionWorkerGoneError extends TrellisError {
+  constructor(pool: string, tool: string, sessionId: string, pid: number, how: string) {
+    super(
+      'ERR_SESSION_WORKER_GONE',
+      `call to "${tool}" in session "${sessionId}" cannot run: the session's worker (PID ${pid}) in pool "${pool}" ${how}, and the session's state (ctx.session) was lost with it. The call was not sent to another worker because the affinity is strict; end the session (pool.endSession) and create a new one, or use affinity "hint"`,
+      { details: { pool, tool, sessionId, pid, how } },
+    );
+  }
+}
+
+/** ERR_TOOL_QUARANTINED: the tool crashed workers too often recently; refused for a cooling period. */
+export class ToolQuarantinedError extends TrellisError {
+  constructor(pool: string, tool: string, crashes: number, windowMs: number, retryInMs: number) {
+    super(
+      'ERR_TOOL_QUARANTINED',
+      `tool "${tool}" is quarantined in pool "${pool}": it crashed ${crashes} workers (crash signal or exit code 134/137/139) within ${windowMs} ms, so it is refused for ${Math.ceil(retryInMs)} ms more instead of crash-looping the pool; fix the tool (native crash, out of memory), or tune quarantine (crashes, windowMs, cooldownMs)`,
+      { details: { pool, tool, crashes, windowMs, retryInMs: Math.ceil(retryInMs) } },
+    );
+  }
+}
+
+/** ERR_CIRCUIT_OPEN: the pool's circuit breaker is open after too many failures. */
+export class CircuitOpenError extends TrellisError {
+  constructor(pool: string, tool: string, failures: number, retryInMs: number) {
+    super(
+      'ERR_CIRCUIT_OPEN',
+      `call to "${tool}" was refused: pool "${pool}"'s circuit breaker is open after ${failures} failures; it lets a probe call through in ${Math.ceil(retryInMs)} ms. Find out why the pool's calls fail (pool.stats().errorsByCode), or tune circuitBreaker`,
+      { details: { pool, tool, failures, retryInMs: Math.ceil(retryInMs) } },
+    );
+  }
+}

@@ -4,25 +4,40 @@
  */
 export { BRIDGE_DEFAULTS } from './defaults.js';
 export {
+  CircuitOpenError,
   HeartbeatMissedError,
   InvalidPoolOptionsError,
   PoolClosedError,
   PoolSaturatedError,
   PythonNotFoundError,
   QueueTimeoutError,
+  SessionWorkerGoneError,
   ToolCallError,
   type ToolCallFailure,
+  ToolQuarantinedError,
+  WorkerBusyError,
   type WorkerExit,
   WorkerExitedError,
   WorkerStartError,
 } from './errors.js';
+export { checkArgs, type HostTool, type HostToolContext, type HostToolFn } from './host-service.js';
 export { BYTES_TYPE, JSON_TYPE, type ToolArgs, ToolPayload } from './payload.js';
 export type { PoolEvent, PoolEventListener, PoolEventType, WorkerExitReason } from './pool-events.js';
-export type { CallOptions, StreamOptions, ToolPoolOptions } from './pool-options.js';
+export type {
+  AffinityMode,
+  CallOptions,
+  CircuitBreakerOptions,
+  PythonLogRecord,
+  QuarantineOptions,
+  StreamOptions,
+  ToolPoolOptions,
+} from './pool-options.js';
 export type { PoolStats, WorkerStatsView } from './pool-stats.js';
 export { ERROR_METADATA_KEY, findProtoRoot, PROTOCOL } from './protos.js';
 export { findRepoRoot, type PythonSource, type ResolvedPython, resolvePython } from './python.js';
 export { PythonWorker } from './python-worker.js';
+export { type CircuitState, isCrash, oomKillCount } from './robustness.js';
+export type { CreateSessionOptions, Session } from './sessions.js';
 export { ToolPool } from './tool-pool.js';
 export { ToolStream } from './tool-stream.js';
 export { type ToolDescription, WorkerProcess } from './worker-process.js';

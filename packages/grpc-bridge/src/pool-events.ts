@@ -82,6 +82,44 @@ export type PoolEvent =
       readonly code: string;
     })
   | (Base & {
+      readonly type: 'worker_recycled';
+      readonly slot: number;
+      /** The worker that retires, and the fresh one that took its place. */
+      readonly workerId: number;
+      readonly pid: number;
+      readonly newWorkerId: number;
+      readonly newPid: number;
+      /** `ttl`, `max_calls` or `max_rss`, with the figure that triggered it. */
+      readonly reason: string;
+      readonly detail: string;
+    })
+  | (Base & {
+      readonly type: 'worker_tainted';
+      readonly slot: number;
+      readonly workerId: number;
+      readonly pid: number;
+      readonly exitCode: number | null;
+      readonly signal: string | null;
+      /** Tools that were running on it when it crashed. */
+      readonly tools: readonly string[];
+    })
+  | (Base & {
+      readonly type: 'tool_quarantined';
+      readonly tool: string;
+      readonly crashes: number;
+      readonly cooldownMs: number;
+    })
+  | (Base & { readonly type: 'circuit_changed'; readonly state: 'open' | 'closed' | 'half-open' })
+  | (Base & {
+      readonly type: 'session_ended';
+      readonly sessionId: string;
+      /** `ended` (pool.endSession), `expired` (sessionTtlMs) or `pool_stopped`. */
+      readonly reason: string;
+      readonly workerPid: number | undefined;
+      /** The worker held state for it and dropped it (EndSession answered). */
+      readonly released: boolean;
+    })
+  | (Base & {
       readonly type: 'queue_full';
       readonly tool: string;
       readonly queueDepth: number;

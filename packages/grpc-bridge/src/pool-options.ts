@@ -2,7 +2,7 @@
  * ToolPool options: what a user may set, validation with messages that name the field and the fix,
  * and the normalized form with every default filled in (BRIDGE_DEFAULTS).
  */
-import type { Clock } from '@trellis/core';
+import type { Clock, Pid } from '@trellis/core';
 import { systemClock } from '@trellis/core';
 import { BRIDGE_DEFAULTS } from './defaults.js';
 import { InvalidPoolOptionsError } from './errors.js';
@@ -48,6 +48,58 @@ export interface ToolPoolOptions {
   readonly latencyWindow?: number;
   /** Clock for heartbeats, queue time-outs and durations (tests may inject one). */
   readonly clock?: Clock;
+  /** Session affinity of calls with a session id (default `hint`); a call may override it. */
+  readonly affinity?: AffinityMode;
+  /** A session unused this long is ended and its Python state released (default 1 h). */
+  readonly sessionTtlMs?: number;
+  /** Recycle a worker this old, in ms (default Infinity: never). */
+  readonly ttlMs?: number;
+  /** Recycle a worker after this many calls (default Infinity: never). */
+  readonly maxCalls?: number;
+  /** Recycle a worker whose Python process's own RSS exceeds this many MiB (default Infinity). */
+  readonly maxRssMb?: number;
+  /** Tool quarantine after repeated crashes (default on: 3 crashes in 60 s -> refused 60 s); false: off. */
+  readonly quarantine?: false | Partial<QuarantineOptions>;
+  /** The pool's circuit breaker (default off); `true` or an object turns it on. */
+  readonly circuitBreaker?: boolean | Partial<CircuitBreakerOptions>;
+  /** Told of every answered worker heartbeat: `beat(pid)` with the PythonWorker actor's pid. */
+  readonly healthMonitor?: { beat(pid: Pid): unknown };
+  /** Receives the Python workers' log records when the pool serves host tools (HostService.Log). */
+  readonly onLog?: (record: PythonLogRecord) => void;
+}
+
+export type AffinityMode = 'hint' | 'strict-queue' | 'strict-fail-fast';
+const AFFINITY_MODES: readonly AffinityMode[] = ['hint', 'strict-queue', 'strict-fail-fast'];
+
+export interface QuarantineOptions {
+  /** Crashes of workers running the tool within `windowMs` that quarantine it. */
+  readonly crashes: number;
+  readonly windowMs: number;
+  /** How long a quarantined tool is refused. */
+  readonly cooldownMs: number;
+}
+
+export interface CircuitBreakerOptions {
+  readonly failures: number;
+  readonly windowMs: number;
+  readonly cooldownMs: number;
+  /** Error codes that count as failures. */
+  readonly codes: readonly string[];
+}
+
+/** A Python log record forwarded by a worker. */
+export interface PythonLogRecord {
+  readonly pid: number;
+  /** Python level number (10 DEBUG ... 50 CRITICAL) and name. */
+  readonly level: number;
+  readonly levelName: string;
+  readonly logger: string;
+  readonly message: string;
+  readonly timeUnixMs: number;
+  readonly callId: string;
+  readonly sessionId: string;
+  readonly tool: string;
+  readonly traceback: string;
 }
 
 export interface NormalizedPoolOptions {
@@ -77,6 +129,15 @@ export interface NormalizedPoolOptions {
   readonly exitAttributionMs: number;
   readonly latencyWindow: number;
   readonly clock: Clock;
+  readonly affinity: AffinityMode;
+  readonly sessionTtlMs: number;
+  readonly ttlMs: number;
+  readonly maxCalls: number;
+  readonly maxRssMb: number;
+  readonly quarantine: QuarantineOptions | undefined;
+  readonly circuitBreaker: CircuitBreakerOptions | undefined;
+  readonly healthMonitor: { beat(pid: Pid): unknown } | undefined;
+  readonly onLog: ((record: PythonLogRecord) => void) | undefined;
 }
 
 function bad(field: string, value: unknown, want: string): never {
@@ -153,7 +214,19 @@ export function normalizePoolOptions(options: ToolPoolOptions): NormalizedPoolOp
       bad('env', o.env, 'use an object of string values');
     }
   }
-  for (const f of ['onStderr', 'selector'] as const) {
+  const affinity = options.affinity ?? BRIDGE_DEFAULTS.affinity;
+  if (!AFFINITY_MODES.includes(affinity))
+    bad('affinity', affinity, `use one of ${AFFINITY_MODES.join(', ')}`);
+  if (o.maxCalls !== undefined && o.maxCalls !== Number.POSITIVE_INFINITY) int(o, 'maxCalls', 0, 1);
+  if (o.maxRssMb !== undefined && (typeof o.maxRssMb !== 'number' || !(o.maxRssMb > 0)))
+    bad('maxRssMb', o.maxRssMb, 'use a number of MiB > 0 (or Infinity)');
+  if (o.healthMonitor !== undefined && typeof (o.healthMonitor as { beat?: unknown })?.beat !== 'function')
+    bad(
+      'healthMonitor',
+      o.healthMonitor,
+      'use a HealthMonitor from @trellis/health (an object with beat(pid))',
+    );
+  for (const f of ['onStderr', 'selector', 'onLog'] as const) {
     if (o[f] !== undefined && typeof o[f] !== 'function') bad(f, o[f], 'use a function');
   }
   return Object.freeze({
@@ -188,6 +261,44 @@ export function normalizePoolOptions(options: ToolPoolOptions): NormalizedPoolOp
     exitAttributionMs: ms(o, 'exitAttributionMs', BRIDGE_DEFAULTS.exitAttributionMs, false),
     latencyWindow: int(o, 'latencyWindow', BRIDGE_DEFAULTS.latencyWindow, 1),
     clock: options.clock ?? systemClock,
+    affinity,
+    sessionTtlMs: ms(o, 'sessionTtlMs', BRIDGE_DEFAULTS.sessionTtlMs, true),
+    ttlMs: ms(o, 'ttlMs', BRIDGE_DEFAULTS.ttlMs, true),
+    maxCalls: (o.maxCalls as number | undefined) ?? BRIDGE_DEFAULTS.maxCalls,
+    maxRssMb: (o.maxRssMb as number | undefined) ?? BRIDGE_DEFAULTS.maxRssMb,
+    quarantine: quarantineOptions(options.quarantine),
+    circuitBreaker: breakerOptions(options.circuitBreaker),
+    healthMonitor: options.healthMonitor,
+    onLog: options.onLog,
+  });
+}
+
+function quarantineOptions(q: ToolPoolOptions['quarantine']): QuarantineOptions | undefined {
+  if (q === false) return undefined;
+  if (q !== undefined && (typeof q !== 'object' || q === null))
+    bad('quarantine', q, 'use false or { crashes, windowMs, cooldownMs }');
+  const r = { ...BRIDGE_DEFAULTS.quarantine, ...(q ?? {}) } as unknown as Record<string, unknown>;
+  return Object.freeze({
+    crashes: int(r, 'crashes', 0, 1),
+    windowMs: ms(r, 'windowMs', 0, true),
+    cooldownMs: ms(r, 'cooldownMs', 0, false),
+  });
+}
+
+function breakerOptions(c: ToolPoolOptions['circuitBreaker']): CircuitBreakerOptions | undefined {
+  if (c === undefined || c === false) return undefined;
+  if (c !== true && (typeof c !== 'object' || c === null))
+    bad('circuitBreaker', c, 'use true, false or { failures, windowMs, cooldownMs, codes }');
+  const d = BRIDGE_DEFAULTS.circuitBreaker;
+  const r = { ...d, ...(c === true ? {} : c) } as unknown as Record<string, unknown>;
+  const codes = r.codes;
+  if (!Array.isArray(codes) || codes.some((x) => typeof x !== 'string'))
+    bad('circuitBreaker.codes', codes, 'use an array of error codes such as ["ERR_WORKER_EXITED"]');
+  return Object.freeze({
+    failures: int(r, 'failures', 0, 1),
+    windowMs: ms(r, 'windowMs', 0, false),
+    cooldownMs: ms(r, 'cooldownMs', 0, false),
+    codes: Object.freeze([...(codes as string[])]),
   });
 }
 
@@ -208,6 +319,8 @@ export interface CallOptions {
   readonly metadata?: Readonly<Record<string, string>>;
   /** Return results as ToolPayload (bytes + content type) instead of decoding them. */
   readonly raw?: boolean;
+  /** Session affinity of this call (default: the pool's `affinity`). */
+  readonly affinity?: AffinityMode;
 }
 
 export interface StreamOptions extends CallOptions {

@@ -6,13 +6,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TimerHandle } from '@trellis/core';
 import { BRIDGE_DEFAULTS } from './defaults.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, type WorkerEntry } from './dispatcher.js';
+import type { WorkerExit } from './errors.js';
+import { HostService } from './host-service.js';
 import type { Launcher } from './launcher.js';
 import { PoolEvents } from './pool-events.js';
-import type { NormalizedPoolOptions } from './pool-options.js';
+import type { NormalizedPoolOptions, PythonLogRecord } from './pool-options.js';
 import { PoolCounters } from './pool-stats.js';
 import { absoluteToolsRef, type ResolvedPython } from './python.js';
+import { CircuitBreaker, isCrash, Quarantine } from './robustness.js';
+import { type Session, SessionTable } from './sessions.js';
 import type { ToolDescription, WorkerLaunchOptions } from './worker-process.js';
 
 export class PoolRuntime {
@@ -30,6 +35,10 @@ export class PoolRuntime {
   readonly slotsStarted = new Set<number>();
   /** The last worker start failure, for a precise error when the pool cannot start. */
   lastStartError: unknown;
+  readonly sessions: SessionTable;
+  readonly quarantine: Quarantine | undefined;
+  readonly breaker: CircuitBreaker | undefined;
+  readonly host: HostService;
   #socketDir: string | undefined;
   #workerSeq = 0;
   #launchSeq = 0;
@@ -40,17 +49,125 @@ export class PoolRuntime {
     this.name = o.name;
     this.events = new PoolEvents(o.name);
     this.counters = new PoolCounters(o.latencyWindow);
+    this.sessions = new SessionTable(o.sessionTtlMs);
+    this.quarantine = o.quarantine ? new Quarantine(o.quarantine) : undefined;
+    this.breaker = o.circuitBreaker ? new CircuitBreaker(o.circuitBreaker) : undefined;
+    this.host = new HostService((r) => this.#onLog(r), o.maxMessageBytes);
     this.dispatcher = new Dispatcher({
       pool: o.name,
       maxQueue: o.maxQueue,
       selector: o.selector,
       clock: o.clock,
+      onWorkerGone: (w, exit, tools) => this.#onWorkerGone(w, exit, tools),
       onQueueFull: (tool, depth) => {
         this.counters.queueFull++;
         if (this.events.active)
           this.events.emit({ type: 'queue_full', tool, queueDepth: depth, maxQueue: o.maxQueue });
       },
     });
+  }
+
+  /** A worker's process exited: its sessions lost their state; a crash taints it and its tools. */
+  #onWorkerGone(w: WorkerEntry, exit: WorkerExit, tools: string[]): void {
+    const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
+    this.sessions.workerLost(w.id, how);
+    if (!isCrash(exit, w.process.killedByHost, w.process.oomKillsAtStart)) return;
+    this.counters.tainted++;
+    if (this.events.active)
+      this.events.emit({
+        type: 'worker_tainted',
+        slot: w.slot,
+        workerId: w.id,
+        pid: w.pid,
+        exitCode: exit.exitCode,
+        signal: exit.signal,
+        tools,
+      });
+    const q = this.quarantine;
+    if (q === undefined) return;
+    const now = this.o.clock.now();
+    for (const t of tools) {
+      if (q.crashed(t, now) && this.events.active)
+        this.events.emit({
+          type: 'tool_quarantined',
+          tool: t,
+          crashes: q.options.crashes,
+          cooldownMs: q.options.cooldownMs,
+        });
+    }
+  }
+
+  /** Ends a session: forgets it and tells its worker (if alive) to drop the Python state. */
+  async endSession(s: Session, reason: string): Promise<boolean> {
+    const released = await this.#releaseSession(s);
+    // After the worker answered: whoever reacts to the event finds the Python state gone.
+    if (this.events.active)
+      this.events.emit({ type: 'session_ended', sessionId: s.id, reason, workerPid: s.workerPid, released });
+    return released;
+  }
+
+  #releaseSession(s: Session): Promise<boolean> {
+    const w =
+      s.workerId === undefined || s.lost !== undefined ? undefined : this.dispatcher.worker(s.workerId);
+    if (w === undefined) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      try {
+        w.client.EndSession(
+          { sessionId: s.id },
+          { deadline: new Date(Date.now() + BRIDGE_DEFAULTS.endSessionTimeoutMs) },
+          (err, res) => resolve(!err && res?.existed === true),
+        );
+      } catch {
+        resolve(false); // channel closed: the worker is going away with the state
+      }
+    });
+  }
+
+  #sweep: TimerHandle | undefined;
+
+  /** Looks for expired sessions every sessionSweepMs while the pool runs. */
+  startSessionSweep(): void {
+    if (this.#sweep !== undefined || !Number.isFinite(this.o.sessionTtlMs)) return;
+    const tick = (): void => {
+      for (const s of this.sessions.expired(this.o.clock.now())) void this.endSession(s, 'expired');
+      this.#sweep = this.o.clock.setTimeout(
+        tick,
+        Math.min(BRIDGE_DEFAULTS.sessionSweepMs, this.o.sessionTtlMs),
+      );
+      (this.#sweep as { unref?: () => void }).unref?.();
+    };
+    this.#sweep = this.o.clock.setTimeout(
+      tick,
+      Math.min(BRIDGE_DEFAULTS.sessionSweepMs, this.o.sessionTtlMs),
+    );
+    (this.#sweep as { unref?: () => void }).unref?.();
+  }
+
+  stopSessionSweep(): void {
+    if (this.#sweep !== undefined) this.o.clock.clearTimeout(this.#sweep);
+    this.#sweep = undefined;
+  }
+
+  #onLog(r: PythonLogRecord): void {
+    if (this.o.onLog) this.o.onLog(r);
+    else if (this.o.onStderr) {
+      const where = r.callId ? ` [${r.tool} ${r.callId}]` : '';
+      this.o.onStderr(
+        `${r.levelName} ${r.logger}${where}: ${r.message}${r.traceback ? `\n${r.traceback}` : ''}`,
+        r.pid,
+      );
+    }
+  }
+
+  /** Serves HostService when host tools are exposed; workers launched afterwards get its address. */
+  async startHostService(): Promise<void> {
+    if (this.host.tools.size === 0 || this.host.address !== undefined) return;
+    let listen = '127.0.0.1:0';
+    if (this.#socketDir !== undefined) {
+      const p = join(this.#socketDir, 'host.sock');
+      if (Buffer.byteLength(p) <= BRIDGE_DEFAULTS.maxSocketPath) listen = `unix:${p}`;
+    }
+    await this.host.start(listen);
   }
 
   nextWorkerId(): number {
@@ -110,6 +227,7 @@ export class PoolRuntime {
       stderrTailBytes: BRIDGE_DEFAULTS.stderrTailBytes,
       maxReadyLineBytes: BRIDGE_DEFAULTS.maxReadyLineBytes,
       onStderr: this.o.onStderr,
+      hostAddress: this.host.address,
       clock: this.o.clock,
       onSpawned: (pid) => {
         if (this.events.active) this.events.emit({ type: 'worker_started', slot, pid });

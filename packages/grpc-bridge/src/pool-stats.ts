@@ -40,6 +40,8 @@ export class PoolCounters {
   retried = 0;
   queueFull = 0;
   restarts = 0;
+  recycles = 0;
+  tainted = 0;
   readonly errorsByCode = new Map<string, number>();
   readonly latency: LatencyWindow;
 
@@ -105,5 +107,15 @@ export interface PoolStats {
   readonly restarts: number;
   /** Calls refused because the queue was full. */
   readonly queueFull: number;
+  /** Workers replaced gracefully (ttlMs, maxCalls, maxRssMb). */
+  readonly recycles: number;
+  /** Workers that died of a crash signal or exit code 134/137/139. */
+  readonly tainted: number;
+  /** Quarantined tools and the ms each is still refused for. */
+  readonly quarantined: Readonly<Record<string, number>>;
+  /** The circuit breaker's state (`off` when not configured). */
+  readonly circuit: 'off' | 'closed' | 'open' | 'half-open';
+  /** Live sessions. */
+  readonly sessions: number;
   readonly workers: readonly WorkerStatsView[];
 }

@@ -99,6 +99,17 @@ export function decodeErrorDetail(metadata: grpc.Metadata | undefined): ErrorDet
   }
 }
 
+/** Encodes an ErrorDetail for the `trellis-error-bin` trailer (host tool failures). */
+export function encodeErrorDetail(d: {
+  errorType: string;
+  message: string;
+  traceback: string;
+  tool: string;
+}): Buffer {
+  const { errorDetail } = load();
+  return Buffer.from(errorDetail.encode(errorDetail.fromObject(d)).finish());
+}
+
 /** Loads the protocol now (it is otherwise loaded by the first client), to fail early if it is missing. */
 export function loadProtocol(): void {
   load();

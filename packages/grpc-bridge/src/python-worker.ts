@@ -44,28 +44,45 @@ import { WorkerEntry } from './dispatcher.js';
 import { HeartbeatMissedError, type WorkerExit, WorkerExitedError } from './errors.js';
 import type { HeartbeatResponse__Output } from './generated/trellis/bridge/v1/HeartbeatResponse.js';
 import type { PoolRuntime } from './pool-runtime.js';
-import type { WorkerProcess } from './worker-process.js';
+import { WorkerProcess } from './worker-process.js';
 
 interface WorkerState {
   readonly rt: PoolRuntime;
   readonly slot: number;
-  readonly wp: WorkerProcess;
-  readonly entry: WorkerEntry;
+  /** The process taking calls now; replaced by a fresh one on a recycle. */
+  wp: WorkerProcess;
+  entry: WorkerEntry;
   hbTimer: TimerHandle | undefined;
   hbSeq: number;
   misses: number;
   lastHbError: string | undefined;
+  ttlTimer: TimerHandle | undefined;
+  /** A recycle is under way (its fresh process is starting). */
+  recycling: boolean;
+  /** The fresh process of a recycle while it starts. */
+  launching: Promise<WorkerProcess> | undefined;
+  /** Replacements in a row that failed to start. */
+  recycleFailures: number;
+  /** Recycled processes finishing their calls before they are stopped. */
+  readonly retiring: Map<WorkerProcess, Promise<void>>;
 }
 
 type Info =
-  | { readonly type: '$py_exit'; readonly exit: WorkerExit }
+  | { readonly type: '$py_exit'; readonly exit: WorkerExit; readonly pid: number }
   | { readonly type: '$hb_tick' }
   | {
       readonly type: '$hb_result';
       readonly seq: number;
       readonly error: string | undefined;
       readonly rss: number | undefined;
-    };
+    }
+  | { readonly type: '$recycle'; readonly reason: string; readonly detail: string }
+  | { readonly type: '$fresh'; readonly wp: WorkerProcess; readonly reason: string; readonly detail: string }
+  | { readonly type: '$fresh_failed'; readonly error: unknown };
+
+const MIB = 1024 * 1024;
+/** Replacement processes that may fail to start in a row before the worker gives up (see $fresh_failed). */
+const RECYCLE_ATTEMPTS = 3;
 
 export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], never, never, never, Info>({
   async init(ctx: ServerContext, rt: PoolRuntime, slot: number) {
@@ -93,21 +110,46 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
     }
     rt.slotsStarted.add(slot);
     if (restart) rt.counters.restarts++;
-    const entry = new WorkerEntry(rt.nextWorkerId(), slot, rt.o.maxConcurrentPerWorker, wp);
+    const st: WorkerState = {
+      rt,
+      slot,
+      wp,
+      entry: new WorkerEntry(rt.nextWorkerId(), slot, rt.o.maxConcurrentPerWorker, wp),
+      hbTimer: undefined,
+      hbSeq: 0,
+      misses: 0,
+      lastHbError: undefined,
+      ttlTimer: undefined,
+      recycling: false,
+      launching: undefined,
+      recycleFailures: 0,
+      retiring: new Map(),
+    };
     const node = ctx.node;
     const self = ctx.self;
     node.monitor((reason: ExitReason) => {
-      if (wp.exit === undefined) wp.kill();
-      void wp.exited.then(() => wp.close());
+      // Safety net for an actor killed without terminate: no process of it may outlive it.
+      const cur = st.wp;
+      for (const p of [cur, ...st.retiring.keys()]) {
+        if (p.exit === undefined) p.kill();
+        void p.exited.then(() => p.close());
+      }
+      void st.launching?.then(
+        (p) => {
+          p.kill();
+          void p.exited.then(() => p.close());
+        },
+        () => {},
+      );
       if (rt.events.active) {
         const cause = reason.type === 'error' ? (reason.cause as { code?: unknown } | undefined) : undefined;
         rt.events.emit({
           type: 'worker_exited',
           slot,
-          workerId: entry.id,
-          pid: wp.pid,
-          exitCode: wp.exit?.exitCode ?? null,
-          signal: wp.exit?.signal ?? null,
+          workerId: st.entry.id,
+          pid: cur.pid,
+          exitCode: cur.exit?.exitCode ?? null,
+          signal: cur.exit?.signal ?? null,
           reason: {
             type: reason.type,
             code: typeof cause?.code === 'string' ? cause.code : undefined,
@@ -116,34 +158,18 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
         });
       }
     }, self);
-    // Synchronously from the exit event: in-flight calls fail now, not at their time-out.
-    wp.onExit((exit) => {
-      rt.dispatcher.gone(entry, exit);
-      node.send(self, { type: '$py_exit', exit } satisfies Info);
-    });
-    rt.setTools(wp.tools);
-    rt.dispatcher.add(entry);
+    attach(st, ctx, wp, st.entry);
     if (rt.events.active) {
       rt.events.emit({
         type: 'worker_ready',
         slot,
-        workerId: entry.id,
+        workerId: st.entry.id,
         pid: wp.pid,
         address: wp.address,
         startMs: wp.startMs,
         restart,
       });
     }
-    const st: WorkerState = {
-      rt,
-      slot,
-      wp,
-      entry,
-      hbTimer: undefined,
-      hbSeq: 0,
-      misses: 0,
-      lastHbError: undefined,
-    };
     scheduleHeartbeat(st, ctx);
     return st;
   },
@@ -151,6 +177,8 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
   handleInfo(msg: Info, st: WorkerState, ctx: ServerContext) {
     switch (msg.type) {
       case '$py_exit':
+        // A retired process's exit is expected; only the current one's ends the actor.
+        if (msg.pid !== st.wp.pid) return noreply(st);
         return stop(Exit.error(new WorkerExitedError(msg.exit)), st);
       case '$hb_tick':
         st.hbTimer = undefined;
@@ -160,7 +188,14 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
         if (msg.seq !== st.hbSeq) return noreply(st);
         if (msg.error === undefined) {
           st.misses = 0;
-          st.entry.rssBytes = msg.rss;
+          // The Python process's own RSS, read from /proc by the host (the heartbeat's figure
+          // where /proc cannot be read).
+          const rss = st.wp.readRss() ?? msg.rss;
+          st.entry.rssBytes = rss;
+          st.rt.o.healthMonitor?.beat(ctx.self);
+          const max = st.rt.o.maxRssMb;
+          if (rss !== undefined && Number.isFinite(max) && rss > max * MIB)
+            requestRecycle(st, ctx, 'max_rss', `RSS ${(rss / MIB).toFixed(1)} MiB > maxRssMb ${max}`);
         } else {
           st.misses++;
           st.lastHbError = msg.error;
@@ -177,6 +212,40 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
         scheduleHeartbeat(st, ctx);
         return noreply(st);
       }
+      case '$recycle':
+        requestRecycle(st, ctx, msg.reason, msg.detail);
+        return noreply(st);
+      case '$fresh':
+        swap(st, ctx, msg.wp, msg.reason, msg.detail);
+        return noreply(st);
+      case '$fresh_failed': {
+        st.launching = undefined;
+        st.recycling = false;
+        const e = msg.error;
+        if (st.rt.events.active)
+          st.rt.events.emit({
+            type: 'worker_start_failed',
+            slot: st.slot,
+            code: (e as { code?: string }).code ?? 'ERR_UNKNOWN',
+            message: (e as Error).message,
+          });
+        // Bounded: a replacement that keeps failing to start ends this worker with the start error,
+        // and the supervisor's restart intensity takes over.
+        if (++st.recycleFailures >= RECYCLE_ATTEMPTS) return stop(Exit.error(e), st);
+        // The old process keeps serving (or, at maxCalls, waits to be replaced): try again later.
+        if (st.ttlTimer !== undefined) ctx.clock.clearTimeout(st.ttlTimer);
+        const node = ctx.node;
+        const self = ctx.self;
+        st.ttlTimer = ctx.clock.setTimeout(() => {
+          st.ttlTimer = undefined;
+          node.send(self, {
+            type: '$recycle',
+            reason: 'retry',
+            detail: 'replacement failed to start',
+          } satisfies Info);
+        }, st.rt.o.heartbeatIntervalMs);
+        return noreply(st);
+      }
     }
   },
 
@@ -184,6 +253,18 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
     if (st === undefined) return;
     if (st.hbTimer !== undefined) ctx.clock.clearTimeout(st.hbTimer);
     st.hbTimer = undefined;
+    if (st.ttlTimer !== undefined) ctx.clock.clearTimeout(st.ttlTimer);
+    st.ttlTimer = undefined;
+    const fresh = st.launching;
+    st.launching = undefined;
+    const stopFresh = fresh?.then(
+      async (p) => {
+        p.kill();
+        await p.exited;
+        p.close();
+      },
+      () => {},
+    );
     st.rt.dispatcher.drain(st.entry);
     if (st.wp.exit === undefined && st.entry.inFlight > 0) {
       let timer: TimerHandle | undefined;
@@ -197,10 +278,136 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
       if (timer !== undefined) ctx.clock.clearTimeout(timer);
     }
     // Stops the process when it is still there; otherwise only makes sure its group is gone.
-    await st.wp.stop(BRIDGE_DEFAULTS.cancelGraceMs + BRIDGE_DEFAULTS.killMarginMs);
+    await Promise.all([
+      st.wp.stop(BRIDGE_DEFAULTS.cancelGraceMs + BRIDGE_DEFAULTS.killMarginMs),
+      ...[...st.retiring.keys()].map((p) =>
+        p.stop(BRIDGE_DEFAULTS.cancelGraceMs + BRIDGE_DEFAULTS.killMarginMs),
+      ),
+      stopFresh,
+    ]);
+    await Promise.all(st.retiring.values());
     st.wp.close();
   },
 });
+
+/** Wires a ready process into the pool: exit tracking, the dispatcher, its recycling limits. */
+function attach(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, entry: WorkerEntry): void {
+  const rt = st.rt;
+  const node = ctx.node;
+  const self = ctx.self;
+  // Synchronously from the exit event: in-flight calls fail now, not at their time-out.
+  wp.onExit((exit) => {
+    rt.dispatcher.gone(entry, exit);
+    node.send(self, { type: '$py_exit', exit, pid: wp.pid } satisfies Info);
+  });
+  if (Number.isFinite(rt.o.maxCalls)) {
+    entry.maxDispatched = rt.o.maxCalls;
+    entry.onLimit = () =>
+      node.send(self, {
+        type: '$recycle',
+        reason: 'max_calls',
+        detail: `served maxCalls (${rt.o.maxCalls}) calls`,
+      } satisfies Info);
+  }
+  rt.setTools(wp.tools);
+  rt.dispatcher.add(entry);
+  armTtl(st, ctx, rt.o.ttlMs);
+}
+
+function armTtl(st: WorkerState, ctx: ServerContext, ms: number): void {
+  if (st.ttlTimer !== undefined) ctx.clock.clearTimeout(st.ttlTimer);
+  st.ttlTimer = undefined;
+  if (!Number.isFinite(st.rt.o.ttlMs)) return;
+  const node = ctx.node;
+  const self = ctx.self;
+  const ttl = st.rt.o.ttlMs;
+  st.ttlTimer = ctx.clock.setTimeout(() => {
+    st.ttlTimer = undefined;
+    node.send(self, {
+      type: '$recycle',
+      reason: 'ttl',
+      detail: `older than ttlMs (${ttl} ms)`,
+    } satisfies Info);
+  }, ms);
+}
+
+/**
+ * Starts a recycle: a fresh process is launched while the current one keeps serving, so the pool
+ * never runs short; the swap happens when the fresh one is ready ($fresh).
+ */
+function requestRecycle(st: WorkerState, ctx: ServerContext, reason: string, detail: string): void {
+  if (st.recycling) return;
+  st.recycling = true;
+  const node = ctx.node;
+  const self = ctx.self;
+  const launch = WorkerProcess.launch(st.rt.launchOptions(st.slot));
+  st.launching = launch;
+  launch.then(
+    (wp) => node.send(self, { type: '$fresh', wp, reason, detail } satisfies Info),
+    (error) => node.send(self, { type: '$fresh_failed', error } satisfies Info),
+  );
+}
+
+/**
+ * The fresh process takes calls from now on; the old one takes none, finishes the calls it has,
+ * then is stopped (SIGTERM, SIGKILL after the margin). No call fails: calls in flight run to their
+ * end on the old process, new ones go to the fresh one (or any other worker).
+ */
+function swap(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, reason: string, detail: string): void {
+  const rt = st.rt;
+  st.launching = undefined;
+  st.recycling = false;
+  st.recycleFailures = 0;
+  const old = { wp: st.wp, entry: st.entry };
+  const entry = new WorkerEntry(rt.nextWorkerId(), st.slot, rt.o.maxConcurrentPerWorker, wp);
+  st.wp = wp;
+  st.entry = entry;
+  st.misses = 0;
+  attach(st, ctx, wp, entry);
+  rt.dispatcher.drain(old.entry);
+  // The state of the old process's sessions goes with it (strict affinity says so; hint rebinds).
+  rt.sessions.workerLost(old.entry.id, `was recycled (${detail})`);
+  rt.counters.recycles++;
+  if (rt.events.active) {
+    rt.events.emit({
+      type: 'worker_ready',
+      slot: st.slot,
+      workerId: entry.id,
+      pid: wp.pid,
+      address: wp.address,
+      startMs: wp.startMs,
+      restart: false,
+    });
+    rt.events.emit({
+      type: 'worker_recycled',
+      slot: st.slot,
+      workerId: old.entry.id,
+      pid: old.wp.pid,
+      newWorkerId: entry.id,
+      newPid: wp.pid,
+      reason,
+      detail,
+    });
+  }
+  const retire = (async () => {
+    if (old.wp.exit === undefined) await Promise.race([old.entry.whenIdle(), old.wp.exited]);
+    await old.wp.stop(BRIDGE_DEFAULTS.cancelGraceMs + BRIDGE_DEFAULTS.killMarginMs);
+    old.wp.close();
+    st.retiring.delete(old.wp);
+    if (rt.events.active) {
+      rt.events.emit({
+        type: 'worker_exited',
+        slot: st.slot,
+        workerId: old.entry.id,
+        pid: old.wp.pid,
+        exitCode: old.wp.exit?.exitCode ?? null,
+        signal: old.wp.exit?.signal ?? null,
+        reason: { type: 'recycled', code: undefined, message: `recycled: ${detail}` },
+      });
+    }
+  })();
+  st.retiring.set(old.wp, retire);
+}
 
 function scheduleHeartbeat(st: WorkerState, ctx: ServerContext): void {
   const node = ctx.node;

@@ -19,6 +19,8 @@
  * channel directly. The ToolPool object outlives its supervisor: put `pool.childSpec()` in a tree and
  * the same handle works across restarts of the pool by its parent.
  */
+
+import { randomUUID } from 'node:crypto';
 import {
   type ChildSpec,
   currentNode,
@@ -36,7 +38,8 @@ import {
   terminateChild,
   whichChildren,
 } from '@trellis/core';
-import { PoolClosedError } from './errors.js';
+import { InvalidPoolOptionsError, PoolClosedError } from './errors.js';
+import type { HostToolFn } from './host-service.js';
 import { Launcher } from './launcher.js';
 import type { ToolArgs } from './payload.js';
 import type { PoolEventListener } from './pool-events.js';
@@ -51,6 +54,7 @@ import type { PoolStats, WorkerStatsView } from './pool-stats.js';
 import { loadProtocol } from './protos.js';
 import { resolvePython } from './python.js';
 import { PythonWorker } from './python-worker.js';
+import type { CreateSessionOptions } from './sessions.js';
 import { ToolStream } from './tool-stream.js';
 import { callTool } from './unary-call.js';
 import type { ToolDescription } from './worker-process.js';
@@ -145,6 +149,78 @@ export class ToolPool {
     return [...this.#rt.tools.values()];
   }
 
+  // ---- sessions -----------------------------------------------------------------------------------
+
+  /**
+   * Creates a session and returns its id: pass it as `sessionId` to calls. Its first call binds it
+   * to a worker, whose Python side keeps ctx.session for it; later calls prefer that worker (see
+   * `affinity`). It ends with `endSession`, or after `ttlMs` (default sessionTtlMs) without calls.
+   */
+  createSession(options: CreateSessionOptions = {}): string {
+    const id = options.id ?? randomUUID();
+    if (typeof id !== 'string' || id === '')
+      throw new InvalidPoolOptionsError(`createSession id is ${JSON.stringify(id)}; use a non-empty string`, {
+        field: 'id',
+      });
+    if (this.#rt.sessions.get(id) !== undefined)
+      throw new InvalidPoolOptionsError(
+        `session "${id}" already exists in pool "${this.name}"; end it first or choose another id`,
+        { field: 'id' },
+      );
+    if (options.ttlMs !== undefined && !(typeof options.ttlMs === 'number' && options.ttlMs > 0))
+      throw new InvalidPoolOptionsError(
+        `createSession ttlMs is ${String(options.ttlMs)}; use ms > 0 (or Infinity)`,
+        {
+          field: 'ttlMs',
+        },
+      );
+    this.#rt.sessions.create(id, this.#rt.o.clock.now(), options);
+    return id;
+  }
+
+  /**
+   * Ends a session: its worker drops the Python state (EndSession). Resolves true when a worker held
+   * state for it; false for an unknown session or one whose worker is gone.
+   */
+  endSession(id: string): Promise<boolean> {
+    const s = this.#rt.sessions.delete(id);
+    if (s === undefined) return Promise.resolve(false);
+    return this.#rt.endSession(s, 'ended');
+  }
+
+  /** The worker PID holding a session's state, if it is bound and that worker is alive. */
+  sessionWorker(id: string): number | undefined {
+    const s = this.#rt.sessions.get(id);
+    if (s === undefined || s.lost !== undefined || s.workerId === undefined) return undefined;
+    return this.#rt.dispatcher.worker(s.workerId)?.pid;
+  }
+
+  // ---- host tools ---------------------------------------------------------------------------------
+
+  /**
+   * Exposes a TypeScript function to the pool's Python tools (`ctx.call_host_tool(name, args)`).
+   * `fn(args, { signal, sessionId, callId, workerPid })` may return a value or a promise; `signal`
+   * fires when the Python call is cancelled or its deadline passes. Expose host tools before the
+   * pool starts: workers learn the host's address (`--host-address`) when they are launched.
+   */
+  exposeHostTool(name: string, schema: Record<string, unknown>, fn: HostToolFn): void {
+    if (typeof name !== 'string' || name === '')
+      throw new InvalidPoolOptionsError(
+        `exposeHostTool name is ${JSON.stringify(name)}; use a non-empty string`,
+      );
+    if (typeof schema !== 'object' || schema === null)
+      throw new InvalidPoolOptionsError(
+        `exposeHostTool("${name}") schema is not an object; pass a JSON Schema such as { type: "object", properties: {...} }`,
+      );
+    if (typeof fn !== 'function')
+      throw new InvalidPoolOptionsError(`exposeHostTool("${name}") needs a function as its third argument`);
+    if (this.#rt.host.address === undefined && (this.#sup !== undefined || this.#starting))
+      throw new InvalidPoolOptionsError(
+        `exposeHostTool("${name}") after pool "${this.name}" started without host tools: its workers were launched without a host address; expose host tools before starting the pool`,
+      );
+    this.#rt.host.tools.set(name, { name, schema, fn });
+  }
+
   /** Subscribes to the pool's structured events; returns the unsubscribe function. */
   on(listener: PoolEventListener): () => void {
     return this.#rt.events.on(listener);
@@ -181,6 +257,11 @@ export class ToolPool {
       latencyMs: { p50, p99, samples: c.latency.count },
       restarts: c.restarts,
       queueFull: c.queueFull,
+      recycles: c.recycles,
+      tainted: c.tainted,
+      quarantined: rt.quarantine?.list(rt.o.clock.now()) ?? {},
+      circuit: rt.breaker?.state ?? 'off',
+      sessions: rt.sessions.size,
       workers,
     };
   }
@@ -202,6 +283,7 @@ export class ToolPool {
       rt.python = resolvePython(o.python, { ...process.env, ...o.env });
       loadProtocol();
       rt.openSockets();
+      await rt.startHostService();
       rt.lastStartError = undefined;
       const launcher = new Launcher(rt);
       rt.launcher = launcher;
@@ -235,6 +317,7 @@ export class ToolPool {
         throw e;
       }
       rt.dispatcher.open();
+      rt.startSessionSweep();
       this.#sup = sup;
       this.#done = new Promise<ExitReason>((resolve) =>
         ctx.node.monitor((reason) => resolve(this.#onStopped(sup, reason)), sup),
@@ -253,7 +336,10 @@ export class ToolPool {
         rt.events.emit({ type: 'pool_started', size: o.size, startMs: o.clock.now() - t0 });
       return sup;
     } catch (e) {
-      if (this.#sup === undefined) rt.closeSockets();
+      if (this.#sup === undefined) {
+        await rt.host.stop();
+        rt.closeSockets();
+      }
       throw e;
     } finally {
       this.#starting = false;
@@ -284,6 +370,18 @@ export class ToolPool {
     const rt = this.#rt;
     rt.dispatcher.close(new PoolClosedError(this.name, `its supervisor exited: ${formatReason(reason)}`));
     void rt.launcher?.discard();
+    rt.stopSessionSweep();
+    // Every worker is gone: so is every session's state.
+    for (const s of rt.sessions.clear())
+      if (rt.events.active)
+        rt.events.emit({
+          type: 'session_ended',
+          sessionId: s.id,
+          reason: 'pool_stopped',
+          workerPid: s.workerPid,
+          released: false,
+        });
+    void rt.host.stop();
     rt.closeSockets();
     if (rt.events.active) rt.events.emit({ type: 'pool_stopped', reason: formatReason(reason) });
     return reason;

@@ -14,12 +14,14 @@
 import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
 import type { TrellisError } from '@trellis/core';
 import { mapCallError, TRANSPORT, unavailable } from './call-errors.js';
+import { admitCall, recordOutcome, slotRequest } from './call-gate.js';
 import { type PreparedCall, prepareCall } from './call-prep.js';
-import type { InFlightCall, SlotRequest, WorkerEntry } from './dispatcher.js';
+import type { InFlightCall, WorkerEntry } from './dispatcher.js';
 import type { ExecuteStreamResponse__Output } from './generated/trellis/bridge/v1/ExecuteStreamResponse.js';
 import { decodePayload, type ToolArgs } from './payload.js';
 import type { StreamOptions } from './pool-options.js';
 import type { PoolRuntime } from './pool-runtime.js';
+import type { Session } from './sessions.js';
 import { shouldRetry, waitForWorker, workerExited } from './unary-call.js';
 
 interface Waiter {
@@ -46,6 +48,8 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   #worker: WorkerEntry | undefined;
   #call: ClientReadableStream<ExecuteStreamResponse__Output> | undefined;
   #flight: InFlightCall | undefined;
+  #session: Session | undefined;
+  #admitted = false;
   #paused = false;
   #received = 0;
   #attempt = 0;
@@ -112,6 +116,8 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     rt.counters.started++;
     try {
       this.#p = prepareCall(rt, this.#tool, this.#args, this.#opts, true, this.#t0, this.#callId);
+      this.#session = admitCall(rt, this.#tool, this.#opts);
+      this.#admitted = true;
     } catch (e) {
       this.#finish(e);
       return;
@@ -129,15 +135,15 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   async #open(): Promise<void> {
     const rt = this.#rt;
     const p = this.#p!;
-    const req: SlotRequest = {
-      tool: p.tool,
-      sessionId: p.sessionId,
-      attempt: this.#attempt,
-      exclude: this.#exclude,
-    };
+    const req = slotRequest(rt, p.tool, this.#opts, this.#session, this.#attempt, this.#exclude);
     let w: WorkerEntry;
     try {
-      w = rt.dispatcher.tryAcquire(req) ?? (await waitForWorker(rt, p, req, this.#attempt));
+      let got = rt.dispatcher.tryAcquire(req);
+      if (got === undefined) {
+        rt.dispatcher.checkAffinity(req);
+        got = await waitForWorker(rt, p, req, this.#attempt);
+      }
+      w = got;
     } catch (e) {
       this.#finish(e);
       return;
@@ -165,6 +171,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     );
     this.#call = call;
     const flight: InFlightCall = {
+      tool: p.tool,
       onWorkerExit: (exit) => this.#failed(workerExited(exit, p, w), w, call),
     };
     this.#flight = flight;
@@ -291,6 +298,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     if (err === undefined) {
       if (w !== undefined) w.served++;
       rt.counters.ok(ms);
+      if (this.#admitted && rt.breaker !== undefined) recordOutcome(rt, undefined);
       if (rt.events.active && w !== undefined) {
         rt.events.emit({
           type: 'call_finished',
@@ -304,6 +312,8 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     } else {
       const code = (err as { code?: unknown }).code;
       rt.counters.fail(typeof code === 'string' ? code : 'ERR_UNKNOWN', undefined);
+      if (this.#admitted && rt.breaker !== undefined)
+        recordOutcome(rt, typeof code === 'string' ? code : 'ERR_UNKNOWN');
       if (rt.events.active) {
         rt.events.emit({
           type: 'call_failed',

@@ -17,6 +17,7 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import type { TrellisError } from '@trellis/core';
 import { mapCallError, TRANSPORT, unavailable } from './call-errors.js';
+import { admitCall, recordOutcome, slotRequest } from './call-gate.js';
 import { type PreparedCall, prepareCall } from './call-prep.js';
 import type { InFlightCall, SlotRequest, WorkerEntry } from './dispatcher.js';
 import { ToolCallError, type WorkerExit, WorkerExitedError } from './errors.js';
@@ -36,12 +37,19 @@ export async function callTool(
   const callId = rt.nextCallId();
   rt.counters.started++;
   let worker: WorkerEntry | undefined;
+  let admitted = false;
   try {
     const p = prepareCall(rt, tool, args, opts, false, t0, callId);
+    const session = admitCall(rt, tool, opts);
+    admitted = true;
     let exclude: Set<number> | undefined;
     for (let attempt = 0; ; attempt++) {
-      const req: SlotRequest = { tool, sessionId: p.sessionId, attempt, exclude };
-      worker = rt.dispatcher.tryAcquire(req) ?? (await waitForWorker(rt, p, req, attempt));
+      const req = slotRequest(rt, tool, opts, session, attempt, exclude);
+      worker = rt.dispatcher.tryAcquire(req);
+      if (worker === undefined) {
+        rt.dispatcher.checkAffinity(req);
+        worker = await waitForWorker(rt, p, req, attempt);
+      }
       if (rt.events.active) {
         rt.events.emit({
           type: 'call_started',
@@ -58,6 +66,7 @@ export async function callTool(
         const ms = clock.now() - t0;
         worker.served++;
         rt.counters.ok(ms);
+        if (rt.breaker !== undefined) recordOutcome(rt, undefined);
         if (rt.events.active)
           rt.events.emit({
             type: 'call_finished',
@@ -89,6 +98,8 @@ export async function callTool(
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     rt.counters.fail(typeof code === 'string' ? code : 'ERR_UNKNOWN', undefined);
+    if (admitted && rt.breaker !== undefined)
+      recordOutcome(rt, typeof code === 'string' ? code : 'ERR_UNKNOWN');
     if (rt.events.active) {
       rt.events.emit({
         type: 'call_failed',
@@ -175,6 +186,7 @@ function executeOn(rt: PoolRuntime, w: WorkerEntry, p: PreparedCall): Promise<un
       rt.dispatcher.release(w);
     };
     const flight: InFlightCall = {
+      tool: p.tool,
       onWorkerExit(exit) {
         if (settled) return;
         finish();

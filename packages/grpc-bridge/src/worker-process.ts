@@ -10,7 +10,7 @@
  * arms the kernel's parent-death signal and checks its parent, and it treats EOF on stdin as the
  * host's death, so stdin stays an open pipe for the process's whole life (never ended by us).
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { ServiceError } from '@grpc/grpc-js';
 import {
   type Clock,
@@ -27,6 +27,7 @@ import type { ToolServiceClient } from './generated/trellis/bridge/v1/ToolServic
 import { createToolClient } from './protos.js';
 import { type ResolvedPython, sdkInstallHint } from './python.js';
 import { type ReadyLine, ReadyLineReader } from './readiness.js';
+import { oomKillCount } from './robustness.js';
 
 /** A tool as the workers describe it. */
 export interface ToolDescription {
@@ -63,6 +64,8 @@ export interface WorkerLaunchOptions {
   readonly maxReadyLineBytes: number;
   readonly onStderr: ((line: string, pid: number) => void) | undefined;
   readonly clock: Clock;
+  /** The host's HostService (`--host-address`), when the pool serves host tools. */
+  readonly hostAddress?: string | undefined;
   /** Called once the process exists (before readiness), e.g. for a `worker_started` event. */
   readonly onSpawned?: ((pid: number) => void) | undefined;
 }
@@ -119,6 +122,7 @@ export class WorkerProcess {
       '--grace-ms',
       String(o.graceMs),
     ];
+    if (o.hostAddress !== undefined) args.push('--host-address', o.hostAddress);
     // With a tracker (the registry), spawnProcess appends the run's marker. Without one the worker
     // still carries a marker of this host, so /proc scans and leak checks can always find it.
     if (getProcessTracker() === undefined) args.push(runMarker(`untracked-${process.pid}`));
@@ -140,6 +144,7 @@ export class WorkerProcess {
       }
       throw e;
     }
+    const oomKillsAtStart = oomKillCount();
     o.onSpawned?.(handle.pid);
     const io = new ProcessIo(handle, o);
     let client: ToolServiceClient | undefined;
@@ -163,7 +168,9 @@ export class WorkerProcess {
           ),
         ),
       );
-      return new WorkerProcess(io, ready, c, info, o.clock.now() - t0, o.socketPath);
+      const wp = new WorkerProcess(io, ready, c, info, o.clock.now() - t0, o.socketPath);
+      wp.oomKillsAtStart = oomKillsAtStart;
+      return wp;
     } catch (e) {
       client?.close();
       handle.kill('SIGKILL');
@@ -197,9 +204,28 @@ export class WorkerProcess {
     return this.#io.stderrTail();
   }
 
+  /** True once the host itself sent SIGKILL/SIGTERM: such a death is not a crash (no taint). */
+  killedByHost = false;
+  /** The kernel's OOM-kill count when it was spawned (robustness.ts tells an OOM SIGKILL by it). */
+  oomKillsAtStart: number | undefined;
+
   /** SIGKILL to the whole process group (no drain). */
   kill(): void {
+    if (this.#io.exit === undefined) this.killedByHost = true;
     this.handle.kill('SIGKILL');
+  }
+
+  /**
+   * The Python process's own resident set size (bytes), from VmRSS in /proc/<pid>/status (in kB,
+   * so no page-size guess); undefined off Linux or once the process is gone.
+   */
+  readRss(): number | undefined {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'latin1'));
+      return m ? Number(m[1]) * 1024 : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -208,8 +234,10 @@ export class WorkerProcess {
    * stays open meanwhile: EOF would tell the worker its host is dead.
    */
   async stop(killAfterMs: number): Promise<WorkerExit> {
-    if (this.#io.exit === undefined) await this.handle.stop({ graceMs: killAfterMs });
-    else this.handle.kill('SIGKILL'); // leader gone: make sure nothing of its group is left
+    if (this.#io.exit === undefined) {
+      this.killedByHost = true;
+      await this.handle.stop({ graceMs: killAfterMs });
+    } else this.handle.kill('SIGKILL'); // leader gone: make sure nothing of its group is left
     return this.#io.exitedPromise;
   }
 

@@ -17,6 +17,10 @@ const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url
 export const SDK_TOOLS = here('../../../python-sdk/tests/tools_fixture.py');
 /** Tools with file side channels (test/fixtures/bridge_tools.py). */
 export const BRIDGE_TOOLS = here('../../test/fixtures/bridge_tools.py');
+/** Sessions, host tools, recycling, quarantine, thread profile (test/fixtures/parity_tools.py). */
+export const PARITY_TOOLS = here('../../test/fixtures/parity_tools.py');
+/** A second tools module (several pools). */
+export const OTHER_TOOLS = here('../../test/fixtures/other_tools.py');
 export const BROKEN_TOOLS = here('../../test/fixtures/broken_tools.py');
 /** A directory whose sitecustomize.py prints to stdout at Python start-up. */
 export const GARBAGE_SITE = here('../../test/fixtures/garbage');

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import error_of, wait_until
+from conftest import error_of, json_payload, wait_until
 from trellis_worker import ERROR_METADATA_KEY
 from trellis_worker._stubs import common_pb2, host_service_pb2_grpc
 from trellis_worker._stubs import host_service_pb2 as hpb
+from trellis_worker._stubs import tool_service_pb2 as pb
 
 
 class FakeHost(host_service_pb2_grpc.HostServiceServicer):
@@ -26,6 +27,9 @@ class FakeHost(host_service_pb2_grpc.HostServiceServicer):
         self.records: list[hpb.LogRecord] = []
         self.batches: list[hpb.LogRequest] = []
         self.tool_calls: list[hpb.CallHostToolRequest] = []
+        #: time_remaining() the host saw for each "host_block" call, and whether it was cancelled.
+        self.remaining: list[float | None] = []
+        self.cancelled = threading.Event()
 
     def Log(self, request: hpb.LogRequest, context: grpc.ServicerContext) -> hpb.LogResponse:
         with self.lock:
@@ -41,6 +45,15 @@ class FakeHost(host_service_pb2_grpc.HostServiceServicer):
             return hpb.CallHostToolResponse(
                 result=common_pb2.Payload(data=json.dumps(text.upper()).encode(), content_type="application/json")
             )
+        if request.tool == "host_block":
+            # Blocks until the caller cancels (or its deadline passes), like a TS tool awaiting its
+            # AbortSignal; bounded so a broken propagation fails the test instead of hanging it.
+            self.remaining.append(context.time_remaining())
+            gone = threading.Event()
+            context.add_callback(gone.set)
+            if gone.wait(10):
+                self.cancelled.set()
+            return hpb.CallHostToolResponse(result=common_pb2.Payload(data=b"null", content_type="application/json"))
         detail = common_pb2.ErrorDetail(error_type="UnknownHostTool", message=f"no host tool {request.tool}")
         context.abort_with_status(_status(grpc.StatusCode.NOT_FOUND, detail))
         raise AssertionError("unreachable")
@@ -129,3 +142,39 @@ def test_host_tool_without_a_host_is_a_clear_error(workers):
     with pytest.raises(grpc.RpcError) as info:
         w.call("call_host", {"tool": "host_upper"})
     assert "--host-address" in info.value.details()
+
+
+@pytest.mark.parametrize("tool_name", ["call_host", "call_host_sync"])
+def test_cancelling_the_outer_call_cancels_the_host_call(workers, host, tool_name):
+    fake, address = host
+    w = workers.start("--host-address", address)
+    request = pb.ExecuteRequest(tool=tool_name, payload=json_payload({"tool": "host_block"}))
+    future = w.stub.Execute.future(request, timeout=30)
+    wait_until(lambda: len(fake.remaining) == 1, timeout=10)
+    future.cancel()
+    assert fake.cancelled.wait(10), "the host call was not cancelled with its outer call"
+    # The worker keeps serving.
+    assert w.call("add", {"a": 1, "b": 2}) == 3
+
+
+@pytest.mark.parametrize("tool_name", ["call_host", "call_host_sync"])
+def test_the_outer_deadline_is_the_host_calls_deadline(workers, host, tool_name):
+    fake, address = host
+    w = workers.start("--host-address", address)
+    with pytest.raises(grpc.RpcError) as info:
+        w.call(tool_name, {"tool": "host_block"}, timeout=1.0)
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    # The outer 1 s budget, give or take the clocks of two gRPC stacks (never the default: none).
+    assert fake.remaining[0] is not None and 0 < fake.remaining[0] <= 1.1
+    assert fake.cancelled.wait(10), "the host call outlived its deadline"
+
+
+def test_a_sync_tool_gets_the_host_error_type_message_and_stack(workers, host):
+    fake, address = host
+    w = workers.start("--host-address", address)
+    with pytest.raises(grpc.RpcError) as info:
+        w.call("call_host_sync", {"tool": "missing"})
+    code, detail = error_of(info.value)
+    assert code == grpc.StatusCode.INTERNAL
+    assert detail.error_type == "HostToolError"
+    assert "NOT_FOUND" in detail.message and "no host tool missing" in detail.message

@@ -32,6 +32,7 @@ Tools (JSON arguments unless noted; "->" is the result):
                                                      dataclass): field paths like items[2].name
   log_message(message: str, level: str = "INFO")     logs through ctx.log (forwarded to the host)
   call_host(tool: str, args: object = {}) -> any     calls a host tool through ctx.call_host_tool
+  call_host_sync(tool: str, args: object = {}) -> any  the same from a sync tool (call_host_tool_sync)
   noisy(text: str) -> "ok"                           print()s text: it must land on stderr, never stdout
   allocate(mb: int, hold: bool = true) -> int        allocates mb MiB (kept while hold); returns RSS bytes
   release_memory() -> int                            drops what allocate held; returns how many MiB
@@ -311,6 +312,12 @@ def log_message(message: str, ctx: ToolContext, level: str = "INFO") -> str:
 async def call_host(tool: str, ctx: ToolContext, args: dict[str, Any] | None = None) -> Any:
     """Call a host tool and return its result."""
     return await ctx.call_host_tool(tool, args or {})
+
+
+@tool
+def call_host_sync(tool: str, ctx: ToolContext, args: dict[str, Any] | None = None) -> Any:
+    """Call a host tool from a sync tool (on a pool thread) and return its result."""
+    return ctx.call_host_tool_sync(tool, args or {})
 
 
 @tool

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from .errors import Cancelled
+from .errors import Cancelled, DeadlineExceededError
 
 
 class HostLink(Protocol):
     """The worker's connection to the host's HostService (see host.py)."""
 
-    async def call_tool(self, tool: str, args: Any, session_id: str, call_id: str) -> Any: ...
+    def start_call(self, tool: str, args: Any, session_id: str, call_id: str, timeout: float | None = None) -> Any: ...
+
+    async def finish_call(self, call: Any) -> Any: ...
 
 
 class ToolContext:
@@ -54,6 +57,7 @@ class ToolContext:
         self._async_cancel = asyncio.Event()
         self._loop = loop
         self._host = host
+        self._cancel_hooks: list[Callable[[], Any]] = []
         self.log = logging.LoggerAdapter(
             logging.getLogger(f"trellis_worker.tool.{tool}"),
             {"trellis_call_id": call_id, "trellis_session_id": session_id, "trellis_tool": tool},
@@ -81,11 +85,35 @@ class ToolContext:
         """Runs a tool of the host and returns its result (parsed JSON, or bytes).
 
         ``args`` is a dict of JSON arguments, or bytes / trellis_worker.Payload for a raw payload.
-        Raises HostToolError when the host tool fails, RuntimeError when the worker has no host.
+        The call's deadline is the host call's deadline, and cancelling this call (the host's
+        caller cancelled it, its deadline passed, the worker shuts down) cancels the host call:
+        the host tool's AbortSignal fires and this raises Cancelled (async tools: their own
+        CancelledError). Raises HostToolError when the host tool fails (``error_type``,
+        ``detail_message`` and ``remote_traceback`` carry the JavaScript error's name, message and
+        stack), RuntimeError when the worker has no host.
         """
         if self._host is None:
             raise RuntimeError("this worker has no host connection: start it with --host-address unix:/path")
-        return await self._host.call_tool(tool, {} if args is None else args, self.session_id, self.call_id)
+        self.raise_if_cancelled()
+        remaining = self.time_remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceededError(f"tool {self.tool!r}: no time left for host tool {tool!r}")
+        call = self._host.start_call(tool, {} if args is None else args, self.session_id, self.call_id, remaining)
+        # This call's cancellation (which a sync tool's thread cannot see while it blocks on the
+        # result) cancels the RPC: no extra task per host call, just a hook run by _cancel().
+        self._cancel_hooks.append(call.cancel)
+        try:
+            return await self._host.finish_call(call)
+        except asyncio.CancelledError:
+            call.cancel()
+            task = asyncio.current_task()
+            if self.cancel_event.is_set() and not (task is not None and getattr(task, "cancelling", lambda: 0)()):
+                raise Cancelled(
+                    f"call {self.call_id} of tool {self.tool!r} was cancelled during host tool {tool!r}"
+                ) from None
+            raise
+        finally:
+            self._cancel_hooks.remove(call.cancel)
 
     def call_host_tool_sync(self, tool: str, args: Any = None, timeout: float | None = None) -> Any:
         """Blocking form of call_host_tool for sync tools (they run on a worker thread)."""
@@ -98,9 +126,17 @@ class ToolContext:
         if timeout is None:
             timeout = self.time_remaining()
         future = asyncio.run_coroutine_threadsafe(self.call_host_tool(tool, args), self._loop)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()  # cancels the host call too
+            raise DeadlineExceededError(
+                f"tool {self.tool!r}: host tool {tool!r} did not answer within {timeout:.3f} s"
+            ) from None
 
     def _cancel(self) -> None:
-        """Marks the call cancelled. Must run on the event loop thread."""
+        """Marks the call cancelled (and cancels its host calls). Must run on the event loop thread."""
         self.cancel_event.set()
         self._async_cancel.set()
+        for hook in list(self._cancel_hooks):
+            hook()

@@ -67,4 +67,5 @@ class HostToolError(TrellisWorkerError):
         self.detail_message = message
         self.error_type = error_type
         self.remote_traceback = remote_traceback
-        super().__init__(f"host tool failed with {code}: {message}")
+        kind = f"{error_type}: " if error_type else ""
+        super().__init__(f"host tool failed with {code}: {kind}{message}")

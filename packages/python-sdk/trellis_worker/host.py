@@ -91,7 +91,12 @@ class HostClient:
 
     # --- host tools -----------------------------------------------------------------------------
 
-    async def call_tool(self, tool: str, args: Any, session_id: str, call_id: str) -> Any:
+    def start_call(
+        self, tool: str, args: Any, session_id: str, call_id: str, timeout: float | None = None
+    ) -> grpc.aio.UnaryUnaryCall:
+        """Starts a host tool call; await the returned call with ``finish_call``. ``timeout``
+        (seconds) becomes the RPC's gRPC deadline (the host tool's AbortSignal fires when it passes);
+        ``call.cancel()`` cancels it (the AbortSignal fires too)."""
         data, content_type = encode_value(args)
         request = host_service_pb2.CallHostToolRequest(
             tool=tool,
@@ -100,14 +105,27 @@ class HostClient:
             call_id=call_id,
             worker_pid=os.getpid(),
         )
+        return self._stub.CallHostTool(request, timeout=timeout)
+
+    @staticmethod
+    async def finish_call(call: grpc.aio.UnaryUnaryCall) -> Any:
         try:
-            response = await self._stub.CallHostTool(request)
+            response = await call
         except grpc.aio.AioRpcError as exc:
             detail = decode_error_detail(exc.trailing_metadata())
             if detail is None:
                 raise HostToolError(exc.code().name, exc.details() or "") from None
             raise HostToolError(exc.code().name, detail.message, detail.error_type, detail.traceback) from None
         return decode_value(response.result.data, response.result.content_type)
+
+    async def call_tool(self, tool: str, args: Any, session_id: str, call_id: str, timeout: float | None = None) -> Any:
+        """Runs a host tool (see start_call); cancelling the awaiting task cancels the RPC."""
+        call = self.start_call(tool, args, session_id, call_id, timeout)
+        try:
+            return await self.finish_call(call)
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
 
     # --- logs -----------------------------------------------------------------------------------
 

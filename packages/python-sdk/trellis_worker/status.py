@@ -27,6 +27,7 @@ from .constants import DEFAULTS, ERROR_METADATA_KEY
 from .errors import (
     Cancelled,
     DeadlineExceededError,
+    HostToolError,
     PayloadTooLargeError,
     StreamingMismatchError,
     UnknownToolError,
@@ -89,6 +90,9 @@ def error_detail(exc: BaseException, tool: str) -> common_pb2.ErrorDetail:
     # Argument and lookup errors happen before the tool runs: their traceback is SDK internals.
     if not isinstance(exc, (ValidationError, UnknownToolError, StreamingMismatchError)):
         tb = "".join(traceback.format_exception(type(exc), exc, _skip_internal_frames(exc.__traceback__)))
+        if isinstance(exc, HostToolError) and exc.remote_traceback:
+            # Kept at the end, which is the part the clipping keeps: the host's own stack.
+            tb += f"\nThe host tool's stack:\n{exc.remote_traceback}"
         detail.traceback = _clip_tail(tb, DEFAULTS.max_traceback_chars)
     if isinstance(exc, ValidationError):
         detail.field_path = exc.field_path
