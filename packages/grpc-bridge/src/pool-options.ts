@@ -8,6 +8,18 @@ import { BRIDGE_DEFAULTS } from './defaults.js';
 import { InvalidPoolOptionsError } from './errors.js';
 import { leastLoaded, type WorkerSelector } from './worker-selection.js';
 
+/**
+ * What the pool needs of a heartbeat health monitor (@trellis/health's HealthMonitor fits): each
+ * worker actor is registered when its Python process is ready, and beats on every answered heartbeat.
+ */
+export interface HealthSink {
+  beat(pid: Pid): unknown;
+  register?(
+    pid: Pid,
+    options: { intervalMs?: number; key?: string; kind?: string; supervisor?: Pid; id?: string },
+  ): unknown;
+}
+
 export interface ToolPoolOptions {
   /** Python module(s) with the @tool functions: dotted names, or paths to .py files. Required. */
   readonly tools: string | readonly string[];
@@ -63,7 +75,7 @@ export interface ToolPoolOptions {
   /** The pool's circuit breaker (default off); `true` or an object turns it on. */
   readonly circuitBreaker?: boolean | Partial<CircuitBreakerOptions>;
   /** Told of every answered worker heartbeat: `beat(pid)` with the PythonWorker actor's pid. */
-  readonly healthMonitor?: { beat(pid: Pid): unknown };
+  readonly healthMonitor?: HealthSink;
   /** Receives the Python workers' log records when the pool serves host tools (HostService.Log). */
   readonly onLog?: (record: PythonLogRecord) => void;
 }
@@ -136,7 +148,7 @@ export interface NormalizedPoolOptions {
   readonly maxRssMb: number;
   readonly quarantine: QuarantineOptions | undefined;
   readonly circuitBreaker: CircuitBreakerOptions | undefined;
-  readonly healthMonitor: { beat(pid: Pid): unknown } | undefined;
+  readonly healthMonitor: HealthSink | undefined;
   readonly onLog: ((record: PythonLogRecord) => void) | undefined;
 }
 

@@ -170,6 +170,19 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
         restart,
       });
     }
+    // Registered once per actor (a recycle swaps the process inside the same actor); the key is the
+    // pool's slot, so the monitor counts a restarted worker as the same actor's next incarnation.
+    try {
+      rt.o.healthMonitor?.register?.(ctx.self, {
+        intervalMs: rt.o.heartbeatIntervalMs,
+        key: `${rt.o.name}/worker-${slot}`,
+        kind: 'python',
+        supervisor: ctx.parent,
+      });
+    } catch (e) {
+      // Monitoring is an observer of the worker, never a reason for it not to start.
+      rt.o.onStderr?.(`health monitor refused worker ${slot}: ${(e as Error).message}`, wp.pid);
+    }
     scheduleHeartbeat(st, ctx);
     return st;
   },
