@@ -160,13 +160,16 @@ export async function benchCallRoundTrip(calls = 4000): Promise<BenchResult> {
 
 /**
  * (c) spawnThread -> started vs new Worker(file) -> first message, p50. Target: ratio <= 1.1.
- * `detail` adds a second reference, a bare worker that imports the core's gen_server module graph:
- * value / runtimeFloor is the cost of the thread-actor machinery alone.
+ * The actor's module imports `@trellis/core/actor`, as the docs advise. `detail` adds two more
+ * references, bare workers that import (a) the same (the runtime's gen_server module graph):
+ * value / runtimeFloor is the cost of the thread-actor machinery alone; (b) the whole package index:
+ * what a module importing `@trellis/core` instead pays.
  */
 export async function benchSpawn(runs = 20): Promise<BenchResult & { detail: Record<string, number> }> {
   const ours: number[] = [];
   const base: number[] = [];
   const floor: number[] = [];
+  const index: number[] = [];
   const rawBoot = async (name: string): Promise<number> => {
     const t = performance.now();
     const w = new Worker(fx(name));
@@ -178,6 +181,7 @@ export async function benchSpawn(runs = 20): Promise<BenchResult & { detail: Rec
   for (let r = 0; r < runs + 2; r++) {
     const rawMs = await rawBoot('thread-bench-raw-first');
     const floorMs = await rawBoot('thread-bench-raw-runtime');
+    const indexMs = await rawBoot('thread-bench-raw-index');
     const t = performance.now();
     const pid = (await spawnThread(fx('thread-bench-echo'))) as Pid;
     const ourMs = performance.now() - t;
@@ -185,12 +189,14 @@ export async function benchSpawn(runs = 20): Promise<BenchResult & { detail: Rec
     if (r >= 2) {
       base.push(rawMs);
       floor.push(floorMs);
+      index.push(indexMs);
       ours.push(ourMs);
     }
   }
   const v = median(ours);
   const b = median(base);
   const f = median(floor);
+  const ix = median(index);
   return {
     ...result(
       'thread.spawn_p50',
@@ -202,7 +208,13 @@ export async function benchSpawn(runs = 20): Promise<BenchResult & { detail: Rec
       v / b <= 1.1,
       ours,
     ),
-    detail: { runtimeFloorMs: round3(f), floorVsRaw: round3(f / b), oursVsFloor: round3(v / f) },
+    detail: {
+      runtimeFloorMs: round3(f),
+      floorVsRaw: round3(f / b),
+      oursVsFloor: round3(v / f),
+      indexImportMs: round3(ix),
+      indexVsRaw: round3(ix / b),
+    },
   };
 }
 

@@ -1,12 +1,16 @@
 /**
- * Exit reasons are data: one discriminated union, matched exhaustively with ts-pattern.
+ * Exit reasons are data: one discriminated union, matched exhaustively.
  *
  *   normal | shutdown | {shutdown, detail} | killed | noproc | {error, cause}
  *
  * `kill` is not a reason but a signal: `exit(pid, 'kill')` cannot be trapped, and the victim exits
  * with `killed` (OTP).
+ *
+ * No ts-pattern here: every thread actor loads this module while it boots, and ts-pattern costs a
+ * few milliseconds of a fresh thread's start (see docs/thread-actors.md, Limits). The `switch` below
+ * is exhaustive all the same: a new kind of reason fails to compile at `const never: never`. Code
+ * that never runs in a thread's boot path matches reasons with ts-pattern (task-pool.ts).
  */
-import { match } from 'ts-pattern';
 import { describeValue, deserializeError, isSerializedError, serializeError } from './errors.js';
 
 export type ExitReason =
@@ -45,19 +49,23 @@ export function isExitReason(v: unknown): v is ExitReason {
 }
 
 export function formatReason(r: ExitReason): string {
-  return match(r)
-    .with({ type: 'normal' }, () => 'normal')
-    .with({ type: 'shutdown' }, (s) =>
-      s.detail === undefined ? 'shutdown' : `{shutdown, ${describeValue(s.detail)}}`,
-    )
-    .with({ type: 'killed' }, () => 'killed')
-    .with({ type: 'noproc' }, () => 'noproc')
-    .with({ type: 'error' }, (e) => {
-      const c = e.cause;
+  switch (r.type) {
+    case 'normal':
+    case 'killed':
+    case 'noproc':
+      return r.type;
+    case 'shutdown':
+      return r.detail === undefined ? 'shutdown' : `{shutdown, ${describeValue(r.detail)}}`;
+    case 'error': {
+      const c = r.cause;
       if (c instanceof Error) return `{error, ${c.name}: ${c.message}}`;
       return `{error, ${describeValue(c)}}`;
-    })
-    .exhaustive();
+    }
+    default: {
+      const never: never = r;
+      return `{unknown reason ${describeValue(never)}}`;
+    }
+  }
 }
 
 /** Plain-data form for crossing a thread boundary: Error causes become SerializedError. */

@@ -8,7 +8,7 @@
  * The array grows at the tail and is consumed from `head`; it is compacted only when the consumed
  * prefix dominates, so the common "take the first message" path is O(1).
  */
-import { isMatching } from 'ts-pattern';
+import { createRequire } from 'node:module';
 
 export type Matcher<T = unknown> = ((msg: unknown) => boolean) | MatchPattern<T>;
 /** A ts-pattern pattern (or any plain value compared structurally). */
@@ -16,11 +16,29 @@ export type MatchPattern<_T = unknown> = object | string | number | boolean | nu
 
 export const NO_MESSAGE: unique symbol = Symbol('trellis.no_message');
 
+type IsMatching = (pattern: unknown, value: unknown) => boolean;
+let isMatching: IsMatching | undefined;
+
+/**
+ * ts-pattern's `isMatching`, loaded on the first receive with a pattern. Every thread actor loads this
+ * module while it boots, and ts-pattern costs a few milliseconds of a fresh thread's start, for a
+ * feature most actors never use. `toPredicate` must answer synchronously, so this loads ts-pattern's
+ * CommonJS build. A second copy of ts-pattern next to the caller's ES module copy is harmless:
+ * ts-pattern marks its `P.*` matchers with registered symbols (`Symbol.for`), which every copy
+ * recognises.
+ */
+function loadIsMatching(): IsMatching {
+  isMatching ??= (createRequire(import.meta.url)('ts-pattern') as typeof import('ts-pattern'))
+    .isMatching as IsMatching;
+  return isMatching;
+}
+
 export function toPredicate(m: Matcher | undefined): ((msg: unknown) => boolean) | undefined {
   if (m === undefined) return undefined;
   if (typeof m === 'function') return m as (msg: unknown) => boolean;
   const pattern = m;
-  return (msg) => isMatching(pattern as never, msg);
+  const matches = loadIsMatching();
+  return (msg) => matches(pattern, msg);
 }
 
 export class Mailbox {

@@ -12,13 +12,25 @@
  * the death of its thread, or the exit of the pool process (which destroys piscina, rejecting every
  * task synchronously). The error is chosen from the pool's state and the task's signal at that
  * moment (#fail), never from piscina's message alone.
+ *
+ * piscina is loaded when the first pool of a thread starts, not with the package: every module that
+ * imports `@trellis/core` (a thread actor's among them) would otherwise pay for loading it.
  */
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { match, P } from 'ts-pattern';
 import type { StartFn } from './child-spec.js';
 import type { Clock } from './clock.js';
 import { deserializeError, type SerializedError } from './errors.js';
 import type { ExitReason } from './exit-reason.js';
-import { defineServer, noreply, reply, type ServerContext, startServer, stop } from './gen-server.js';
+import {
+  defineServer,
+  type Ignore,
+  noreply,
+  reply,
+  type ServerContext,
+  startServer,
+  stop,
+} from './gen-server.js';
 import { currentNode, type Node } from './node.js';
 import { isPid, nodeOf, type Pid } from './pid.js';
 import type { ExitMessage } from './process.js';
@@ -80,6 +92,19 @@ const NO_OPTIONS: RunTaskOptions = Object.freeze({});
 /** piscina's error for tasks it drops when a thread is terminated (destroy, or abort of a running task). */
 const THREAD_TERMINATION = 'Terminating worker thread';
 
+type PiscinaClass = typeof Piscina;
+/** piscina's Pool class once this thread has loaded it (the first pool start loads it). */
+let piscinaClass: PiscinaClass | undefined;
+let piscinaLoading: Promise<PiscinaClass> | undefined;
+
+function loadPiscina(): Promise<PiscinaClass> {
+  piscinaLoading ??= import('piscina').then((m) => {
+    piscinaClass = m.Piscina;
+    return m.Piscina;
+  });
+  return piscinaLoading;
+}
+
 /** The reason a task's own AbortController is aborted with when its time-out fires. */
 class TimeoutMark {
   constructor(readonly ms: number) {}
@@ -110,7 +135,7 @@ class TaskPool {
   readonly #onOk = (r: unknown): unknown => this.#ok(r);
   readonly #onErr = (e: unknown): never => this.#fail(e, undefined);
 
-  constructor(pid: Pid, node: Node, o: NormalizedTaskPoolOptions, clock: Clock) {
+  constructor(pid: Pid, node: Node, o: NormalizedTaskPoolOptions, clock: Clock, Piscina: PiscinaClass) {
     this.pid = pid;
     this.name = o.name;
     this.label = o.name === undefined ? pid : `"${o.name}" (${pid})`;
@@ -307,9 +332,20 @@ function isExitMessage(m: unknown): m is ExitMessage {
   return (m as ExitMessage | null)?.type === 'EXIT';
 }
 
-const poolServer = defineServer<TaskPool, [NormalizedTaskPoolOptions, Clock]>({
-  init(ctx: ServerContext, o, clock) {
-    return new TaskPool(ctx.self, ctx.node, o, clock);
+/**
+ * Whether a pool stopping for `reason` lets the tasks in flight finish. Exhaustive over exit reasons
+ * (ts-pattern): a new kind of reason must be decided on here.
+ */
+function drainsOnStop(reason: ExitReason): boolean {
+  return match(reason)
+    .with({ type: P.union('normal', 'shutdown') }, () => true)
+    .with({ type: P.union('killed', 'noproc', 'error') }, () => false)
+    .exhaustive();
+}
+
+const poolServer = defineServer<TaskPool, [NormalizedTaskPoolOptions, Clock, PiscinaClass]>({
+  init(ctx: ServerContext, o, clock, Piscina) {
+    return new TaskPool(ctx.self, ctx.node, o, clock, Piscina);
   },
   handleCall(request: unknown, _from, pool) {
     // Lets another thread read the stats (runTask itself is local to the pool's thread).
@@ -324,7 +360,7 @@ const poolServer = defineServer<TaskPool, [NormalizedTaskPoolOptions, Clock]>({
   async terminate(reason, pool) {
     // Only an orderly stop waits for the tasks in flight; after a crash they are failed at once (by
     // the exit monitor) so callers learn of it without waiting.
-    if (reason.type === 'shutdown' || reason.type === 'normal') await pool.drainAndDestroy();
+    if (drainsOnStop(reason)) await pool.drainAndDestroy();
   },
 });
 
@@ -340,12 +376,15 @@ export function taskPoolChild(opts: TaskPoolOptions): StartFn {
     } catch (e) {
       return Promise.reject(e);
     }
-    return startServer(
-      poolServer,
-      [o, o.clock ?? ctx.clock],
-      { link: ctx.parent, parent: ctx.parent, name: o.name, trapExit: true, clock: ctx.clock },
-      ctx.node,
-    );
+    const start = (Piscina: PiscinaClass): Promise<Pid | Ignore> =>
+      startServer(
+        poolServer,
+        [o, o.clock ?? ctx.clock, Piscina],
+        { link: ctx.parent, parent: ctx.parent, name: o.name, trapExit: true, clock: ctx.clock },
+        ctx.node,
+      );
+    // Once piscina is loaded, a (re)start spawns the pool process synchronously, like any start.
+    return piscinaClass !== undefined ? start(piscinaClass) : loadPiscina().then(start);
   };
 }
 

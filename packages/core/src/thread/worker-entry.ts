@@ -18,13 +18,27 @@
  * on the failure path.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ActorContext } from '../actor.js';
-import { deserializeError } from '../errors.js';
-import { decodeReason, Exit, type ExitReason, encodeReason } from '../exit-reason.js';
-import { type GenServer, IGNORE, type Ignore, InitFailedError, startServer } from '../gen-server.js';
-import { currentNode, type Node } from '../node.js';
-import type { Pid } from '../pid.js';
 import type { Proc } from '../process.js';
+// Through the lean entry point, not from each module: thread modules are advised to import
+// `@trellis/core/actor` (that is ./actor-api.js). Loaded here with the runtime, it is already in the
+// thread's module map when the actor's module asks for it, instead of one more module to fetch
+// after the runtime (docs/thread-actors.md, Limits, start-up cost).
+import {
+  ActorContext,
+  currentNode,
+  decodeReason,
+  deserializeError,
+  Exit,
+  type ExitReason,
+  encodeReason,
+  type GenServer,
+  IGNORE,
+  type Ignore,
+  InitFailedError,
+  type Node,
+  type Pid,
+  startServer,
+} from './actor-api.js';
 import type { BootData, Frame, StartRequest, ThreadSpawner, ToThread } from './protocol.js';
 import {
   type DroppedItem,

@@ -1,0 +1,80 @@
+/**
+ * `@trellis/core/actor`, the lean entry point for thread-actor modules: it is the same API as the
+ * package index (same bindings, so one runtime per thread), it loads nothing the thread's runtime
+ * does not need anyway, and a thread actor written against it runs like any other.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, test } from 'node:test';
+import * as full from '@trellis/core';
+import * as lean from '@trellis/core/actor';
+import { awaitExit, call } from '../src/actor.js';
+import { Exit } from '../src/exit-reason.js';
+import { nodeOf, type Pid } from '../src/pid.js';
+import { spawnThread } from '../src/thread/thread-actor.js';
+import { fixture, noThreadsLeft } from './fixtures/thread-helpers.js';
+
+afterEach(noThreadsLeft);
+
+/** Every module (project file URL or package name) a module loads through static imports. */
+function staticGraph(entry: URL): Set<string> {
+  const seen = new Set<string>();
+  const visit = (url: URL): void => {
+    if (seen.has(url.href)) return;
+    seen.add(url.href);
+    const source = readFileSync(url, 'utf8');
+    // Compiled output has one import or re-export per line; `import(...)` (lazy) does not match.
+    for (const m of source.matchAll(/^(?:import|export)\s(?:[^;'"]*\sfrom\s)?['"]([^'"]+)['"]/gm)) {
+      const spec = m[1]!;
+      if (spec.startsWith('.')) visit(new URL(spec, url));
+      else seen.add(spec);
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+const SRC = new URL('../src/', import.meta.url);
+const relative = (href: string): string => (href.startsWith(SRC.href) ? href.slice(SRC.href.length) : href);
+
+describe('@trellis/core/actor', () => {
+  test('every export is the very binding the package index exports', () => {
+    const names = Object.keys(lean);
+    assert.ok(names.length > 30, `only ${names.length} exports`);
+    for (const name of names) {
+      assert.ok(name in full, `${name} is not exported by @trellis/core`);
+      assert.equal((lean as Record<string, unknown>)[name], (full as Record<string, unknown>)[name], name);
+    }
+    for (const name of ['defineServer', 'reply', 'noreply', 'stop', 'ignore', 'call', 'send', 'Exit']) {
+      assert.ok(names.includes(name), `${name} is missing`);
+    }
+  });
+
+  test('loads only modules the thread runtime needs anyway; the runtime loads neither ts-pattern nor piscina', () => {
+    const boot = staticGraph(new URL('thread/worker-entry.js', SRC));
+    for (const pkg of ['ts-pattern', 'piscina']) assert.ok(!boot.has(pkg), `the boot path loads ${pkg}`);
+    const runtime = new Set([
+      ...staticGraph(new URL('gen-server.js', SRC)),
+      ...staticGraph(new URL('thread/transport.js', SRC)),
+    ]);
+    const api = staticGraph(new URL('thread/actor-api.js', SRC));
+    api.delete(new URL('thread/actor-api.js', SRC).href);
+    const extra = [...api].filter((m) => !runtime.has(m)).map(relative);
+    assert.deepEqual(extra, [], 'modules a thread would load only because of @trellis/core/actor');
+    // The runtime takes its own imports from the lean entry, so the actor's module finds it loaded.
+    assert.ok(boot.has(new URL('thread/actor-api.js', SRC).href), 'worker-entry does not load actor-api');
+  });
+
+  test("a thread actor written against it runs on its thread's one runtime, selective receive included", async () => {
+    const pid = (await spawnThread(fixture('thread-lean'), { args: [5] })) as Pid;
+    assert.equal(await call(pid, { op: 'get' }), 5);
+    assert.equal(await call(pid, { op: 'add', n: 3 }), 8);
+    assert.deepEqual(await call(pid, { op: 'node' }), { same: true, id: nodeOf(pid) });
+    // A ts-pattern pattern (P.number.gte) built by the module's own copy of ts-pattern.
+    assert.deepEqual(await call(pid, { op: 'selective' }), { kind: 'reply', n: 3 });
+    assert.deepEqual(await call(pid, { op: 'infos' }), [{ kind: 'reply', n: 1 }]);
+    const done = awaitExit(pid);
+    assert.equal(await call(pid, { op: 'stop' }), 'bye');
+    assert.deepEqual(await done, Exit.normal);
+  });
+});
