@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
-import { defineServer, reply } from '@trellis/core';
+import { defineServer, reply } from '@trellis/core/actor';
 
 export default defineServer({
   init: () => ({ hashed: 0 }),

@@ -5,7 +5,6 @@
  * `now()` is monotonic milliseconds: restart intensity and deadlines must not jump when the wall
  * clock is adjusted.
  */
-import { performance } from 'node:perf_hooks';
 
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 
@@ -51,6 +50,7 @@ class LongTimer {
 }
 
 export const systemClock: Clock = Object.freeze({
+  // The global performance (not node:perf_hooks): loaded on first use, so a fresh thread does not pay for it at boot.
   now: () => performance.now(),
   setTimeout: (fn: () => void, ms: number): TimerHandle =>
     ms > MAX_TIMER_MS ? new LongTimer(fn, ms) : setTimeout(fn, ms),
