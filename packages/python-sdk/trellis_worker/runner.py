@@ -26,6 +26,9 @@ T = TypeVar("T")
 Encoded = tuple[bytes, str]
 
 
+_HAS_TIMEOUT = hasattr(asyncio, "timeout")
+
+
 class ToolRunner:
     def __init__(self, loop: asyncio.AbstractEventLoop, concurrency: int) -> None:
         self._loop = loop
@@ -49,6 +52,11 @@ class ToolRunner:
                 aw.close()
             raise DeadlineExceededError(f"tool {ctx.tool!r}: the call's deadline passed before it could run")
         try:
+            if _HAS_TIMEOUT:
+                # asyncio.timeout (3.11+) arms one timer on the current task; wait_for would also
+                # create a Task per call, which costs more than a bare grpcio call's whole overhead.
+                async with asyncio.timeout(remaining):
+                    return await aw
             return await asyncio.wait_for(aw, remaining)
         except asyncio.TimeoutError:
             left = ctx.time_remaining()
@@ -65,7 +73,10 @@ class ToolRunner:
             raise StreamingMismatchError(
                 f"tool {spec.name!r} is a generator (streaming tool): call it with ExecuteStream"
             )
-        await self._with_deadline(self._slots.acquire(), ctx)
+        if self._slots.locked():
+            await self._with_deadline(self._slots.acquire(), ctx)
+        else:
+            await self._slots.acquire()  # a free slot is taken without suspending: no deadline needed
         try:
             started = time.perf_counter()
             if spec.kind == "sync":
@@ -94,7 +105,10 @@ class ToolRunner:
             encoded, _ = await self.run(spec, bound, ctx)
             yield encoded
             return
-        await self._with_deadline(self._slots.acquire(), ctx)
+        if self._slots.locked():
+            await self._with_deadline(self._slots.acquire(), ctx)
+        else:
+            await self._slots.acquire()
         try:
             if spec.kind == "async_generator":
                 async for item in self._async_items(spec, bound, ctx):
