@@ -48,7 +48,7 @@ for (const scope of scopes) {
   const scopeResults = [];
   for (const suite of suites) {
     console.error(`[bench] ${scope}/${suite} ...`);
-    const r = spawnSync(process.execPath, ['--expose-gc', import.meta.filename], {
+    const r = spawnSync(process.execPath, [import.meta.filename], {
       cwd: root,
       env: { ...process.env, TRELLIS_BENCH_CHILD: `${file}#${suite}` },
       encoding: 'utf8',
