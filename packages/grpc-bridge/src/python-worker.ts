@@ -55,6 +55,8 @@ interface WorkerState {
   hbTimer: TimerHandle | undefined;
   hbSeq: number;
   misses: number;
+  /** Heartbeats in a row in which Python ran more tools than the host has calls in flight. */
+  wedgedBeats: number;
   lastHbError: string | undefined;
   ttlTimer: TimerHandle | undefined;
   /** A recycle is under way (its fresh process is starting). */
@@ -75,6 +77,8 @@ type Info =
       readonly seq: number;
       readonly error: string | undefined;
       readonly rss: number | undefined;
+      /** Tool executions still running in Python (including abandoned sync tools). */
+      readonly pyInFlight?: number | undefined;
     }
   | { readonly type: '$recycle'; readonly reason: string; readonly detail: string }
   | { readonly type: '$fresh'; readonly wp: WorkerProcess; readonly reason: string; readonly detail: string }
@@ -118,6 +122,7 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
       hbTimer: undefined,
       hbSeq: 0,
       misses: 0,
+      wedgedBeats: 0,
       lastHbError: undefined,
       ttlTimer: undefined,
       recycling: false,
@@ -206,6 +211,22 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
           const rss = st.wp.readRss() ?? msg.rss;
           st.entry.rssBytes = rss;
           st.rt.o.healthMonitor?.beat(ctx.self);
+          // A tool that ignores cancellation keeps its slot after the host gave up on the call: the
+          // worker answers heartbeats but every later call would queue behind it until its deadline.
+          // When Python runs more tools than the host has calls in flight for `heartbeatMisses`
+          // beats in a row, the worker is wedged: recycle it (a fresh process takes its place; the
+          // old one is drained and then killed).
+          if (msg.pyInFlight !== undefined && msg.pyInFlight > st.entry.inFlight) st.wedgedBeats++;
+          else st.wedgedBeats = 0;
+          if (st.wedgedBeats >= st.rt.o.heartbeatMisses) {
+            st.wedgedBeats = 0;
+            requestRecycle(
+              st,
+              ctx,
+              'wedged',
+              `${msg.pyInFlight} tool execution(s) still running in Python with ${st.entry.inFlight} call(s) in flight`,
+            );
+          }
           const max = st.rt.o.maxRssMb;
           if (rss !== undefined && Number.isFinite(max) && rss > max * MIB)
             requestRecycle(st, ctx, 'max_rss', `RSS ${(rss / MIB).toFixed(1)} MiB > maxRssMb ${max}`);
@@ -447,6 +468,7 @@ function sendHeartbeat(st: WorkerState, ctx: ServerContext): void {
           seq,
           error: err ? `${statusName(err.code)} ${err.details}` : undefined,
           rss: res?.stats?.rssBytes,
+          pyInFlight: res?.stats?.inFlight,
         } satisfies Info);
       },
     );

@@ -32,10 +32,17 @@ _HAS_TIMEOUT = hasattr(asyncio, "timeout")
 class ToolRunner:
     def __init__(self, loop: asyncio.AbstractEventLoop, concurrency: int) -> None:
         self._loop = loop
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self.executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="trellis-tool")
 
     # --- slots ----------------------------------------------------------------------------------
+
+    def busy_slots(self) -> int:
+        """Tool executions holding a slot, including sync tools still running after their call was
+        cancelled or timed out (a thread cannot be stopped). The host compares this with its own count
+        of calls in flight to notice a worker wedged by a tool that ignores cancellation."""
+        return self._concurrency - self._slots._value  # asyncio.Semaphore keeps its count in _value
 
     def _release_from_thread(self, _: Future[Any]) -> None:
         try:

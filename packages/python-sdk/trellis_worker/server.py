@@ -189,7 +189,7 @@ class Worker:
         return pb.WorkerStats(
             pid=os.getpid(),
             rss_bytes=rss_bytes(),
-            in_flight=self.stats.in_flight,
+            in_flight=max(self.stats.in_flight, self.runner.busy_slots()),
             calls_served=self.stats.calls_served,
             calls_failed=self.stats.calls_failed,
             sessions=len(self.sessions),

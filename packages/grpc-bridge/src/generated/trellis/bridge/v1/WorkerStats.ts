@@ -9,7 +9,8 @@ export interface WorkerStats {
    */
   'rssBytes'?: (number | string | Long);
   /**
-   * Tool calls running or waiting for a slot right now.
+   * Tool calls running or waiting for a slot right now, and tool executions still running (sync tools whose call was cancelled or timed out but
+   * whose thread has not returned); the host uses this to notice a wedged worker.
    */
   'inFlight'?: (number);
   /**
@@ -37,7 +38,8 @@ export interface WorkerStats__Output {
    */
   'rssBytes': (number);
   /**
-   * Tool calls running or waiting for a slot right now.
+   * Tool calls running or waiting for a slot right now, and tool executions still running (sync tools whose call was cancelled or timed out but
+   * whose thread has not returned); the host uses this to notice a wedged worker.
    */
   'inFlight': (number);
   /**
