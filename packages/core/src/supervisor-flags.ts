@@ -26,7 +26,15 @@ const STRATEGIES: readonly Strategy[] = ['one_for_one', 'one_for_all', 'rest_for
 const AUTO: readonly AutoShutdown[] = ['never', 'any_significant', 'all_significant'];
 
 export function normalizeFlags(flags: SupervisorFlags | undefined): Required<SupervisorFlags> {
-  const f = { ...SUPERVISOR_DEFAULTS, ...(flags ?? {}) };
+  // Field by field with ??, not a spread: an explicit `undefined` means "the default" (found by the
+  // chaos suite's spec fuzzer: `{ intensity: undefined }` used to be refused).
+  const given: SupervisorFlags = flags ?? {};
+  const f = {
+    strategy: given.strategy ?? SUPERVISOR_DEFAULTS.strategy,
+    intensity: given.intensity ?? SUPERVISOR_DEFAULTS.intensity,
+    periodMs: given.periodMs ?? SUPERVISOR_DEFAULTS.periodMs,
+    autoShutdown: given.autoShutdown ?? SUPERVISOR_DEFAULTS.autoShutdown,
+  };
   if (!STRATEGIES.includes(f.strategy)) {
     throw new InvalidSupervisorFlagsError(
       `unknown strategy "${String(f.strategy)}"; use one of ${STRATEGIES.join(', ')}`,

@@ -22,3 +22,19 @@ test('startChild rejects with ERR_START_CHILD_FAILED whose cause is the start fu
   exit(sup, Exit.shutdown());
   assert.deepEqual(await done, Exit.shutdown());
 });
+
+test('explicit undefined supervisor flags mean the defaults (found by the chaos spec fuzzer)', async () => {
+  const sup = await startSupervisor({
+    flags: { strategy: undefined, intensity: undefined, periodMs: undefined, autoShutdown: undefined },
+    children: [],
+  });
+  const done = awaitExit(sup);
+  exit(sup, Exit.shutdown());
+  assert.deepEqual(await done, Exit.shutdown());
+  // A bad value is still refused, naming the field.
+  await assert.rejects(startSupervisor({ flags: { intensity: -1 } }), (e: unknown) => {
+    assert.equal((e as TrellisError).code, 'ERR_INVALID_SUPERVISOR_FLAGS');
+    assert.match((e as Error).message, /intensity/);
+    return true;
+  });
+});
