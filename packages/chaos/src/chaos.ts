@@ -1,0 +1,303 @@
+/**
+ * `pnpm chaos [--duration 120s] [--seed N] [--json path] [--fuzz-scale X] [--no-docs]`
+ *
+ * The driver. It runs the system under test as CHILD node processes so that it can kill the whole
+ * host with SIGKILL:
+ *
+ *   1. run A: the chaos tree under load, with the seeded in-process faults;
+ *   2. at a random point (the schedule's hostKillAtMs), kill -9 of A; wait until A's workers have
+ *      exited on their own (parent-death signal); what is left of run A is the orphans;
+ *   3. run B: a fresh host on the same registry directory; its registry must sweep every orphan;
+ *      B carries the load and the faults to the end, settles, checks itself and stops in order;
+ *   4. the fuzz phase (fuzz-main.js, another child): bad input at every layer;
+ *   5. the driver's checks: faults match exits and restarts, host RSS flat, the lease moved on,
+ *      zero orphans in /proc (by marker and by descendant tree).
+ *
+ * Writes bench-results/chaos.json and the chaos section of docs/reliability.md; exits 1 when any
+ * check failed.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CHAOS_DEFAULTS } from './defaults.js';
+import { type FuzzReport, runFuzzPhase } from './fuzz/phase.js';
+import type { CheckResult, SutConfig } from './ipc.js';
+import { matchFaults } from './matcher.js';
+import { parseOptions, wantsHelp } from './options.js';
+import {
+  DescendantTracker,
+  type FoundProcess,
+  findOrphans,
+  killProcesses,
+  processesOfRuns,
+} from './orphans.js';
+import { type ChaosReport, faultTable, repoRoot, summarizeCalls, writeChaosOutputs } from './report.js';
+import { buildSchedule } from './schedule.js';
+import { SutProcess } from './sut-process.js';
+import { leaseMovedOn, rssFlat, sweepReapedOrphans } from './verdicts.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What must not outlive the driver if the harness itself fails half-way. */
+const spawned: SutProcess[] = [];
+const tracker = new DescendantTracker(process.pid);
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    console.log(
+      'pnpm chaos [--duration 120s] [--seed N] [--json path] [--fuzz-scale X] [--callers N] [--no-docs]',
+    );
+    return 0;
+  }
+  const o = parseOptions('chaos', argv);
+  const root = repoRoot();
+  const wall0 = performance.now();
+  const startedAt = new Date().toISOString();
+  const load0 = loadavg();
+  console.log(`chaos: seed ${o.seed}, duration ${o.durationMs / 1000} s; replay with: ${o.replay}`);
+  const schedule = buildSchedule(o.seed, o.durationMs);
+  console.log(
+    `chaos: ${schedule.faults.length} faults scheduled, host kill -9 at ${(schedule.hostKillAtMs! / 1000).toFixed(1)} s`,
+  );
+  const home = mkdtempSync(join(tmpdir(), 'trellis-chaos-'));
+  const logDir = join(root, 'bench-results', 'chaos-logs');
+  mkdirSync(logDir, { recursive: true });
+  tracker.start(250);
+  const origin = Date.now();
+  const now = () => Date.now() - origin;
+  const config = (run: string): SutConfig => ({
+    run,
+    seed: o.seed,
+    originEpochMs: origin,
+    durationMs: o.durationMs,
+    loadEndMs: o.durationMs,
+    faults: true,
+    hostKillAtMs: schedule.hostKillAtMs,
+    callers: o.callers,
+    sampleMs: o.sampleMs,
+    reportMs: CHAOS_DEFAULTS.reportMs,
+  });
+  const checks: CheckResult[] = [];
+
+  // ---- run A, killed with SIGKILL -------------------------------------------------------------------
+  const a = new SutProcess(config('A'), home, join(logDir, 'run-A.log'));
+  spawned.push(a);
+  const readyA = await a.waitReady(60_000);
+  if (readyA === undefined) throw new Error(`run A never became ready (log: ${a.logPath})`);
+  console.log(
+    `chaos: run A (pid ${a.pid}) ready in ${(readyA.startMs / 1000).toFixed(1)} s; run id ${readyA.runId}`,
+  );
+  await sleep(Math.max(0, schedule.hostKillAtMs! - now()));
+  const killAt = now();
+  a.kill9(killAt);
+  await a.exited;
+  console.log(
+    `chaos: kill -9 of run A at ${(killAt / 1000).toFixed(1)} s (last report ${((killAt - a.lastReportAtMs) / 1000).toFixed(2)} s before)`,
+  );
+  const orphans = await settleOrphans(readyA.runId);
+  console.log(
+    `chaos: ${orphans.length} processes of run A outlived it: ${orphans.map((p) => `${p.pid} (${p.cmd.slice(0, 40)})`).join(', ')}`,
+  );
+
+  // ---- run B, the fresh start ------------------------------------------------------------------------
+  const b = new SutProcess(config('B'), home, join(logDir, 'run-B.log'));
+  spawned.push(b);
+  const readyB = await b.waitReady(60_000);
+  if (readyB === undefined) throw new Error(`run B never became ready (log: ${b.logPath})`);
+  const leftAfterSweep = processesOfRuns([readyA.runId]);
+  console.log(
+    `chaos: run B (pid ${b.pid}) ready in ${(readyB.startMs / 1000).toFixed(1)} s; its sweep killed ${readyB.bootSweep?.killed.length ?? 0}`,
+  );
+  checks.push(sweepReapedOrphans(orphans, readyB.bootSweep, leftAfterSweep));
+  const exitB = await b.exited;
+  if (b.final === undefined)
+    checks.push({
+      name: 'run B finished',
+      ok: false,
+      detail: `exited ${exitB.code ?? exitB.signal} before its final report (log: ${b.logPath})`,
+    });
+  else
+    checks.push({
+      name: 'run B finished',
+      ok: exitB.code === 0,
+      detail: `exit code ${exitB.code}, orderly stop in ${Math.round(b.stopMs ?? -1)} ms`,
+    });
+  checks.push(...(b.final?.checks ?? []));
+  console.log(`chaos: run B stopped (exit ${exitB.code ?? exitB.signal})`);
+
+  // ---- driver checks -----------------------------------------------------------------------------------
+  const match = matchFaults({
+    faults: [...a.faults, ...b.faults],
+    exits: [...a.exits, ...b.exits],
+    restarts: [...a.restarts, ...b.restarts],
+    recycles: [...a.recycles, ...b.recycles],
+    windowEnd: { A: a.lastReportAtMs, B: Number.POSITIVE_INFINITY },
+  });
+  const bad = match.groups.filter((g) => !g.ok);
+  checks.push({
+    name: 'restarts match faults',
+    ok: match.ok,
+    detail: match.ok
+      ? `${match.groups.length} groups: every exit explained by a fault, every effective fault shown, one restart per exit, one recycle per leak or stuck tool`
+      : [
+          ...bad.map(
+            (g) =>
+              `${g.run}/${g.group}: ${g.exits} exits for ${g.targets} targets, ${g.restarts} restarts (>= ${g.restartsExpectedMin})` +
+              (g.unexplained.length
+                ? `, unexplained ${g.unexplained.map((e) => `${e.target} ${e.code}`).join(' ')}`
+                : '') +
+              (g.missing.length
+                ? `, missing ${g.missing.map((f) => `#${f.index} ${f.kind} -> ${f.target}`).join(' ')}`
+                : '') +
+              (g.unexplainedRecycles.length
+                ? `, recycles without a leak ${g.unexplainedRecycles.map((r) => r.target).join(' ')}`
+                : '') +
+              (g.missingRecycles.length
+                ? `, leaks never recycled ${g.missingRecycles.map((f) => f.target).join(' ')}`
+                : '') +
+              (g.codeMismatch.length
+                ? `, codes ${g.codeMismatch.map((m) => `${m.exit.code} not in ${m.expected.join('|')}`).join(' ')}`
+                : ''),
+          ),
+          ...match.unexpectedFaults.map((f) => `fault #${f.index} ${f.kind}: ${f.note ?? 'unexpected'}`),
+        ].join('; '),
+  });
+  const rss = rssFlat(b.samples, readyB.atMs);
+  checks.push(rss.check);
+  checks.push(leaseMovedOn(a.leader?.epochs ?? [], b.final?.leader.epochs ?? b.leader?.epochs ?? []));
+
+  // ---- fuzz ----------------------------------------------------------------------------------------------
+  console.log(`chaos: fuzz phase (scale ${o.fuzzScale})`);
+  const fuzz: FuzzReport = await runFuzzPhase({
+    seed: o.seed,
+    scale: o.fuzzScale,
+    home,
+    logPath: join(logDir, 'fuzz.log'),
+  });
+  checks.push(...fuzz.checks);
+
+  // ---- orphans at the very end --------------------------------------------------------------------------
+  tracker.stop();
+  const runIds = [readyA.runId, readyB.runId, ...(fuzz.runId ? [fuzz.runId] : [])];
+  let end = findOrphans({ runIds, tracker });
+  for (let i = 0; i < 20 && end.total > 0; i++) {
+    await sleep(100); // reaping is asynchronous in the kernel
+    end = findOrphans({ runIds, tracker });
+  }
+  checks.push({
+    name: 'zero orphans in /proc',
+    ok: end.total === 0,
+    detail:
+      end.total === 0
+        ? `no process of the ${runIds.length} runs found by marker or environment; none of the ${tracker.count} processes ever seen below the driver is alive`
+        : [...end.byMarker, ...end.byDescendant].map((p) => `${p.pid} (${p.how}) ${p.cmd}`).join('; '),
+  });
+  if (end.total > 0) await killProcesses([...end.byMarker, ...end.byDescendant]);
+
+  const report: ChaosReport = {
+    kind: 'chaos',
+    ok: checks.every((c) => c.ok),
+    seed: o.seed,
+    durationMs: o.durationMs,
+    replay: o.replay,
+    startedAt,
+    wallMs: Math.round(performance.now() - wall0),
+    machine: {
+      cpus: (await import('node:os')).availableParallelism(),
+      loadavgStart: load0,
+      loadavgEnd: loadavg(),
+      node: process.version,
+    },
+    hostKillAtMs: killAt,
+    runs: [a, b].map((r) => ({
+      run: r.run,
+      runId: r.ready?.runId,
+      pid: r.pid,
+      startMs: r.ready?.startMs,
+      readyAtMs: r.ready?.atMs,
+      killedAtMs: r.killedAtMs,
+      lastReportAtMs: r.lastReportAtMs,
+      stopMs: r.stopMs,
+      log: r.logPath,
+      ledger: r.ledger,
+      leader: r.final?.leader ?? r.leader,
+      final: r.final,
+    })),
+    calls: summarizeCalls(a.ledger, b.ledger),
+    faults: faultTable(schedule, [...a.faults, ...b.faults]),
+    faultRecords: [...a.faults, ...b.faults],
+    matching: match,
+    sweep: { orphans, report: readyB.bootSweep },
+    rss: { startMb: rss.startMb, endMb: rss.endMb, boundMb: rss.boundMb },
+    orphansAtEnd: {
+      total: end.total,
+      processes: [...end.byMarker, ...end.byDescendant],
+      descendantsSeen: tracker.count,
+    },
+    samplesB: b.samples.map((s) => ({
+      tMs: s.tMs,
+      rssMb: s.hostRssBytes / 2 ** 20,
+      throughput: s.throughput,
+      p99Ms: s.p99Ms,
+      load1: s.load1,
+    })),
+    fuzz,
+    checks,
+  };
+  writeChaosOutputs(report, o, root);
+  rmSync(home, { recursive: true, force: true });
+  for (const c of checks) console.log(`${c.ok ? 'PASS' : 'FAIL'}  ${c.name}: ${c.detail}`);
+  console.log(
+    `chaos: ${report.ok ? 'PASSED' : 'FAILED'} in ${(report.wallMs / 1000).toFixed(0)} s; replay with: ${o.replay}`,
+  );
+  return report.ok ? 0 : 1;
+}
+
+/**
+ * After the host's kill -9 its workers exit on their own (parent-death signal, stdin EOF). Waits
+ * until the set of run A's processes stops changing (bounded); what is left is the orphans.
+ */
+async function settleOrphans(runId: string): Promise<FoundProcess[]> {
+  const deadline = performance.now() + CHAOS_DEFAULTS.orphanSettleMs;
+  let last = '';
+  let stableSince = performance.now();
+  let found: FoundProcess[] = [];
+  for (let i = 0; i < 1000 && performance.now() < deadline; i++) {
+    found = processesOfRuns([runId]);
+    const key = found
+      .map((p) => p.pid)
+      .sort()
+      .join(',');
+    if (key !== last) {
+      last = key;
+      stableSince = performance.now();
+    } else if (performance.now() - stableSince >= 1500) break;
+    await sleep(100);
+  }
+  return found;
+}
+
+/** The harness failed: kill what it started (by pid), so that nothing outlives it. */
+async function cleanUp(): Promise<void> {
+  for (const s of spawned)
+    if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+  await Promise.all(spawned.map((s) => s.exited));
+  tracker.stop();
+  const left = tracker.survivors();
+  if (left.length > 0) {
+    console.error(
+      `chaos: killing ${left.length} processes the failed run left: ${left.map((p) => p.pid).join(', ')}`,
+    );
+    await killProcesses(left);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (e) => {
+    console.error(`chaos: the harness failed: ${(e as Error)?.stack ?? String(e)}`);
+    await cleanUp();
+    process.exit(2);
+  },
+);

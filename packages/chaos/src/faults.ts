@@ -1,0 +1,428 @@
+/**
+ * Carries out the in-process faults of the schedule inside the system under test and records how
+ * each landed (fault-book.ts). A fault's target is chosen among what is alive when it fires, with
+ * the schedule's random number, so a replay picks the same index in the same kind of list.
+ *
+ * Fatal faults on actors are delivered as calls, so the call's own failure says what happened: the
+ * target exited with the reason this fault predicts (effective), with another reason (it was already
+ * dying: absorbed-doomed), or it was not there (ERR_NOPROC: absorbed-dead). A call that answers
+ * normally is `unexpected`: the fault did not work.
+ */
+import {
+  type CallError,
+  call,
+  exit,
+  isProcessAlive,
+  type Pid,
+  readProcStat,
+  runTask,
+  whereis,
+} from '@trellis/core';
+import type { ToolPool } from '@trellis/grpc-bridge';
+import { THROWN_MESSAGE } from './actors/chaos-thread.js';
+import { CRASH_MESSAGE } from './actors/kv-server.js';
+import { CHAOS_DEFAULTS } from './defaults.js';
+import { exitCode, type FaultRecord, type FaultStatus } from './fault-book.js';
+import type { CallLedger, Outcome } from './ledger.js';
+import type { InProcessFaultKind, PlannedFault } from './schedule.js';
+import { targetSession } from './targeting.js';
+import { NAMES } from './tree.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface InjectorContext {
+  readonly run: string;
+  readonly pools: readonly ToolPool[];
+  readonly ledger: CallLedger;
+  /** Run offset now (ms since the suite started). */
+  readonly now: () => number;
+  readonly record: (f: FaultRecord) => void;
+  /** Resolves true once the pool has recycled the worker `pid` (worker_recycled), false after `ms`. */
+  readonly waitRecycle: (pool: string, pid: number, ms: number) => Promise<boolean>;
+}
+
+type Landing = Omit<FaultRecord, 'index' | 'kind' | 'run' | 'atMs'>;
+type Announce = (group: string, target: string, expect: readonly string[], fatal?: boolean) => void;
+
+export class FaultInjector {
+  readonly #c: InjectorContext;
+  /** Targets (`group:target`) already hit by an effective fatal fault. */
+  readonly #doomed = new Set<string>();
+  readonly #running = new Set<Promise<void>>();
+
+  constructor(c: InjectorContext) {
+    this.#c = c;
+  }
+
+  /** Starts the fault now; it runs on its own (a long SIGSTOP lasts seconds). */
+  fire(p: PlannedFault): void {
+    const atMs = this.#c.now();
+    // A fault whose effect may show before it has finished landing (a crash call fails only after
+    // the exit; a kill -9 of the host can come in between) is first recorded as pending, so an exit
+    // it causes is never reported without it. The final record (same index) replaces it.
+    const announce: Announce = (group, target, expect, fatal = true) =>
+      this.#c.record({
+        index: p.index,
+        kind: p.kind,
+        run: this.#c.run,
+        atMs,
+        group,
+        target,
+        status: 'pending',
+        fatal,
+        expect,
+      });
+    const task = this.#land(p, announce)
+      .catch(
+        (e): Landing => ({
+          group: 'harness',
+          target: undefined,
+          status: 'unexpected',
+          fatal: false,
+          expect: [],
+          note: `the injector failed: ${(e as Error)?.stack ?? String(e)}`,
+        }),
+      )
+      .then((l) => this.#c.record({ index: p.index, kind: p.kind, run: this.#c.run, atMs, ...l }));
+    this.#track(task);
+  }
+
+  /** Keeps a task in the set settle() waits for. */
+  #track(task: Promise<unknown>): void {
+    const t = task.then(
+      () => {},
+      () => {},
+    );
+    this.#running.add(t);
+    void t.finally(() => this.#running.delete(t));
+  }
+
+  /** Waits for every fault still in progress (bounded by the caller). */
+  async settle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all([...this.#running]);
+  }
+
+  async #land(p: PlannedFault, announce: Announce): Promise<Landing> {
+    const kind: InProcessFaultKind = p.kind;
+    switch (kind) {
+      case 'worker-sigkill':
+        return this.#signalWorker(p, 'SIGKILL', true, ['ERR_WORKER_EXITED']);
+      case 'worker-sigstop-long':
+        return this.#stopWorker(p, CHAOS_DEFAULTS.stopLongMs, true);
+      case 'worker-sigstop-short': {
+        const [lo, hi] = CHAOS_DEFAULTS.stopShortMs;
+        return this.#stopWorker(p, Math.round(lo + p.param * (hi - lo)), false);
+      }
+      case 'tool-hang-async':
+        return this.#hang(p, 'hang_async', {});
+      case 'tool-hang-coop':
+        return this.#hang(p, 'hang_coop', {});
+      case 'tool-hang-stuck':
+        return this.#stuck(p, announce);
+      case 'tool-leak':
+        return this.#leak(p, announce);
+      case 'thread-throw':
+        return this.#crashActor(p, announce, NAMES.threads, { op: 'throw' }, `error:${THROWN_MESSAGE}`);
+      case 'thread-exit':
+        return this.#crashActor(p, announce, NAMES.threads, { op: 'exit' }, 'ERR_THREAD_EXIT');
+      case 'thread-uncaught':
+        return this.#crashActor(p, announce, NAMES.threads, { op: 'uncaught' }, 'ERR_THREAD_UNCAUGHT');
+      case 'thread-oom':
+        return this.#crashActor(p, announce, NAMES.threads, { op: 'oom' }, 'ERR_THREAD_OUT_OF_MEMORY');
+      case 'server-crash':
+        return this.#crashActor(p, announce, NAMES.kv, { op: 'crash' }, `error:${CRASH_MESSAGE}`);
+      case 'leader-crash':
+        return this.#crashActor(
+          p,
+          announce,
+          [NAMES.leader],
+          { op: 'crash' },
+          `error:${CRASH_MESSAGE}`,
+          NAMES.leaderChild,
+        );
+      case 'task-throw':
+        return this.#task(p, 'throw', 'ERR_TASK_FAILED');
+      case 'task-exit':
+        return this.#task(p, 'exit', 'ERR_TASK_WORKER_DIED');
+      case 'task-pool-kill':
+        return this.#killTaskPool();
+    }
+  }
+
+  // ---- Python workers -----------------------------------------------------------------------------
+
+  #pickWorker(p: PlannedFault, pools: readonly ToolPool[]): { pool: ToolPool; pid: number } | undefined {
+    const pool = pools[p.pick % pools.length]!;
+    const ready = pool
+      .stats()
+      .workers.filter((w) => w.state === 'ready')
+      .sort((a, b) => a.slot - b.slot);
+    if (ready.length === 0) return undefined;
+    return { pool, pid: ready[Math.floor(p.pick / pools.length) % ready.length]!.pid };
+  }
+
+  #signalWorker(p: PlannedFault, signal: NodeJS.Signals, fatal: boolean, expect: string[]): Landing {
+    const w = this.#pickWorker(p, this.#c.pools);
+    if (w === undefined) return noTarget('pool');
+    const key = `${w.pool.name}:${w.pid}`;
+    const doomed = this.#doomed.has(key);
+    try {
+      process.kill(w.pid, signal);
+    } catch {
+      return { group: w.pool.name, target: String(w.pid), status: 'absorbed-dead', fatal, expect: [] };
+    }
+    // On a doomed target the signal still lands (SIGKILL ends a stopped worker at once), so its
+    // exit may carry this fault's code rather than the first fault's: keep `expect` either way.
+    if (doomed)
+      return { group: w.pool.name, target: String(w.pid), status: 'absorbed-doomed', fatal, expect };
+    this.#doomed.add(key);
+    return { group: w.pool.name, target: String(w.pid), status: 'effective', fatal, expect };
+  }
+
+  #stopWorker(p: PlannedFault, ms: number, fatal: boolean): Landing {
+    const w = this.#pickWorker(p, this.#c.pools);
+    if (w === undefined) return noTarget('pool');
+    const st = readProcStat(w.pid);
+    const key = `${w.pool.name}:${w.pid}`;
+    const doomed = this.#doomed.has(key);
+    try {
+      process.kill(w.pid, 'SIGSTOP');
+    } catch {
+      return { group: w.pool.name, target: String(w.pid), status: 'absorbed-dead', fatal, expect: [] };
+    }
+    if (fatal && !doomed) this.#doomed.add(key);
+    // The landing is recorded now, not after the SIGCONT: the heartbeat may kill the worker (and
+    // the host may be killed) long before the stop ends.
+    this.#track(
+      sleep(ms).then(() => {
+        // SIGCONT only the very process we stopped (a pid is reused only with another start time).
+        if (st !== undefined && isProcessAlive(w.pid, st.startTime)) {
+          try {
+            process.kill(w.pid, 'SIGCONT');
+          } catch {
+            // it exited meanwhile
+          }
+        }
+      }),
+    );
+    return {
+      group: w.pool.name,
+      target: String(w.pid),
+      status: doomed ? 'absorbed-doomed' : fatal ? 'effective' : 'non-fatal',
+      fatal,
+      expect: fatal ? ['ERR_HEARTBEAT_MISSED'] : [],
+      note: `stopped ${ms} ms`,
+    };
+  }
+
+  async #hang(p: PlannedFault, tool: string, args: Record<string, unknown>): Promise<Landing> {
+    const pool = this.#c.pools[0]!;
+    const timeoutMs = CHAOS_DEFAULTS.hangCallTimeoutMs;
+    const o = await this.#c.ledger.run(`fault:${p.kind}`, timeoutMs, () =>
+      pool.call(tool, args, { timeoutMs }),
+    );
+    return judgeNonFatal(pool.name, o, ['ERR_DEADLINE_EXCEEDED'], POOL_GONE);
+  }
+
+  /**
+   * A tool that ignores cancellation, aimed at one worker of pool A: its call ends at its deadline
+   * with ERR_DEADLINE_EXCEEDED, but its Python thread (and the worker's slot) stays busy for
+   * stuckHoldS. The bridge must see the worker wedged (Python runs more tools than the host has
+   * calls on it, for heartbeatMisses beats) and recycle it, long before the tool returns by itself.
+   */
+  async #stuck(p: PlannedFault, announce: Announce): Promise<Landing> {
+    const pool = this.#c.pools[0]!;
+    const w = this.#pickWorker(p, [pool]);
+    if (w === undefined) return noTarget(pool.name);
+    const key = `${pool.name}:${w.pid}`;
+    const base = { group: pool.name, target: String(w.pid), fatal: false };
+    if (this.#doomed.has(key)) return { ...base, status: 'absorbed-doomed', expect: [] };
+    announce(pool.name, String(w.pid), ['wedged'], false);
+    const timeoutMs = CHAOS_DEFAULTS.hangCallTimeoutMs;
+    const o = await this.#c.ledger.run(`fault:${p.kind}`, timeoutMs, () =>
+      pool.call(
+        'hang_stuck',
+        { seconds: CHAOS_DEFAULTS.stuckHoldS },
+        { sessionId: targetSession(w.pid), timeoutMs },
+      ),
+    );
+    const code = o.kind === 'error' ? o.code : o.kind;
+    if (code !== 'ERR_DEADLINE_EXCEEDED') {
+      const gone = POOL_GONE.includes(code) || code === 'ERR_CHAOS_TARGET_GONE';
+      return {
+        ...base,
+        status: gone ? 'absorbed-dead' : 'unexpected',
+        expect: [],
+        note: `the stuck call ended with ${code}`,
+      };
+    }
+    const recycled = await this.#c.waitRecycle(pool.name, w.pid, CHAOS_DEFAULTS.recycleWithinMs);
+    if (recycled) return { ...base, status: 'effective', expect: ['wedged'], note: 'recycled as wedged' };
+    if (this.#doomed.has(key)) return { ...base, status: 'absorbed-doomed', expect: [] };
+    return {
+      ...base,
+      status: 'unexpected',
+      expect: [],
+      note: `its worker was not recycled within ${CHAOS_DEFAULTS.recycleWithinMs} ms of the deadline although a thread stayed busy for ${CHAOS_DEFAULTS.stuckHoldS} s`,
+    };
+  }
+
+  /**
+   * A tool that leaks: `leak(24 MiB)` calls aimed at one worker of pool A until its RSS passes the
+   * pool's maxRssMb; then the bridge must recycle it (a fresh process takes its place, the old one
+   * drains and exits: not an exit of the actor, not a restart) within recycleWithinMs.
+   */
+  async #leak(p: PlannedFault, announce: Announce): Promise<Landing> {
+    const pool = this.#c.pools[0]!;
+    const w = this.#pickWorker(p, [pool]);
+    if (w === undefined) return noTarget(pool.name);
+    const key = `${pool.name}:${w.pid}`;
+    const base = { group: pool.name, target: String(w.pid), fatal: false };
+    if (this.#doomed.has(key)) return { ...base, status: 'absorbed-doomed', expect: [] };
+    // Recorded before the first call: the recycle may be reported before this fault has landed.
+    announce(pool.name, String(w.pid), ['max_rss'], false);
+    const mb = CHAOS_DEFAULTS.leakMbPerCall;
+    const limit = CHAOS_DEFAULTS.poolAMaxRssMb * 1024 * 1024;
+    let rss = 0;
+    let ended = '';
+    for (let i = 0; i < CHAOS_DEFAULTS.leakMaxCalls && rss <= limit; i++) {
+      const o = await this.#c.ledger.run(`fault:${p.kind}`, 5000, async () => {
+        rss = await pool.call<number>('leak', { mb }, { sessionId: targetSession(w.pid), timeoutMs: 5000 });
+        return rss;
+      });
+      if (o.kind !== 'ok') {
+        // ERR_CHAOS_TARGET_GONE: the bridge recycled it already (a heartbeat saw the RSS first).
+        ended = o.kind === 'error' ? o.code : o.kind;
+        break;
+      }
+    }
+    const recycled = await this.#c.waitRecycle(pool.name, w.pid, CHAOS_DEFAULTS.recycleWithinMs);
+    if (recycled)
+      return {
+        ...base,
+        status: 'effective',
+        expect: ['max_rss'],
+        note: `RSS ${(rss / 2 ** 20).toFixed(0)} MiB, recycled by maxRssMb`,
+      };
+    if (this.#doomed.has(key))
+      return { ...base, status: 'absorbed-doomed', expect: [], note: `another fault ended it (${ended})` };
+    if (ended !== '' && ended !== 'ERR_CHAOS_TARGET_GONE' && POOL_GONE.includes(ended))
+      return { ...base, status: 'absorbed-dead', expect: [], note: `leak call ended with ${ended}` };
+    return {
+      ...base,
+      status: 'unexpected',
+      expect: [],
+      note: `RSS ${(rss / 2 ** 20).toFixed(0)} MiB (maxRssMb ${CHAOS_DEFAULTS.poolAMaxRssMb}) and no recycle within ${CHAOS_DEFAULTS.recycleWithinMs} ms${ended ? `; last leak call: ${ended}` : ''}`,
+    };
+  }
+
+  // ---- actors ------------------------------------------------------------------------------------
+
+  async #crashActor(
+    p: PlannedFault,
+    announce: Announce,
+    names: readonly string[],
+    req: unknown,
+    expectCode: string,
+    group?: string,
+  ): Promise<Landing> {
+    const name = names[p.pick % names.length]!;
+    const g = group ?? name;
+    const pid = whereis(name);
+    if (pid === undefined)
+      return {
+        group: g,
+        target: undefined,
+        status: 'absorbed-dead',
+        fatal: true,
+        expect: [],
+        note: `${name} not registered (restarting)`,
+      };
+    const key = `${g}:${pid}`;
+    const wasDoomed = this.#doomed.has(key);
+    // Doomed from the moment the request is sent: a second fault racing this one is absorbed.
+    this.#doomed.add(key);
+    if (!wasDoomed) announce(g, pid, [expectCode]);
+    let err: unknown;
+    const t = CHAOS_DEFAULTS.faultCallTimeoutMs;
+    const o = await this.#c.ledger.run(`fault:${p.kind}`, t, () =>
+      call(pid, req, t).catch((e: unknown) => {
+        err = e;
+        throw e;
+      }),
+    );
+    const base = { group: g, target: pid as string, fatal: true };
+    if (o.kind === 'error' && o.code === 'ERR_CALL_SERVER_EXITED') {
+      const got = exitCode((err as CallError).reason as { type: string; cause?: unknown });
+      if (got === expectCode && !wasDoomed) return { ...base, status: 'effective', expect: [expectCode] };
+      if (!wasDoomed) this.#doomed.delete(key);
+      return { ...base, status: 'absorbed-doomed', expect: [], note: `it exited with ${got}` };
+    }
+    if (!wasDoomed) this.#doomed.delete(key);
+    if (o.kind === 'error' && o.code === 'ERR_NOPROC')
+      return { ...base, status: 'absorbed-dead', expect: [] };
+    return { ...base, status: 'unexpected', expect: [], note: `the crash call ended with ${describe(o)}` };
+  }
+
+  async #task(p: PlannedFault, op: 'throw' | 'exit', expectCode: string): Promise<Landing> {
+    const o = await this.#c.ledger.run(`fault:${p.kind}`, CHAOS_DEFAULTS.taskTimeoutMs, () =>
+      runTask(NAMES.tasks, { op }, { timeoutMs: CHAOS_DEFAULTS.taskTimeoutMs }),
+    );
+    return judgeNonFatal(NAMES.tasks, o, [expectCode], ['ERR_NOPROC', 'ERR_TASK_POOL_STOPPED']);
+  }
+
+  #killTaskPool(): Landing {
+    const pid = whereis(NAMES.tasks) as Pid | undefined;
+    if (pid === undefined)
+      return { group: NAMES.tasks, target: undefined, status: 'absorbed-dead', fatal: true, expect: [] };
+    const key = `${NAMES.tasks}:${pid}`;
+    exit(pid, 'kill');
+    if (this.#doomed.has(key))
+      return { group: NAMES.tasks, target: pid, status: 'absorbed-doomed', fatal: true, expect: ['killed'] };
+    this.#doomed.add(key);
+    return { group: NAMES.tasks, target: pid, status: 'effective', fatal: true, expect: ['killed'] };
+  }
+}
+
+/** Codes that mean "the pool or worker went away meanwhile" (another fault): the call was absorbed. */
+const POOL_GONE = ['ERR_WORKER_EXITED', 'ERR_WORKER_UNAVAILABLE', 'ERR_QUEUE_TIMEOUT', 'ERR_POOL_CLOSED'];
+
+function judgeNonFatal(
+  group: string,
+  o: Outcome,
+  expected: readonly string[],
+  absorbed: readonly string[],
+): Landing {
+  const code = o.kind === 'error' ? o.code : undefined;
+  const status: FaultStatus =
+    code !== undefined && expected.includes(code)
+      ? 'non-fatal'
+      : code !== undefined && absorbed.includes(code)
+        ? 'absorbed-dead'
+        : 'unexpected';
+  return {
+    group,
+    target: undefined,
+    status,
+    fatal: false,
+    expect: [],
+    note: status === 'non-fatal' ? undefined : `ended with ${describe(o)}`,
+  };
+}
+
+function noTarget(group: string): Landing {
+  return { group, target: undefined, status: 'no-target', fatal: false, expect: [] };
+}
+
+function describe(o: Outcome): string {
+  switch (o.kind) {
+    case 'ok':
+      return 'success';
+    case 'error':
+      return o.code;
+    case 'hang':
+      return 'no outcome (hang)';
+    default:
+      return `${o.kind}: ${o.what}`;
+  }
+}
