@@ -117,6 +117,9 @@ try {
 // each start, also where PYTHONDONTWRITEBYTECODE stops Python from writing .pyc files itself.
 // Cheap when nothing changed (compileall skips up-to-date files).
 {
-  const r = spawnSync(venvPython, ['-m', 'compileall', '-q', join(sdkDir, 'trellis_worker')], { stdio: 'inherit' });
-  if (r.status !== 0) console.warn('setup-python: byte-compiling the SDK failed; workers will start a little slower');
+  const r = spawnSync(venvPython, ['-m', 'compileall', '-q', join(sdkDir, 'trellis_worker')], {
+    stdio: 'inherit',
+  });
+  if (r.status !== 0)
+    console.warn('setup-python: byte-compiling the SDK failed; workers will start a little slower');
 }

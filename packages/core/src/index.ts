@@ -1,47 +1,53 @@
-export * from './clock.js';
-export * from './errors.js';
-export * from './procfs.js';
-export * from './process-tracker.js';
-export * from './spawn-process.js';
-export * from './pid.js';
-export * from './exit-reason.js';
-export * from './mailbox.js';
-export * from './signals.js';
-export * from './cloneable.js';
+export * from './actor.js';
+export * from './application.js';
+export * from './backoff.js';
 export * from './call-table.js';
-export { Node, currentNode, NameTakenError, NoProcError, type SpawnOptions } from './node.js';
+export * from './child-spec.js';
+export * from './clock.js';
+export * from './cloneable.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './exit-reason.js';
+export * from './gen-server.js';
+export * from './mailbox.js';
+export { currentNode, NameTakenError, Node, NoProcError, type SpawnOptions } from './node.js';
+export * from './pid.js';
 export {
-  TIMEOUT,
-  type Timeout,
-  ProcessExitedSignal,
-  ConcurrentReceiveError,
-  type ExitMessage,
-  type DownMessage,
   type CallMessage,
   type CastMessage,
+  ConcurrentReceiveError,
+  type DownMessage,
+  type ExitMessage,
+  ProcessExitedSignal,
   type SystemMessage,
+  TIMEOUT,
+  type Timeout,
 } from './process.js';
-export * from './actor.js';
-export * from './gen-server.js';
-export * from './child-spec.js';
+export * from './process-tracker.js';
+export * from './procfs.js';
 export * from './restart-intensity.js';
-export * from './backoff.js';
-export * from './events.js';
-export * from './supervisor-flags.js';
-export { startSupervisor, supervisorChild, SupervisorStartError, type SupervisorSpec, type StartSupervisorOptions } from './supervisor.js';
+export * from './signals.js';
+export * from './spawn-process.js';
 export {
+  type StartSupervisorOptions,
+  type SupervisorSpec,
+  SupervisorStartError,
+  startSupervisor,
+  supervisorChild,
+} from './supervisor.js';
+export * from './supervisor-flags.js';
+export {
+  type ChildCounts,
+  type ChildInfo,
+  countChildren,
+  deleteChild,
+  resetBackoff,
+  restartChild,
+  SupervisorRequestError,
   startChild,
   terminateChild,
-  restartChild,
-  deleteChild,
   whichChildren,
-  countChildren,
-  resetBackoff,
-  SupervisorRequestError,
-  type ChildInfo,
-  type ChildCounts,
 } from './supervisor-requests.js';
-export * from './application.js';
 export * from './task-pool.js';
 // Thread actors (thread/): spawnThread, threadChild, their errors and the transport warning hook.
 export * from './thread/index.js';

@@ -53,7 +53,13 @@ export interface ChildCounts {
 export class SupervisorRequestError extends TrellisError {
   /** OTP's name for the failure: already_present, already_started, not_found, running, restarting, simple_one_for_one, ... */
   readonly reason: string;
-  constructor(code: string, reason: string, message: string, details?: Record<string, unknown>, cause?: unknown) {
+  constructor(
+    code: string,
+    reason: string,
+    message: string,
+    details?: Record<string, unknown>,
+    cause?: unknown,
+  ) {
     super(code, message, { details: { ...details, reason }, cause });
     this.reason = reason;
   }
@@ -283,7 +289,13 @@ function revive(e: SerializedError): Error {
   const reason = (e.details as { reason?: unknown } | undefined)?.reason;
   if (e.code !== undefined && typeof reason === 'string') {
     // Keep the cause (e.g. the start function's own TrellisError with its code) across the call.
-    const x = new SupervisorRequestError(e.code, reason, e.message, e.details, e.cause ? deserializeError(e.cause) : undefined);
+    const x = new SupervisorRequestError(
+      e.code,
+      reason,
+      e.message,
+      e.details,
+      e.cause ? deserializeError(e.cause) : undefined,
+    );
     if (e.stack) x.stack = e.stack;
     return x;
   }
