@@ -34,7 +34,7 @@ import {
 import { type ChaosReport, faultTable, repoRoot, summarizeCalls, writeChaosOutputs } from './report.js';
 import { buildSchedule } from './schedule.js';
 import { SutProcess } from './sut-process.js';
-import { leaseMovedOn, rssFlat, sweepReapedOrphans } from './verdicts.js';
+import { cleanStop, leaseMovedOn, rssFlat, sweepReapedOrphans } from './verdicts.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -124,6 +124,7 @@ async function main(): Promise<number> {
       detail: `exit code ${exitB.code}, orderly stop in ${Math.round(b.stopMs ?? -1)} ms`,
     });
   checks.push(...(b.final?.checks ?? []));
+  checks.push(cleanStop(b.terminations, b.stopMs));
   console.log(`chaos: run B stopped (exit ${exitB.code ?? exitB.signal})`);
 
   // ---- driver checks -----------------------------------------------------------------------------------

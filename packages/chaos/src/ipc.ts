@@ -61,7 +61,19 @@ export type SutMessage =
       readonly leader: LeaderObservation;
     }
   | { readonly t: 'final'; readonly run: string; readonly atMs: number; readonly final: SutFinal }
-  | { readonly t: 'stopped'; readonly run: string; readonly atMs: number; readonly stopMs: number };
+  | {
+      readonly t: 'stopped';
+      readonly run: string;
+      readonly atMs: number;
+      readonly stopMs: number;
+      /** How each child ended during the orderly stop (its supervisor's child_terminated event). */
+      readonly terminations: readonly Termination[];
+    };
+
+export interface Termination {
+  readonly id: string;
+  readonly reason: string;
+}
 
 export interface CheckResult {
   readonly name: string;

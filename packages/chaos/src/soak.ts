@@ -20,7 +20,7 @@ import { repoRoot, resolveOut, summarizeCalls, updateDocs, writeJson } from './r
 import { renderSoak, type SoakReport, soakMinutes } from './soak-report.js';
 import { MB } from './stats.js';
 import { SutProcess } from './sut-process.js';
-import { type SeriesTrend, trend } from './verdicts.js';
+import { cleanStop, type SeriesTrend, trend } from './verdicts.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tracker = new DescendantTracker(process.pid);
@@ -86,6 +86,7 @@ async function main(): Promise<number> {
         : `exit ${exit.code ?? exit.signal}, orderly stop in ${Math.round(sut.stopMs ?? -1)} ms`,
   });
   checks.push(...(sut.final?.checks ?? []));
+  checks.push(cleanStop(sut.terminations, sut.stopMs));
   const calls = summarizeCalls(undefined, sut.ledger);
   checks.push({
     name: 'no failed call without faults',

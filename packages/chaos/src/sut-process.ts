@@ -13,6 +13,7 @@ import {
   type SutConfig,
   type SutFinal,
   type SutMessage,
+  type Termination,
 } from './ipc.js';
 import type { LedgerSnapshot } from './ledger.js';
 import type { ResourceSample } from './sampler.js';
@@ -43,6 +44,7 @@ export class SutProcess {
   ready: SutReady | undefined;
   final: SutFinal | undefined;
   stopMs: number | undefined;
+  terminations: readonly Termination[] | undefined;
   /** Run offset of the last report received. */
   lastReportAtMs = 0;
   killedAtMs: number | undefined;
@@ -116,6 +118,7 @@ export class SutProcess {
         return;
       case 'stopped':
         this.stopMs = m.stopMs;
+        this.terminations = m.terminations;
         return;
     }
   }

@@ -31,6 +31,7 @@ import {
   type SutConfig,
   type SutFinal,
   type SutMessage,
+  type Termination,
 } from './ipc.js';
 import { CallLedger } from './ledger.js';
 import { Load } from './load.js';
@@ -271,10 +272,17 @@ const final: SutFinal = {
 await send({ t: 'final', run, atMs: now(), final });
 recording = false;
 stopping = true;
+// An orderly stop must end every child with `shutdown` within its shutdown time; a `killed` here
+// means a terminate did not finish in time (the supervisor had to kill it).
+const terminations: Termination[] = [];
+eventBus(currentNode()).on((e) => {
+  if (e.type === 'child_terminated' && !tree.pools.some((p) => p.pid === e.supervisor))
+    terminations.push({ id: e.id, reason: e.reason.type });
+});
 const tStop = performance.now();
 await withDeadline(app.stop(), 60_000);
 await tree.leaseStore.close();
-await send({ t: 'stopped', run, atMs: now(), stopMs: performance.now() - tStop });
+await send({ t: 'stopped', run, atMs: now(), stopMs: performance.now() - tStop, terminations });
 process.exit(0);
 
 // ---- helpers ------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  */
 import type { SweepReport } from '@trellis/registry';
 import { CHAOS_DEFAULTS } from './defaults.js';
-import type { CheckResult } from './ipc.js';
+import type { CheckResult, Termination } from './ipc.js';
 import type { FoundProcess } from './orphans.js';
 import type { ResourceSample } from './sampler.js';
 import { type Fit, linearFit, MB, median } from './stats.js';
@@ -158,5 +158,25 @@ export function trend(
     limitPerMin,
     limitRise,
     leak: slope !== undefined && rise !== undefined && slope > limitPerMin && rise > limitRise,
+  };
+}
+
+/** The final orderly stop ended every child with `shutdown` (a `killed` means its terminate overran). */
+export function cleanStop(
+  terminations: readonly Termination[] | undefined,
+  stopMs: number | undefined,
+): CheckResult {
+  const list = terminations ?? [];
+  const bad = list.filter((t) => t.reason !== 'shutdown' && t.reason !== 'normal');
+  return {
+    name: 'orderly stop is clean',
+    ok: terminations !== undefined && list.length > 0 && bad.length === 0,
+    detail:
+      terminations === undefined
+        ? 'no report of the stop'
+        : `${list.length} children stopped in ${Math.round(stopMs ?? -1)} ms` +
+          (bad.length
+            ? `; not with shutdown: ${bad.map((t) => `${t.id} ${t.reason}`).join(', ')}`
+            : ', every one with shutdown'),
   };
 }

@@ -9,9 +9,11 @@
  *   startChild: ERR_INVALID_CHILD_SPEC if the spec is bad, ERR_ALREADY_STARTED for the id of a
  *   running child, else it starts.
  *
- * A missing field and a field set to `undefined` mean the same (the default), as for any optional
- * property in TypeScript (`null` is not drawn for the fields the validator reads with `??`). After every input the long-lived fuzz supervisor must still answer
- * `whichChildren` with its resident child running, and every 10 inputs start and remove a good child.
+ * A missing field, a field set to `undefined` and, for the fields the validator reads with `??`
+ * (the four flags; restart, shutdown, type and significant of a child), `null` all mean the default,
+ * as for any optional property in TypeScript; `null` is drawn as a good value only for the flags.
+ * After every input the long-lived fuzz supervisor must still answer `whichChildren` with its
+ * resident child running, and every 10 inputs start and remove a good child.
  */
 import {
   type ChildSpec,
@@ -129,19 +131,19 @@ export function randomFlags(
   };
   const strategy = field(
     'strategy',
-    draw(r, [ABSENT, undefined, ...STRATEGIES], ['one_for_some', '', 3, null], pBad),
+    draw(r, [ABSENT, undefined, null, ...STRATEGIES], ['one_for_some', '', 3], pBad),
   );
-  field('intensity', draw(r, [ABSENT, undefined, 0, 1, 3, 100], [-1, 1.5, '3', Number.NaN, null], pBad));
+  field('intensity', draw(r, [ABSENT, undefined, null, 0, 1, 3, 100], [-1, 1.5, '3', Number.NaN], pBad));
   field(
     'periodMs',
-    draw(r, [ABSENT, undefined, 1, 5000], [0, -5, 2.5, '5000', Number.POSITIVE_INFINITY], pBad),
+    draw(r, [ABSENT, undefined, null, 1, 5000], [0, -5, 2.5, '5000', Number.POSITIVE_INFINITY], pBad),
   );
   const auto = field(
     'autoShutdown',
     draw(
       r,
-      [ABSENT, undefined, 'never', 'any_significant', 'all_significant'],
-      ['sometimes', true, null],
+      [ABSENT, undefined, null, 'never', 'any_significant', 'all_significant'],
+      ['sometimes', true],
       pBad,
     ),
   );
