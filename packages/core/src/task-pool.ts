@@ -158,9 +158,12 @@ class TaskPool {
       this.threadErrors++;
     });
     // 'workerDestroy' fires as piscina removes a thread, while the Worker is still listed: keep a
-    // promise of its exit, so destroy can wait for it (see #destroyAll).
+    // promise of its exit, so destroy can wait for it (see #destroyAll). A thread that ended itself
+    // (process.exit in a task, an uncaught error) has already emitted 'exit' by then: its threadId,
+    // and so the id piscina reports, is -1. Matching -1 would pick a dead thread and wait for an
+    // 'exit' it never emits again, hanging the pool's stop until its supervisor kills it.
     this.piscina.on('workerDestroy', (w: { readonly id: number }) => {
-      const worker = this.piscina.threads.find((t) => t.threadId === w.id);
+      const worker = this.piscina.threads.find((t) => t.threadId === w.id && t.threadId !== -1);
       if (worker === undefined) return;
       const exited: Promise<void> = new Promise((r) => worker.once('exit', () => r()));
       this.#exiting.add(exited);

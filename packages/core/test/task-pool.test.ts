@@ -363,6 +363,24 @@ describe('task pool', () => {
     await waitFor(() => tids.every((t) => !threadAlive(t)), 'the pool threads to exit');
   });
 
+  test('an orderly shutdown after a thread died on its own ends with shutdown, not a kill', { timeout: 20_000 }, async () => {
+    // Found by the chaos suite: a thread that ended itself (process.exit in a task) emitted its
+    // 'exit' before piscina reported removing it; the stop then waited for that exit forever and the
+    // supervisor had to kill the pool when its shutdown time ran out.
+    const clock = new SimulatedClock();
+    const { pid, parent } = await startPool({ name: 'tp-died-stop', minThreads: 1, maxThreads: 2 }, clock);
+    for (const code of [3, 4]) {
+      const e = await rejection(run('tp-died-stop', { op: 'exit', code }));
+      assert.equal(e.code, 'ERR_TASK_WORKER_DIED');
+    }
+    assert.equal(await run('tp-died-stop', { op: 'add', a: 1, b: 1 }), 2);
+    const exited = awaitExit(pid);
+    send(parent, 'stop');
+    // The simulated clock never advances: a stop that depended on a time-out would never end.
+    assert.equal((await exited).type, 'shutdown');
+    assert.equal(isAlive(pid), false);
+  });
+
   test('under a one_for_one supervisor a killed pool is restarted and serves again', async () => {
     const parent = startParent();
     const sup = await startSupervisor(
