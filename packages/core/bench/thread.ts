@@ -161,9 +161,9 @@ export async function benchCallRoundTrip(calls = 4000): Promise<BenchResult> {
 /**
  * (c) spawnThread -> started vs new Worker(file) -> first message, p50. Target: ratio <= 1.1.
  * The actor's module imports `@trellis/core/actor`, as the docs advise. `detail` adds two more
- * references, bare workers that import (a) the same (the runtime's gen_server module graph):
- * value / runtimeFloor is the cost of the thread-actor machinery alone; (b) the whole package index:
- * what a module importing `@trellis/core` instead pays.
+ * references, bare workers that import (a) the same (the bundle's actor.js and its runtime chunk,
+ * the two files a thread actor's thread loads): value / runtimeFloor is the cost of the thread-actor
+ * machinery alone; (b) the whole package index: what a module importing `@trellis/core` instead pays.
  */
 export async function benchSpawn(runs = 20): Promise<BenchResult & { detail: Record<string, number> }> {
   const ours: number[] = [];

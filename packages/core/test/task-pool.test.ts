@@ -363,7 +363,9 @@ describe('task pool', () => {
     await waitFor(() => tids.every((t) => !threadAlive(t)), 'the pool threads to exit');
   });
 
-  test('an orderly shutdown after a thread died on its own ends with shutdown, not a kill', { timeout: 20_000 }, async () => {
+  test('an orderly shutdown after a thread died on its own ends with shutdown, not a kill', {
+    timeout: 20_000,
+  }, async () => {
     // Found by the chaos suite: a thread that ended itself (process.exit in a task) emitted its
     // 'exit' before piscina reported removing it; the stop then waited for that exit forever and the
     // supervisor had to kill the pool when its shutdown time ran out.

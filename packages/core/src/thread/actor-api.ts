@@ -1,12 +1,13 @@
 /**
  * `@trellis/core/actor`: the lean public face for thread-actor modules.
  *
- * A thread actor's thread starts by loading ES modules, and in a fresh thread each costs about half
- * a millisecond; the package index is all of Trellis (supervisors, task pools, OS processes,
+ * A thread actor's thread starts by loading code, and in a fresh thread each file costs about half a
+ * millisecond; the package index is all of Trellis (supervisors, task pools, OS processes,
  * ts-pattern). This module re-exports only modules that every thread loads anyway to run its actor:
- * the gen_server runtime's module graph and the transport. worker-entry.ts imports the runtime
- * through this very module, so it is in the thread's module map before the actor's module asks for
- * it: importing it costs the actor's module no module load at all.
+ * the gen_server runtime's module graph and the transport. worker-entry.ts re-exports it, and the
+ * esbuild bundle of worker-entry.ts (dist/bundle/actor.js) is both what the package exports as
+ * `@trellis/core/actor` and the file every thread-actor thread starts with: importing it costs the
+ * actor's module no file at all (scripts/bundle-core.mjs, docs/thread-actors.md).
  *
  * Every export is the same binding as the one of `@trellis/core` (the same module instances: a thread
  * must never hold two copies of node.ts, i.e. two Nodes). Rule for changes: re-export here only

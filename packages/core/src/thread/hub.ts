@@ -25,7 +25,24 @@ import { ThreadExitError, ThreadOutOfMemoryError, ThreadUncaughtError } from './
 import type { BootData, DelegatedSpawn, Frame, StartRequest, ToMain } from './protocol.js';
 import { type DroppedItem, FrameSender, type FrameVisitor, failedCallFor, readFrame } from './transport.js';
 
-const ENTRY = new URL('./worker-entry.js', import.meta.url);
+/**
+ * `true` in the esbuild bundle (scripts/bundle-core.mjs defines it), undeclared in tsc's output.
+ * Only read through `typeof`, so reading it outside the bundle throws no ReferenceError.
+ */
+declare const TRELLIS_BUNDLED: boolean | undefined;
+
+/**
+ * Every thread actor runs the BUNDLED entry, dist/bundle/actor.js (worker-entry.ts, which is also
+ * `@trellis/core/actor`), even when this main side was loaded from tsc's dist/src (core's own tests):
+ * the thread then loads two files instead of ~14 modules (the cold-start cost), and the actor's
+ * module, importing `@trellis/core/actor` or `@trellis/core`, gets the very files the entry runs on,
+ * so a thread never holds two runtimes. The main side is another thread: nothing it holds needs to
+ * be the same module instance as the thread's (everything crossing over is cloned).
+ */
+const ENTRY =
+  typeof TRELLIS_BUNDLED === 'boolean'
+    ? new URL('./actor.js', import.meta.url) // this is a chunk in dist/bundle/, next to actor.js
+    : new URL('../../bundle/actor.js', import.meta.url); // this is dist/src/thread/hub.js
 
 /** Options of the Worker itself. */
 export interface ThreadWorkerOptions {
@@ -127,7 +144,7 @@ export class ThreadHub implements RemoteRouter {
 
   /** Boots a thread; with `start` it starts its root at once, without it is a warm spare (unref'ed). */
   boot(url: string, opts: ThreadWorkerOptions, start: StartRequest | undefined): ThreadHandle {
-    const data: BootData = { url, start };
+    const data: BootData = { trellis: 'thread-actor', url, start };
     const worker = new Worker(ENTRY, {
       workerData: data,
       resourceLimits: opts.resourceLimits,

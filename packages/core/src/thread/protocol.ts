@@ -60,6 +60,11 @@ export interface StartRequest {
 
 /** `workerData` of a thread-actor thread. */
 export interface BootData {
+  /**
+   * Marks the workerData of a thread-actor thread. The bundled entry (dist/bundle/actor.js) is also
+   * the module `@trellis/core/actor`, imported anywhere: it runs a thread only where this is set.
+   */
+  readonly trellis: 'thread-actor';
   /** `file:` URL of the user's module. */
   readonly url: string;
   /** Start at once (a cold start); absent for a warm spare, which waits for a `start` message. */

@@ -1,8 +1,10 @@
 /**
- * Entry file of every thread-actor thread (hub.ts starts it as `new URL('./worker-entry.js')`).
+ * Entry of every thread-actor thread AND the module `@trellis/core/actor`: threads run its esbuild
+ * bundle, dist/bundle/actor.js (scripts/bundle-core.mjs), which hub.ts starts as the Worker's file.
  *
- * It wires this thread's node to the main thread, imports the user's module, starts the root process
- * from its default export and reports how it went (see protocol.ts):
+ * In a thread-actor thread (workerData is the hub's BootData) it wires this thread's node to the main
+ * thread, imports the user's module, starts the root process from its default export and reports
+ * how it went (see protocol.ts):
  *
  *   boot -> [ready -> start]  (a warm spare waits for `start`; a cold start has it in workerData)
  *        -> started | ignored | start_failed
@@ -10,35 +12,28 @@
  *
  * After `exiting` the main thread terminates the thread. The thread lives exactly as long as its
  * root: when the root exits, every other process of the thread is killed (reason `killed`) so that
- * links and monitors elsewhere hear a precise reason before the thread goes away.
+ * links and monitors elsewhere hear a precise reason before the thread goes away. Anywhere else
+ * (the main thread, a piscina thread, a user's own Worker) importing it only gives the actor API.
  *
- * LEAN on purpose: thread start-up is benchmarked against a bare `new Worker`, and every module
- * costs about half a millisecond in a fresh thread. So this imports only what it uses; the frame
- * tags live in transport.ts (protocol.ts is types only) and errors.ts of this folder is loaded only
- * on the failure path.
+ * Why one module for both: thread start-up is benchmarked against a bare `new Worker`, and in a fresh
+ * thread every file costs about half a millisecond, plus the resolution of each import. The bundle
+ * makes this file plus ONE chunk (the runtime: the static graph of gen-server.ts and transport.ts,
+ * shared with the package index). The actor's module imports `@trellis/core/actor`, which is then
+ * this very file, already loaded: no file to fetch, and the same runtime instance (a second copy of
+ * node.ts in a thread would be a second Node). thread/errors.ts is imported statically for the same
+ * reason: a lazy import would give errors.ts a chunk of its own, one more file for every thread.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+export * from './actor-api.js';
+
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { ActorContext } from '../actor.js';
+import { deserializeError } from '../errors.js';
+import { decodeReason, Exit, type ExitReason, encodeReason } from '../exit-reason.js';
+import { type GenServer, IGNORE, type Ignore, InitFailedError, startServer } from '../gen-server.js';
+import { currentNode, type Node } from '../node.js';
+import type { Pid } from '../pid.js';
 import type { Proc } from '../process.js';
-// Through the lean entry point, not from each module: thread modules are advised to import
-// `@trellis/core/actor` (that is ./actor-api.js). Loaded here with the runtime, it is already in the
-// thread's module map when the actor's module asks for it, instead of one more module to fetch
-// after the runtime (docs/thread-actors.md, Limits, start-up cost).
-import {
-  ActorContext,
-  currentNode,
-  decodeReason,
-  deserializeError,
-  Exit,
-  type ExitReason,
-  encodeReason,
-  type GenServer,
-  IGNORE,
-  type Ignore,
-  InitFailedError,
-  type Node,
-  type Pid,
-  startServer,
-} from './actor-api.js';
+import { ThreadModuleError } from './errors.js';
 import type { BootData, Frame, StartRequest, ThreadSpawner, ToThread } from './protocol.js';
 import {
   type DroppedItem,
@@ -124,7 +119,7 @@ function runThread(boot: BootData, imported: PromiseSettledResult<{ default?: un
   process.on('exit', () => sender.flush());
 
   if (imported.status === 'rejected') {
-    void failModule(sender, boot.url, 'could not be imported', imported.reason);
+    failModule(sender, boot.url, 'could not be imported', imported.reason);
     return;
   }
   const def = imported.value.default;
@@ -134,7 +129,7 @@ function runThread(boot: BootData, imported: PromiseSettledResult<{ default?: un
       (typeof def === 'object' && def !== null && typeof (def as GenServer).init === 'function')
     )
   ) {
-    void failModule(
+    failModule(
       sender,
       boot.url,
       `has a default export of type ${def === null ? 'null' : typeof def}`,
@@ -151,8 +146,7 @@ function runThread(boot: BootData, imported: PromiseSettledResult<{ default?: un
   }
 }
 
-async function failModule(sender: FrameSender, url: string, problem: string, cause: unknown): Promise<void> {
-  const { ThreadModuleError } = await import('./errors.js');
+function failModule(sender: FrameSender, url: string, problem: string, cause: unknown): void {
   const r = encodeReason(Exit.error(new ThreadModuleError(url, problem, cause)));
   sender.control({ k: 'start_failed', r });
   sender.control({ k: 'exiting', r });
@@ -225,11 +219,12 @@ function answerDropped(node: Node, sender: FrameSender, d: DroppedItem): void {
   else sender.signal(back.dest, back.signal);
 }
 
-const boot = workerData as BootData;
-let imported: PromiseSettledResult<{ default?: unknown }>;
-try {
-  imported = { status: 'fulfilled', value: await import(boot.url) };
-} catch (reason) {
-  imported = { status: 'rejected', reason };
+const boot = workerData as BootData | null | undefined;
+if (!isMainThread && boot?.trellis === 'thread-actor') {
+  // No top-level await: the actor's module imports this very module, which must have finished
+  // evaluating by then (awaiting the import here would be a cycle that never settles).
+  import(boot.url).then(
+    (value: { default?: unknown }) => runThread(boot, { status: 'fulfilled', value }),
+    (reason: unknown) => runThread(boot, { status: 'rejected', reason }),
+  );
 }
-runThread(boot, imported);
