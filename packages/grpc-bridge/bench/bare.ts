@@ -30,10 +30,14 @@ export function socketDir(): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Spawns one bare server and resolves when it printed READY. */
-export function startBare(socket: string): Promise<BareServer> {
+/**
+ * Spawns one bare server and resolves when it printed READY. `blocking`: its Execute runs in the
+ * loop's default executor (the baseline of a sync tool, which runs on a thread too).
+ */
+export function startBare(socket: string, blocking = false): Promise<BareServer> {
   const python = resolvePython().command;
-  const child = spawn(python, [BARE_SERVER, `unix:${socket}`, 'trellis-test-marker'], {
+  const args = [BARE_SERVER, `unix:${socket}`, ...(blocking ? ['--blocking'] : []), 'trellis-test-marker'];
+  const child = spawn(python, args, {
     stdio: ['pipe', 'pipe', 'inherit'],
     // Its own session, like the pool's workers (spawnProcess): with scheduler autogroups enabled,
     // a session is a scheduling unit, and the comparison must not hand either side more CPU.
@@ -78,10 +82,15 @@ export async function rawClient(address: string): Promise<ToolServiceClient> {
  * What a user of the raw client would write: encode the JSON, call, decode the JSON result. With
  * `deadline`, the call carries the same 30 s gRPC deadline a pool call has by default.
  */
-export function rawCall(c: ToolServiceClient, args: unknown, deadline = false): Promise<unknown> {
+export function rawCall(
+  c: ToolServiceClient,
+  args: unknown,
+  deadline = false,
+  tool = 'echo',
+): Promise<unknown> {
   return new Promise((resolve, reject) =>
     c.Execute(
-      { tool: 'echo', payload: { data: Buffer.from(JSON.stringify(args)), contentType: 'application/json' } },
+      { tool, payload: { data: Buffer.from(JSON.stringify(args)), contentType: 'application/json' } },
       deadline ? { deadline: new Date(Date.now() + 30_000) } : {},
       (err: ServiceError | null, r?: ExecuteResponse__Output) =>
         err ? reject(err) : resolve(JSON.parse(r!.result!.data.toString('utf8'))),

@@ -5,10 +5,15 @@
  *   unary p50 via ToolPool                 pool.call('echo') with the default 30 s budget (a gRPC
  *                                          deadline) vs a raw grpc-js client calling a bare grpcio
  *                                          server's Execute with the same JSON payload: the target.
+ *                                          Both are grpc.aio servers with an async handler (the
+ *                                          echo tool is async: no thread hop on either side).
  *   ... without a deadline                 the same with timeoutMs: Infinity (no gRPC deadline).
  *   ... vs raw client to the same worker   pool.call vs a raw grpc-js client calling the pool's own
  *                                          trellis_worker: the TypeScript side alone.
- *   ... sync tool                          a sync echo tool (run on the worker's thread pool).
+ *   ... sync tool                          a sync echo tool (run on one of the worker's tool
+ *                                          threads) vs the bare grpc.aio server running its echo in
+ *                                          the loop's default executor (run_in_executor): a thread
+ *                                          hop on both sides, like with like.
  *
  * Run alone: `node packages/grpc-bridge/dist/bench/unary.js` (prints JSON).
  */
@@ -77,6 +82,8 @@ export async function benchUnary(): Promise<BenchResult[]> {
   const sockets = socketDir();
   const bare = await startBare(join(sockets.dir, 'bare.sock'));
   const client = await rawClient(bare.address);
+  const bareBlocking = await startBare(join(sockets.dir, 'bare-blocking.sock'), true);
+  const blockingClient = await rawClient(bareBlocking.address);
   const pool = await ToolPool.start({
     tools: BENCH_TOOLS,
     size: 1,
@@ -86,14 +93,21 @@ export async function benchUnary(): Promise<BenchResult[]> {
   const sameWorker = await rawClient(pool.stats().workers[0]!.address);
   try {
     const raw = () => rawCall(client, ARGS);
+    const rawBlocking = () => rawCall(blockingClient, ARGS);
     const rawSdk = () => rawCall(sameWorker, ARGS);
     const viaPool = () => pool.call('echo', ARGS);
     const noDeadline = () => pool.call('echo', ARGS, { timeoutMs: Number.POSITIVE_INFINITY });
     const sync = () => pool.call('echo_sync', ARGS);
-    for (const f of [raw, rawSdk, viaPool, noDeadline, sync]) await p50(WARMUP, f);
+    for (const f of [raw, rawBlocking, rawSdk, viaPool, noDeadline, sync]) await p50(WARMUP, f);
     const bareName = 'raw grpc-js -> bare grpcio';
     return [
-      await compare('unary p50 via ToolPool (async echo tool)', viaPool, raw, bareName, 1.15),
+      await compare(
+        'unary p50 via ToolPool (async echo tool; both grpc.aio, async handler)',
+        viaPool,
+        raw,
+        bareName,
+        1.15,
+      ),
       await compare(
         'unary p50 via ToolPool, no deadline (timeoutMs: Infinity)',
         noDeadline,
@@ -108,13 +122,21 @@ export async function benchUnary(): Promise<BenchResult[]> {
         'raw grpc-js -> the same trellis_worker',
         1.05,
       ),
-      await compare('unary p50 via ToolPool (sync echo tool)', sync, raw, bareName, 1.15),
+      await compare(
+        'unary p50 via ToolPool (sync echo tool; both grpc.aio, handler on a thread)',
+        sync,
+        rawBlocking,
+        'raw grpc-js -> bare grpcio running the echo in run_in_executor',
+        1.15,
+      ),
     ];
   } finally {
     sameWorker.close();
     await pool.stop();
     client.close();
+    blockingClient.close();
     await bare.stop();
+    await bareBlocking.stop();
     sockets.remove();
   }
 }

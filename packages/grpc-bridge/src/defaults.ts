@@ -36,6 +36,17 @@ export const BRIDGE_DEFAULTS = Object.freeze({
   heartbeatIntervalMs: 2000,
   /** Consecutive unanswered heartbeats after which the worker is killed (ERR_HEARTBEAT_MISSED). */
   heartbeatMisses: 3,
+  /**
+   * Heartbeats in a row that must report abandoned executions (tools still holding a slot after
+   * their call ended) before the worker is recycled as wedged; at once when they hold every slot.
+   * Infinity: never recycled for it (the abandoned slots still count as load in dispatch).
+   */
+  wedgeBeats: 3,
+  /**
+   * After a call ends by deadline or cancellation, the worker's next heartbeat is sent this soon
+   * (instead of a whole interval later), to learn whether the tool let go of its slot.
+   */
+  abandonProbeMs: 20,
   /** Restarts of workers allowed within `restartPeriodMs` before the pool's supervisor gives up. */
   restartIntensity: 10,
   restartPeriodMs: 10_000,

@@ -42,6 +42,18 @@ export type WorkerState = 'ready' | 'draining' | 'gone';
 export class WorkerEntry implements WorkerView {
   inFlight = 0;
   served = 0;
+  /** Abandoned executions its last heartbeat reported (tools holding a slot after their call ended). */
+  reportedAbandoned = 0;
+  /**
+   * Calls on it that ended by deadline or cancellation since the heartbeat in flight was sent: their
+   * tools may still hold their slots (a tool that ignores cancellation), which only the next
+   * heartbeat can tell. Counted as load until then, so no call is sent into a slot that may be stuck.
+   */
+  suspect = 0;
+  /** Calls ever counted in `suspect` (the heartbeat notes it when sent, to settle those before). */
+  suspectRaised = 0;
+  /** Told when a call becomes suspect: the worker asks for an early heartbeat. */
+  onSuspect: (() => void) | undefined;
   state: WorkerState = 'ready';
   /** Set once the worker was told to drain (a shutdown), so calls cut short by it can say so. */
   drained = false;
@@ -64,6 +76,16 @@ export class WorkerEntry implements WorkerView {
 
   get pid(): number {
     return this.process.pid;
+  }
+
+  /** Slots taken by executions whose call is over (reported or suspected): load that is not inFlight. */
+  get abandoned(): number {
+    return this.reportedAbandoned + this.suspect;
+  }
+
+  /** Calls it can take now. */
+  get free(): number {
+    return this.capacity - this.inFlight - this.reportedAbandoned - this.suspect;
   }
 
   get client(): WorkerProcess['client'] {
@@ -248,12 +270,33 @@ export class Dispatcher {
     });
   }
 
-  /** Gives a slot back and hands it to the next waiting call. */
-  release(w: WorkerEntry): void {
+  /**
+   * Gives a slot back and hands it to the next waiting call. `suspect`: the call ended by deadline or
+   * cancellation, so its tool may still hold the worker's slot; it counts as load until the worker's
+   * next heartbeat says (see WorkerEntry.suspect).
+   */
+  release(w: WorkerEntry, suspect = false): void {
     w.inFlight--;
+    if (suspect && w.state === 'ready') {
+      w.suspect++;
+      w.suspectRaised++;
+      w.onSuspect?.();
+      return;
+    }
     if (w.state === 'ready') {
       if (this.#live > 0) this.#pump();
     } else if (w.inFlight <= 0) w.notifyIdle();
+  }
+
+  /**
+   * A heartbeat answered: `abandoned` executions hold slots on `w`, and the suspects raised before
+   * the heartbeat was sent (`suspectRaisedAtSend` of them ever) are settled by it.
+   */
+  setAbandoned(w: WorkerEntry, abandoned: number, suspectRaisedAtSend: number): void {
+    const before = w.free;
+    w.reportedAbandoned = abandoned;
+    w.suspect = w.suspectRaised - suspectRaisedAtSend;
+    if (w.state === 'ready' && w.free > before && this.#live > 0) this.#pump();
   }
 
   get queueDepth(): number {
@@ -299,8 +342,7 @@ export class Dispatcher {
     if (candidates.length === 0) return undefined;
     const picked = this.#o.selector(candidates, req) as WorkerEntry | undefined;
     // A selector may only pick among the candidates, and only one with a free slot.
-    if (picked === undefined || picked.inFlight >= picked.capacity || picked.state !== 'ready')
-      return undefined;
+    if (picked === undefined || picked.free <= 0 || picked.state !== 'ready') return undefined;
     if (s !== undefined && (s.workerId === undefined || s.lost !== undefined)) {
       // First call of the session (or a hint-mode session whose worker left): bind it here.
       s.workerId = picked.id;
@@ -341,7 +383,7 @@ export class Dispatcher {
         s.lost ?? (w?.state === 'draining' ? 'is being recycled or shut down' : 'exited'),
       );
     }
-    if (w.inFlight < w.capacity) return w;
+    if (w.free > 0) return w;
     if (mode === 'hint') return undefined;
     if (mode === 'strict-queue') return null;
     throw new WorkerBusyError(this.#o.pool, req.tool, s.id, w.pid);
@@ -360,7 +402,7 @@ export class Dispatcher {
 
   #freeSlots(): number {
     let free = 0;
-    for (const w of this.#ready) free += Math.max(0, w.capacity - w.inFlight);
+    for (const w of this.#ready) free += Math.max(0, w.free);
     return free;
   }
 

@@ -89,7 +89,7 @@ export type PoolEvent =
       readonly pid: number;
       readonly newWorkerId: number;
       readonly newPid: number;
-      /** `ttl`, `max_calls` or `max_rss`, with the figure that triggered it. */
+      /** `ttl`, `max_calls`, `max_rss` or `wedged` (a stuck tool), with the figure that triggered it. */
       readonly reason: string;
       readonly detail: string;
     })

@@ -41,6 +41,12 @@ export interface ToolPoolOptions {
   readonly startTimeoutMs?: number;
   readonly heartbeatIntervalMs?: number;
   readonly heartbeatMisses?: number;
+  /**
+   * Heartbeats in a row reporting abandoned executions (a tool still running after its call ended,
+   * e.g. a sync tool that ignores cancellation) before the worker is recycled as wedged (default 3;
+   * at once when they hold every slot of the worker). `Infinity`: never recycle for it.
+   */
+  readonly wedgeBeats?: number;
   /** Worker restarts allowed within `restartPeriodMs` before the pool's supervisor gives up. */
   readonly restartIntensity?: number;
   readonly restartPeriodMs?: number;
@@ -129,6 +135,7 @@ export interface NormalizedPoolOptions {
   readonly startTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatMisses: number;
+  readonly wedgeBeats: number;
   readonly restartIntensity: number;
   readonly restartPeriodMs: number;
   readonly transport: 'unix' | 'tcp';
@@ -261,6 +268,10 @@ export function normalizePoolOptions(options: ToolPoolOptions): NormalizedPoolOp
     startTimeoutMs: ms(o, 'startTimeoutMs', BRIDGE_DEFAULTS.startTimeoutMs, false),
     heartbeatIntervalMs,
     heartbeatMisses: int(o, 'heartbeatMisses', BRIDGE_DEFAULTS.heartbeatMisses, 1),
+    wedgeBeats:
+      o.wedgeBeats === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : int(o, 'wedgeBeats', BRIDGE_DEFAULTS.wedgeBeats, 1),
     restartIntensity: int(o, 'restartIntensity', BRIDGE_DEFAULTS.restartIntensity, 0),
     restartPeriodMs: int(o, 'restartPeriodMs', BRIDGE_DEFAULTS.restartPeriodMs, 1),
     transport,

@@ -70,6 +70,12 @@ export interface WorkerStatsView {
   readonly address: string;
   readonly state: 'ready' | 'draining' | 'gone';
   readonly inFlight: number;
+  /**
+   * Slots held by tool executions whose call is over (a tool that ignores cancellation), as its
+   * last heartbeat reported them, plus calls just ended by deadline or cancellation that the next
+   * heartbeat has yet to settle. Counted as load by the dispatcher.
+   */
+  readonly abandoned: number;
   readonly served: number;
   /** RSS of the Python process from its last heartbeat (bytes). */
   readonly rssBytes: number | undefined;
@@ -107,7 +113,7 @@ export interface PoolStats {
   readonly restarts: number;
   /** Calls refused because the queue was full. */
   readonly queueFull: number;
-  /** Workers replaced gracefully (ttlMs, maxCalls, maxRssMb). */
+  /** Workers replaced gracefully (ttlMs, maxCalls, maxRssMb, wedged by a stuck tool). */
   readonly recycles: number;
   /** Workers that died of a crash signal or exit code 134/137/139. */
   readonly tainted: number;

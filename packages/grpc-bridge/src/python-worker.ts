@@ -55,8 +55,12 @@ interface WorkerState {
   hbTimer: TimerHandle | undefined;
   hbSeq: number;
   misses: number;
-  /** Heartbeats in a row in which Python ran more tools than the host has calls in flight. */
+  /** Heartbeats in a row that reported abandoned executions (see WorkerEntry.reportedAbandoned). */
   wedgedBeats: number;
+  /** `entry.suspectRaised` when the heartbeat in flight was sent: its answer settles those. */
+  hbSuspectMark: number;
+  /** The pending heartbeat timer is an early one (abandonProbeMs), not a whole interval. */
+  hbEarly: boolean;
   lastHbError: string | undefined;
   ttlTimer: TimerHandle | undefined;
   /** A recycle is under way (its fresh process is starting). */
@@ -75,11 +79,14 @@ type Info =
   | {
       readonly type: '$hb_result';
       readonly seq: number;
+      /** The worker entry (process) the heartbeat was sent to. */
+      readonly workerId: number;
       readonly error: string | undefined;
       readonly rss: number | undefined;
-      /** Tool executions still running in Python (including abandoned sync tools). */
-      readonly pyInFlight?: number | undefined;
+      /** Executions still holding a slot in Python although their call is over. */
+      readonly abandoned?: number | undefined;
     }
+  | { readonly type: '$probe_soon' }
   | { readonly type: '$recycle'; readonly reason: string; readonly detail: string }
   | { readonly type: '$fresh'; readonly wp: WorkerProcess; readonly reason: string; readonly detail: string }
   | { readonly type: '$fresh_failed'; readonly error: unknown };
@@ -123,6 +130,8 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
       hbSeq: 0,
       misses: 0,
       wedgedBeats: 0,
+      hbSuspectMark: 0,
+      hbEarly: false,
       lastHbError: undefined,
       ttlTimer: undefined,
       recycling: false,
@@ -200,10 +209,26 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
         return stop(Exit.error(new WorkerExitedError(msg.exit)), st);
       case '$hb_tick':
         st.hbTimer = undefined;
+        st.hbEarly = false;
         sendHeartbeat(st, ctx);
+        return noreply(st);
+      case '$probe_soon':
+        // A call just ended by deadline or cancellation: learn soon whether its tool let go of its
+        // slot. A heartbeat in flight cannot tell (it was sent before); its answer schedules an
+        // early one instead (see $hb_result).
+        if (st.hbTimer !== undefined && !st.hbEarly) {
+          ctx.clock.clearTimeout(st.hbTimer);
+          scheduleHeartbeat(st, ctx, BRIDGE_DEFAULTS.abandonProbeMs);
+          st.hbEarly = true;
+        }
         return noreply(st);
       case '$hb_result': {
         if (msg.seq !== st.hbSeq) return noreply(st);
+        if (msg.workerId !== st.entry.id) {
+          // Sent to the process a recycle has since replaced: it says nothing of the current one.
+          scheduleHeartbeat(st, ctx);
+          return noreply(st);
+        }
         if (msg.error === undefined) {
           st.misses = 0;
           // The Python process's own RSS, read from /proc by the host (the heartbeat's figure
@@ -211,20 +236,26 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
           const rss = st.wp.readRss() ?? msg.rss;
           st.entry.rssBytes = rss;
           st.rt.o.healthMonitor?.beat(ctx.self);
-          // A tool that ignores cancellation keeps its slot after the host gave up on the call: the
-          // worker answers heartbeats but every later call would queue behind it until its deadline.
-          // When Python runs more tools than the host has calls in flight for `heartbeatMisses`
-          // beats in a row, the worker is wedged: recycle it (a fresh process takes its place; the
-          // old one is drained and then killed).
-          if (msg.pyInFlight !== undefined && msg.pyInFlight > st.entry.inFlight) st.wedgedBeats++;
-          else st.wedgedBeats = 0;
-          if (st.wedgedBeats >= st.rt.o.heartbeatMisses) {
+          // A tool that ignores cancellation keeps its slot (and its Python thread) after its call
+          // ended; the worker reports such abandoned executions. The dispatcher counts them as
+          // load, so no call is sent into a stuck slot. A worker whose abandoned executions hold
+          // every slot serves nothing, and one that keeps any for `wedgeBeats` beats has lost
+          // capacity for good: either is wedged, and is recycled (a fresh process takes its place;
+          // the old one finishes its calls in flight and is then stopped, which ends the stuck tool).
+          const abandoned = msg.abandoned ?? 0;
+          st.rt.dispatcher.setAbandoned(st.entry, abandoned, st.hbSuspectMark);
+          st.wedgedBeats = abandoned > 0 ? st.wedgedBeats + 1 : 0;
+          if (
+            abandoned > 0 &&
+            Number.isFinite(st.rt.o.wedgeBeats) &&
+            (abandoned >= st.rt.o.concurrency || st.wedgedBeats >= st.rt.o.wedgeBeats)
+          ) {
             st.wedgedBeats = 0;
             requestRecycle(
               st,
               ctx,
               'wedged',
-              `${msg.pyInFlight} tool execution(s) still running in Python with ${st.entry.inFlight} call(s) in flight`,
+              `${abandoned} of its ${st.rt.o.concurrency} slot(s) held by tool execution(s) still running after their call ended (a tool that ignores cancellation)`,
             );
           }
           const max = st.rt.o.maxRssMb;
@@ -243,7 +274,10 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
             );
           }
         }
-        scheduleHeartbeat(st, ctx);
+        // Calls that became suspect while this heartbeat was in flight are settled by the next (not
+        // after a failed one: misses keep their pace of one per interval).
+        st.hbEarly = msg.error === undefined && st.entry.suspect > 0;
+        scheduleHeartbeat(st, ctx, st.hbEarly ? BRIDGE_DEFAULTS.abandonProbeMs : st.rt.o.heartbeatIntervalMs);
         return noreply(st);
       }
       case '$recycle':
@@ -343,6 +377,7 @@ function attach(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, entry: W
         detail: `served maxCalls (${rt.o.maxCalls}) calls`,
       } satisfies Info);
   }
+  entry.onSuspect = () => node.send(self, { type: '$probe_soon' } satisfies Info);
   rt.setTools(wp.tools);
   rt.dispatcher.add(entry);
   armTtl(st, ctx, rt.o.ttlMs);
@@ -397,6 +432,8 @@ function swap(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, reason: st
   st.wp = wp;
   st.entry = entry;
   st.misses = 0;
+  st.wedgedBeats = 0;
+  st.hbSuspectMark = 0;
   attach(st, ctx, wp, entry);
   rt.dispatcher.drain(old.entry);
   // The state of the old process's sessions goes with it (strict affinity says so; hint rebinds).
@@ -443,13 +480,10 @@ function swap(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, reason: st
   st.retiring.set(old.wp, retire);
 }
 
-function scheduleHeartbeat(st: WorkerState, ctx: ServerContext): void {
+function scheduleHeartbeat(st: WorkerState, ctx: ServerContext, ms = st.rt.o.heartbeatIntervalMs): void {
   const node = ctx.node;
   const self = ctx.self;
-  st.hbTimer = ctx.clock.setTimeout(
-    () => node.send(self, { type: '$hb_tick' } satisfies Info),
-    st.rt.o.heartbeatIntervalMs,
-  );
+  st.hbTimer = ctx.clock.setTimeout(() => node.send(self, { type: '$hb_tick' } satisfies Info), ms);
 }
 
 /** One probe at a time: the next is scheduled when this one is answered or times out. */
@@ -457,6 +491,8 @@ function sendHeartbeat(st: WorkerState, ctx: ServerContext): void {
   const node = ctx.node;
   const self = ctx.self;
   const seq = ++st.hbSeq;
+  const workerId = st.entry.id;
+  st.hbSuspectMark = st.entry.suspectRaised;
   const deadline = new Date(Date.now() + st.rt.o.heartbeatIntervalMs);
   try {
     st.entry.client.Heartbeat(
@@ -466,13 +502,20 @@ function sendHeartbeat(st: WorkerState, ctx: ServerContext): void {
         node.send(self, {
           type: '$hb_result',
           seq,
+          workerId,
           error: err ? `${statusName(err.code)} ${err.details}` : undefined,
           rss: res?.stats?.rssBytes,
-          pyInFlight: res?.stats?.inFlight,
+          abandoned: res?.stats?.abandoned,
         } satisfies Info);
       },
     );
   } catch (e) {
-    node.send(self, { type: '$hb_result', seq, error: (e as Error).message, rss: undefined } satisfies Info);
+    node.send(self, {
+      type: '$hb_result',
+      seq,
+      workerId,
+      error: (e as Error).message,
+      rss: undefined,
+    } satisfies Info);
   }
 }

@@ -236,6 +236,7 @@ export class ToolPool {
       address: w.process.address,
       state: w.state,
       inFlight: w.inFlight,
+      abandoned: w.abandoned,
       served: w.served,
       rssBytes: w.rssBytes,
     }));

@@ -11,7 +11,7 @@
  * the first item lets an idempotent call retry once on another worker, like a unary call; after
  * an item has been delivered there is no retry (the consumer has seen part of the stream).
  */
-import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { type ClientReadableStream, type ServiceError, status } from '@grpc/grpc-js';
 import type { TrellisError } from '@trellis/core';
 import { mapCallError, TRANSPORT, unavailable } from './call-errors.js';
 import { admitCall, recordOutcome, slotRequest } from './call-gate.js';
@@ -56,6 +56,8 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   #exclude: Set<number> | undefined;
   #aborted = false;
   #cancelledByConsumer = false;
+  /** The current call ended by deadline or cancellation: its tool may still hold its slot. */
+  #suspect = false;
   #onAbort: (() => void) | undefined;
   #attributionTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -100,6 +102,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     }
     if (this.#finished) return;
     this.#cancelledByConsumer = true;
+    if (this.#call !== undefined) this.#suspect = true;
     this.#items = [];
     this.#head = 0;
     this.#call?.cancel();
@@ -219,6 +222,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
       });
       if (mapped !== TRANSPORT) {
         this.#pendingError = mapped;
+        this.#suspect = err.code === status.DEADLINE_EXCEEDED || err.code === status.CANCELLED;
         return;
       }
       const exit = w.process.exit;
@@ -276,8 +280,9 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     this.#pendingError = undefined;
     if (w !== undefined) {
       if (this.#flight) w.calls.delete(this.#flight);
-      this.#rt.dispatcher.release(w);
+      this.#rt.dispatcher.release(w, this.#suspect);
     }
+    this.#suspect = false;
     this.#worker = undefined;
     this.#flight = undefined;
     this.#call = undefined;

@@ -14,7 +14,7 @@
  * An idempotent call that failed because its worker died (or refused it while draining) is retried
  * once on another worker, at the front of the queue, within the same overall budget.
  */
-import type { ServiceError } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import type { TrellisError } from '@trellis/core';
 import { mapCallError, TRANSPORT, unavailable } from './call-errors.js';
 import { admitCall, recordOutcome, slotRequest } from './call-gate.js';
@@ -178,12 +178,12 @@ function executeOn(rt: PoolRuntime, w: WorkerEntry, p: PreparedCall): Promise<un
       aborted = true;
       call.cancel();
     };
-    const finish = (): void => {
+    const finish = (suspect = false): void => {
       settled = true;
       w.calls.delete(flight);
       if (signal) signal.removeEventListener('abort', onAbort);
       if (attributionTimer !== undefined) clearTimeout(attributionTimer);
-      rt.dispatcher.release(w);
+      rt.dispatcher.release(w, suspect);
     };
     const flight: InFlightCall = {
       tool: p.tool,
@@ -227,7 +227,8 @@ function executeOn(rt: PoolRuntime, w: WorkerEntry, p: PreparedCall): Promise<un
           abortReason: signal?.reason,
         });
         if (mapped !== TRANSPORT) {
-          finish();
+          // Ended by its deadline or a cancellation: the tool may not have stopped (see release).
+          finish(err.code === status.DEADLINE_EXCEEDED || err.code === status.CANCELLED);
           reject(mapped);
           return;
         }

@@ -17,6 +17,13 @@ export interface WorkerView {
   readonly pid: number;
   /** Calls the dispatcher has running on it now. */
   readonly inFlight: number;
+  /**
+   * Slots held by tool executions whose call is over (a tool that ignores cancellation keeps its
+   * Python thread): reported by its heartbeat, plus calls that just ended by deadline or
+   * cancellation until the next heartbeat settles them. Load like `inFlight`: the worker can take
+   * `capacity - inFlight - abandoned` calls now.
+   */
+  readonly abandoned: number;
   /** Most calls it may run at once (`maxConcurrentPerWorker`). */
   readonly capacity: number;
   /** Calls it has finished since it started. */
@@ -37,7 +44,7 @@ export type WorkerSelector = (
 ) => WorkerView | undefined;
 
 /**
- * Least-loaded: the worker with the fewest calls in flight; among equals, the one after the worker
+ * Least-loaded: the worker with the fewest calls in flight (abandoned slots included); among equals, the one after the worker
  * picked last (round robin), so an idle pool spreads calls over all its processes instead of
  * piling them on the first.
  */
@@ -47,14 +54,18 @@ export function leastLoaded(): WorkerSelector {
     const n = workers.length;
     let best: WorkerView | undefined;
     let bestIndex = 0;
+    let bestLoad = 0;
     for (let k = 0; k < n; k++) {
       const i = (cursor + k) % n;
       const w = workers[i]!;
-      if (w.inFlight >= w.capacity) continue;
-      if (best === undefined || w.inFlight < best.inFlight) {
+      // Abandoned slots are load: a worker whose tool is stuck must not look idle.
+      const load = w.inFlight + w.abandoned;
+      if (load >= w.capacity) continue;
+      if (best === undefined || load < bestLoad) {
         best = w;
+        bestLoad = load;
         bestIndex = i;
-        if (w.inFlight === 0) break;
+        if (load === 0) break;
       }
     }
     if (best !== undefined) cursor = bestIndex + 1;

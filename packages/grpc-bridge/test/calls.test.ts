@@ -164,11 +164,12 @@ describe('dispatch', () => {
   });
 
   test('leastLoaded picks the worker with the fewest calls and rotates among equals', () => {
-    const w = (id: number, inFlight: number, capacity = 2): WorkerView => ({
+    const w = (id: number, inFlight: number, capacity = 2, abandoned = 0): WorkerView => ({
       id,
       slot: id,
       pid: 100 + id,
       inFlight,
+      abandoned,
       capacity,
       served: 0,
     });
@@ -176,6 +177,10 @@ describe('dispatch', () => {
     const req = { tool: 't', sessionId: undefined, attempt: 0 };
     assert.equal(pick([w(1, 1), w(2, 0), w(3, 1)], req)?.id, 2);
     assert.equal(pick([w(1, 2), w(2, 2)], req), undefined, 'full workers are never picked');
+    // Abandoned slots (a stuck tool's) are load: an "idle" worker whose slots are all stuck is full.
+    assert.equal(pick([w(1, 0, 1, 1), w(2, 0, 1)], req)?.id, 2);
+    assert.equal(pick([w(1, 0, 2, 1), w(2, 1, 2)], req)?.id, 1, 'equal load (1 each): the rotation decides');
+    assert.equal(pick([w(1, 0, 1, 1)], req), undefined, 'a worker whose every slot is stuck is never picked');
     const rr = leastLoaded();
     const idle = [w(1, 0), w(2, 0), w(3, 0)];
     assert.deepEqual(

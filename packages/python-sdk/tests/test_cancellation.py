@@ -76,3 +76,27 @@ def test_time_remaining_follows_the_grpc_deadline(worker: Worker):
     assert 0 < remaining <= 6
     later = json.loads(worker.execute("context_info", timeout=50).result.data)["time_remaining"]
     assert later > remaining
+
+
+def _stats(worker: Worker) -> pb.WorkerStats:
+    return worker.stub.Heartbeat(pb.HeartbeatRequest(), timeout=5).stats
+
+
+@pytest.mark.parametrize("end", ["deadline", "cancel"])
+def test_a_tool_that_ignores_its_calls_end_is_reported_abandoned(worker: Worker, end: str):
+    # `sleep` ignores ctx.cancelled: its thread, and its slot, outlive the call.
+    request = pb.ExecuteRequest(tool="sleep", payload=json_payload({"seconds": 1.5}))
+    if end == "deadline":
+        with pytest.raises(grpc.RpcError) as info:
+            worker.stub.Execute(request, timeout=0.3)
+        assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    else:
+        future = worker.stub.Execute.future(request, timeout=60)
+        _wait_in_flight(worker, 1)
+        assert _stats(worker).abandoned == 0  # running, and its call is still open
+        assert future.cancel()
+    stats = wait_until(lambda: (s := _stats(worker)).abandoned == 1 and s.in_flight == 0 and s, timeout=5)
+    assert stats.abandoned == 1 and stats.in_flight == 0
+    # The slot comes back when the tool returns by itself.
+    wait_until(lambda: _stats(worker).abandoned == 0, timeout=10)
+    assert worker.call("add", {"a": 1, "b": 2}) == 3

@@ -5,8 +5,6 @@ from __future__ import annotations
 try:
     from ._proto.trellis.bridge.v1 import (
         common_pb2,
-        host_service_pb2,
-        host_service_pb2_grpc,
         tool_service_pb2,
         tool_service_pb2_grpc,
     )
@@ -16,10 +14,19 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install 
         "Run `pnpm install` in the Trellis repo, or `node scripts/gen-python-stubs.mjs`, to generate them."
     ) from exc
 
-__all__ = [
+__all__ = [  # plus host_service_pb2 and host_service_pb2_grpc, loaded on first use
     "common_pb2",
-    "host_service_pb2",
-    "host_service_pb2_grpc",
     "tool_service_pb2",
     "tool_service_pb2_grpc",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The HostService stubs load on first use: only workers started with --host-address need them.
+    if name in ("host_service_pb2", "host_service_pb2_grpc"):
+        import importlib
+
+        module = importlib.import_module(f"._proto.trellis.bridge.v1.{name}", __package__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

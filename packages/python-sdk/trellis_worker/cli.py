@@ -8,7 +8,6 @@ same command cannot help.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
@@ -16,13 +15,17 @@ import os
 import signal
 import sys
 import traceback
-from typing import NoReturn
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .constants import DEFAULTS, PROTOCOL, READY_PREFIX
-from .host import HostClient, HostLogHandler, StderrFormatter
 from .lifecycle import arm_parent_death_signal, parent_is_gone, watch_stdin
+from .log_format import StderrFormatter
 from .server import ListenAddressError, Worker
 from .tool import ToolSpec, collect_tools, load_module
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -36,6 +39,8 @@ log = logging.getLogger("trellis_worker")
 def _positive(value: str) -> int:
     n = int(value)
     if n <= 0:
+        import argparse
+
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return n
 
@@ -43,11 +48,90 @@ def _positive(value: str) -> int:
 def _non_negative(value: str) -> int:
     n = int(value)
     if n < 0:
+        import argparse
+
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return n
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# The options a host passes, for the fast parser: destination, converter (None: a flag).
+_FAST_OPTIONS: dict[str, tuple[str, Any]] = {
+    "--tools": ("tools", str),
+    "--listen": ("listen", str),
+    "--trellis-run-id": ("run_id", str),
+    "--run-id": ("run_id", str),
+    "--host-address": ("host_address", str),
+    "--host-pid": ("host_pid", _positive),
+    "--concurrency": ("concurrency", _positive),
+    "--max-message-bytes": ("max_message_bytes", _positive),
+    "--grace-ms": ("grace_ms", _non_negative),
+    "--log-level": ("log_level", str),
+    "--no-stdin-watch": ("stdin_watch", None),
+}
+
+
+def _fast_parse(argv: list[str]) -> SimpleNamespace | None:
+    """The well-formed command line a host sends (``--opt value``, ``--opt=value``, known options
+    only), without argparse: importing and setting it up costs several ms of every worker's start.
+    Anything else (help, abbreviations, a bad value, a missing --tools) returns None, and argparse
+    parses it again, with its usual messages and exit code 2."""
+    out: dict[str, Any] = {
+        "tools": [],
+        "listen": "127.0.0.1:0",
+        "run_id": "",
+        "host_address": "",
+        "host_pid": None,
+        "concurrency": DEFAULTS.concurrency,
+        "max_message_bytes": DEFAULTS.max_message_bytes,
+        "grace_ms": DEFAULTS.grace_ms,
+        "stdin_watch": True,
+        "log_level": "INFO",
+    }
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        option = _FAST_OPTIONS.get(name)
+        if option is None:
+            return None
+        dest, convert = option
+        if convert is None:
+            if eq:
+                return None
+            out[dest] = False
+            i += 1
+            continue
+        if not eq:
+            if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+                return None
+            value = argv[i + 1]
+            i += 1
+        i += 1
+        try:
+            converted = convert(value)
+        except Exception:  # noqa: BLE001 - argparse will report it
+            return None
+        if dest == "tools":
+            out["tools"].append(converted)
+        else:
+            out[dest] = converted
+    if not out["tools"] or out["log_level"] not in LOG_LEVELS:
+        return None
+    return SimpleNamespace(**out)
+
+
+def parse_args(argv: list[str] | None) -> Any:
+    """The worker's options: the fast parser for what hosts send, argparse for everything else."""
+    if argv is None:
+        argv = sys.argv[1:]
+    return _fast_parse(argv) or build_parser().parse_args(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     p = argparse.ArgumentParser(
         prog="python -m trellis_worker",
         description="Serve the @tool functions of Python modules to a Trellis host over gRPC.",
@@ -107,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not exit on stdin EOF (for running by hand with stdin not a pipe from the host)",
     )
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+    p.add_argument("--log-level", default="INFO", choices=list(LOG_LEVELS))
     return p
 
 
@@ -137,10 +221,12 @@ def _load_tools(refs: list[str]) -> dict[str, ToolSpec]:
     return tools
 
 
-async def _serve(args: argparse.Namespace, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int) -> int:
+async def _serve(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int) -> int:
     loop = asyncio.get_running_loop()
     host = None
     if args.host_address:
+        from .host import HostClient, HostLogHandler  # only workers with a host need its client
+
         host = HostClient(args.host_address, args.max_message_bytes)
         root = logging.getLogger()
         for h in list(root.handlers):
@@ -214,7 +300,7 @@ async def _serve(args: argparse.Namespace, tools: dict[str, ToolSpec], ready_fd:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     ready_fd = _claim_stdout()
     # Record the parent before arming the signal: if it is already gone at this point, the signal
     # will never come, and only the comparison below can tell.
@@ -240,7 +326,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     os._exit(code)
 
 
-def _run(args: argparse.Namespace, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int) -> int:
+def _run(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int) -> int:
     """Runs the server loop and returns the exit code. The process then ends with os._exit: pool
     threads still inside a tool that ignored cancellation must not hold the exit up (a normal
     interpreter exit joins them)."""

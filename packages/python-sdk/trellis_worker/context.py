@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from .errors import Cancelled, DeadlineExceededError
 
+_EVENT_LOCK = threading.Lock()
+
 
 class HostLink(Protocol):
     """The worker's connection to the host's HostService (see host.py)."""
@@ -29,6 +31,9 @@ class ToolContext:
     value or None), ``session`` (a dict kept per session id until EndSession; a fresh unkept dict
     when the call has no session id), ``log`` (a logger forwarded to the host), ``cancel_event``
     (a threading.Event set when the call is cancelled, times out or the worker shuts down).
+
+    Built for every call, so what most tools never touch (the logger, the events, the metadata
+    copy, a made-up call id) is created on first use: a call pays only for what its tool uses.
     """
 
     def __init__(
@@ -37,7 +42,7 @@ class ToolContext:
         tool: str,
         call_id: str,
         session_id: str,
-        session: dict[str, Any],
+        session: dict[str, Any] | None,
         metadata: Mapping[str, str],
         idempotent: bool,
         content_type: str,
@@ -46,36 +51,88 @@ class ToolContext:
         host: HostLink | None,
     ) -> None:
         self.tool = tool
-        self.call_id = call_id
+        self._call_id = call_id
         self.session_id = session_id
-        self.session = session
-        self.metadata = dict(metadata)
+        self._session = session
+        self._metadata_src = metadata
+        self._metadata: dict[str, str] | None = None
         self.idempotent = idempotent
         self.content_type = content_type
         self.deadline = deadline
-        self.cancel_event = threading.Event()
-        self._async_cancel = asyncio.Event()
+        # True when the deadline is only the request's deadline_unix_ms: the SDK must time the call
+        # itself (with a gRPC deadline, grpc cancels the handler when it passes).
+        self._needs_timer = False
+        self._cancelled = False
+        self._event: threading.Event | None = None
+        self._async_event: asyncio.Event | None = None
+        self._log: logging.LoggerAdapter[logging.Logger] | None = None
         self._loop = loop
         self._host = host
-        self._cancel_hooks: list[Callable[[], Any]] = []
-        self.log = logging.LoggerAdapter(
-            logging.getLogger(f"trellis_worker.tool.{tool}"),
-            {"trellis_call_id": call_id, "trellis_session_id": session_id, "trellis_tool": tool},
-        )
+        self._cancel_hooks: list[Callable[[], Any]] | None = None
+
+    # --- lazily built members -------------------------------------------------------------------
+
+    @property
+    def call_id(self) -> str:
+        if not self._call_id:
+            import uuid  # only for callers that send no call id
+
+            self._call_id = uuid.uuid4().hex
+        return self._call_id
+
+    @property
+    def session(self) -> dict[str, Any]:
+        if self._session is None:
+            self._session = {}  # no session id: state lives for this call only
+        return self._session
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        if self._metadata is None:
+            self._metadata = dict(self._metadata_src)
+        return self._metadata
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        if self._log is None:
+            self._log = logging.LoggerAdapter(
+                logging.getLogger(f"trellis_worker.tool.{self.tool}"),
+                {"trellis_call_id": self.call_id, "trellis_session_id": self.session_id, "trellis_tool": self.tool},
+            )
+        return self._log
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        event = self._event
+        if event is None:
+            with _EVENT_LOCK:  # a tool thread and the event loop may both get here first
+                event = self._event
+                if event is None:
+                    event = threading.Event()
+                    self._event = event
+            # _cancel() sets the flag before it looks for an event: either it saw this one, or the
+            # flag is already visible here.
+            if self._cancelled:
+                event.set()
+        return event
 
     @property
     def cancelled(self) -> bool:
         """True once the call is cancelled, has passed its deadline, or the worker is shutting down."""
-        return self.cancel_event.is_set()
+        return self._cancelled
 
     def raise_if_cancelled(self) -> None:
         """Raises trellis_worker.Cancelled (-> status CANCELLED) if the call was cancelled."""
-        if self.cancel_event.is_set():
+        if self._cancelled:
             raise Cancelled(f"call {self.call_id} of tool {self.tool!r} was cancelled")
 
     async def wait_cancelled(self) -> None:
         """Returns when the call is cancelled (async tools only)."""
-        await self._async_cancel.wait()
+        if self._async_event is None:
+            self._async_event = asyncio.Event()
+            if self._cancelled:
+                self._async_event.set()
+        await self._async_event.wait()
 
     def time_remaining(self) -> float | None:
         """Seconds until the call's deadline (may be negative), or None when it has none."""
@@ -101,13 +158,15 @@ class ToolContext:
         call = self._host.start_call(tool, {} if args is None else args, self.session_id, self.call_id, remaining)
         # This call's cancellation (which a sync tool's thread cannot see while it blocks on the
         # result) cancels the RPC: no extra task per host call, just a hook run by _cancel().
+        if self._cancel_hooks is None:
+            self._cancel_hooks = []
         self._cancel_hooks.append(call.cancel)
         try:
             return await self._host.finish_call(call)
         except asyncio.CancelledError:
             call.cancel()
             task = asyncio.current_task()
-            if self.cancel_event.is_set() and not (task is not None and getattr(task, "cancelling", lambda: 0)()):
+            if self._cancelled and not (task is not None and getattr(task, "cancelling", lambda: 0)()):
                 raise Cancelled(
                     f"call {self.call_id} of tool {self.tool!r} was cancelled during host tool {tool!r}"
                 ) from None
@@ -136,7 +195,13 @@ class ToolContext:
 
     def _cancel(self) -> None:
         """Marks the call cancelled (and cancels its host calls). Must run on the event loop thread."""
-        self.cancel_event.set()
-        self._async_cancel.set()
-        for hook in list(self._cancel_hooks):
-            hook()
+        if self._cancelled:
+            return
+        self._cancelled = True
+        if self._event is not None:
+            self._event.set()
+        if self._async_event is not None:
+            self._async_event.set()
+        if self._cancel_hooks:
+            for hook in list(self._cancel_hooks):
+                hook()

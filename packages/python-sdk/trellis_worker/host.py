@@ -22,22 +22,9 @@ import grpc
 from ._stubs import common_pb2, host_service_pb2, host_service_pb2_grpc
 from .constants import DEFAULTS
 from .errors import HostToolError
+from .log_format import STDERR_FORMAT, StderrFormatter  # noqa: F401 - re-exported
 from .payload import decode_value, encode_value
 from .status import decode_error_detail
-
-STDERR_FORMAT = "%(asctime)s %(levelname)s %(name)s%(trellis_where)s: %(message)s"
-
-
-class StderrFormatter(logging.Formatter):
-    """Adds " [tool call_id]" for records made through ToolContext.log."""
-
-    def __init__(self) -> None:
-        super().__init__(STDERR_FORMAT)
-
-    def format(self, record: logging.LogRecord) -> str:
-        call_id = getattr(record, "trellis_call_id", "")
-        record.trellis_where = f" [{getattr(record, 'trellis_tool', '')} {call_id}]" if call_id else ""
-        return super().format(record)
 
 
 def to_log_record(record: logging.LogRecord) -> host_service_pb2.LogRecord:

@@ -6,7 +6,6 @@ no pickle); a tool that wants another content type returns ``Payload(data, "imag
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 from typing import TYPE_CHECKING, Any
@@ -18,12 +17,33 @@ if TYPE_CHECKING:
     from .tool import ToolSpec
 
 
-@dataclasses.dataclass(frozen=True)
 class Payload:
-    """A value with an explicit content type. Return it from a tool to label raw bytes yourself."""
+    """A value with an explicit content type. Return it from a tool to label raw bytes yourself.
 
+    Read-only, compared by value (like a frozen dataclass, which it is not: building one costs
+    about a millisecond of every worker's start)."""
+
+    __slots__ = ("data", "content_type")
     data: bytes
-    content_type: str = OCTET_STREAM
+    content_type: str
+
+    def __init__(self, data: bytes, content_type: str = OCTET_STREAM) -> None:
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "content_type", content_type)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"Payload is read-only (cannot set {key!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Payload):
+            return NotImplemented
+        return self.data == other.data and self.content_type == other.content_type
+
+    def __hash__(self) -> int:
+        return hash((self.data, self.content_type))
+
+    def __repr__(self) -> str:
+        return f"Payload(data={self.data!r}, content_type={self.content_type!r})"
 
 
 def media_type(content_type: str) -> str:
@@ -32,13 +52,29 @@ def media_type(content_type: str) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        import dataclasses  # already loaded by whoever made the dataclass
+
         return dataclasses.asdict(value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# Built once: json.dumps with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
+_DECODE = json.JSONDecoder().decode
+
+
+def _loads(data: bytes) -> Any:
+    """json.loads for the usual UTF-8 payload without its encoding detection; anything else (a BOM,
+    UTF-16/32, invalid JSON) goes through json.loads itself, for its exact result or error."""
+    try:
+        return _DECODE(data.decode())
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+        return json.loads(data)
 
 
 def encode_value(value: Any) -> tuple[bytes, str]:
@@ -50,7 +86,7 @@ def encode_value(value: Any) -> tuple[bytes, str]:
     if isinstance(value, Payload):
         return bytes(value.data), value.content_type
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise ResultEncodingError(
             f"value of type {type(value).__name__} cannot be sent as JSON ({exc}); return JSON-compatible "
@@ -62,7 +98,7 @@ def encode_value(value: Any) -> tuple[bytes, str]:
 def decode_value(data: bytes, content_type: str) -> Any:
     """(data, content_type) -> a Python value: parsed JSON, or the bytes themselves."""
     if media_type(content_type) == JSON:
-        return json.loads(data) if data else None
+        return _loads(data) if data else None
     return data
 
 
@@ -74,7 +110,7 @@ def decode_arguments(spec: ToolSpec, data: bytes, content_type: str) -> dict[str
             raw: Any = {}
         else:
             try:
-                raw = json.loads(data)
+                raw = _loads(data)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise ValidationError("", f"arguments are not valid JSON: {exc}") from None
         if not isinstance(raw, dict):

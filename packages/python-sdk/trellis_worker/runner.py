@@ -1,67 +1,177 @@
-"""Runs one tool call: sync tools on the thread pool, async tools on the event loop, generators
-as bounded streams; enforces the call's deadline and the worker's concurrency limit.
+"""Runs one tool call: sync tools on the worker's tool threads, async tools on the event loop,
+generators as bounded streams; enforces the call's deadline and the worker's concurrency limit.
 
 A concurrency slot is held until the work has really stopped: a sync tool whose caller went away
 keeps running on its thread until it returns (Python threads cannot be killed), and its slot stays
 taken until then, so ``--concurrency`` bounds the threads actually busy, not just the open RPCs.
+Such an execution is *abandoned* (its call is over, its slot is not): the heartbeat reports how
+many there are, and the host stops sending calls into those slots and recycles a worker that keeps
+them (docs/grpc-bridge.md, "Stuck tools").
+
+The per-call path is kept lean on purpose (it is most of the SDK's cost over a bare grpcio server):
+a free slot is taken without a coroutine, a sync tool costs one hand-off to a tool thread and one
+wake-up of the event loop, and no timer is armed when the RPC has a gRPC deadline (grpc cancels
+the handler at that deadline itself; the SDK's own timer only serves a deadline sent in the request).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
+import collections
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from .constants import DEFAULTS
 from .context import ToolContext
-from .errors import DeadlineExceededError, StreamingMismatchError
+from .errors import Cancelled, DeadlineExceededError, StreamingMismatchError
 from .payload import encode_value
 from .tool import ToolSpec
 
+try:
+    from _queue import SimpleQueue  # the C queue itself: queue.py would add its own imports
+except ImportError:  # pragma: no cover - other interpreters
+    from queue import SimpleQueue
+
 T = TypeVar("T")
+_HAS_TIMEOUT = hasattr(asyncio, "timeout")
 Encoded = tuple[bytes, str]
 
+# A job for a tool thread: (function, keyword arguments, future of the call or None, context).
+_Job = tuple[Callable[..., Any], "dict[str, Any] | None", "asyncio.Future[Any] | None", ToolContext]
 
-_HAS_TIMEOUT = hasattr(asyncio, "timeout")
+
+class ToolThreads:
+    """The tool threads of one worker: at most ``size`` threads, started on demand, fed from one
+    queue. A job's end is reported to the event loop with a single call_soon_threadsafe (result and
+    slot release together), so a sync call costs one wake-up of the loop, not two."""
+
+    def __init__(self, runner: ToolRunner, size: int) -> None:
+        self._runner = runner
+        self._size = size
+        self._queue: SimpleQueue[_Job | None] = SimpleQueue()
+        self._started = 0
+        self._jobs = 0  # submitted and not yet reported done; only touched on the event loop
+        self.closed = False
+
+    def submit(self, job: _Job) -> None:
+        self._jobs += 1
+        # Every job holds a concurrency slot, so jobs <= size: a thread is started only when all
+        # threads are taken, and there never are more than `size`.
+        if self._jobs > self._started and self._started < self._size:
+            self._started += 1
+            threading.Thread(target=self._work, name=f"trellis-tool-{self._started}", daemon=True).start()
+        self._queue.put(job)
+
+    def job_done(self) -> None:
+        self._jobs -= 1
+
+    def shutdown(self) -> None:
+        """Idle threads exit; queued jobs that have not started are dropped (their calls are over)."""
+        self.closed = True
+        for _ in range(self._started):
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        get = self._queue.get
+        done = self._runner._job_finished
+        loop = self._runner._loop
+        while True:
+            job = get()
+            if job is None:
+                return
+            fn, kwargs, fut, ctx = job
+            if self.closed:
+                outcome: Any = _Raised(Cancelled("the worker is shutting down; the tool did not run"))
+            elif fut is None:
+                fn()  # a stream producer: delivers its own items and errors
+                outcome = None
+            else:
+                outcome = _call_sync(fn, kwargs)
+            try:
+                loop.call_soon_threadsafe(done, fut, outcome, ctx)
+            except RuntimeError:
+                pass  # the loop is closed: the worker is exiting and nobody needs the result
 
 
 class ToolRunner:
     def __init__(self, loop: asyncio.AbstractEventLoop, concurrency: int) -> None:
         self._loop = loop
         self._concurrency = concurrency
-        self._slots = asyncio.Semaphore(concurrency)
-        self.executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="trellis-tool")
+        self._free = concurrency
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Executions holding a slot, by their context (which says whether their call is over).
+        self._holders: set[ToolContext] = set()
+        self.threads = ToolThreads(self, concurrency)
 
     # --- slots ----------------------------------------------------------------------------------
 
     def busy_slots(self) -> int:
-        """Tool executions holding a slot, including sync tools still running after their call was
-        cancelled or timed out (a thread cannot be stopped). The host compares this with its own count
-        of calls in flight to notice a worker wedged by a tool that ignores cancellation."""
-        return self._concurrency - self._slots._value  # asyncio.Semaphore keeps its count in _value
+        """Tool executions holding a slot, abandoned ones included."""
+        return len(self._holders)
 
-    def _release_from_thread(self, _: Future[Any]) -> None:
-        try:
-            self._loop.call_soon_threadsafe(self._slots.release)
-        except RuntimeError:
-            pass  # the loop is closed: the worker is exiting and nobody needs the slot
+    def abandoned(self) -> int:
+        """Executions still holding a slot although their call is over: cancelled (client gone,
+        deadline passed, worker draining) or past their deadline. Usually a sync tool that ignores
+        ctx.cancelled, which keeps its thread until it returns by itself."""
+        if not self._holders:
+            return 0
+        now = time.monotonic()
+        return sum(1 for c in self._holders if c._cancelled or (c.deadline is not None and c.deadline <= now))
+
+    async def _acquire(self, ctx: ToolContext) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1  # a free slot is taken without suspending
+        else:
+            fut = self._loop.create_future()
+            self._waiters.append(fut)
+            try:
+                await self._with_deadline(fut, ctx)
+            except BaseException:
+                if fut.done() and not fut.cancelled():
+                    self._release()  # handed a slot just as the wait ended: pass it on
+                else:
+                    try:
+                        self._waiters.remove(fut)
+                    except ValueError:
+                        pass
+                raise
+        self._holders.add(ctx)
+
+    def _release(self) -> None:
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)  # the slot goes straight to the next waiter
+                return
+        self._free += 1
+
+    def _release_holder(self, ctx: ToolContext) -> None:
+        self._holders.discard(ctx)
+        self._release()
+
+    def _job_finished(self, fut: asyncio.Future[Any] | None, outcome: Any, ctx: ToolContext) -> None:
+        """On the event loop, when a tool thread is done with a job: the slot is free again."""
+        self.threads.job_done()
+        self._release_holder(ctx)
+        if fut is not None and not fut.done():
+            fut.set_result(outcome)
 
     async def _with_deadline(self, aw: Awaitable[T], ctx: ToolContext) -> T:
-        remaining = ctx.time_remaining()
-        if remaining is None:
+        # With a gRPC deadline, grpc cancels the handler at that deadline: no timer of our own.
+        if not ctx._needs_timer:
             return await aw
+        remaining = ctx.time_remaining()
+        assert remaining is not None
         if remaining <= 0:
-            if inspect.iscoroutine(aw):
+            if asyncio.iscoroutine(aw):
                 aw.close()
             raise DeadlineExceededError(f"tool {ctx.tool!r}: the call's deadline passed before it could run")
         try:
             if _HAS_TIMEOUT:
                 # asyncio.timeout (3.11+) arms one timer on the current task; wait_for would also
-                # create a Task per call, which costs more than a bare grpcio call's whole overhead.
+                # create a Task per call.
                 async with asyncio.timeout(remaining):
                     return await aw
             return await asyncio.wait_for(aw, remaining)
@@ -74,30 +184,29 @@ class ToolRunner:
 
     # --- unary ----------------------------------------------------------------------------------
 
-    async def run(self, spec: ToolSpec, bound: inspect.BoundArguments, ctx: ToolContext) -> tuple[Encoded, int]:
+    async def run(self, spec: ToolSpec, kwargs: dict[str, Any], ctx: ToolContext) -> tuple[Encoded, int]:
         """Runs a non-streaming tool; returns its encoded result and how long it ran (µs)."""
         if spec.streaming:
             raise StreamingMismatchError(
                 f"tool {spec.name!r} is a generator (streaming tool): call it with ExecuteStream"
             )
-        if self._slots.locked():
-            await self._with_deadline(self._slots.acquire(), ctx)
-        else:
-            await self._slots.acquire()  # a free slot is taken without suspending: no deadline needed
+        if ctx.deadline is not None and ctx.deadline <= time.monotonic():
+            raise DeadlineExceededError(f"tool {ctx.tool!r}: the call's deadline passed before it could run")
+        await self._acquire(ctx)
         try:
             started = time.perf_counter()
             if spec.kind == "sync":
-                cf = self.executor.submit(_call_sync, spec, bound)
-                cf.add_done_callback(self._release_from_thread)  # the thread owns the slot now
-                outcome = await self._with_deadline(asyncio.wrap_future(cf, loop=self._loop), ctx)
+                fut = self._loop.create_future()
+                self.threads.submit((spec.fn, kwargs, fut, ctx))  # the thread owns the slot now
+                outcome = await self._with_deadline(fut, ctx)
                 if isinstance(outcome, _Raised):
                     raise outcome.exc
                 encoded = outcome
             else:
                 try:
-                    value = await self._with_deadline(spec.fn(*bound.args, **bound.kwargs), ctx)
+                    value = await self._with_deadline(spec.fn(**kwargs), ctx)
                 finally:
-                    self._slots.release()
+                    self._release_holder(ctx)
                 encoded = encode_value(value)
             return encoded, int((time.perf_counter() - started) * 1e6)
         except BaseException:
@@ -106,30 +215,31 @@ class ToolRunner:
 
     # --- streaming ------------------------------------------------------------------------------
 
-    async def stream(self, spec: ToolSpec, bound: inspect.BoundArguments, ctx: ToolContext) -> AsyncIterator[Encoded]:
+    async def stream(self, spec: ToolSpec, kwargs: dict[str, Any], ctx: ToolContext) -> AsyncIterator[Encoded]:
         """Runs any tool as a stream of encoded items (a non-streaming tool gives one item)."""
         if not spec.streaming:
-            encoded, _ = await self.run(spec, bound, ctx)
+            encoded, _ = await self.run(spec, kwargs, ctx)
             yield encoded
             return
-        if self._slots.locked():
-            await self._with_deadline(self._slots.acquire(), ctx)
-        else:
-            await self._slots.acquire()
+        if ctx.deadline is not None and ctx.deadline <= time.monotonic():
+            raise DeadlineExceededError(f"tool {ctx.tool!r}: the call's deadline passed before it could run")
+        await self._acquire(ctx)
         try:
             if spec.kind == "async_generator":
-                async for item in self._async_items(spec, bound, ctx):
+                async for item in self._async_items(spec, kwargs, ctx):
                     yield item
             else:
-                async for item in self._thread_items(spec, bound, ctx):
+                async for item in self._thread_items(spec, kwargs, ctx):
                     yield item
         finally:
             ctx._cancel()  # stops a producer thread that is still running (client gone, error)
 
-    async def _async_items(
-        self, spec: ToolSpec, bound: inspect.BoundArguments, ctx: ToolContext
-    ) -> AsyncIterator[Encoded]:
-        agen = spec.fn(*bound.args, **bound.kwargs)
+    async def _async_items(self, spec: ToolSpec, kwargs: dict[str, Any], ctx: ToolContext) -> AsyncIterator[Encoded]:
+        try:
+            agen = spec.fn(**kwargs)
+        except BaseException:
+            self._release_holder(ctx)
+            raise
         try:
             while True:
                 try:
@@ -143,35 +253,38 @@ class ToolRunner:
             except RuntimeError:
                 pass  # still running in a cancelled __anext__: it is being torn down already
             finally:
-                self._slots.release()
+                self._release_holder(ctx)
 
-    async def _thread_items(
-        self, spec: ToolSpec, bound: inspect.BoundArguments, ctx: ToolContext
-    ) -> AsyncIterator[Encoded]:
-        # The generator lives entirely on one pool thread (a generator must not be resumed from two
+    async def _thread_items(self, spec: ToolSpec, kwargs: dict[str, Any], ctx: ToolContext) -> AsyncIterator[Encoded]:
+        # The generator lives entirely on one tool thread (a generator must not be resumed from two
         # threads). It may run at most DEFAULTS.stream_buffer items ahead of the gRPC stream, so a
         # slow client slows the tool down instead of filling memory.
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         space = threading.Semaphore(DEFAULTS.stream_buffer)
         loop = self._loop
+        cancel = ctx.cancel_event
 
         def post(message: tuple[str, Any]) -> None:
             try:
-                loop.call_soon_threadsafe(queue.put_nowait, message)
+                loop.call_soon_threadsafe(items.put_nowait, message)
             except RuntimeError:
                 pass  # loop closed: the worker is exiting
 
         def produce() -> None:
-            gen = spec.fn(*bound.args, **bound.kwargs)
+            try:
+                gen = spec.fn(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 - delivered to the RPC as its status
+                post(("error", exc))
+                return
             try:
                 for item in gen:
                     encoded = encode_value(item)
                     # Wait for room; bounded by the call's lifetime, which always ends in
                     # ctx._cancel() (normal end, error, client gone, deadline or shutdown).
                     while not space.acquire(timeout=0.05):
-                        if ctx.cancel_event.is_set():
+                        if cancel.is_set():
                             return
-                    if ctx.cancel_event.is_set():
+                    if cancel.is_set():
                         return
                     post(("item", encoded))
                 post(("end", None))
@@ -180,10 +293,9 @@ class ToolRunner:
             finally:
                 gen.close()
 
-        cf = self.executor.submit(produce)
-        cf.add_done_callback(self._release_from_thread)
+        self.threads.submit((produce, None, None, ctx))
         while True:
-            kind, value = await self._with_deadline(queue.get(), ctx)
+            kind, value = await self._with_deadline(items.get(), ctx)
             if kind == "item":
                 space.release()
                 yield value
@@ -194,16 +306,17 @@ class ToolRunner:
 
 
 class _Raised:
-    """An exception crossing from a pool thread as a value: asyncio.wrap_future would replace a
-    TimeoutError or CancelledError with a fresh asyncio exception and lose the tool's traceback."""
+    """An exception crossing from a tool thread as a value, with its traceback intact."""
+
+    __slots__ = ("exc",)
 
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
 
 
-def _call_sync(spec: ToolSpec, bound: inspect.BoundArguments) -> Encoded | _Raised:
-    # Encoding runs on the pool thread too, so a large JSON result never stalls the event loop.
+def _call_sync(fn: Callable[..., Any], kwargs: dict[str, Any] | None) -> Encoded | _Raised:
+    # Encoding runs on the tool thread too, so a large JSON result never stalls the event loop.
     try:
-        return encode_value(spec.fn(*bound.args, **bound.kwargs))
+        return encode_value(fn(**kwargs) if kwargs else fn())
     except BaseException as exc:  # noqa: BLE001 - re-raised on the event loop
         return _Raised(exc)

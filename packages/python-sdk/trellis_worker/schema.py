@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import enum
 import json
 import re
@@ -38,6 +37,15 @@ def join_path(path: str, key: str) -> str:
     if not path:
         return part
     return f"{path}{part}" if part.startswith("[") else f"{path}.{part}"
+
+
+def under(prefix: str, rel: str) -> str:
+    """The path ``rel`` (relative to the value at ``prefix``) as seen from the outside."""
+    if not rel:
+        return prefix
+    if not prefix:
+        return rel
+    return f"{prefix}{rel}" if rel.startswith("[") else f"{prefix}.{rel}"
 
 
 def json_type_name(value: Any) -> str:
@@ -69,11 +77,24 @@ class Spec:
     def schema(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def convert(self, value: Any, path: str) -> Any:
+    def convert(self, value: Any, path: str = "") -> Any:
+        """Checks ``value`` against this node's schema and converts it; raises ValidationError
+        naming the offending field, below ``path``."""
+        try:
+            return self._conv(value)
+        except ValidationError as exc:
+            if not path:
+                raise
+            raise ValidationError(under(path, exc.field_path), exc.problem) from None
+
+    def _conv(self, value: Any) -> Any:
+        """``convert`` with error paths relative to this value. The path of a failure is built
+        only when there is one (a container adds its key as the error passes up), so a call whose
+        arguments are valid pays nothing for it."""
         raise NotImplementedError
 
-    def _mismatch(self, value: Any, path: str) -> ValidationError:
-        return ValidationError(path, f"expected {self.label}, got {json_type_name(value)}")
+    def _mismatch(self, value: Any) -> ValidationError:
+        return ValidationError("", f"expected {self.label}, got {json_type_name(value)}")
 
 
 class AnySpec(Spec):
@@ -82,7 +103,7 @@ class AnySpec(Spec):
     def schema(self) -> dict[str, Any]:
         return {}
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         return value
 
 
@@ -92,10 +113,10 @@ class BoolSpec(Spec):
     def schema(self) -> dict[str, Any]:
         return {"type": "boolean"}
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         if isinstance(value, bool):
             return value
-        raise self._mismatch(value, path)
+        raise self._mismatch(value)
 
 
 class IntSpec(Spec):
@@ -104,14 +125,14 @@ class IntSpec(Spec):
     def schema(self) -> dict[str, Any]:
         return {"type": "integer"}
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         # JSON has one number type: 3.0 is a valid integer there (JSON.stringify never writes it,
         # but other encoders do).
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise self._mismatch(value, path)
+        raise self._mismatch(value)
 
 
 class FloatSpec(Spec):
@@ -120,10 +141,10 @@ class FloatSpec(Spec):
     def schema(self) -> dict[str, Any]:
         return {"type": "number"}
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        raise self._mismatch(value, path)
+        raise self._mismatch(value)
 
 
 class StrSpec(Spec):
@@ -132,10 +153,10 @@ class StrSpec(Spec):
     def schema(self) -> dict[str, Any]:
         return {"type": "string"}
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         if isinstance(value, str):
             return value
-        raise self._mismatch(value, path)
+        raise self._mismatch(value)
 
 
 class BytesSpec(Spec):
@@ -147,15 +168,15 @@ class BytesSpec(Spec):
     def schema(self) -> dict[str, Any]:
         return {"type": "string", "contentEncoding": "base64", "contentMediaType": "application/octet-stream"}
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value) if not isinstance(value, bytes) else value
         if isinstance(value, str):
             try:
                 return base64.b64decode(value, validate=True)
             except binascii.Error as exc:
-                raise ValidationError(path, f"expected a base64 string for bytes: {exc}") from None
-        raise self._mismatch(value, path)
+                raise ValidationError("", f"expected a base64 string for bytes: {exc}") from None
+        raise self._mismatch(value)
 
 
 class NoneSpec(Spec):
@@ -164,10 +185,10 @@ class NoneSpec(Spec):
     def schema(self) -> dict[str, Any]:
         return {"type": "null"}
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         if value is None:
             return None
-        raise self._mismatch(value, path)
+        raise self._mismatch(value)
 
 
 class LiteralSpec(Spec):
@@ -178,12 +199,12 @@ class LiteralSpec(Spec):
     def schema(self) -> dict[str, Any]:
         return {"enum": list(self.values)}
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         # Compare type as well as value: True == 1 in Python but not in JSON Schema.
         for v in self.values:
             if type(v) is type(value) and v == value:
                 return v
-        raise ValidationError(path, f"expected {self.label}, got {json.dumps(value, default=repr)}")
+        raise ValidationError("", f"expected {self.label}, got {json.dumps(value, default=repr)}")
 
 
 class EnumSpec(Spec):
@@ -195,8 +216,8 @@ class EnumSpec(Spec):
     def schema(self) -> dict[str, Any]:
         return self.inner.schema()
 
-    def convert(self, value: Any, path: str) -> Any:
-        return self.cls(self.inner.convert(value, path))
+    def _conv(self, value: Any) -> Any:
+        return self.cls(self.inner._conv(value))
 
 
 class ListSpec(Spec):
@@ -212,10 +233,16 @@ class ListSpec(Spec):
             out["items"] = item
         return out
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         if not isinstance(value, list):
-            raise self._mismatch(value, path)
-        items = [self.item.convert(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            raise self._mismatch(value)
+        conv = self.item._conv
+        items = []
+        for i, v in enumerate(value):
+            try:
+                items.append(conv(v))
+            except ValidationError as exc:
+                raise ValidationError(under(f"[{i}]", exc.field_path), exc.problem) from None
         return tuple(items) if self.as_tuple else items
 
 
@@ -234,10 +261,17 @@ class MapSpec(Spec):
             out["additionalProperties"] = inner
         return out
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         if not isinstance(value, dict):
-            raise self._mismatch(value, path)
-        return {k: self.value.convert(v, join_path(path, k)) for k, v in value.items()}
+            raise self._mismatch(value)
+        conv = self.value._conv
+        out = {}
+        for k, v in value.items():
+            try:
+                out[k] = conv(v)
+            except ValidationError as exc:
+                raise ValidationError(under(join_path("", k), exc.field_path), exc.problem) from None
+        return out
 
 
 class OptionalSpec(Spec):
@@ -248,8 +282,8 @@ class OptionalSpec(Spec):
     def schema(self) -> dict[str, Any]:
         return {"anyOf": [self.inner.schema(), {"type": "null"}]}
 
-    def convert(self, value: Any, path: str) -> Any:
-        return None if value is None else self.inner.convert(value, path)
+    def _conv(self, value: Any) -> Any:
+        return None if value is None else self.inner._conv(value)
 
 
 class UnionSpec(Spec):
@@ -260,28 +294,32 @@ class UnionSpec(Spec):
     def schema(self) -> dict[str, Any]:
         return {"anyOf": [o.schema() for o in self.options]}
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         errors: list[ValidationError] = []
         for option in self.options:
             try:
-                return option.convert(value, path)
+                return option._conv(value)
             except ValidationError as exc:
                 errors.append(exc)
-        # An error below `path` means some option matched the value's shape and failed deeper
+        # An error below this value means some option matched the value's shape and failed deeper
         # (e.g. a field of one of two object types): that is the more useful message.
-        deeper = [e for e in errors if len(e.field_path) > len(path)]
+        deeper = [e for e in errors if e.field_path]
         if deeper:
             raise max(deeper, key=lambda e: len(e.field_path))
-        raise self._mismatch(value, path)
+        raise self._mismatch(value)
 
 
-@dataclasses.dataclass
 class Field:
-    name: str
-    spec: Spec
-    required: bool
-    default: Any = MISSING
-    description: str = ""
+    """One field of an ObjectSpec (a parameter of a tool, a key of a TypedDict, a dataclass field)."""
+
+    __slots__ = ("name", "spec", "required", "default", "description")
+
+    def __init__(self, name: str, spec: Spec, required: bool, default: Any = MISSING, description: str = "") -> None:
+        self.name = name
+        self.spec = spec
+        self.required = required
+        self.default = default
+        self.description = description
 
 
 class ObjectSpec(Spec):
@@ -292,12 +330,15 @@ class ObjectSpec(Spec):
     def __init__(
         self,
         fields: list[Field],
-        build: Callable[[dict[str, Any]], Any] = dict,
+        build: Callable[[dict[str, Any]], Any] | None = None,
         extra: Spec | None = None,
         noun: str = "field",
         description: str = "",
     ) -> None:
         self.fields = {f.name: f for f in fields}
+        # Compiled once: each field's checker, and the required names.
+        self._convs = {f.name: f.spec._conv for f in fields}
+        self._required = tuple(f.name for f in fields if f.required)
         self.build = build
         self.extra = extra  # spec of undeclared keys (a **kwargs tool), or None to reject them
         self.noun = noun
@@ -321,23 +362,26 @@ class ObjectSpec(Spec):
             out["description"] = self.description
         return out
 
-    def convert(self, value: Any, path: str) -> Any:
+    def _conv(self, value: Any) -> Any:
         if not isinstance(value, dict):
-            raise self._mismatch(value, path)
+            raise self._mismatch(value)
+        convs = self._convs
         out: dict[str, Any] = {}
         for key, v in value.items():
-            f = self.fields.get(key)
-            if f is not None:
-                out[key] = f.spec.convert(v, join_path(path, key))
-            elif self.extra is not None:
-                out[key] = self.extra.convert(v, join_path(path, key))
-            else:
-                known = ", ".join(self.fields) or "none"
-                raise ValidationError(join_path(path, key), f"unknown {self.noun} (expected: {known})")
-        for f in self.fields.values():
-            if f.required and f.name not in out:
-                raise ValidationError(join_path(path, f.name), f"missing required {self.noun}")
-        return self.build(out)
+            conv = convs.get(key)
+            if conv is None:
+                if self.extra is None:
+                    known = ", ".join(self.fields) or "none"
+                    raise ValidationError(join_path("", key), f"unknown {self.noun} (expected: {known})")
+                conv = self.extra._conv
+            try:
+                out[key] = conv(v)
+            except ValidationError as exc:
+                raise ValidationError(under(join_path("", key), exc.field_path), exc.problem) from None
+        for name in self._required:
+            if name not in out:
+                raise ValidationError(join_path("", name), f"missing required {self.noun}")
+        return out if self.build is None else self.build(out)
 
 
 def _is_json_value(value: Any) -> bool:
@@ -372,10 +416,12 @@ def _typeddict_spec(cls: type) -> ObjectSpec:
                 description=_annotated_description(hint),
             )
         )
-    return ObjectSpec(fields, build=dict, description=(cls.__doc__ or "").strip().split("\n\n")[0])
+    return ObjectSpec(fields, description=(cls.__doc__ or "").strip().split("\n\n")[0])
 
 
 def _dataclass_spec(cls: type) -> ObjectSpec:
+    import dataclasses  # only for tools that take dataclasses (which imported it already)
+
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = []
     for f in dataclasses.fields(cls):
@@ -451,7 +497,7 @@ def spec_for(hint: Any, where: str = "parameter") -> Spec:
             return EnumSpec(hint)
         if typing.is_typeddict(hint):
             return _typeddict_spec(hint)
-        if dataclasses.is_dataclass(hint):
+        if hasattr(hint, "__dataclass_fields__"):  # dataclasses.is_dataclass, without the import
             return _dataclass_spec(hint)
     raise ToolDefinitionError(
         f"{where}: unsupported type annotation {hint!r}. Use bool, int, float, str, bytes, None, "

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import inspect
 import os
-import platform
+import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf.message import Message
@@ -19,13 +17,18 @@ from ._stubs import tool_service_pb2 as pb
 from .constants import PROTOCOL, SDK_VERSION
 from .context import ToolContext
 from .errors import PayloadTooLargeError, UnknownToolError
-from .host import HostClient
 from .lifecycle import rss_bytes
 from .payload import decode_arguments
 from .runner import ToolRunner
 from .sessions import SessionStore
 from .status import grpc_errors
 from .tool import ToolSpec
+
+if TYPE_CHECKING:
+    from .host import HostClient
+
+#: More than the protobuf framing around a result's data (field tags, lengths, content type).
+_FRAMING_SLACK = 4096
 
 # sun_path is 108 bytes on Linux, including the terminating NUL.
 MAX_UNIX_PATH = 107
@@ -71,18 +74,6 @@ class WorkerStats:
         self.in_flight = 0
         self.calls_served = 0
         self.calls_failed = 0
-
-    @contextlib.contextmanager
-    def track(self) -> Iterator[None]:
-        self.in_flight += 1
-        try:
-            yield
-        except BaseException:
-            self.calls_failed += 1
-            raise
-        finally:
-            self.in_flight -= 1
-            self.calls_served += 1
 
 
 class Worker:
@@ -144,39 +135,49 @@ class Worker:
         self.draining = True
         await self.server.stop(grace_s)
         self.cancel_all()
-        self.runner.executor.shutdown(wait=False, cancel_futures=True)
+        self.runner.threads.shutdown()
 
     # --- per call ---------------------------------------------------------------------------------
 
     def prepare(
         self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
-    ) -> tuple[ToolSpec, inspect.BoundArguments, ToolContext]:
+    ) -> tuple[ToolSpec, dict[str, Any], ToolContext]:
         spec = self.tools.get(request.tool)
         if spec is None:
             raise UnknownToolError(request.tool, list(self.tools))
-        arguments = decode_arguments(spec, request.payload.data, request.payload.content_type)
+        payload = request.payload
+        content_type = payload.content_type
+        arguments = decode_arguments(spec, payload.data, content_type)
         remaining = context.time_remaining()
+        needs_timer = False
         if remaining is not None:
             deadline: float | None = time.monotonic() + remaining
         elif request.deadline_unix_ms:
             deadline = time.monotonic() + (request.deadline_unix_ms / 1000.0 - time.time())
+            needs_timer = True  # no gRPC deadline: nobody else will cancel the call at this one
         else:
             deadline = None
+        session_id = request.session_id
         ctx = ToolContext(
             tool=spec.name,
-            call_id=request.call_id or uuid.uuid4().hex,
-            session_id=request.session_id,
-            session=self.sessions.get(request.session_id),
+            call_id=request.call_id,
+            session_id=session_id,
+            session=self.sessions.get(session_id) if session_id else None,
             metadata=request.metadata,
             idempotent=request.idempotent,
-            content_type=request.payload.content_type,
+            content_type=content_type,
             deadline=deadline,
             loop=self.loop,
             host=self.host,
         )
+        ctx._needs_timer = needs_timer
         return spec, spec.bind(arguments, ctx), ctx
 
-    def check_size(self, message: Message, spec: ToolSpec, what: str) -> None:
+    def check_size(self, message: Message, data_len: int, spec: ToolSpec, what: str) -> None:
+        # A message is its data plus a few dozen bytes of framing: only a result near the limit
+        # needs the exact size.
+        if data_len + _FRAMING_SLACK < self.max_message_bytes:
+            return
         size = message.ByteSize()
         if size > self.max_message_bytes:
             raise PayloadTooLargeError(
@@ -189,7 +190,8 @@ class Worker:
         return pb.WorkerStats(
             pid=os.getpid(),
             rss_bytes=rss_bytes(),
-            in_flight=max(self.stats.in_flight, self.runner.busy_slots()),
+            in_flight=self.stats.in_flight,
+            abandoned=self.runner.abandoned(),
             calls_served=self.stats.calls_served,
             calls_failed=self.stats.calls_failed,
             sessions=len(self.sessions),
@@ -229,7 +231,7 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
             ],
             protocol=PROTOCOL,
             sdk_version=SDK_VERSION,
-            python_version=platform.python_version(),
+            python_version="%d.%d.%d" % sys.version_info[:3],  # noqa: UP031 - platform costs 2 ms to import
             pid=os.getpid(),
             run_id=w.run_id,
             concurrency=w.concurrency,
@@ -239,38 +241,55 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
     @grpc_errors
     async def Execute(self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext) -> pb.ExecuteResponse:
         w = self._w
-        with w.stats.track():
-            spec, bound, ctx = w.prepare(request, context)
-            w.active.add(ctx)
+        stats = w.stats
+        stats.in_flight += 1
+        try:
+            spec, kwargs, ctx = w.prepare(request, context)
+            active = w.active
+            active.add(ctx)
             try:
-                (data, content_type), duration_us = await w.runner.run(spec, bound, ctx)
+                (data, content_type), duration_us = await w.runner.run(spec, kwargs, ctx)
             finally:
-                w.active.discard(ctx)
+                active.discard(ctx)
             response = pb.ExecuteResponse(
                 result=common_pb2.Payload(data=data, content_type=content_type), duration_us=duration_us
             )
-            w.check_size(response, spec, "result")
+            w.check_size(response, len(data) + len(content_type), spec, "result")
             return response
+        except BaseException:
+            stats.calls_failed += 1
+            raise
+        finally:
+            stats.in_flight -= 1
+            stats.calls_served += 1
 
     @grpc_errors
     async def ExecuteStream(
         self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ExecuteStreamResponse]:
         w = self._w
-        with w.stats.track():
-            spec, bound, ctx = w.prepare(request, context)
+        stats = w.stats
+        stats.in_flight += 1
+        try:
+            spec, kwargs, ctx = w.prepare(request, context)
             w.active.add(ctx)
             try:
                 index = 0
-                async for data, content_type in w.runner.stream(spec, bound, ctx):
+                async for data, content_type in w.runner.stream(spec, kwargs, ctx):
                     item = pb.ExecuteStreamResponse(
                         item=common_pb2.Payload(data=data, content_type=content_type), index=index
                     )
-                    w.check_size(item, spec, f"stream item {index}")
+                    w.check_size(item, len(data) + len(content_type), spec, f"stream item {index}")
                     yield item
                     index += 1
             finally:
                 w.active.discard(ctx)
+        except BaseException:
+            stats.calls_failed += 1
+            raise
+        finally:
+            stats.in_flight -= 1
+            stats.calls_served += 1
 
     @grpc_errors
     async def Heartbeat(self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext) -> pb.HeartbeatResponse:

@@ -9,8 +9,7 @@ export interface WorkerStats {
    */
   'rssBytes'?: (number | string | Long);
   /**
-   * Tool calls running or waiting for a slot right now, and tool executions still running (sync tools whose call was cancelled or timed out but
-   * whose thread has not returned); the host uses this to notice a wedged worker.
+   * Tool calls (RPCs) running or waiting for a slot right now.
    */
   'inFlight'?: (number);
   /**
@@ -29,6 +28,13 @@ export interface WorkerStats {
    * Milliseconds since the worker started.
    */
   'uptimeMs'?: (number | string | Long);
+  /**
+   * Abandoned executions: tools still holding a concurrency slot although their call is over (it
+   * was cancelled or its deadline passed), such as a sync tool that ignores cancellation (Python
+   * threads cannot be stopped). Each one is a slot the worker cannot use; the host counts them as
+   * load and recycles a worker whose abandoned executions persist or take every slot.
+   */
+  'abandoned'?: (number);
 }
 
 export interface WorkerStats__Output {
@@ -38,8 +44,7 @@ export interface WorkerStats__Output {
    */
   'rssBytes': (number);
   /**
-   * Tool calls running or waiting for a slot right now, and tool executions still running (sync tools whose call was cancelled or timed out but
-   * whose thread has not returned); the host uses this to notice a wedged worker.
+   * Tool calls (RPCs) running or waiting for a slot right now.
    */
   'inFlight': (number);
   /**
@@ -58,4 +63,11 @@ export interface WorkerStats__Output {
    * Milliseconds since the worker started.
    */
   'uptimeMs': (number);
+  /**
+   * Abandoned executions: tools still holding a concurrency slot although their call is over (it
+   * was cancelled or its deadline passed), such as a sync tool that ignores cancellation (Python
+   * threads cannot be stopped). Each one is a slot the worker cannot use; the host counts them as
+   * load and recycles a worker whose abandoned executions persist or take every slot.
+   */
+  'abandoned': (number);
 }
