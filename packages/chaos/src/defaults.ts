@@ -36,7 +36,7 @@ export const CHAOS_DEFAULTS = Object.freeze({
   leakMbPerCall: 24,
   /** ... whose `maxRssMb` (the bridge's recycling limit; an idle worker is ~40 MiB) it must cross. */
   poolAMaxRssMb: 120,
-  /** After the leak crosses maxRssMb the bridge must have recycled the worker within this long. */
+  /** After the leak crosses maxRssMb, or the stuck call's deadline, the bridge must have recycled the worker within this long. */
   recycleWithinMs: 5000,
   leakMaxCalls: 10,
   /** A stuck (non-cooperative) tool holds its thread this long (its call's deadline is 1 s). */

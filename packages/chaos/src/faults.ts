@@ -227,8 +227,8 @@ export class FaultInjector {
   /**
    * A tool that ignores cancellation, aimed at one worker of pool A: its call ends at its deadline
    * with ERR_DEADLINE_EXCEEDED, but its Python thread (and the worker's slot) stays busy for
-   * stuckHoldS. The bridge must see the worker wedged (Python runs more tools than the host has
-   * calls on it, for heartbeatMisses beats) and recycle it before the tool returns by itself.
+   * stuckHoldS. The bridge must see the worker wedged (its heartbeat reports the execution as
+   * abandoned), stop sending it calls into that slot, and recycle it long before the tool returns.
    */
   async #stuck(p: PlannedFault, announce: Announce): Promise<Landing> {
     const pool = this.#c.pools[0]!;
@@ -256,21 +256,17 @@ export class FaultInjector {
         note: `the stuck call ended with ${code}`,
       };
     }
-    // The wedge must be seen while it lasts: before the tool returns by itself (stuckHoldS after it
-    // started), plus one heartbeat round. Under steady traffic the bridge sees it late (docs: bug 1).
-    const lastsMs = CHAOS_DEFAULTS.stuckHoldS * 1000 - CHAOS_DEFAULTS.hangCallTimeoutMs;
-    const recycled = await this.#c.waitRecycle(
-      pool.name,
-      w.pid,
-      lastsMs + 2 * CHAOS_DEFAULTS.heartbeatIntervalMs,
-    );
+    // The worker reports the stuck execution as abandoned in its next heartbeat: from then on the
+    // host sends it no call into that slot, and recycles it after wedgeBeats such beats (at once if
+    // abandoned executions hold every slot). So: recycled within recycleWithinMs of the deadline.
+    const recycled = await this.#c.waitRecycle(pool.name, w.pid, CHAOS_DEFAULTS.recycleWithinMs);
     if (recycled) return { ...base, status: 'effective', expect: ['wedged'], note: 'recycled as wedged' };
     if (this.#doomed.has(key)) return { ...base, status: 'absorbed-doomed', expect: [] };
     return {
       ...base,
       status: 'unexpected',
       expect: [],
-      note: `its worker was not recycled while the tool held its thread (${CHAOS_DEFAULTS.stuckHoldS} s): the wedge went unseen`,
+      note: `its worker was not recycled within ${CHAOS_DEFAULTS.recycleWithinMs} ms of the deadline although a thread stayed busy for ${CHAOS_DEFAULTS.stuckHoldS} s`,
     };
   }
 
