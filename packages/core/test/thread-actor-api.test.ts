@@ -4,7 +4,6 @@
  * does not need anyway, and a thread actor written against it runs like any other.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
 import * as full from '@trellis/core';
 import * as lean from '@trellis/core/actor';
@@ -12,27 +11,10 @@ import { awaitExit, call } from '../src/actor.js';
 import { Exit } from '../src/exit-reason.js';
 import { nodeOf, type Pid } from '../src/pid.js';
 import { spawnThread } from '../src/thread/thread-actor.js';
+import { staticGraph } from './fixtures/static-graph.js';
 import { fixture, noThreadsLeft } from './fixtures/thread-helpers.js';
 
 afterEach(noThreadsLeft);
-
-/** Every module (project file URL or package name) a module loads through static imports. */
-function staticGraph(entry: URL): Set<string> {
-  const seen = new Set<string>();
-  const visit = (url: URL): void => {
-    if (seen.has(url.href)) return;
-    seen.add(url.href);
-    const source = readFileSync(url, 'utf8');
-    // Compiled output has one import or re-export per line; `import(...)` (lazy) does not match.
-    for (const m of source.matchAll(/^(?:import|export)\s(?:[^;'"]*\sfrom\s)?['"]([^'"]+)['"]/gm)) {
-      const spec = m[1]!;
-      if (spec.startsWith('.')) visit(new URL(spec, url));
-      else seen.add(spec);
-    }
-  };
-  visit(entry);
-  return seen;
-}
 
 const SRC = new URL('../src/', import.meta.url);
 const relative = (href: string): string => (href.startsWith(SRC.href) ? href.slice(SRC.href.length) : href);

@@ -12,30 +12,12 @@ import { awaitExit, call, exit } from '../src/actor.js';
 import { Exit } from '../src/exit-reason.js';
 import type { Pid } from '../src/pid.js';
 import { spawnThread } from '../src/thread/thread-actor.js';
+import { staticGraph } from './fixtures/static-graph.js';
 import { fixture, noThreadsLeft } from './fixtures/thread-helpers.js';
 
 afterEach(noThreadsLeft);
 
 const BUNDLE = new URL('../bundle/', import.meta.url);
-
-/** Every bundle file (URL) and package or builtin (name) a file loads through static imports. */
-function staticGraph(entry: URL): Set<string> {
-  const seen = new Set<string>();
-  const visit = (url: URL): void => {
-    if (seen.has(url.href)) return;
-    seen.add(url.href);
-    const source = readFileSync(url, 'utf8');
-    // esbuild writes `import {\n a,\n b\n} from "x";`: match up to the specifier across lines;
-    // `import(...)` (lazy) does not match.
-    for (const m of source.matchAll(/^(?:import|export)\s(?:[^;'"]*?\sfrom\s)?["']([^"']+)["']/gm)) {
-      const spec = m[1]!;
-      if (spec.startsWith('.')) visit(new URL(spec, url));
-      else seen.add(spec);
-    }
-  };
-  visit(entry);
-  return seen;
-}
 
 describe('the bundle (dist/bundle)', () => {
   test("a thread actor importing both @trellis/core and @trellis/core/actor runs on one runtime: its entry's", async () => {
