@@ -42,6 +42,14 @@ export interface InjectorContext {
 }
 
 type Landing = Omit<FaultRecord, 'index' | 'kind' | 'run' | 'atMs'>;
+
+/** A pool-A worker a tool fault aims at, and the landing fields it shares. */
+interface PoolATarget {
+  readonly pool: ToolPool;
+  readonly w: { readonly pid: number };
+  readonly key: string;
+  readonly base: { readonly group: string; readonly target: string; readonly fatal: false };
+}
 type Announce = (group: string, target: string, expect: readonly string[], fatal?: boolean) => void;
 
 export class FaultInjector {
@@ -161,6 +169,20 @@ export class FaultInjector {
     return { pool, pid: ready[Math.floor(p.pick / pools.length) % ready.length]!.pid };
   }
 
+  /**
+   * The pool-A worker a non-fatal tool fault aims at (stuck, leak), or the landing when there is
+   * none to hit: no ready worker, or one already doomed by an earlier fault.
+   */
+  #poolATarget(p: PlannedFault): Landing | PoolATarget {
+    const pool = this.#c.pools[0]!;
+    const w = this.#pickWorker(p, [pool]);
+    if (w === undefined) return noTarget(pool.name);
+    const key = `${pool.name}:${w.pid}`;
+    const base = { group: pool.name, target: String(w.pid), fatal: false as const };
+    if (this.#doomed.has(key)) return { ...base, status: 'absorbed-doomed', expect: [] };
+    return { pool, w, key, base };
+  }
+
   #signalWorker(p: PlannedFault, signal: NodeJS.Signals, fatal: boolean, expect: string[]): Landing {
     const w = this.#pickWorker(p, this.#c.pools);
     if (w === undefined) return noTarget('pool');
@@ -231,12 +253,9 @@ export class FaultInjector {
    * abandoned), stop sending it calls into that slot, and recycle it long before the tool returns.
    */
   async #stuck(p: PlannedFault, announce: Announce): Promise<Landing> {
-    const pool = this.#c.pools[0]!;
-    const w = this.#pickWorker(p, [pool]);
-    if (w === undefined) return noTarget(pool.name);
-    const key = `${pool.name}:${w.pid}`;
-    const base = { group: pool.name, target: String(w.pid), fatal: false };
-    if (this.#doomed.has(key)) return { ...base, status: 'absorbed-doomed', expect: [] };
+    const t = this.#poolATarget(p);
+    if ('status' in t) return t;
+    const { pool, w, key, base } = t;
     announce(pool.name, String(w.pid), ['wedged'], false);
     const timeoutMs = CHAOS_DEFAULTS.hangCallTimeoutMs;
     const o = await this.#c.ledger.run(`fault:${p.kind}`, timeoutMs, () =>
@@ -276,12 +295,9 @@ export class FaultInjector {
    * drains and exits: not an exit of the actor, not a restart) within recycleWithinMs.
    */
   async #leak(p: PlannedFault, announce: Announce): Promise<Landing> {
-    const pool = this.#c.pools[0]!;
-    const w = this.#pickWorker(p, [pool]);
-    if (w === undefined) return noTarget(pool.name);
-    const key = `${pool.name}:${w.pid}`;
-    const base = { group: pool.name, target: String(w.pid), fatal: false };
-    if (this.#doomed.has(key)) return { ...base, status: 'absorbed-doomed', expect: [] };
+    const t = this.#poolATarget(p);
+    if ('status' in t) return t;
+    const { pool, w, key, base } = t;
     // Recorded before the first call: the recycle may be reported before this fault has landed.
     announce(pool.name, String(w.pid), ['max_rss'], false);
     const mb = CHAOS_DEFAULTS.leakMbPerCall;

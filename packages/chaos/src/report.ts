@@ -274,13 +274,7 @@ export function renderChaos(r: ChaosReport): string {
           '',
         ]
       : []),
-    '**Checks**',
-    '',
-    '| check | verdict | detail |',
-    '| --- | --- | --- |',
-    ...r.checks.map(
-      (x) => `| ${x.name} | ${x.ok ? 'pass' : '**FAIL**'} | ${x.detail.replaceAll('|', '/').slice(0, 400)} |`,
-    ),
+    ...checksTable(r.checks),
   );
   return lines.join('\n');
 }
@@ -290,4 +284,17 @@ export function writeChaosOutputs(r: ChaosReport, o: RunOptions, root: string): 
   writeJson(json, r);
   console.log(`chaos: report written to ${json}`);
   if (o.writeDocs) console.log(`chaos: tables written to ${updateDocs(root, 'chaos', renderChaos(r))}`);
+}
+
+/** The **Checks** table of a chaos or soak report. */
+export function checksTable(checks: readonly CheckResult[]): string[] {
+  return [
+    '**Checks**',
+    '',
+    '| check | verdict | detail |',
+    '| --- | --- | --- |',
+    ...checks.map(
+      (x) => `| ${x.name} | ${x.ok ? 'pass' : '**FAIL**'} | ${x.detail.replaceAll('|', '/').slice(0, 400)} |`,
+    ),
+  ];
 }

@@ -1,7 +1,7 @@
 /** The soak's report: its JSON shape, the per-minute table and the docs section. */
 import type { CheckResult } from './ipc.js';
 import type { MatchResult } from './matcher.js';
-import type { CallSummary } from './report.js';
+import { type CallSummary, checksTable } from './report.js';
 import type { ResourceSample } from './sampler.js';
 import { MB, median } from './stats.js';
 import type { SeriesTrend } from './verdicts.js';
@@ -108,12 +108,6 @@ export function renderSoak(r: SoakReport): string {
         `| ${t.name} | ${f(t.first, 1)} | ${f(t.last, 1)} | ${f(t.slopePerMin, 2)} ${t.unit} | ${f(t.riseOverHalf, 1)} ${t.unit} | ${t.limitPerMin} ${t.unit}/min and ${t.limitRise} ${t.unit} | ${t.leak ? '**LEAK**' : 'flat'} |`,
     ),
     '',
-    '**Checks**',
-    '',
-    '| check | verdict | detail |',
-    '| --- | --- | --- |',
-    ...r.checks.map(
-      (x) => `| ${x.name} | ${x.ok ? 'pass' : '**FAIL**'} | ${x.detail.replaceAll('|', '/').slice(0, 400)} |`,
-    ),
+    ...checksTable(r.checks),
   ].join('\n');
 }
