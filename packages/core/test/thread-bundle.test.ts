@@ -1,7 +1,8 @@
 /**
  * The esbuild bundle of @trellis/core (scripts/bundle-core.mjs, dist/bundle/): every thread actor
- * runs its `actor.js`, which is also `@trellis/core/actor`; a thread loads two files (that and the
- * runtime chunk) and holds ONE runtime, whichever face of the package its module imports.
+ * runs its `actor.js`, which is also `@trellis/core/actor`; a thread loads that one file and holds
+ * ONE runtime, whichever face of the package its module imports (index.js imports its share of the
+ * runtime from actor.js).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -41,19 +42,47 @@ describe('the bundle (dist/bundle)', () => {
     assert.deepEqual(await done, Exit.killed);
   });
 
-  test('the thread entry loads two files, and neither ts-pattern, piscina nor child_process', () => {
+  test('the thread entry is one file, and loads neither ts-pattern, piscina nor child_process', () => {
     const graph = staticGraph(new URL('actor.js', BUNDLE));
     const files = [...graph].filter((m) => m.startsWith(BUNDLE.href));
-    assert.equal(files.length, 2, `the thread entry loads ${files.join(', ')}`);
+    assert.deepEqual(files, [new URL('actor.js', BUNDLE).href], `the thread entry loads ${files.join(', ')}`);
     for (const heavy of ['ts-pattern', 'piscina', 'node:child_process']) {
       assert.ok(!graph.has(heavy), `the thread entry loads ${heavy}`);
     }
-    // The index shares that chunk (so a module importing `@trellis/core` adds no second runtime).
-    const chunk = files.find((f) => !f.endsWith('/actor.js'))!;
-    assert.ok(
-      staticGraph(new URL('index.js', BUNDLE)).has(chunk),
-      'the index does not import the runtime chunk',
+    // The index imports the runtime from it (so a module importing `@trellis/core` adds no second
+    // runtime), and the bundle has no other runtime file.
+    assert.ok(staticGraph(new URL('index.js', BUNDLE)).has(files[0]!), 'the index does not import actor.js');
+    assert.deepEqual(
+      readdirSync(BUNDLE)
+        .filter((f) => f.endsWith('.js'))
+        .sort(),
+      ['actor.js', 'index.js', 'task-pool-worker.js'],
     );
+  });
+
+  test('the thread entry starts importing the actor module before the runtime evaluates', () => {
+    // boot-import.ts must come first in actor.js: the read of the actor's file then overlaps the
+    // evaluation of the rest (see boot-import.ts).
+    const src = readFileSync(new URL('actor.js', BUNDLE), 'utf8');
+    const first = src.match(/^\/\/ (src\/\S+\.ts)$/m)?.[1];
+    assert.equal(first, 'src/thread/boot-import.ts');
+    assert.match(src.slice(0, src.indexOf('// src/', src.indexOf('// src/') + 1)), /import\(bootData\.url\)/);
+  });
+
+  test('every class the bundle exports keeps its name (the bundle is built without keepNames)', async () => {
+    for (const f of ['actor.js', 'index.js']) {
+      const m = (await import(new URL(f, BUNDLE).href)) as Record<string, unknown>;
+      const renamed = Object.entries(m)
+        .filter(([, v]) => typeof v === 'function' && /^class\b/.test(Function.prototype.toString.call(v)))
+        .filter(([k, v]) => (v as { name: string }).name !== k)
+        .map(([k, v]) => `${k} is named ${(v as { name: string }).name}`);
+      assert.deepEqual(renamed, [], `${f}: exported classes renamed by esbuild`);
+    }
+    // What the rename would break: an error's name is its class's (errors.ts).
+    const { NoProcError } = (await import(new URL('index.js', BUNDLE).href)) as {
+      NoProcError: new (what: string) => Error;
+    };
+    assert.equal(new NoProcError('x').name, 'NoProcError');
   });
 
   test('each source module is in exactly one file of the runtime build', () => {

@@ -34,14 +34,14 @@ declare const TRELLIS_BUNDLED: boolean | undefined;
 /**
  * Every thread actor runs the BUNDLED entry, dist/bundle/actor.js (worker-entry.ts, which is also
  * `@trellis/core/actor`), even when this main side was loaded from tsc's dist/src (core's own tests):
- * the thread then loads two files instead of ~14 modules (the cold-start cost), and the actor's
+ * the thread then loads one file instead of ~14 modules (the cold-start cost), and the actor's
  * module, importing `@trellis/core/actor` or `@trellis/core`, gets the very files the entry runs on,
  * so a thread never holds two runtimes. The main side is another thread: nothing it holds needs to
  * be the same module instance as the thread's (everything crossing over is cloned).
  */
 const ENTRY =
   typeof TRELLIS_BUNDLED === 'boolean'
-    ? new URL('./actor.js', import.meta.url) // this is a chunk in dist/bundle/, next to actor.js
+    ? new URL('./actor.js', import.meta.url) // this is dist/bundle/index.js, next to actor.js
     : new URL('../../bundle/actor.js', import.meta.url); // this is dist/src/thread/hub.js
 
 /** Options of the Worker itself. */

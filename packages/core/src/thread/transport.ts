@@ -114,6 +114,8 @@ export type ThreadWarningHook = (w: ThreadWarning) => void;
 const defaultHook: ThreadWarningHook = (w) => process.emitWarning(w.message, { code: w.code });
 let warningHook: ThreadWarningHook = defaultHook;
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Installs the hook that hears about dropped items (default: process.emitWarning); returns the previous one. */
 export function setThreadWarningHook(hook: ThreadWarningHook | undefined): ThreadWarningHook {
   const prev = warningHook;
@@ -223,7 +225,10 @@ export class FrameSender {
     if (this.#buf.length >= this.#maxItems) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(this.#flushTask);
+      // A microtask, like queueMicrotask, but without the AsyncResource that Node's queueMicrotask
+      // creates per call: this runs once per call or reply. flush() throws nothing (it catches a
+      // failed postMessage and retries item by item), so no rejection can escape from here.
+      void RESOLVED.then(this.#flushTask);
     }
   }
 

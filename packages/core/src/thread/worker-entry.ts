@@ -17,15 +17,18 @@
  *
  * Why one module for both: thread start-up is benchmarked against a bare `new Worker`, and in a fresh
  * thread every file costs about half a millisecond, plus the resolution of each import. The bundle
- * makes this file plus ONE chunk (the runtime: the static graph of gen-server.ts and transport.ts,
- * shared with the package index). The actor's module imports `@trellis/core/actor`, which is then
- * this very file, already loaded: no file to fetch, and the same runtime instance (a second copy of
- * node.ts in a thread would be a second Node). thread/errors.ts is imported statically for the same
- * reason: a lazy import would give errors.ts a chunk of its own, one more file for every thread.
+ * makes this file and its whole static graph ONE file, which the package index imports its share of
+ * the runtime from. The actor's module imports `@trellis/core/actor`, which is then this very file,
+ * already loaded: no file to fetch, and the same runtime instance (a second copy of node.ts in a
+ * thread would be a second Node). thread/errors.ts is imported statically for the same reason: a
+ * lazy import would be one more file for every thread.
  */
+// First: start importing the actor's module before the rest of the runtime evaluates (boot-import.ts).
+import { bootData, bootImport, type ImportedModule } from './boot-import.js';
+
 export * from './actor-api.js';
 
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { ActorContext } from '../actor.js';
 import { deserializeError } from '../errors.js';
 import { decodeReason, Exit, type ExitReason, encodeReason } from '../exit-reason.js';
@@ -46,7 +49,7 @@ import {
 
 type Definition = GenServer<unknown, unknown[]> | ((ctx: ActorContext, ...args: unknown[]) => unknown);
 
-function runThread(boot: BootData, imported: PromiseSettledResult<{ default?: unknown }>): void {
+function runThread(boot: BootData, imported: ImportedModule): void {
   const port = parentPort;
   if (port === null) throw new Error('worker-entry.js must run inside a worker thread (hub.ts starts it)');
   const node = currentNode();
@@ -219,12 +222,9 @@ function answerDropped(node: Node, sender: FrameSender, d: DroppedItem): void {
   else sender.signal(back.dest, back.signal);
 }
 
-const boot = workerData as BootData | null | undefined;
-if (!isMainThread && boot?.trellis === 'thread-actor') {
+if (bootData !== undefined && bootImport !== undefined) {
   // No top-level await: the actor's module imports this very module, which must have finished
   // evaluating by then (awaiting the import here would be a cycle that never settles).
-  import(boot.url).then(
-    (value: { default?: unknown }) => runThread(boot, { status: 'fulfilled', value }),
-    (reason: unknown) => runThread(boot, { status: 'rejected', reason }),
-  );
+  const boot = bootData;
+  void bootImport.then((imported) => runThread(boot, imported));
 }
