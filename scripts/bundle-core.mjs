@@ -30,7 +30,7 @@ const common = {
   // itself must find the same copy.
   packages: 'external',
   // No keepNames: it wraps every function and class in a `__name(...)` call, at load AND each time a
-  // closure is created on a hot path (measured ~0.1 ms of a thread's cold start). It would only matter
+  // closure is created on a hot path (a serverLoop, a call's promise). It would only matter
   // for a class that esbuild renames to avoid a clash (error classes name themselves after their
   // class, `this.name = new.target.name`); thread-bundle.test.ts checks that no exported class is.
   sourcemap: true,
@@ -41,7 +41,7 @@ const common = {
 // The thread runtime: ONE file, dist/bundle/actor.js, holding worker-entry.ts and its whole static
 // graph (node.ts, the gen_server, the transport...). A thread-actor thread loads that one file and
 // the actor's module: each file a thread loads is one more asynchronous read in a row before the
-// actor can start (measured: a split runtime chunk cost ~1 ms per cold start on this box).
+// actor can start (measured: a split runtime chunk cost about 0.5 to 1 ms per cold start here).
 // First, which modules that graph holds:
 const graph = await build({
   ...common,
@@ -127,9 +127,8 @@ const index = await build({
 });
 
 // The file task-pool.ts gives piscina as the worker (`new URL('./task-pool-worker.js')`), on its own:
-// in the runtime's build it would share errors.ts with the runtime, which would split errors.ts into
-// a chunk of its own and cost every thread actor one more file. Standalone it inlines the two small
-// stateless modules it uses (serializeError, the task-pool protocol constants); no runtime state.
+// a piscina thread needs none of the runtime, so it does not load actor.js. Standalone it inlines
+// the two small stateless modules it uses (serializeError, the task-pool protocol constants).
 const pool = await build({ ...common, entryPoints: { 'task-pool-worker': 'src/task-pool-worker.ts' } });
 
 // Chunk names carry a content hash: remove the files of earlier builds, AFTER the new ones are in
