@@ -9,10 +9,18 @@
 //    and no descendant of this runner still alive;
 // 5. prints one closing line `tests: N passed, N failed` and exits non-zero on any failure.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
+// Every process this run starts inherits this id (unless a test replaces the whole environment), so
+// the leftover check below can tell this run's processes from those of another run on the same
+// machine (another checkout's `pnpm test`, a chaos run). A marked process that carries another
+// runner's id is not ours; one that carries none is counted, so a test that drops the environment
+// cannot hide a leftover.
+const runnerId = randomUUID();
+process.env.TRELLIS_TEST_RUNNER = runnerId;
 const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith('--'));
 
@@ -109,10 +117,22 @@ function leftovers() {
     }
     const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
     if (state === 'Z') continue;
-    if (cmd.includes('--trellis-run-id=') || cmd.includes('trellis-test-marker'))
-      out.push(`${d} ${cmd.slice(0, 200)}`);
+    if (!(cmd.includes('--trellis-run-id=') || cmd.includes('trellis-test-marker'))) continue;
+    if (otherRunner(d)) continue;
+    out.push(`${d} ${cmd.slice(0, 200)}`);
   }
   return out;
+}
+/** True when the process carries another test runner's id in its environment. */
+function otherRunner(pid) {
+  let env;
+  try {
+    env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return false;
+  }
+  const hit = env.split('\0').find((kv) => kv.startsWith('TRELLIS_TEST_RUNNER='));
+  return hit !== undefined && hit !== `TRELLIS_TEST_RUNNER=${runnerId}`;
 }
 // Reaping is asynchronous in the kernel: give stragglers a bounded moment to disappear.
 let left = leftovers();
