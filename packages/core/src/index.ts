@@ -9,6 +9,14 @@ export * from './errors.js';
 export * from './events.js';
 export * from './exit-reason.js';
 export * from './gen-server.js';
+export {
+  createDefaultLogger,
+  getLogger,
+  type LogFn,
+  type LogLevel,
+  setLogger,
+  type TrellisLogger,
+} from './logger.js';
 export * from './mailbox.js';
 export { currentNode, NameTakenError, Node, NoProcError, type SpawnOptions } from './node.js';
 export * from './pid.js';
