@@ -5,6 +5,7 @@
 import type { Clock } from './clock.js';
 import type { ExitSignal } from './exit-reason.js';
 import { type Matcher, type NO_MESSAGE, toPredicate } from './mailbox.js';
+import { isViaName, type ServerRef, type ViaName, viaRegistry } from './names/via.js';
 import { currentNode, type Node, type SpawnOptions } from './node.js';
 import type { Pid, Ref } from './pid.js';
 import { type Proc, ProcessExitedSignal, type Timeout } from './process.js';
@@ -58,19 +59,24 @@ export class ActorContext<M = unknown> {
     return this.proc.tryReceive(toPredicate(matcher)) as T | typeof NO_MESSAGE;
   }
 
-  send(to: Pid | string, msg: unknown, opts?: SendOptions): void {
+  /** Sends `msg`; to a `{ via, name }` it returns the registry's promise (rejects ERR_NOPROC). */
+  send(to: Pid | string, msg: unknown, opts?: SendOptions): void;
+  send(to: ViaName, msg: unknown): Promise<void>;
+  send(to: ServerRef, msg: unknown, opts?: SendOptions): void | Promise<void> {
     this.#check();
+    if (typeof to === 'object') return sendVia(to, msg);
     this.node.send(to, msg, opts?.transfer);
   }
 
   /** gen_server cast: returns at once, even if the target does not exist. */
-  cast(to: Pid | string, msg: unknown): void {
+  cast(to: ServerRef, msg: unknown): void {
     this.#check();
     castFrom(this.node, to, msg);
   }
 
-  call<R = unknown>(to: Pid | string, request: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<R> {
+  call<R = unknown>(to: ServerRef, request: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<R> {
     this.#check();
+    if (typeof to === 'object') return callVia(to, request, timeoutMs) as Promise<R>;
     return this.node.call(this.proc, to, request, timeoutMs) as Promise<R>;
   }
 
@@ -145,7 +151,12 @@ export function spawnOn<M>(node: Node, body: ActorBody<M>, opts?: SpawnOptions):
   return node.spawn((proc) => body(new ActorContext<M>(node, proc)), opts);
 }
 
-function castFrom(node: Node, to: Pid | string, msg: unknown): void {
+function castFrom(node: Node, to: ServerRef, msg: unknown): void {
+  if (typeof to === 'object') {
+    // cast never fails on a missing target, through a registry either (OTP's gen_server:cast/2).
+    sendVia(to, { type: '$cast', msg }).catch(() => undefined);
+    return;
+  }
   try {
     node.send(to, { type: '$cast', msg });
   } catch (e) {
@@ -161,11 +172,33 @@ export function spawn<M = unknown>(body: ActorBody<M>, opts?: SpawnOptions): Pid
   return spawnOn(currentNode(), body, opts);
 }
 
-export function send(to: Pid | string, msg: unknown, opts?: SendOptions): void {
+/** Sends `msg`; to a `{ via, name }` it returns the registry's promise (rejects ERR_NOPROC). */
+export function send(to: Pid | string, msg: unknown, opts?: SendOptions): void;
+export function send(to: ViaName, msg: unknown): Promise<void>;
+export function send(to: ServerRef, msg: unknown, opts?: SendOptions): void | Promise<void> {
+  if (typeof to === 'object') return sendVia(to, msg);
   currentNode().send(to, msg, opts?.transfer);
 }
 
-export function cast(to: Pid | string, msg: unknown): void {
+function sendVia(to: ViaName, msg: unknown): Promise<void> {
+  try {
+    if (!isViaName(to)) throw new TypeError(`not a pid, name or { via, name }: ${String(to)}`);
+    return viaRegistry(to).send(to.name, msg);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function callVia(to: ViaName, request: unknown, timeoutMs: number): Promise<unknown> {
+  try {
+    if (!isViaName(to)) throw new TypeError(`not a pid, name or { via, name }: ${String(to)}`);
+    return viaRegistry(to).call(to.name, request, timeoutMs);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export function cast(to: ServerRef, msg: unknown): void {
   castFrom(currentNode(), to, msg);
 }
 
@@ -175,12 +208,10 @@ export interface CallOptions {
 }
 
 /** gen_server call from outside any actor (default time-out 5000 ms). */
-export function call<R = unknown>(
-  to: Pid | string,
-  request: unknown,
-  opts?: number | CallOptions,
-): Promise<R> {
+export function call<R = unknown>(to: ServerRef, request: unknown, opts?: number | CallOptions): Promise<R> {
   const o: CallOptions = typeof opts === 'number' ? { timeoutMs: opts } : (opts ?? {});
+  if (typeof to === 'object')
+    return callVia(to, request, o.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS) as Promise<R>;
   return currentNode().call(
     undefined,
     to,
@@ -198,6 +229,15 @@ export function exit(pid: Pid, signal: ExitSignal): void {
 
 export function whereis(name: string): Pid | undefined {
   return currentNode().whereis(name);
+}
+
+/** whereis for a `{ via, name }`: the holder's pid when it lives in this Node.js process. */
+export function whereisVia(name: ViaName): Promise<Pid | undefined> {
+  try {
+    return viaRegistry(name).whereisName(name.name);
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 export function register(name: string, pid: Pid): void {

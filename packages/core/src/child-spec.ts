@@ -9,6 +9,7 @@
 import type { Clock } from './clock.js';
 import { InvalidChildSpecError } from './errors.js';
 import { type GenServer, type Ignore, startServer } from './gen-server.js';
+import type { ViaName } from './names/via.js';
 import type { Node } from './node.js';
 import type { Pid } from './pid.js';
 
@@ -192,8 +193,8 @@ export function normalizeBackoff(id: string, b: unknown): Required<BackoffOption
 }
 
 export interface ServerChildOptions {
-  /** Register the server under this name. */
-  readonly name?: string;
+  /** Register the server under this name (a local name or a `{ via, name }`). */
+  readonly name?: string | ViaName;
   readonly trapExit?: boolean;
 }
 

@@ -12,6 +12,7 @@ import type { Clock } from './clock.js';
 import { TrellisError } from './errors.js';
 import { Exit, type ExitReason, formatReason } from './exit-reason.js';
 import { NO_MESSAGE } from './mailbox.js';
+import { type ViaName, viaRegistry } from './names/via.js';
 import { currentNode, type Node } from './node.js';
 import type { Pid, Ref } from './pid.js';
 import type { CallMessage, CastMessage, ExitMessage } from './process.js';
@@ -83,7 +84,8 @@ export class ServerContext extends ActorContext {
 export interface StartServerOptions {
   /** Link to this pid before init runs (a supervisor passes itself). */
   readonly link?: Pid | undefined;
-  readonly name?: string | undefined;
+  /** A local name, or a `{ via, name }` registered before init runs (OTP) and unregistered at exit. */
+  readonly name?: string | ViaName | undefined;
   readonly clock?: Clock | undefined;
   /** Trap exits from the start (a server can also call ctx.trapExit(true) in init). */
   readonly trapExit?: boolean | undefined;
@@ -148,7 +150,12 @@ export function startServer<S, Args extends unknown[]>(
             reject(e);
           },
         ),
-      { link: opts.link, name: opts.name, clock: opts.clock, trapExit: opts.trapExit },
+      {
+        link: opts.link,
+        name: typeof opts.name === 'string' ? opts.name : undefined,
+        clock: opts.clock,
+        trapExit: opts.trapExit,
+      },
     );
     // Like proc_lib's start_link, wait for init's answer *or the server's death*: a server killed while
     // init is still awaiting something (or before it ran at all) must fail the start, not leave it
@@ -172,6 +179,23 @@ async function serverLoop<S, Args extends unknown[]>(
   // answers the start (as proc_lib does since OTP 26), so when the starter's await resumes the process
   // is gone, its name free and its links signalled. Ending it a few promise hops later instead, a
   // supervisor retrying a named child at once could hit ERR_NAME_TAKEN.
+  if (typeof opts.name === 'object') {
+    // OTP registers a via name before init (gen:start -> register_name); a taken name fails the start
+    // with the registry's error ({already_started, Pid}) and the process ends normally.
+    const via = opts.name;
+    try {
+      const registry = viaRegistry(via);
+      await registry.registerName(via.name, proc.pid);
+      node.monitor(() => {
+        registry.unregisterName(via.name).catch(() => undefined);
+      }, proc.pid);
+    } catch (e) {
+      failed(e);
+      node.terminate(proc, Exit.normal);
+      return;
+    }
+    if (!proc.alive) return;
+  }
   let state: S;
   try {
     const r = await b.init(ctx, ...args);

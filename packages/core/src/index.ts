@@ -18,6 +18,18 @@ export {
   type TrellisLogger,
 } from './logger.js';
 export * from './mailbox.js';
+export { LocalViaRegistry } from './names/local-via.js';
+export {
+  formatViaName,
+  isViaName,
+  registerViaRegistry,
+  type ServerRef,
+  UnknownViaRegistryError,
+  unregisterViaRegistry,
+  type ViaName,
+  type ViaRegistry,
+  viaRegistry,
+} from './names/via.js';
 export { currentNode, NameTakenError, Node, NoProcError, type SpawnOptions } from './node.js';
 export * from './pid.js';
 export {

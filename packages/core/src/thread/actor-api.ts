@@ -22,6 +22,7 @@ export * from '../errors.js';
 export * from '../exit-reason.js';
 export * from '../gen-server.js';
 export * from '../mailbox.js';
+export * from '../names/via.js';
 export { currentNode, NameTakenError, Node, NoProcError, type SpawnOptions } from '../node.js';
 export * from '../pid.js';
 export {
