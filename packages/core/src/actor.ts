@@ -95,9 +95,15 @@ export class ActorContext<M = unknown> {
     this.node.unlink(this.proc, pid);
   }
 
-  monitor(pid: Pid): Ref {
+  /**
+   * Monitors a process; its exit (or its absence) arrives as a DOWN message. Given a registered name
+   * (OTP's monitor(process, Name)), it monitors the process holding the name now, and the DOWN
+   * carries the name (NameDownMessage).
+   */
+  monitor(target: Pid | string): Ref {
     this.#check();
-    return this.node.monitor(this.proc.pid, pid, this.proc);
+    if (target.charCodeAt(0) !== 60 /* < */) return this.node.monitorName(this.proc, target);
+    return this.node.monitor(this.proc.pid, target as Pid, this.proc);
   }
 
   /** Removes a monitor; with `flush`, also removes its DOWN message if one is already queued. */

@@ -67,6 +67,13 @@ export function serverExitedError(target: string, reason: ExitReason): CallError
   );
 }
 
+/** Node's Timeout has ref/unref (cheap: a binding call only when the loop's count goes 0 <-> 1). */
+function refTimer(t: TimerHandle, on: boolean): void {
+  const h = t as { ref?: () => void; unref?: () => void };
+  if (on) h.ref?.();
+  else h.unref?.();
+}
+
 interface Pending {
   readonly ref: number;
   readonly target: Pid;
@@ -86,6 +93,8 @@ interface Bucket {
   queue: Pending[];
   head: number;
   timer: TimerHandle | undefined;
+  /** Unsettled calls in the bucket: while > 0 the timer keeps the process alive (see #arm). */
+  live: number;
 }
 
 export class CallTable {
@@ -133,11 +142,14 @@ export class CallTable {
     }
     let bucket = byTimeout.get(timeoutMs);
     if (!bucket) {
-      bucket = { clock, timeoutMs, queue: [], head: 0, timer: undefined };
+      bucket = { clock, timeoutMs, queue: [], head: 0, timer: undefined, live: 0 };
       byTimeout.set(timeoutMs, bucket);
     }
     bucket.queue.push(p);
     p.bucket = bucket;
+    // A pending call with a finite time-out keeps the process alive until it settles: an `await call`
+    // whose timer was unref'd would let Node exit 0 with the await unfinished (issue 17, bug 1).
+    if (bucket.live++ === 0 && bucket.timer !== undefined) refTimer(bucket.timer, true);
     if (bucket.timer === undefined) this.#arm(bucket, deadline);
   }
 
@@ -179,6 +191,9 @@ export class CallTable {
     // that long get promoted and make every garbage collection slower.
     const b = p.bucket;
     if (b !== undefined) {
+      // The timer may outlive the calls it was armed for (it is not re-armed per call, for speed); once
+      // no call of the bucket is pending it must not keep the process up any more.
+      if (--b.live === 0 && b.timer !== undefined) refTimer(b.timer, false);
       const q = b.queue;
       while (b.head < q.length && q[b.head]!.done) q[b.head++] = undefined as unknown as Pending;
       if (b.head === q.length) {
@@ -194,8 +209,7 @@ export class CallTable {
 
   #arm(bucket: Bucket, at: number): void {
     const t = bucket.clock.setTimeout(() => this.#expire(bucket), Math.max(0, at - bucket.clock.now()));
-    // The timer may outlive the calls it was armed for (see #take); it must not keep the process up.
-    (t as { unref?: () => void }).unref?.();
+    if (bucket.live === 0) refTimer(t, false);
     bucket.timer = t;
   }
 

@@ -38,10 +38,15 @@ class LongTimer {
     if (this.#unref) t.unref();
     return t;
   }
-  /** Like Timeout.unref (the call table unrefs its timers). */
+  /** Like Timeout.unref/ref (the call table unrefs a timer while none of its calls is pending). */
   unref(): this {
     this.#unref = true;
     this.#t.unref();
+    return this;
+  }
+  ref(): this {
+    this.#unref = false;
+    this.#t.ref();
     return this;
   }
   clear(): void {

@@ -30,7 +30,14 @@ export {
   type ViaRegistry,
   viaRegistry,
 } from './names/via.js';
-export { currentNode, NameTakenError, Node, NoProcError, type SpawnOptions } from './node.js';
+export {
+  AlreadyRegisteredError,
+  currentNode,
+  NameTakenError,
+  Node,
+  NoProcError,
+  type SpawnOptions,
+} from './node.js';
 export * from './pid.js';
 export {
   type CallMessage,
@@ -38,6 +45,7 @@ export {
   ConcurrentReceiveError,
   type DownMessage,
   type ExitMessage,
+  type NameDownMessage,
   ProcessExitedSignal,
   type SystemMessage,
   TIMEOUT,

@@ -13,7 +13,14 @@ import { assertCloneable } from './cloneable.js';
 import { TrellisError } from './errors.js';
 import { decodeReason, Exit, type ExitReason, type ExitSignal, encodeReason } from './exit-reason.js';
 import { makePid, makeRef, nodeOf, type Pid, type Ref } from './pid.js';
-import { type ExitMessage, Proc, ProcessExitedSignal, type Watcher } from './process.js';
+import {
+  type DownMessage,
+  type ExitMessage,
+  type NameDownMessage,
+  Proc,
+  ProcessExitedSignal,
+  type Watcher,
+} from './process.js';
 import type { CallFrom, RemoteRouter, Signal, Transferable } from './signals.js';
 
 export interface SpawnOptions {
@@ -42,6 +49,16 @@ export class NoProcError extends TrellisError {
     super('ERR_NOPROC', `${what}: no such process. It has exited or was never started`, {
       details: { what },
     });
+  }
+}
+
+export class AlreadyRegisteredError extends TrellisError {
+  constructor(name: string, pid: Pid, held: string) {
+    super(
+      'ERR_ALREADY_REGISTERED',
+      `cannot register "${name}" for ${pid}: it is already registered as "${held}", and a process has one name (OTP's register/2). Unregister "${held}" first, or use a { via, name } registry to give it several names`,
+      { details: { name, pid, held } },
+    );
   }
 }
 
@@ -215,8 +232,7 @@ export class Node {
   }
 
   /** Monitors `target` on behalf of a process (DOWN message) or of a callback. */
-  monitor(watcher: Watcher, target: Pid, watcherProc?: Proc): Ref {
-    const ref = this.newRef();
+  monitor(watcher: Watcher, target: Pid, watcherProc?: Proc, ref: Ref = this.newRef()): Ref {
     if (watcherProc) watcherProc.monitors.set(ref, target);
     if (this.isLocal(target)) {
       const t = this.procs.get(target);
@@ -233,9 +249,26 @@ export class Node {
     return ref;
   }
 
+  /**
+   * OTP's monitor(process, Name) for a name registered in this thread: monitors the process that
+   * holds the name now; the DOWN carries the name. An unregistered name gives DOWN noproc at once.
+   */
+  monitorName(watcherProc: Proc, name: string): Ref {
+    const ref = this.newRef();
+    const pid = this.names.get(name);
+    if (pid === undefined) {
+      watcherProc.deliver({ type: 'DOWN', ref, name, pid: undefined, reason: Exit.noproc });
+      return ref;
+    }
+    if (watcherProc.monitorNames === undefined) watcherProc.monitorNames = new Map();
+    watcherProc.monitorNames.set(ref, name);
+    return this.monitor(watcherProc.pid, pid, watcherProc, ref);
+  }
+
   demonitor(ref: Ref, watcherProc?: Proc, flush = false): void {
     let target: Pid | undefined;
     if (watcherProc) {
+      watcherProc.monitorNames?.delete(ref);
       target = watcherProc.monitors.get(ref);
       watcherProc.monitors.delete(ref);
       if (flush) watcherProc.mailbox.remove((m) => (m as { type?: string; ref?: Ref }).ref === ref);
@@ -270,7 +303,7 @@ export class Node {
         return;
       }
       const wp = this.procs.get(watcher);
-      if (wp?.monitors.delete(ref)) wp.deliver({ type: 'DOWN', ref, pid, reason });
+      if (wp?.monitors.delete(ref)) wp.deliver(downMessage(wp, ref, pid, reason));
     } else {
       this.#route({ t: 'down', ref, to: watcher, pid, r: encodeReason(reason) });
     }
@@ -284,6 +317,7 @@ export class Node {
     if (!this.isLocal(pid)) {
       // A name in this thread for a process of another thread (a thread actor seen from its parent):
       // freed when that process exits, like any name (OTP statement 35).
+      for (const [n, p] of this.names) if (p === pid) throw new AlreadyRegisteredError(name, pid, n);
       this.names.set(name, pid);
       this.monitor(() => {
         if (this.names.get(name) === pid) this.names.delete(name);
@@ -292,7 +326,8 @@ export class Node {
     }
     const p = this.procs.get(pid);
     if (p === undefined) throw new NoProcError(`register "${name}" for ${pid}`);
-    if (p.name !== undefined) this.names.delete(p.name);
+    // OTP's register/2 is badarg for a process that already has a name: one name per process.
+    if (p.name !== undefined) throw new AlreadyRegisteredError(name, pid, p.name);
     p.name = name;
     this.names.set(name, pid);
   }
@@ -463,7 +498,7 @@ export class Node {
       for (const [ref, t] of proc.monitors) {
         if (nodeOf(t) !== node) continue;
         proc.monitors.delete(ref);
-        proc.deliver({ type: 'DOWN', ref, pid: t, reason });
+        proc.deliver(downMessage(proc, ref, t, reason));
       }
       for (const l of proc.links) {
         if (nodeOf(l) !== node) continue;
@@ -478,6 +513,14 @@ export class Node {
     }
     this.calls.failNode(node, nodeOf, (label) => serverExitedError(label, reason));
   }
+}
+
+/** The DOWN message for a monitor of `watcher`: by name (NameDownMessage) or by pid. */
+function downMessage(watcher: Proc, ref: Ref, pid: Pid, reason: ExitReason): DownMessage | NameDownMessage {
+  const name = watcher.monitorNames?.get(ref);
+  if (name === undefined) return { type: 'DOWN', ref, pid, reason };
+  watcher.monitorNames!.delete(ref);
+  return { type: 'DOWN', ref, name, pid, reason };
 }
 
 /**

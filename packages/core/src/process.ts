@@ -70,7 +70,20 @@ export interface CastMessage<Msg = unknown> {
   readonly msg: Msg;
 }
 
-export type SystemMessage = ExitMessage | DownMessage | CallMessage | CastMessage;
+/**
+ * DOWN message of a monitor set up by registered name (`ctx.monitor('name')`, OTP's
+ * monitor(process, Name)): it carries the name, and the pid the name resolved to (undefined when no
+ * process held the name, in which case the reason is `noproc`).
+ */
+export interface NameDownMessage {
+  readonly type: 'DOWN';
+  readonly ref: Ref;
+  readonly name: string;
+  readonly pid: Pid | undefined;
+  readonly reason: ExitReason;
+}
+
+export type SystemMessage = ExitMessage | DownMessage | NameDownMessage | CallMessage | CastMessage;
 
 export type Watcher = Pid | ((reason: ExitReason, pid: Pid) => void);
 
@@ -80,6 +93,8 @@ export class Proc {
   readonly links = new Set<Pid>();
   /** Monitors this process holds on others: ref -> target. */
   readonly monitors = new Map<Ref, Pid>();
+  /** Monitors this process set up by name: ref -> name (their DOWN carries it). */
+  monitorNames: Map<Ref, string> | undefined;
   /** Monitors others hold on this process: ref -> watcher. */
   readonly monitoredBy = new Map<Ref, Watcher>();
   /** Calls delivered to this process and not yet answered: if it dies they fail with its reason. */

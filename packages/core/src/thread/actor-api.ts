@@ -23,7 +23,14 @@ export * from '../exit-reason.js';
 export * from '../gen-server.js';
 export * from '../mailbox.js';
 export * from '../names/via.js';
-export { currentNode, NameTakenError, Node, NoProcError, type SpawnOptions } from '../node.js';
+export {
+  AlreadyRegisteredError,
+  currentNode,
+  NameTakenError,
+  Node,
+  NoProcError,
+  type SpawnOptions,
+} from '../node.js';
 export * from '../pid.js';
 export {
   type CallMessage,
@@ -31,6 +38,7 @@ export {
   ConcurrentReceiveError,
   type DownMessage,
   type ExitMessage,
+  type NameDownMessage,
   ProcessExitedSignal,
   type SystemMessage,
   TIMEOUT,
