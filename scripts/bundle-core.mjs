@@ -129,7 +129,10 @@ const index = await build({
 // The file task-pool.ts gives piscina as the worker (`new URL('./task-pool-worker.js')`), on its own:
 // a piscina thread needs none of the runtime, so it does not load actor.js. Standalone it inlines
 // the two small stateless modules it uses (serializeError, the task-pool protocol constants).
-const pool = await build({ ...common, entryPoints: { 'task-pool-worker': 'src/task-pool-worker.ts' } });
+const pool = await build({
+  ...common,
+  entryPoints: { 'task-pool-worker': 'src/task-pool/task-pool-worker.ts' },
+});
 
 // Chunk names carry a content hash: remove the files of earlier builds, AFTER the new ones are in
 // place (instead of emptying the folder first), so a test that another build runs meanwhile never

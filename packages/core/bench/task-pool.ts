@@ -18,7 +18,7 @@ import { awaitExit, exit, spawn } from '../src/actor.js';
 import { systemClock } from '../src/clock.js';
 import { currentNode } from '../src/node.js';
 import type { Pid } from '../src/pid.js';
-import { runTask, taskPoolChild } from '../src/task-pool.js';
+import { runTask, taskPoolChild } from '../src/task-pool/task-pool.js';
 
 export interface BenchResult {
   readonly name: string;

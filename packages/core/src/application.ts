@@ -6,11 +6,15 @@
  * dies for any other reason (say it reached its restart intensity), the process exits non-zero.
  */
 
-import type { ChildSpec } from './child-spec.js';
 import { Exit, type ExitReason, formatReason } from './exit-reason.js';
 import { currentNode } from './node.js';
 import type { Pid } from './pid.js';
-import { type StartSupervisorOptions, type SupervisorSpec, startSupervisor } from './supervisor.js';
+import type { ChildSpec } from './supervisor/child-spec.js';
+import {
+  type StartSupervisorOptions,
+  type SupervisorSpec,
+  startSupervisor,
+} from './supervisor/supervisor.js';
 
 export interface StartOptions extends Omit<StartSupervisorOptions, 'link' | 'parent'> {
   /** Install SIGINT/SIGTERM handlers that stop the tree (default true). */

@@ -1,8 +1,6 @@
 export * from './actor.js';
 export * from './application.js';
-export * from './backoff.js';
 export * from './call-table.js';
-export * from './child-spec.js';
 export * from './clock.js';
 export * from './cloneable.js';
 export * from './errors.js';
@@ -38,6 +36,9 @@ export {
   NoProcError,
   type SpawnOptions,
 } from './node.js';
+export * from './os/process-tracker.js';
+export * from './os/procfs.js';
+export * from './os/spawn-process.js';
 export * from './pid.js';
 export {
   type CallMessage,
@@ -51,19 +52,10 @@ export {
   TIMEOUT,
   type Timeout,
 } from './process.js';
-export * from './process-tracker.js';
-export * from './procfs.js';
-export * from './restart-intensity.js';
 export * from './signals.js';
-export * from './spawn-process.js';
-export {
-  type StartSupervisorOptions,
-  type SupervisorSpec,
-  SupervisorStartError,
-  startSupervisor,
-  supervisorChild,
-} from './supervisor.js';
-export * from './supervisor-flags.js';
+export * from './supervisor/backoff.js';
+export * from './supervisor/child-spec.js';
+export * from './supervisor/flags.js';
 export {
   type ChildCounts,
   type ChildInfo,
@@ -75,7 +67,15 @@ export {
   startChild,
   terminateChild,
   whichChildren,
-} from './supervisor-requests.js';
-export * from './task-pool.js';
+} from './supervisor/requests.js';
+export * from './supervisor/restart-intensity.js';
+export {
+  type StartSupervisorOptions,
+  type SupervisorSpec,
+  SupervisorStartError,
+  startSupervisor,
+  supervisorChild,
+} from './supervisor/supervisor.js';
+export * from './task-pool/task-pool.js';
 // Thread actors (thread/): spawnThread, threadChild, their errors and the transport warning hook.
 export * from './thread/index.js';

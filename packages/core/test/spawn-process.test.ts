@@ -13,7 +13,7 @@ import {
   runMarker,
   setProcessTracker,
   type TrackedProcessInfo,
-} from '../src/process-tracker.js';
+} from '../src/os/process-tracker.js';
 import {
   isProcessAlive,
   listProcessGroupMembers,
@@ -22,13 +22,13 @@ import {
   readProcCmdline,
   readProcEnvironValue,
   readProcStat,
-} from '../src/procfs.js';
+} from '../src/os/procfs.js';
 import {
   InvalidSpawnOptionsError,
   type ProcessHandle,
   SpawnFailedError,
   spawnProcess,
-} from '../src/spawn-process.js';
+} from '../src/os/spawn-process.js';
 
 const IGNORE_TERM = fileURLToPath(new URL('./fixtures/proc-ignore-term.js', import.meta.url));
 const VENV_PY = fileURLToPath(new URL('../../../../.venv/bin/python', import.meta.url));

@@ -96,7 +96,10 @@ describe('the bundle (dist/bundle)', () => {
         (where.get(m[1]!) ?? where.set(m[1]!, new Set()).get(m[1]!)!).add(f);
       }
     }
-    assert.ok(where.has('src/node.ts') && where.has('src/supervisor.ts'), 'no module markers found');
+    assert.ok(
+      where.has('src/node.ts') && where.has('src/supervisor/supervisor.ts'),
+      'no module markers found',
+    );
     const twice = [...where].filter(([, fs]) => fs.size > 1).map(([m, fs]) => [m, [...fs]]);
     assert.deepEqual(twice, [], 'modules bundled into more than one file');
   });

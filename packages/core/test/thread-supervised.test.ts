@@ -7,8 +7,8 @@ import { afterEach, describe, test } from 'node:test';
 import { awaitExit, call, exit } from '../src/actor.js';
 import { Exit } from '../src/exit-reason.js';
 import { nodeOf, type Pid } from '../src/pid.js';
-import { startSupervisor } from '../src/supervisor.js';
-import { terminateChild, whichChildren } from '../src/supervisor-requests.js';
+import { terminateChild, whichChildren } from '../src/supervisor/requests.js';
+import { startSupervisor } from '../src/supervisor/supervisor.js';
 import { threadChild } from '../src/thread/thread-actor.js';
 import { collector, eventually, fixture, noThreadsLeft, waitFor } from './fixtures/thread-helpers.js';
 

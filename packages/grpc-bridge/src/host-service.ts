@@ -19,7 +19,7 @@ import type { HostServiceHandlers } from './generated/trellis/bridge/v1/HostServ
 import type { LogRequest__Output } from './generated/trellis/bridge/v1/LogRequest.js';
 import type { LogResponse } from './generated/trellis/bridge/v1/LogResponse.js';
 import { ArgsEncodingProblem, decodePayload, encodeArgs, type ToolArgs } from './payload.js';
-import type { PythonLogRecord } from './pool-options.js';
+import type { PythonLogRecord } from './pool/options.js';
 import { encodeErrorDetail, findProtoRoot, LOADER_OPTIONS } from './protos.js';
 
 /** What a host tool receives besides its arguments. */

@@ -2,6 +2,8 @@
  * @trellis/grpc-bridge: supervised pools of Python tool servers (trellis_worker) called over gRPC.
  * Guide: docs/grpc-bridge.md. Errors: docs/errors.md (section @trellis/grpc-bridge).
  */
+
+export { ToolStream } from './call/stream.js';
 export { BRIDGE_DEFAULTS } from './defaults.js';
 export {
   CircuitOpenError,
@@ -22,7 +24,7 @@ export {
 } from './errors.js';
 export { checkArgs, type HostTool, type HostToolContext, type HostToolFn } from './host-service.js';
 export { BYTES_TYPE, JSON_TYPE, type ToolArgs, ToolPayload } from './payload.js';
-export type { PoolEvent, PoolEventListener, PoolEventType, WorkerExitReason } from './pool-events.js';
+export type { PoolEvent, PoolEventListener, PoolEventType, WorkerExitReason } from './pool/events.js';
 export type {
   AffinityMode,
   CallOptions,
@@ -31,19 +33,18 @@ export type {
   QuarantineOptions,
   StreamOptions,
   ToolPoolOptions,
-} from './pool-options.js';
-export type { PoolStats, WorkerStatsView } from './pool-stats.js';
-export { ERROR_METADATA_KEY, findProtoRoot, PROTOCOL } from './protos.js';
-export { findRepoRoot, type PythonSource, type ResolvedPython, resolvePython } from './python.js';
-export { PythonWorker } from './python-worker.js';
-export { type CircuitState, isCrash, oomKillCount } from './robustness.js';
-export type { CreateSessionOptions, Session } from './sessions.js';
-export { ToolPool } from './tool-pool.js';
-export { ToolStream } from './tool-stream.js';
-export { type ToolDescription, WorkerProcess } from './worker-process.js';
+} from './pool/options.js';
+export { type CircuitState, isCrash, oomKillCount } from './pool/robustness.js';
 export {
   leastLoaded,
   type SelectionRequest,
   type WorkerSelector,
   type WorkerView,
-} from './worker-selection.js';
+} from './pool/selection.js';
+export type { CreateSessionOptions, Session } from './pool/sessions.js';
+export type { PoolStats, WorkerStatsView } from './pool/stats.js';
+export { ToolPool } from './pool/tool-pool.js';
+export { ERROR_METADATA_KEY, findProtoRoot, PROTOCOL } from './protos.js';
+export { findRepoRoot, type PythonSource, type ResolvedPython, resolvePython } from './worker/python.js';
+export { PythonWorker } from './worker/python-worker.js';
+export { type ToolDescription, WorkerProcess } from './worker/worker-process.js';

@@ -12,11 +12,11 @@
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMainThread, type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
-import type { StartContext, StartFn } from '../child-spec.js';
 import { assertCloneable } from '../cloneable.js';
 import type { Ignore } from '../gen-server.js';
 import { currentNode, NoProcError } from '../node.js';
 import { isPid, type Pid } from '../pid.js';
+import type { StartContext, StartFn } from '../supervisor/child-spec.js';
 import { InvalidThreadOptionsError, ThreadSpawnUnavailableError } from './errors.js';
 import { type ThreadWorkerOptions, threadHub } from './hub.js';
 import type { StartRequest } from './protocol.js';

@@ -18,10 +18,9 @@
  */
 import type { Piscina } from 'piscina';
 import { match, P } from 'ts-pattern';
-import type { StartFn } from './child-spec.js';
-import type { Clock } from './clock.js';
-import { deserializeError, type SerializedError } from './errors.js';
-import type { ExitReason } from './exit-reason.js';
+import type { Clock } from '../clock.js';
+import { deserializeError, type SerializedError } from '../errors.js';
+import type { ExitReason } from '../exit-reason.js';
 import {
   defineServer,
   type Ignore,
@@ -30,10 +29,11 @@ import {
   type ServerContext,
   startServer,
   stop,
-} from './gen-server.js';
-import { currentNode, type Node } from './node.js';
-import { isPid, nodeOf, type Pid } from './pid.js';
-import type { ExitMessage } from './process.js';
+} from '../gen-server.js';
+import { currentNode, type Node } from '../node.js';
+import { isPid, nodeOf, type Pid } from '../pid.js';
+import type { ExitMessage } from '../process.js';
+import type { StartFn } from '../supervisor/child-spec.js';
 import {
   TaskAbortedError,
   TaskFailedError,
@@ -43,7 +43,7 @@ import {
   TaskQueueFullError,
   TaskTimeoutError,
   TaskWorkerDiedError,
-} from './task-pool-errors.js';
+} from './errors.js';
 import {
   assertTaskModuleExists,
   badRunOptions,
@@ -51,11 +51,11 @@ import {
   normalizeTaskPoolOptions,
   type RunTaskOptions,
   type TaskPoolOptions,
-} from './task-pool-options.js';
-import { TASK_FAILED_KEY, TASK_POOL_WORKER_DATA_KEY } from './task-pool-protocol.js';
+} from './options.js';
+import { TASK_FAILED_KEY, TASK_POOL_WORKER_DATA_KEY } from './protocol.js';
 
-export * from './task-pool-errors.js';
-export { type RunTaskOptions, TASK_POOL_DEFAULTS, type TaskPoolOptions } from './task-pool-options.js';
+export * from './errors.js';
+export { type RunTaskOptions, TASK_POOL_DEFAULTS, type TaskPoolOptions } from './options.js';
 
 export interface TaskPoolStats {
   readonly pid: Pid;

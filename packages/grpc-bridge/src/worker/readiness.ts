@@ -7,7 +7,7 @@
  * worker is refused rather than guessed at, because a stdout that carries other output cannot be
  * trusted to carry the readiness line either.
  */
-import { PROTOCOL } from './protos.js';
+import { PROTOCOL } from '../protos.js';
 
 export const READY_PREFIX = 'TRELLIS_READY ';
 

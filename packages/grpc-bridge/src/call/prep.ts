@@ -3,13 +3,14 @@
  * the right kind, the arguments encode, the payload fits the message limit, the options are sane.
  * Every refusal here costs no worker and no round trip.
  */
-import { notFound, streamingMismatch } from './call-errors.js';
-import { InvalidPoolOptionsError, ToolCallError } from './errors.js';
-import type { ExecuteRequest } from './generated/trellis/bridge/v1/ExecuteRequest.js';
-import { ArgsEncodingProblem, encodeArgs, type ToolArgs } from './payload.js';
-import type { CallOptions } from './pool-options.js';
-import type { PoolRuntime } from './pool-runtime.js';
-import type { ToolDescription } from './worker-process.js';
+
+import { InvalidPoolOptionsError, ToolCallError } from '../errors.js';
+import type { ExecuteRequest } from '../generated/trellis/bridge/v1/ExecuteRequest.js';
+import { ArgsEncodingProblem, encodeArgs, type ToolArgs } from '../payload.js';
+import type { CallOptions } from '../pool/options.js';
+import type { PoolRuntime } from '../pool/runtime.js';
+import type { ToolDescription } from '../worker/worker-process.js';
+import { notFound, streamingMismatch } from './errors.js';
 
 /** Bytes an ExecuteRequest adds around its payload besides tool name, ids and metadata (tags, lengths). */
 const ENVELOPE_BYTES = 64;

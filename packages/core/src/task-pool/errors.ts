@@ -3,8 +3,8 @@
  * in docs/errors.md and docs/task-pool.md. `details.pool` always names the pool (its registered name
  * or its pid), so a log line says which pool a task went to.
  */
-import { TrellisError } from './errors.js';
-import { type ExitReason, formatReason } from './exit-reason.js';
+import { TrellisError } from '../errors.js';
+import { type ExitReason, formatReason } from '../exit-reason.js';
 
 export class InvalidTaskPoolOptionsError extends TrellisError {
   constructor(message: string, details?: Record<string, unknown>) {

@@ -6,12 +6,12 @@
  * when it failed. Builders for the common kinds: `serverChild` (gen_server in this thread),
  * `threadChild` (thread-actor.ts), `supervisorChild` (supervisor.ts), `taskPoolChild` (task-pool.ts).
  */
-import type { Clock } from './clock.js';
-import { InvalidChildSpecError } from './errors.js';
-import { type GenServer, type Ignore, startServer } from './gen-server.js';
-import type { ViaName } from './names/via.js';
-import type { Node } from './node.js';
-import type { Pid } from './pid.js';
+import type { Clock } from '../clock.js';
+import { InvalidChildSpecError } from '../errors.js';
+import { type GenServer, type Ignore, startServer } from '../gen-server.js';
+import type { ViaName } from '../names/via.js';
+import type { Node } from '../node.js';
+import type { Pid } from '../pid.js';
 
 export interface StartContext {
   /** The supervisor: the child must be linked to it before the start function resolves. */

@@ -4,19 +4,19 @@
  * (`handleRequest`) runs inside the supervisor's loop. Failures travel back as data so they cross
  * threads, and are rethrown as TrellisErrors with OTP's reason in `reason`.
  */
-import { call } from './actor.js';
-import { BackoffState } from './backoff.js';
-import { type ChildSpec, type ChildType, normalizeChildSpec, type RestartType } from './child-spec.js';
+import { call } from '../actor.js';
 import {
   deserializeError,
   InvalidChildSpecError,
   type SerializedError,
   serializeError,
   TrellisError,
-} from './errors.js';
-import { formatReason } from './exit-reason.js';
-import { IGNORE, type Ignore } from './gen-server.js';
-import { isPid, type Pid } from './pid.js';
+} from '../errors.js';
+import { formatReason } from '../exit-reason.js';
+import { IGNORE, type Ignore } from '../gen-server.js';
+import { isPid, type Pid } from '../pid.js';
+import { BackoffState } from './backoff.js';
+import { type ChildSpec, type ChildType, normalizeChildSpec, type RestartType } from './child-spec.js';
 import { type Child, type SupState, shutdownChild, startChildProcess } from './supervisor.js';
 
 export type SupRequest =
@@ -208,7 +208,7 @@ async function dispatch(st: SupState, req: SupRequest): Promise<unknown> {
 
 const IGNORE_MARK = '$ignore';
 
-function startFailed(id: string, r: import('./exit-reason.js').ExitReason): TrellisError {
+function startFailed(id: string, r: import('../exit-reason.js').ExitReason): TrellisError {
   return new TrellisError('ERR_START_CHILD_FAILED', `child "${id}" failed to start: ${formatReason(r)}`, {
     details: { id, reason: formatReason(r) },
     cause: r.type === 'error' ? r.cause : undefined,

@@ -8,8 +8,8 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
-import type { Clock } from './clock.js';
-import { InvalidTaskPoolOptionsError } from './task-pool-errors.js';
+import type { Clock } from '../clock.js';
+import { InvalidTaskPoolOptionsError } from './errors.js';
 
 export interface TaskPoolOptions {
   /** The task module (compiled .js): a URL, a file: URL string or a path. Its default export runs each task. */

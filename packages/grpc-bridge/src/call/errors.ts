@@ -8,8 +8,8 @@
  * TRANSPORT so the caller can find out whether the worker process died (ERR_WORKER_EXITED).
  */
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
-import { ToolCallError, type ToolCallFailure } from './errors.js';
-import { decodeErrorDetail } from './protos.js';
+import { ToolCallError, type ToolCallFailure } from '../errors.js';
+import { decodeErrorDetail } from '../protos.js';
 
 export const TRANSPORT = Symbol('transport');
 

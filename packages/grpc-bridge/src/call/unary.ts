@@ -10,21 +10,21 @@
  *     ERR_WORKER_EXITED, else with ERR_WORKER_UNAVAILABLE;
  *   - the AbortSignal fires: the RPC is cancelled (Python sees ctx.cancelled) -> ERR_CANCELLED;
  *   - the deadline passes: gRPC's own deadline cancels it (Python sees it too) -> ERR_DEADLINE_EXCEEDED;
- *   - the worker answers with an error status: mapped by call-errors.ts.
+ *   - the worker answers with an error status: mapped by call/errors.ts.
  * An idempotent call that failed because its worker died (or refused it while draining) is retried
  * once on another worker, at the front of the queue, within the same overall budget.
  */
 import { type ServiceError, status } from '@grpc/grpc-js';
 import type { TrellisError } from '@trellis/core';
-import { mapCallError, TRANSPORT, unavailable } from './call-errors.js';
-import { admitCall, recordOutcome, slotRequest } from './call-gate.js';
-import { type PreparedCall, prepareCall } from './call-prep.js';
-import type { InFlightCall, SlotRequest, WorkerEntry } from './dispatcher.js';
-import { ToolCallError, type WorkerExit, WorkerExitedError } from './errors.js';
-import type { ExecuteResponse__Output } from './generated/trellis/bridge/v1/ExecuteResponse.js';
-import { decodePayload, type ToolArgs } from './payload.js';
-import type { CallOptions } from './pool-options.js';
-import type { PoolRuntime } from './pool-runtime.js';
+import { ToolCallError, type WorkerExit, WorkerExitedError } from '../errors.js';
+import type { ExecuteResponse__Output } from '../generated/trellis/bridge/v1/ExecuteResponse.js';
+import { decodePayload, type ToolArgs } from '../payload.js';
+import type { InFlightCall, SlotRequest, WorkerEntry } from '../pool/dispatcher.js';
+import type { CallOptions } from '../pool/options.js';
+import type { PoolRuntime } from '../pool/runtime.js';
+import { mapCallError, TRANSPORT, unavailable } from './errors.js';
+import { admitCall, recordOutcome, slotRequest } from './gate.js';
+import { type PreparedCall, prepareCall } from './prep.js';
 
 export async function callTool(
   rt: PoolRuntime,

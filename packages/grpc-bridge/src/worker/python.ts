@@ -13,8 +13,8 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BRIDGE_DEFAULTS } from './defaults.js';
-import { PythonNotFoundError } from './errors.js';
+import { BRIDGE_DEFAULTS } from '../defaults.js';
+import { PythonNotFoundError } from '../errors.js';
 
 export type PythonSource = 'option' | 'env' | 'venv';
 

@@ -4,9 +4,9 @@
  */
 import type { Clock, Pid } from '@trellis/core';
 import { systemClock } from '@trellis/core';
-import { BRIDGE_DEFAULTS } from './defaults.js';
-import { InvalidPoolOptionsError } from './errors.js';
-import { leastLoaded, type WorkerSelector } from './worker-selection.js';
+import { BRIDGE_DEFAULTS } from '../defaults.js';
+import { InvalidPoolOptionsError } from '../errors.js';
+import { leastLoaded, type WorkerSelector } from './selection.js';
 
 /**
  * What the pool needs of a heartbeat health monitor (@trellis/health's HealthMonitor fits): each

@@ -7,18 +7,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TimerHandle } from '@trellis/core';
-import { BRIDGE_DEFAULTS } from './defaults.js';
+import { BRIDGE_DEFAULTS } from '../defaults.js';
+import type { WorkerExit } from '../errors.js';
+import { HostService } from '../host-service.js';
+import type { Launcher } from '../worker/launcher.js';
+import { absoluteToolsRef, type ResolvedPython } from '../worker/python.js';
+import type { ToolDescription, WorkerLaunchOptions } from '../worker/worker-process.js';
 import { Dispatcher, type WorkerEntry } from './dispatcher.js';
-import type { WorkerExit } from './errors.js';
-import { HostService } from './host-service.js';
-import type { Launcher } from './launcher.js';
-import { PoolEvents } from './pool-events.js';
-import type { NormalizedPoolOptions, PythonLogRecord } from './pool-options.js';
-import { PoolCounters } from './pool-stats.js';
-import { absoluteToolsRef, type ResolvedPython } from './python.js';
+import { PoolEvents } from './events.js';
+import type { NormalizedPoolOptions, PythonLogRecord } from './options.js';
 import { CircuitBreaker, isCrash, Quarantine } from './robustness.js';
 import { type Session, SessionTable } from './sessions.js';
-import type { ToolDescription, WorkerLaunchOptions } from './worker-process.js';
+import { PoolCounters } from './stats.js';
 
 export class PoolRuntime {
   readonly o: NormalizedPoolOptions;

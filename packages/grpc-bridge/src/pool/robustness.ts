@@ -13,8 +13,8 @@
  * through (half-open): its success closes the breaker, its failure opens it again.
  */
 import { readFileSync } from 'node:fs';
-import type { WorkerExit } from './errors.js';
-import type { CircuitBreakerOptions, QuarantineOptions } from './pool-options.js';
+import type { WorkerExit } from '../errors.js';
+import type { CircuitBreakerOptions, QuarantineOptions } from './options.js';
 
 const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGABRT', 'SIGBUS', 'SIGILL', 'SIGFPE']);
 const CRASH_CODES = new Set([134, 137, 139]);

@@ -9,20 +9,20 @@
  * child's EXIT, a control request, a retry of a failed restart. Starting a child awaits the child's
  * start function, so requests that arrive meanwhile wait, as in OTP.
  */
-import { ActorContext } from './actor.js';
+import { ActorContext } from '../actor.js';
+import type { Clock } from '../clock.js';
+import { DuplicateChildError, TrellisError } from '../errors.js';
+import { eventBus, type SupervisorEvent } from '../events.js';
+import { Exit, type ExitReason, isCleanExit } from '../exit-reason.js';
+import { IGNORE, type Ignore, InitFailedError } from '../gen-server.js';
+import { currentNode, type Node } from '../node.js';
+import type { Pid, Ref } from '../pid.js';
+import { type CallMessage, type DownMessage, type ExitMessage, TIMEOUT } from '../process.js';
 import { BackoffState } from './backoff.js';
 import { type ChildSpec, type NormalizedChildSpec, normalizeChildSpec, type StartFn } from './child-spec.js';
-import type { Clock } from './clock.js';
-import { DuplicateChildError, TrellisError } from './errors.js';
-import { eventBus, type SupervisorEvent } from './events.js';
-import { Exit, type ExitReason, isCleanExit } from './exit-reason.js';
-import { IGNORE, type Ignore, InitFailedError } from './gen-server.js';
-import { currentNode, type Node } from './node.js';
-import type { Pid, Ref } from './pid.js';
-import { type CallMessage, type DownMessage, type ExitMessage, TIMEOUT } from './process.js';
+import { normalizeFlags, type SupervisorFlags } from './flags.js';
+import { handleRequest, type SupRequest } from './requests.js';
 import { RestartIntensity } from './restart-intensity.js';
-import { normalizeFlags, type SupervisorFlags } from './supervisor-flags.js';
-import { handleRequest, type SupRequest } from './supervisor-requests.js';
 
 export interface SupervisorSpec {
   readonly flags?: SupervisorFlags;
@@ -76,7 +76,7 @@ export class SupState {
   readonly keys: string[] = [];
   readonly children = new Map<string, Child>();
   readonly byPid = new Map<Pid, Child>();
-  readonly timers = new Set<import('./clock.js').TimerHandle>();
+  readonly timers = new Set<import('../clock.js').TimerHandle>();
   template: NormalizedChildSpec | undefined;
   nextDynamic = 0;
   constructor(

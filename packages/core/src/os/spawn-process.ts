@@ -15,8 +15,8 @@
  * (open a Registry) before spawning anything that must not be orphaned.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
-import { type Clock, systemClock } from './clock.js';
-import { TrellisError } from './errors.js';
+import { type Clock, systemClock } from '../clock.js';
+import { TrellisError } from '../errors.js';
 import {
   getProcessTracker,
   type ProcessActivation,

@@ -38,26 +38,26 @@ import {
   terminateChild,
   whichChildren,
 } from '@trellis/core';
-import { InvalidPoolOptionsError, PoolClosedError } from './errors.js';
-import type { HostToolFn } from './host-service.js';
-import { Launcher } from './launcher.js';
-import type { ToolArgs } from './payload.js';
-import type { PoolEventListener } from './pool-events.js';
+import { ToolStream } from '../call/stream.js';
+import { callTool } from '../call/unary.js';
+import { InvalidPoolOptionsError, PoolClosedError } from '../errors.js';
+import type { HostToolFn } from '../host-service.js';
+import type { ToolArgs } from '../payload.js';
+import { loadProtocol } from '../protos.js';
+import { Launcher } from '../worker/launcher.js';
+import { resolvePython } from '../worker/python.js';
+import { PythonWorker } from '../worker/python-worker.js';
+import type { ToolDescription } from '../worker/worker-process.js';
+import type { PoolEventListener } from './events.js';
 import {
   type CallOptions,
   normalizePoolOptions,
   type StreamOptions,
   type ToolPoolOptions,
-} from './pool-options.js';
-import { PoolRuntime } from './pool-runtime.js';
-import type { PoolStats, WorkerStatsView } from './pool-stats.js';
-import { loadProtocol } from './protos.js';
-import { resolvePython } from './python.js';
-import { PythonWorker } from './python-worker.js';
+} from './options.js';
+import { PoolRuntime } from './runtime.js';
 import type { CreateSessionOptions } from './sessions.js';
-import { ToolStream } from './tool-stream.js';
-import { callTool } from './unary-call.js';
-import type { ToolDescription } from './worker-process.js';
+import type { PoolStats, WorkerStatsView } from './stats.js';
 
 export class ToolPool {
   readonly name: string;

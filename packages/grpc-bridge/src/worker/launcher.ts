@@ -11,7 +11,7 @@
  * Processes nobody adopted (the pool failed to start, or stopped meanwhile) are killed by
  * `discard()`: until adopted, the Launcher owns them.
  */
-import type { PoolRuntime } from './pool-runtime.js';
+import type { PoolRuntime } from '../pool/runtime.js';
 import { WorkerProcess } from './worker-process.js';
 
 export class Launcher {

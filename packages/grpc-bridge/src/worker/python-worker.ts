@@ -38,12 +38,12 @@ import {
   stop,
   type TimerHandle,
 } from '@trellis/core';
-import { statusName } from './call-errors.js';
-import { BRIDGE_DEFAULTS } from './defaults.js';
-import { WorkerEntry } from './dispatcher.js';
-import { HeartbeatMissedError, type WorkerExit, WorkerExitedError } from './errors.js';
-import type { HeartbeatResponse__Output } from './generated/trellis/bridge/v1/HeartbeatResponse.js';
-import type { PoolRuntime } from './pool-runtime.js';
+import { statusName } from '../call/errors.js';
+import { BRIDGE_DEFAULTS } from '../defaults.js';
+import { HeartbeatMissedError, type WorkerExit, WorkerExitedError } from '../errors.js';
+import type { HeartbeatResponse__Output } from '../generated/trellis/bridge/v1/HeartbeatResponse.js';
+import { WorkerEntry } from '../pool/dispatcher.js';
+import type { PoolRuntime } from '../pool/runtime.js';
 import { WorkerProcess } from './worker-process.js';
 
 interface WorkerState {

@@ -21,13 +21,13 @@ import {
   spawnProcess,
   type TimerHandle,
 } from '@trellis/core';
-import { PythonNotFoundError, type WorkerExit, WorkerStartError } from './errors.js';
-import type { DescribeResponse__Output } from './generated/trellis/bridge/v1/DescribeResponse.js';
-import type { ToolServiceClient } from './generated/trellis/bridge/v1/ToolService.js';
-import { createToolClient } from './protos.js';
+import { PythonNotFoundError, type WorkerExit, WorkerStartError } from '../errors.js';
+import type { DescribeResponse__Output } from '../generated/trellis/bridge/v1/DescribeResponse.js';
+import type { ToolServiceClient } from '../generated/trellis/bridge/v1/ToolService.js';
+import { oomKillCount } from '../pool/robustness.js';
+import { createToolClient } from '../protos.js';
 import { type ResolvedPython, sdkInstallHint } from './python.js';
 import { type ReadyLine, ReadyLineReader } from './readiness.js';
-import { oomKillCount } from './robustness.js';
 
 /** A tool as the workers describe it. */
 export interface ToolDescription {

@@ -3,11 +3,12 @@
  * the tool's quarantine, the pool's circuit breaker, and its session (affinity). Kept apart from the
  * call paths so both share one definition; each check is a Map lookup or less when unused.
  */
-import type { SlotRequest } from './dispatcher.js';
-import { CircuitOpenError, ToolQuarantinedError } from './errors.js';
-import type { AffinityMode, CallOptions } from './pool-options.js';
-import type { PoolRuntime } from './pool-runtime.js';
-import type { Session } from './sessions.js';
+
+import { CircuitOpenError, ToolQuarantinedError } from '../errors.js';
+import type { SlotRequest } from '../pool/dispatcher.js';
+import type { AffinityMode, CallOptions } from '../pool/options.js';
+import type { PoolRuntime } from '../pool/runtime.js';
+import type { Session } from '../pool/sessions.js';
 
 /** Refuses a quarantined tool or an open circuit; returns the call's session (created on first use). */
 export function admitCall(rt: PoolRuntime, tool: string, opts: CallOptions): Session | undefined {

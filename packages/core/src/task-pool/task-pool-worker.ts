@@ -9,8 +9,8 @@
  * result is returned untouched, so piscina's `move()` transfers keep working.
  */
 import { workerData } from 'node:worker_threads';
-import { serializeError } from './errors.js';
-import { TASK_FAILED_KEY, TASK_POOL_WORKER_DATA_KEY, type TaskPoolWorkerData } from './task-pool-protocol.js';
+import { serializeError } from '../errors.js';
+import { TASK_FAILED_KEY, TASK_POOL_WORKER_DATA_KEY, type TaskPoolWorkerData } from './protocol.js';
 
 type Handler = (task: unknown) => unknown;
 

@@ -1,7 +1,7 @@
 /**
  * Supervisor flags: validation and OTP's defaults (supervisor.erl), in one frozen object.
  */
-import { InvalidSupervisorFlagsError } from './errors.js';
+import { InvalidSupervisorFlagsError } from '../errors.js';
 
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'simple_one_for_one';
 export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';

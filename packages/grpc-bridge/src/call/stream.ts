@@ -13,16 +13,16 @@
  */
 import { type ClientReadableStream, type ServiceError, status } from '@grpc/grpc-js';
 import type { TrellisError } from '@trellis/core';
-import { mapCallError, TRANSPORT, unavailable } from './call-errors.js';
-import { admitCall, recordOutcome, slotRequest } from './call-gate.js';
-import { type PreparedCall, prepareCall } from './call-prep.js';
-import type { InFlightCall, WorkerEntry } from './dispatcher.js';
-import type { ExecuteStreamResponse__Output } from './generated/trellis/bridge/v1/ExecuteStreamResponse.js';
-import { decodePayload, type ToolArgs } from './payload.js';
-import type { StreamOptions } from './pool-options.js';
-import type { PoolRuntime } from './pool-runtime.js';
-import type { Session } from './sessions.js';
-import { shouldRetry, waitForWorker, workerExited } from './unary-call.js';
+import type { ExecuteStreamResponse__Output } from '../generated/trellis/bridge/v1/ExecuteStreamResponse.js';
+import { decodePayload, type ToolArgs } from '../payload.js';
+import type { InFlightCall, WorkerEntry } from '../pool/dispatcher.js';
+import type { StreamOptions } from '../pool/options.js';
+import type { PoolRuntime } from '../pool/runtime.js';
+import type { Session } from '../pool/sessions.js';
+import { mapCallError, TRANSPORT, unavailable } from './errors.js';
+import { admitCall, recordOutcome, slotRequest } from './gate.js';
+import { type PreparedCall, prepareCall } from './prep.js';
+import { shouldRetry, waitForWorker, workerExited } from './unary.js';
 
 interface Waiter {
   resolve: (r: IteratorResult<unknown>) => void;

@@ -8,7 +8,7 @@
  *   - Workers join when ready (`add`), stop taking calls when draining (`drain`) and leave when
  *     their process exits (`gone`), which fails their in-flight calls at once.
  *   - A call takes a slot on a worker (`tryAcquire`, or `enqueue` to wait) and gives it back with
- *     `release`. The choice of worker is the selector's (worker-selection.ts).
+ *     `release`. The choice of worker is the selector's (pool/selection.ts).
  *   - The queue is FIFO and bounded (`maxQueue`: one more is ERR_POOL_SATURATED at once). A waiting
  *     call leaves it when a worker takes it, when its wait limit passes (ERR_QUEUE_TIMEOUT) or when
  *     its AbortSignal fires (ERR_CANCELLED); the latter two are removed lazily (marked, skipped).
@@ -23,11 +23,11 @@ import {
   ToolCallError,
   WorkerBusyError,
   type WorkerExit,
-} from './errors.js';
-import type { AffinityMode } from './pool-options.js';
+} from '../errors.js';
+import type { WorkerProcess } from '../worker/worker-process.js';
+import type { AffinityMode } from './options.js';
+import type { SelectionRequest, WorkerSelector, WorkerView } from './selection.js';
 import type { Session } from './sessions.js';
-import type { WorkerProcess } from './worker-process.js';
-import type { SelectionRequest, WorkerSelector, WorkerView } from './worker-selection.js';
 
 /** A call running on a worker; told when the worker's process exits under it. */
 export interface InFlightCall {

@@ -11,7 +11,7 @@
  * Ending a session (explicitly or by expiry) sends EndSession to its worker, so Python drops the
  * state; a worker that is gone has dropped it already.
  */
-import type { AffinityMode } from './pool-options.js';
+import type { AffinityMode } from './options.js';
 
 export interface Session {
   readonly id: string;
