@@ -14,6 +14,10 @@ export const REGISTRY_DEFAULTS = Object.freeze({
   killTimeoutMs: 5000,
   /** Interval between `/proc` checks while waiting for processes to exit. */
   pollMs: 20,
+  /** How often a running registry checks for dead peer runs on its directory (peer-watch.ts). */
+  peerCheckMs: 1000,
+  /** After a peer sweep that left survivors, or a failed check, wait this long before the next. */
+  peerBackoffMs: 30_000,
   /** `stopAll` repeats its pass at most this often to catch children activated while it ran. */
   stopRounds: 3,
 });

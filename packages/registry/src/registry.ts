@@ -28,12 +28,14 @@ import {
 import { type ChildView, type RunView, viewChild, viewRun } from './inspect.js';
 import { resolveRegistryDir } from './location.js';
 import { consoleLogger, type RegistryLogger } from './logger.js';
+import { PeerWatch } from './peer-watch.js';
 import type { ChildRecord, RunRecord } from './records.js';
 import type { StopReport, SweepReport } from './report.js';
 import { createRunId, currentHost, homeTagFor, parseRunId } from './run-id.js';
 import { stopRun } from './stop-run.js';
 import { RegistryStore, type StoreRecovery } from './store.js';
 import {
+  anyDeadRun,
   currentIdentity,
   type HostIdentity,
   type SweepContext,
@@ -58,6 +60,12 @@ export interface RegistryOptions {
   readonly installTracker?: boolean;
   /** fsync every commit (default false: see store.ts for why a committed write is enough). */
   readonly syncToDisk?: boolean;
+  /**
+   * How often a running registry checks for runs whose host died (another instance on the same
+   * directory killed by kill -9) and reaps what they left (default 1000 ms; 0 turns it off). See
+   * peer-watch.ts for what one check costs.
+   */
+  readonly peerCheckMs?: number;
 }
 
 export interface AttachOptions {
@@ -103,6 +111,9 @@ export class Registry implements ProcessTracker {
   #idToPid = new Map<string, number>();
   #closed = false;
   #stopping = false;
+  #peerWatch: PeerWatch | undefined;
+  /** Sweeps run one at a time: the periodic one and one asked for never race over the same run. */
+  #sweepChain: Promise<unknown> = Promise.resolve();
 
   private constructor(i: Internals) {
     this.#store = i.store;
@@ -124,6 +135,7 @@ export class Registry implements ProcessTracker {
   static async open(options: RegistryOptions = {}): Promise<Registry> {
     if (!procfsAvailable()) throw new UnsupportedPlatformError();
     const graceMs = checkGrace(options.graceMs ?? REGISTRY_DEFAULTS.graceMs);
+    const peerCheckMs = checkPeerCheck(options.peerCheckMs ?? REGISTRY_DEFAULTS.peerCheckMs);
     const logger = options.logger ?? consoleLogger;
     const dir = resolveRegistryDir({ dir: options.dir });
     const store = RegistryStore.open({ dir, logger, syncToDisk: options.syncToDisk === true });
@@ -177,6 +189,7 @@ export class Registry implements ProcessTracker {
         registry.bootSweep = await registry.sweep({ scanMarkers: store.recovery ? 'home' : 'runs' });
       }
       if (options.installTracker !== false) setProcessTracker(registry);
+      if (peerCheckMs > 0) registry.#watchPeers(peerCheckMs);
       return registry;
     } catch (err) {
       await store.close();
@@ -304,7 +317,30 @@ export class Registry implements ProcessTracker {
   async sweep(options: SweepOptions = {}): Promise<SweepReport> {
     this.#assertOpen('sweep');
     if (options.graceMs !== undefined) checkGrace(options.graceMs);
-    return sweepRegistry(this.#context(), options);
+    return this.#serialSweep(options);
+  }
+
+  /** Checks done and sweeps started by the periodic watch for dead peers (0 when it is off). */
+  get peerWatch(): { readonly checks: number; readonly sweeps: number } {
+    return { checks: this.#peerWatch?.checks ?? 0, sweeps: this.#peerWatch?.sweeps ?? 0 };
+  }
+
+  #serialSweep(options: SweepOptions): Promise<SweepReport> {
+    const next = this.#sweepChain.then(() => sweepRegistry(this.#context(), options));
+    this.#sweepChain = next.catch(() => {});
+    return next;
+  }
+
+  #watchPeers(intervalMs: number): void {
+    this.#peerWatch = new PeerWatch({
+      intervalMs,
+      backoffMs: Math.max(intervalMs, REGISTRY_DEFAULTS.peerBackoffMs),
+      clock: this.#clock,
+      logger: this.#logger,
+      anyDeadRun: () => !this.#closed && anyDeadRun(this.#store, this.#here, this.runId),
+      sweep: () => this.#serialSweep({}),
+    });
+    this.#peerWatch.start();
   }
 
   /**
@@ -339,6 +375,9 @@ export class Registry implements ProcessTracker {
     if (this.#closed) return;
     this.#closed = true;
     if (getProcessTracker() === this) setProcessTracker(undefined);
+    // A periodic check or sweep in progress still reads the store: let it finish before closing it.
+    await this.#peerWatch?.stop();
+    await this.#sweepChain;
     if (this.#owner) {
       this.#store.refresh();
       if (this.#store.listChildren(this.runId).length === 0) this.#store.removeRun(this.runId);
@@ -362,6 +401,16 @@ export class Registry implements ProcessTracker {
   #assertOpen(operation: string): void {
     if (this.#closed) throw new RegistryClosedError(operation);
   }
+}
+
+function checkPeerCheck(ms: number): number {
+  if (!(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0)) {
+    throw new InvalidRegistryOptionsError(
+      `peerCheckMs must be a finite number >= 0 (0 turns the check off), got ${String(ms)}`,
+      { peerCheckMs: ms },
+    );
+  }
+  return ms;
 }
 
 function checkGrace(graceMs: number): number {

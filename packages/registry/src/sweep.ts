@@ -55,6 +55,20 @@ export function judgeRun(runId: string, run: RunRecord | undefined, here: HostId
   return isProcessAlive(parts.hostPid, parts.hostStartTime) ? 'alive' : 'dead';
 }
 
+/**
+ * Whether any run recorded in the registry, other than `ownRunId`, is dead or from a previous boot:
+ * the cheap question the peer watch asks every tick (one range read, one /proc read per run).
+ */
+export function anyDeadRun(store: RegistryStore, here: HostIdentity, ownRunId: string): boolean {
+  store.refresh();
+  for (const run of store.listRuns()) {
+    if (run.runId === ownRunId) continue;
+    const verdict = judgeRun(run.runId, run, here);
+    if (verdict === 'dead' || verdict === 'rebooted') return true;
+  }
+  return false;
+}
+
 /** Which marker carriers outside the registry's dead runs a sweep may also reap. */
 export type MarkerScope = 'runs' | 'home' | 'any';
 

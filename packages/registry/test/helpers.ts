@@ -163,8 +163,11 @@ export class Host {
   #ready: Promise<void>;
   readonly exited: Promise<void>;
 
-  constructor(dir: string, cleanup: Cleanup, graceMs = 300) {
-    this.child = spawn(process.execPath, [HOST_FIXTURE, dir, String(graceMs), 'trellis-test-marker'], {
+  /** `peerCheckMs`: the host's periodic check for dead peers (its default when omitted; 0 turns it off). */
+  constructor(dir: string, cleanup: Cleanup, graceMs = 300, peerCheckMs?: number) {
+    const argv = [HOST_FIXTURE, dir, String(graceMs), 'trellis-test-marker'];
+    if (peerCheckMs !== undefined) argv.push(`--peer-check-ms=${peerCheckMs}`);
+    this.child = spawn(process.execPath, argv, {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     cleanup.pids.add(this.child.pid!);
@@ -184,8 +187,8 @@ export class Host {
     });
   }
 
-  static async start(dir: string, cleanup: Cleanup, graceMs = 300): Promise<Host> {
-    const h = new Host(dir, cleanup, graceMs);
+  static async start(dir: string, cleanup: Cleanup, graceMs = 300, peerCheckMs?: number): Promise<Host> {
+    const h = new Host(dir, cleanup, graceMs, peerCheckMs);
     await h.#ready;
     return h;
   }

@@ -35,7 +35,9 @@ const markers: string[] = [];
 after(() => cleanup.run());
 
 async function open(dir: string, options: { sweepAtBoot?: boolean } = {}): Promise<Registry> {
-  const r = await Registry.open({ dir, graceMs: 300, logger: memoryLogger(), ...options });
+  // The periodic watch for dead peers is off: these tests check what one explicit sweep reports
+  // (peer-reap.test.ts tests the watch).
+  const r = await Registry.open({ dir, graceMs: 300, logger: memoryLogger(), peerCheckMs: 0, ...options });
   markers.push(r.marker);
   return r;
 }
