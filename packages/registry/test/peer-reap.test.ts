@@ -90,12 +90,14 @@ describe('a running instance reaps a dead peer', () => {
     assert.ok(wb.sweeps + wc.sweeps >= 1, 'a live peer swept');
     for (const ch of [childB, childC])
       assert.ok(alive(ch.pid, ch.startTime), 'the live peers’ children survive');
-    const runs = (await b.send({ op: 'list' })) as { runId: string }[];
-    assert.ok(
-      runs.every((r) => r.runId !== a.runId),
-      'the dead run’s records are removed',
-    );
-
+    // The records go once the sweep has confirmed every process gone, a moment after the above.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const children = (await b.send({ op: 'list' })) as { runId: string }[];
+      if (children.every((r) => r.runId !== a.runId)) break;
+      if (Date.now() > deadline) assert.fail('the dead run’s records were not removed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await b.end();
     await c.end();
     assert.deepEqual([...groupMembers(childB.pgid), ...groupMembers(childC.pgid)], []);
