@@ -81,5 +81,11 @@ export type {
   LeaseStore,
   LeaseView,
 } from './lease-store.js';
+export {
+  checkEpoch,
+  checkHolder,
+  checkLeaseName,
+  checkTtl,
+} from './lease-store.js';
 export { LmdbLeaseStore, type LmdbLeaseStoreOptions } from './lmdb-lease-store.js';
 export { type MonitoredChildOptions, monitoredChild } from './monitored-child.js';

@@ -116,10 +116,12 @@ interface State {
   lastError: string | null;
   timer: TimerHandle | undefined;
   subscribers: Set<Pid>;
+  /** Unsubscribes from the store's change notifications (stores that have `watch`). */
+  unwatch: (() => void) | undefined;
 }
 
 interface TickMessage {
-  readonly type: '$lease_tick';
+  readonly type: '$lease_tick' | '$lease_wake';
 }
 
 function normalize(o: LeaseKeeperOptions): State['o'] {
@@ -168,21 +170,63 @@ function changed(s: State, ctx: ServerContext): void {
     ctx.send(pid, { type: '$lease_status', status: st } satisfies LeaseStatusMessage);
 }
 
+/** What a keep-alive race resolves with when our own deadline passed first. */
+const DEADLINE = Symbol('lease deadline');
+
+/**
+ * Waits for `p`, but no later than our own deadline `expiresAt` (store clock). A store across the
+ * network can hang in a partition far longer than the lease lasts; the leader must stop claiming
+ * the lease at its deadline whatever the store does (for a store whose calls return at once, as
+ * LMDB's, `p` settles first and nothing changes).
+ */
+function beforeDeadline<T>(s: State, p: Promise<T>): Promise<T | typeof DEADLINE> {
+  if (s.expiresAt === null) return p;
+  const ms = Math.max(0, s.expiresAt - s.store.now());
+  return new Promise((resolve, reject) => {
+    const t = s.clock.setTimeout(() => resolve(DEADLINE), ms);
+    p.then(
+      (v) => {
+        s.clock.clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        s.clock.clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+function stepDown(s: State, ctx: ServerContext, why: string | null): void {
+  s.losses++;
+  s.role = 'follower';
+  s.epoch = null;
+  s.expiresAt = null;
+  if (why !== null) s.lastError = why;
+  // Tell subscribers now: the attempt to acquire again may take as long as the store is slow.
+  changed(s, ctx);
+}
+
 /** One step: renew when leading, else try to acquire. Store failures are kept, never thrown. */
 async function step(s: State, ctx: ServerContext): Promise<void> {
-  const before = `${s.role}/${s.epoch}`;
+  let before = `${s.role}/${s.epoch}`;
   try {
     if (s.role === 'leader' && s.epoch !== null) {
-      const r = await s.store.keepAlive(s.o.lease, s.holder.id, s.epoch);
-      s.seen = r.lease;
-      if (r.renewed) {
-        s.renewals++;
-        s.expiresAt = r.lease.expiresAt;
+      const r = await beforeDeadline(s, s.store.keepAlive(s.o.lease, s.holder.id, s.epoch));
+      if (r === DEADLINE) {
+        stepDown(s, ctx, 'the store did not confirm a renewal before the lease deadline');
+        before = `${s.role}/${s.epoch}`;
       } else {
-        s.losses++;
-        s.role = 'follower';
-        s.epoch = null;
-        s.expiresAt = null;
+        s.seen = r.lease;
+        if (r.renewed) {
+          s.renewals++;
+          s.expiresAt = r.lease.expiresAt;
+        } else {
+          s.losses++;
+          s.role = 'follower';
+          s.epoch = null;
+          s.expiresAt = null;
+        }
       }
     }
     if (s.role === 'follower') {
@@ -223,7 +267,7 @@ function schedule(s: State, ctx: ServerContext): void {
 const keeperServer = defineServer<State, [State['o']]>({
   async init(ctx, o) {
     const ownsStore = o.store === undefined;
-    const store = o.store ?? LmdbLeaseStore.open({ dir: o.dir, now: o.now });
+    const store: LeaseStore = o.store ?? LmdbLeaseStore.open({ dir: o.dir, now: o.now });
     const s: State = {
       o,
       store,
@@ -240,12 +284,19 @@ const keeperServer = defineServer<State, [State['o']]>({
       lastError: null,
       timer: undefined,
       subscribers: new Set(),
+      unwatch: undefined,
     };
     // A kill skips terminate: the timer still must not fire into a dead process, nor the file stay open.
     ctx.node.monitor(() => {
       if (s.timer !== undefined) s.clock.clearTimeout(s.timer);
+      s.unwatch?.();
       if (ownsStore) void store.close().catch(() => {});
     }, ctx.self);
+    // A store that announces changes (etcd) wakes the keeper at once: a follower takes over as soon
+    // as the store freed the lease, not at its next interval.
+    s.unwatch = store.watch?.(o.lease, () => {
+      if (ctx.alive) ctx.send(ctx.self, { type: '$lease_wake' } satisfies TickMessage);
+    });
     // Acquire now, so the work started after the keeper can ask who leads at once.
     await step(s, ctx);
     schedule(s, ctx);
@@ -262,7 +313,9 @@ const keeperServer = defineServer<State, [State['o']]>({
   },
 
   async handleInfo(msg: TickMessage | DownMessage, s, ctx) {
-    if (msg?.type === '$lease_tick') {
+    if (msg?.type === '$lease_tick' || msg?.type === '$lease_wake') {
+      // A wake comes between ticks: the pending tick is replaced, so there is one timer at a time.
+      if (s.timer !== undefined) s.clock.clearTimeout(s.timer);
       await step(s, ctx);
       schedule(s, ctx);
     } else if (msg?.type === 'DOWN') s.subscribers.delete(msg.pid);
@@ -271,6 +324,7 @@ const keeperServer = defineServer<State, [State['o']]>({
 
   async terminate(_reason, s) {
     if (s.timer !== undefined) s.clock.clearTimeout(s.timer);
+    s.unwatch?.();
     try {
       if (s.o.releaseOnStop && s.role === 'leader' && s.epoch !== null)
         await s.store.revoke(s.o.lease, s.holder.id, s.epoch);

@@ -91,6 +91,12 @@ export interface LeaseStore {
   fencedWrite<T>(name: string, epoch: number, write: (tx: FencedTxn) => T): Promise<T>;
   /** Reads a value written by fencedWrite (reads need no fence). */
   readFenced(key: string): Promise<unknown>;
+  /**
+   * Optional: calls `onChange` when the lease changes in the store (a new holder, an expiry, a
+   * release) and returns the unsubscribe function. A keeper then tries at once instead of at its
+   * next interval. A store without it (LMDB) is polled.
+   */
+  watch?(name: string, onChange: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,188 @@
+/**
+ * A throw-away etcd on this host, for tests, benches and `pnpm example:cluster`: Debian's `etcd`
+ * binary (scripts/install-system-deps.sh) on free 127.0.0.1 ports with a temporary data dir,
+ * stopped by PID and its dir removed. One member or three (distinct client and peer ports), with
+ * fast elections (heartbeat 50 ms, election timeout 500 ms), which also lowers etcd's minimum lease
+ * TTL to 1 s (etcd raises shorter TTLs to 1.5 x the election timeout).
+ *
+ * Not for production: docs/cluster.md says how to run a real 3-member etcd.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+
+export interface LocalEtcdMember {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  proc: ChildProcess | undefined;
+}
+
+export interface LocalEtcdOptions {
+  /** 1 (default) or 3 members. */
+  readonly members?: number;
+  /** Address to bind (default 127.0.0.1; a namespace test passes the etcd namespace's address). */
+  readonly host?: string;
+  /** Prefix of the member names; it appears on the command line (tests use it to find leftovers). */
+  readonly name?: string;
+  /** Run each member through this argv prefix (e.g. ['ip', 'netns', 'exec', 'ns']). */
+  readonly wrap?: readonly string[];
+  /** Fixed client port of the first member (others follow), instead of free ports. */
+  readonly port?: number;
+}
+
+/** A free TCP port on 127.0.0.1 (closed again at once; etcd binds it a moment later). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+    });
+  });
+}
+
+export class LocalEtcd {
+  readonly members: LocalEtcdMember[];
+  readonly #root: string;
+  readonly #wrap: readonly string[];
+  readonly #token: string;
+
+  private constructor(members: LocalEtcdMember[], root: string, wrap: readonly string[], token: string) {
+    this.members = members;
+    this.#root = root;
+    this.#wrap = wrap;
+    this.#token = token;
+  }
+
+  get endpoints(): string[] {
+    return this.members.map((m) => m.clientUrl);
+  }
+
+  static async start(o: LocalEtcdOptions = {}): Promise<LocalEtcd> {
+    const n = o.members ?? 1;
+    const host = o.host ?? '127.0.0.1';
+    const root = mkdtempSync(join(tmpdir(), 'trellis-etcd-'));
+    const base = o.name ?? 'trellis-etcd';
+    const members: LocalEtcdMember[] = [];
+    for (let i = 0; i < n; i++) {
+      const cp = o.port !== undefined ? o.port + 2 * i : await freePort(o.wrap ? '127.0.0.1' : host);
+      const pp = o.port !== undefined ? o.port + 2 * i + 1 : await freePort(o.wrap ? '127.0.0.1' : host);
+      members.push({
+        name: `${base}-${i}`,
+        clientUrl: `http://${host}:${cp}`,
+        peerUrl: `http://${host}:${pp}`,
+        dataDir: join(root, `m${i}`),
+        proc: undefined,
+      });
+    }
+    const e = new LocalEtcd(members, root, o.wrap ?? [], `${base}-${process.pid}-${Date.now()}`);
+    try {
+      for (const m of members) e.startMember(m);
+      await e.waitHealthy();
+    } catch (err) {
+      await e.stop();
+      throw err;
+    }
+    return e;
+  }
+
+  /** (Re)starts one member with its data dir (a restarted member rejoins with its data). */
+  startMember(m: LocalEtcdMember): void {
+    const cluster = this.members.map((x) => `${x.name}=${x.peerUrl}`).join(',');
+    const args = [
+      '--name',
+      m.name,
+      '--data-dir',
+      m.dataDir,
+      '--listen-client-urls',
+      m.clientUrl,
+      '--advertise-client-urls',
+      m.clientUrl,
+      '--listen-peer-urls',
+      m.peerUrl,
+      '--initial-advertise-peer-urls',
+      m.peerUrl,
+      '--initial-cluster',
+      cluster,
+      '--initial-cluster-token',
+      this.#token,
+      '--initial-cluster-state',
+      'new',
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
+      '--log-level',
+      'error',
+    ];
+    const argv = [...this.#wrap, 'etcd', ...args];
+    m.proc = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    m.proc.stderr?.resume();
+    m.proc.on('error', () => {});
+  }
+
+  /** Resolves when every running member answers a read (bounded: 15 s). */
+  async waitHealthy(timeoutMs = 15_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (const m of this.members) {
+      if (m.proc === undefined) continue;
+      const c = new Etcd3({ hosts: m.clientUrl, dialTimeout: 500 });
+      try {
+        for (;;) {
+          if (m.proc.exitCode !== null)
+            throw new Error(`etcd member ${m.name} exited with ${m.proc.exitCode}; is the port in use?`);
+          try {
+            await c.kv.range({ key: Buffer.from('/') }, { deadline: Date.now() + 500 });
+            break;
+          } catch (err) {
+            if (Date.now() > until)
+              throw new Error(`etcd at ${m.clientUrl} not healthy after ${timeoutMs} ms: ${String(err)}`);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      } finally {
+        c.close();
+      }
+    }
+  }
+
+  /** The current etcd leader's member (by asking each running member's status). */
+  async leader(): Promise<LocalEtcdMember | undefined> {
+    for (const m of this.members) {
+      if (m.proc === undefined) continue;
+      const c = new Etcd3({ hosts: m.clientUrl, dialTimeout: 500 });
+      try {
+        const st = await c.maintenance.status({ deadline: Date.now() + 1000 });
+        const id = String(st.leader);
+        if (String(st.header.member_id) === id) return m;
+      } catch {
+        // not answering: not the leader we can use
+      } finally {
+        c.close();
+      }
+    }
+    return undefined;
+  }
+
+  /** Kills one member with a signal (default SIGKILL) and waits for its exit. */
+  async kill(m: LocalEtcdMember, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = m.proc;
+    m.proc = undefined;
+    if (p === undefined || p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill(signal);
+    await gone;
+  }
+
+  /** Stops every member (by PID) and removes the data dirs. */
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => this.kill(m)));
+    rmSync(this.#root, { recursive: true, force: true });
+  }
+}
