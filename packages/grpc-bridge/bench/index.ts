@@ -7,6 +7,7 @@ import { benchHostKill } from './host-kill.js';
 import { benchHostTool, benchRecycle, benchSessionAffinity } from './parity.js';
 import type { BenchResult } from './result.js';
 import { benchStartup } from './startup.js';
+import { benchStderr } from './stderr.js';
 import { benchThroughput } from './throughput.js';
 import { benchUnary } from './unary.js';
 
@@ -18,4 +19,5 @@ export const suites: Record<string, () => Promise<BenchResult[]>> = {
   'session-affinity': benchSessionAffinity,
   'host-tool': benchHostTool,
   recycle: benchRecycle,
+  stderr: benchStderr,
 };

@@ -61,6 +61,11 @@ export const BRIDGE_DEFAULTS = Object.freeze({
   streamHighWaterMark: 16,
   /** Bytes of each worker's stderr kept for error messages. */
   stderrTailBytes: 8192,
+  /**
+   * Longest stderr line given whole to `onStderr`; a longer one (a `\r` progress bar, a dumped blob)
+   * is cut to this many bytes and marked, so memory and event-loop time stay flat.
+   */
+  maxStderrLineBytes: 64 * 1024,
   /** `unix` (a socket per worker in a private temp directory) or `tcp` (127.0.0.1, port 0). */
   transport: 'unix' as 'unix' | 'tcp',
   /** Environment variable naming the Python interpreter to use instead of `<repo>/.venv/bin/python`. */

@@ -68,10 +68,35 @@ function load(): Loaded {
   return loaded;
 }
 
-/** A ToolService client for one worker, with message limits matching the worker's. */
-export function createToolClient(address: string, maxMessageBytes: number): ToolServiceClient {
+/** Metadata key of the per-run secret every call to a worker carries (trellis_worker/guard.py). */
+export const SECRET_METADATA_KEY = 'trellis-secret';
+
+/**
+ * A ToolService client for one worker, with message limits matching the worker's. With `secret`,
+ * every call carries it (the worker refuses calls without it with UNAUTHENTICATED). An interceptor
+ * rather than call credentials: grpc-js refuses call credentials on an insecure channel, and the
+ * channel is a Unix socket or loopback TCP, where TLS would protect nothing the secret does not.
+ */
+export function createToolClient(
+  address: string,
+  maxMessageBytes: number,
+  secret?: string | undefined,
+): ToolServiceClient {
   const { ToolService } = load();
+  const interceptors: grpc.Interceptor[] =
+    secret === undefined
+      ? []
+      : [
+          (options, nextCall) =>
+            new grpc.InterceptingCall(nextCall(options), {
+              start(metadata, listener, next) {
+                metadata.set(SECRET_METADATA_KEY, secret);
+                next(metadata, listener);
+              },
+            }),
+        ];
   return new ToolService(address, grpc.credentials.createInsecure(), {
+    interceptors,
     'grpc.max_send_message_length': maxMessageBytes,
     'grpc.max_receive_message_length': maxMessageBytes,
     // Each worker gets its own channel: never share a subchannel with another pool's worker that

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .constants import DEFAULTS, PROTOCOL, READY_PREFIX
+from .guard import take_secret
 from .lifecycle import arm_parent_death_signal, parent_is_gone, watch_stdin
 from .log_format import StderrFormatter
 from .server import ListenAddressError, Worker
@@ -221,7 +222,7 @@ def _load_tools(refs: list[str]) -> dict[str, ToolSpec]:
     return tools
 
 
-async def _serve(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int) -> int:
+async def _serve(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int, secret: bytes | None) -> int:
     loop = asyncio.get_running_loop()
     host = None
     if args.host_address:
@@ -240,6 +241,7 @@ async def _serve(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, pa
         concurrency=args.concurrency,
         max_message_bytes=args.max_message_bytes,
         host=host,
+        secret=secret,
     )
     try:
         address = await worker.start(args.listen)
@@ -301,6 +303,8 @@ async def _serve(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, pa
 
 def main(argv: list[str] | None = None) -> NoReturn:
     args = parse_args(argv)
+    # Before any user code runs: the tools (and their subprocesses) must not inherit the secret.
+    secret = take_secret()
     ready_fd = _claim_stdout()
     # Record the parent before arming the signal: if it is already gone at this point, the signal
     # will never come, and only the comparison below can tell.
@@ -316,23 +320,36 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
     try:
         tools = _load_tools(args.tools)
+    except SystemExit as exc:
+        # sys.exit() at a module's top level (a script's code not under `if __name__ == "__main__"`)
+        # would end the worker with that code and no word of why. The hint goes last: the host
+        # quotes the end of stderr.
+        traceback.print_exc(file=sys.stderr)
+        print(
+            f"trellis_worker: a tools module called sys.exit({exc.code!r}) while being imported; "
+            'move the module\'s script code under `if __name__ == "__main__":` so importing it only '
+            "defines the tools",
+            file=sys.stderr,
+        )
+        sys.stderr.flush()
+        os._exit(EXIT_TOOLS)
     except Exception:  # noqa: BLE001 - any import-time failure of user code
         print("trellis_worker: could not load the tools:", file=sys.stderr)
         traceback.print_exc(file=sys.stderr)
         sys.stderr.flush()
         os._exit(EXIT_TOOLS)
 
-    code = _run(args, tools, ready_fd, parent)
+    code = _run(args, tools, ready_fd, parent, secret)
     os._exit(code)
 
 
-def _run(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int) -> int:
+def _run(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int, secret: bytes | None) -> int:
     """Runs the server loop and returns the exit code. The process then ends with os._exit: pool
     threads still inside a tool that ignored cancellation must not hold the exit up (a normal
     interpreter exit joins them)."""
     loop = asyncio.new_event_loop()
     try:
-        code = loop.run_until_complete(_serve(args, tools, ready_fd, parent))
+        code = loop.run_until_complete(_serve(args, tools, ready_fd, parent, secret))
     except BaseException:  # noqa: BLE001 - report, then still exit
         traceback.print_exc(file=sys.stderr)
         code = EXIT_FAILURE

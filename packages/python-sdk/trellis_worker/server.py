@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from google.protobuf.message import Message
 
-from ._stubs import common_pb2, tool_service_pb2_grpc
+from ._stubs import common_pb2
 from ._stubs import tool_service_pb2 as pb
 from .constants import PROTOCOL, SDK_VERSION
 from .context import ToolContext
-from .errors import PayloadTooLargeError, UnknownToolError
+from .errors import PayloadTooLargeError, UnknownToolError, ValidationError
+from .guard import add_tool_service
 from .lifecycle import rss_bytes
 from .payload import decode_arguments
 from .runner import ToolRunner
 from .sessions import SessionStore
 from .status import grpc_errors
-from .tool import ToolSpec
+from .tool import TOOL_NAME, ToolSpec
 
 if TYPE_CHECKING:
     from .host import HostClient
@@ -87,6 +88,7 @@ class Worker:
         concurrency: int,
         max_message_bytes: int,
         host: HostClient | None = None,
+        secret: bytes | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.tools = tools
@@ -108,7 +110,7 @@ class Worker:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        tool_service_pb2_grpc.add_ToolServiceServicer_to_server(ToolServicer(self), self.server)
+        add_tool_service(self.server, ToolServicer(self), secret)
 
     async def start(self, listen: str) -> str:
         """Binds and starts serving; returns the address to report (real port for port 0).
@@ -144,6 +146,14 @@ class Worker:
     ) -> tuple[ToolSpec, dict[str, Any], ToolContext]:
         spec = self.tools.get(request.tool)
         if spec is None:
+            if not TOOL_NAME.match(request.tool):
+                # Not a name any tool can have (garbage bytes that happened to decode): a bad
+                # request, not a lookup worth answering with the tool list.
+                raise ValidationError(
+                    "tool",
+                    f"malformed request: {request.tool[:40]!r} is not a tool name "
+                    "(letters, digits, '_', '-', '.'; starting with a letter or '_')",
+                )
             raise UnknownToolError(request.tool, list(self.tools))
         payload = request.payload
         content_type = payload.content_type
@@ -199,7 +209,9 @@ class Worker:
         )
 
 
-class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
+class ToolServicer:
+    """The ToolService methods; registered behind the secret check by guard.add_tool_service."""
+
     def __init__(self, worker: Worker) -> None:
         self._w = worker
 

@@ -27,7 +27,7 @@ from .schema import MISSING, AnySpec, BytesSpec, Field, ObjectSpec, OptionalSpec
 F = TypeVar("F", bound=Callable[..., Any])
 Kind = Literal["sync", "async", "generator", "async_generator"]
 CONTEXT_PARAM_NAMES = ("ctx",)
-_TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 class ToolSpec:
@@ -131,7 +131,7 @@ def build_tool_spec(
     if not callable(fn):
         raise ToolDefinitionError(f"@tool needs a function, got {fn!r}")
     tool_name = name or fn.__name__
-    if not _TOOL_NAME.match(tool_name):
+    if not TOOL_NAME.match(tool_name):
         raise ToolDefinitionError(
             f"tool name {tool_name!r} must start with a letter or '_' and hold only letters, digits, '_', '-', '.'"
         )

@@ -70,8 +70,8 @@ await Promise.all(pools.map((p) => p.start()));
 
 const addressOf = (p: ToolPool) => () => p.stats().workers[0]?.address ?? 'unix:/nonexistent';
 const wire = [
-  { name: 'unix socket', address: addressOf(unix) },
-  { name: 'tcp port', address: addressOf(tcp) },
+  { name: 'unix socket', address: addressOf(unix), secret: () => unix.workerSecret() },
+  { name: 'tcp port', address: addressOf(tcp), secret: () => tcp.workerSecret() },
 ];
 
 /** One good call aimed at the pool's worker; a problem description when it does not answer right. */

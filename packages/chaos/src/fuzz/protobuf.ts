@@ -9,7 +9,14 @@
  * the deadline (the worker hung) or UNAVAILABLE (the worker went away). The worker must serve the
  * next good call.
  */
-import { Client, credentials, type ServiceError, status } from '@grpc/grpc-js';
+import {
+  Client,
+  credentials,
+  InterceptingCall,
+  type Interceptor,
+  type ServiceError,
+  status,
+} from '@grpc/grpc-js';
 import type { Prng } from '../prng.js';
 import { hexHead, type Tally } from './tally.js';
 import { executeRequest, pbBytes, pbString, pbTag, pbVarint, TOOL_SERVICE, varint } from './wire.js';
@@ -100,20 +107,38 @@ export const PROTOBUF_INPUTS: readonly (readonly [string, Gen])[] = [
   ],
 ];
 
-/** A raw client per worker address, kept while its address stays the same. */
+/**
+ * A raw client per worker address (and secret), kept while its address stays the same. With a
+ * secret every call carries it as the pool's own client does (grpc-bridge protos.ts), so the
+ * fuzzed bytes reach the worker's decoder; without one the worker must refuse them unread.
+ */
 export class RawClients {
   #clients = new Map<string, Client>();
 
-  get(address: string): Client {
-    let c = this.#clients.get(address);
+  get(address: string, secret?: string | undefined): Client {
+    const key = `${address}\0${secret ?? ''}`;
+    let c = this.#clients.get(key);
     if (c === undefined) {
+      const interceptors: Interceptor[] =
+        secret === undefined
+          ? []
+          : [
+              (options, nextCall) =>
+                new InterceptingCall(nextCall(options), {
+                  start(metadata, listener, next) {
+                    metadata.set('trellis-secret', secret);
+                    next(metadata, listener);
+                  },
+                }),
+            ];
       c = new Client(address, credentials.createInsecure(), {
+        interceptors,
         'grpc.max_send_message_length': -1,
         'grpc.max_receive_message_length': -1,
         'grpc.enable_retries': 0,
         'grpc.use_local_subchannel_pool': 1,
       });
-      this.#clients.set(address, c);
+      this.#clients.set(key, c);
     }
     return c;
   }
@@ -152,12 +177,16 @@ export function rawStream(client: Client, msg: Buffer, deadlineMs: number): Prom
   });
 }
 
-const NOT_CLEAN = new Set(['DEADLINE_EXCEEDED', 'UNAVAILABLE']);
+// UNKNOWN: a request that does not decode must get INVALID_ARGUMENT, not protobuf's raw error
+// (issue 13, defect 8).
+const NOT_CLEAN = new Set(['DEADLINE_EXCEEDED', 'UNAVAILABLE', 'UNKNOWN']);
+/** Share of inputs sent without the pool's secret: each must be refused with UNAUTHENTICATED. */
+const UNAUTHENTICATED_SHARE = 0.1;
 
 export async function fuzzProtobuf(
   rng: Prng,
   count: number,
-  targets: readonly { name: string; address: () => string }[],
+  targets: readonly { name: string; address: () => string; secret?: (() => string) | undefined }[],
   maxBytes: number,
   tally: Tally,
   servesAfter: () => Promise<string | undefined>,
@@ -168,15 +197,23 @@ export async function fuzzProtobuf(
       const target = targets[i % targets.length]!;
       const [family, gen] = rng.pick(PROTOBUF_INPUTS);
       const { method, msg } = gen(rng, maxBytes);
-      const client = clients.get(target.address());
+      const anonymous = target.secret !== undefined && rng.chance(UNAUTHENTICATED_SHARE);
+      const client = clients.get(target.address(), anonymous ? undefined : target.secret?.());
       const streaming = method === 'Execute' && rng.chance(0.2);
       const how = streaming ? await rawStream(client, msg, 3000) : await rawUnary(client, method, msg, 3000);
       const expectExhausted = family === 'oversized';
-      const clean = expectExhausted ? how === 'RESOURCE_EXHAUSTED' : !NOT_CLEAN.has(how);
+      // Without the secret the only right answer is UNAUTHENTICATED (an oversized message may be
+      // refused by gRPC's size limit before the worker's check runs).
+      const clean = anonymous
+        ? how === 'UNAUTHENTICATED' || (expectExhausted && how === 'RESOURCE_EXHAUSTED')
+        : expectExhausted
+          ? how === 'RESOURCE_EXHAUSTED'
+          : !NOT_CLEAN.has(how) && how !== 'UNAUTHENTICATED';
       tally.add(
-        how,
+        anonymous ? `${how} (no secret)` : how,
         clean,
-        () => `${family} -> ${streaming ? 'ExecuteStream' : method} at ${target.name}: ${hexHead(msg)}`,
+        () =>
+          `${family} -> ${streaming ? 'ExecuteStream' : method} at ${target.name}${anonymous ? ' without the secret' : ''}: ${hexHead(msg)}`,
       );
       const problem = await servesAfter();
       if (problem !== undefined)

@@ -3,10 +3,11 @@
  * the tool list, and where each new worker listens. One per ToolPool object; it outlives restarts of
  * the pool's supervisor, so a pool handle keeps working after its parent restarts it.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TimerHandle } from '@trellis/core';
+import { getLogger, type TimerHandle } from '@trellis/core';
 import { BRIDGE_DEFAULTS } from '../defaults.js';
 import type { WorkerExit } from '../errors.js';
 import { HostService } from '../host-service.js';
@@ -40,6 +41,12 @@ export class PoolRuntime {
   readonly breaker: CircuitBreaker | undefined;
   readonly host: HostService;
   #socketDir: string | undefined;
+  /**
+   * The secret every call to this pool's workers carries (trellis_worker/guard.py): without it, any
+   * local user could call a tool through the worker's port or socket and run it as this user.
+   * Handed to each worker in its environment, never on its command line.
+   */
+  readonly secret = randomBytes(32).toString('hex');
   #workerSeq = 0;
   #launchSeq = 0;
   #callSeq = 0;
@@ -183,10 +190,27 @@ export class PoolRuntime {
     this.toolNames = [...this.tools.keys()].sort();
   }
 
-  /** A private directory for this run of the pool's sockets (unix transport). */
+  /**
+   * A private directory (0700: mkdtemp's mode) for this run of the pool's sockets (unix transport).
+   * Under TMPDIR when a socket path there fits in sun_path (107 bytes), else under /tmp; only when
+   * neither fits do the workers fall back to loopback TCP, and that is logged (the secret still
+   * guards every call).
+   */
   openSockets(): void {
     if (this.o.transport !== 'unix' || this.#socketDir !== undefined) return;
-    this.#socketDir = mkdtempSync(join(tmpdir(), 'trellis-'));
+    // The longest name launchOptions gives a socket, with room for large slot and launch numbers.
+    const longest = 'w9999-99999999.sock';
+    const fits = (dir: string): boolean =>
+      Buffer.byteLength(join(dir, 'trellis-XXXXXX', longest)) <= BRIDGE_DEFAULTS.maxSocketPath;
+    const base = [tmpdir(), '/tmp'].find(fits);
+    if (base === undefined) {
+      getLogger().warn(
+        { pool: this.name, tmpdir: tmpdir() },
+        "Unix socket paths under TMPDIR and /tmp are too long for the kernel (107 bytes): this pool's workers listen on loopback TCP instead (still guarded by the per-run secret); set TMPDIR to a shorter directory to keep Unix sockets",
+      );
+      return;
+    }
+    this.#socketDir = mkdtempSync(join(base, 'trellis-'));
   }
 
   closeSockets(): void {
@@ -223,8 +247,10 @@ export class PoolRuntime {
       startTimeoutMs: this.o.startTimeoutMs,
       cwd: this.o.cwd,
       env: { ...process.env, ...this.o.env },
+      secret: this.secret,
       name: `${this.name}/worker-${slot}`,
       stderrTailBytes: BRIDGE_DEFAULTS.stderrTailBytes,
+      maxStderrLineBytes: BRIDGE_DEFAULTS.maxStderrLineBytes,
       maxReadyLineBytes: BRIDGE_DEFAULTS.maxReadyLineBytes,
       onStderr: this.o.onStderr,
       hostAddress: this.host.address,

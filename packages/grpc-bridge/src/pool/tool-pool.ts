@@ -104,6 +104,15 @@ export class ToolPool {
     };
   }
 
+  /**
+   * The per-run secret every call to this pool's workers must carry (metadata `trellis-secret`);
+   * a call without it gets UNAUTHENTICATED. For tooling that talks to a worker directly (the chaos
+   * fuzzers); the pool's own calls carry it already. Keep it inside this process.
+   */
+  workerSecret(): string {
+    return this.#rt.secret;
+  }
+
   /** The pool's supervisor while it runs. */
   get pid(): Pid | undefined {
     return this.#sup;

@@ -28,6 +28,10 @@ import { oomKillCount } from '../pool/robustness.js';
 import { createToolClient } from '../protos.js';
 import { type ResolvedPython, sdkInstallHint } from './python.js';
 import { type ReadyLine, ReadyLineReader } from './readiness.js';
+import { StderrReader } from './stderr-lines.js';
+
+/** The environment variable that hands the worker its secret (trellis_worker/guard.py). */
+export const SECRET_ENV = 'TRELLIS_WORKER_SECRET';
 
 /** A tool as the workers describe it. */
 export interface ToolDescription {
@@ -57,10 +61,15 @@ export interface WorkerLaunchOptions {
   readonly graceMs: number;
   readonly startTimeoutMs: number;
   readonly cwd: string;
+  /** Environment of the worker; the secret below is added to it (never on the command line). */
   readonly env: NodeJS.ProcessEnv;
+  /** The per-run secret every call must carry (TRELLIS_WORKER_SECRET in the worker's environment). */
+  readonly secret?: string | undefined;
   /** Recorded in the registry, e.g. `pool/worker-2`. */
   readonly name: string;
   readonly stderrTailBytes: number;
+  /** Longest stderr line given whole to `onStderr`; longer ones are cut (stderr-lines.ts). */
+  readonly maxStderrLineBytes: number;
   readonly maxReadyLineBytes: number;
   readonly onStderr: ((line: string, pid: number) => void) | undefined;
   readonly clock: Clock;
@@ -132,7 +141,7 @@ export class WorkerProcess {
         role: 'tool-server',
         name: o.name,
         cwd: o.cwd,
-        env: o.env,
+        env: o.secret === undefined ? o.env : { ...o.env, [SECRET_ENV]: o.secret },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
     } catch (e) {
@@ -150,7 +159,7 @@ export class WorkerProcess {
     let client: ToolServiceClient | undefined;
     try {
       const ready = await withTimeout(io.ready, o, handle.pid, 'print its readiness line');
-      client = createToolClient(ready.address, o.maxMessageBytes);
+      client = createToolClient(ready.address, o.maxMessageBytes, o.secret);
       const c = client;
       const deadline = () => new Date(Date.now() + Math.max(1, o.startTimeoutMs - (o.clock.now() - t0)));
       await raceExit(
@@ -259,25 +268,24 @@ class ProcessIo {
   readonly startFailed: Promise<never>;
   exit: WorkerExit | undefined;
   #listeners: ExitListener[] = [];
-  #tail = '';
-  readonly #tailBytes: number;
+  readonly #tail: StderrReader;
 
   constructor(handle: ProcessHandle, o: WorkerLaunchOptions) {
     this.handle = handle;
-    this.#tailBytes = o.stderrTailBytes;
     const child = handle.child;
     // The worker may die at any moment: writes to its stdin would then raise EPIPE on the stream.
     child.stdin?.on('error', () => {});
-    let partial = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      const s = d.toString('utf8');
-      this.#tail = (this.#tail + s).slice(-this.#tailBytes);
-      if (o.onStderr) {
-        const lines = (partial + s).split('\n');
-        partial = lines.pop() ?? '';
-        for (const l of lines) o.onStderr(l, handle.pid);
-      }
-    });
+    // Linear in the bytes read whatever the child writes (one 50 MiB line included): see
+    // stderr-lines.ts for why a join-and-split per chunk is not.
+    const onStderr = o.onStderr;
+    const stderr = new StderrReader(
+      o.stderrTailBytes,
+      o.maxStderrLineBytes,
+      onStderr === undefined ? undefined : (l) => onStderr(l, handle.pid),
+    );
+    this.#tail = stderr;
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d));
+    child.stderr?.once('end', () => stderr.end());
     let settleReady: { res: (r: ReadyLine) => void; rej: (e: unknown) => void } | undefined;
     this.ready = new Promise<ReadyLine>((res, rej) => {
       settleReady = { res, rej };
@@ -323,7 +331,7 @@ class ProcessIo {
     });
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (this.exit !== undefined) return;
-      this.exit = { pid: handle.pid, exitCode: code, signal, stderrTail: this.#tail || undefined };
+      this.exit = { pid: handle.pid, exitCode: code, signal, stderrTail: this.#tail.tail() || undefined };
       // Whatever else lived in the worker's group goes with it.
       handle.kill('SIGKILL');
       for (const l of this.#listeners.splice(0)) l(this.exit);
@@ -356,7 +364,7 @@ class ProcessIo {
   }
 
   stderrTail(): string {
-    return this.#tail;
+    return this.#tail.tail();
   }
 }
 
@@ -365,6 +373,7 @@ const STDERR_DRAIN_MS = 300;
 
 /** What the worker's start-up exit codes mean, and what fixes each (see trellis_worker/cli.py). */
 const EXIT_MEANINGS: Record<number, string> = {
+  0: 'it ended normally although nobody stopped it: something in its start-up (a tools module, sitecustomize, a wrapper) called sys.exit(0) or os._exit(0); check the top level of the tools modules for script code that should be under `if __name__ == "__main__":`',
   1: 'its host looked gone at start, or it failed unexpectedly; read its stderr below',
   2: 'its command line was refused (a bad option value); check the pool options',
   3: 'its tools module could not be imported or has no @tool functions; fix the error below in the module, or the tools option',
