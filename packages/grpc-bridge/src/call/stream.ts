@@ -1,5 +1,6 @@
 /**
  * `pool.stream(tool, args)`: the items of a generator tool as an async iterator, with backpressure.
+ * The stream driver over the Call seam (call.ts), which admits, acquires, retries and settles.
  *
  * The call starts at the first `next()` (an iterator nobody reads takes no worker). Items are
  * buffered up to `highWaterMark`; then the gRPC stream is paused, grpc-js stops reading from the
@@ -11,18 +12,14 @@
  * the first item lets an idempotent call retry once on another worker, like a unary call; after
  * an item has been delivered there is no retry (the consumer has seen part of the stream).
  */
-import { type ClientReadableStream, type ServiceError, status } from '@grpc/grpc-js';
-import type { TrellisError } from '@trellis/core';
+import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { WorkerExitedError } from '../errors.js';
 import type { ExecuteStreamResponse__Output } from '../generated/trellis/bridge/v1/ExecuteStreamResponse.js';
 import { decodePayload, type ToolArgs } from '../payload.js';
 import type { InFlightCall, WorkerEntry } from '../pool/dispatcher.js';
 import type { StreamOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
-import type { Session } from '../pool/sessions.js';
-import { mapCallError, TRANSPORT, unavailable } from './errors.js';
-import { admitCall, recordOutcome, slotRequest } from './gate.js';
-import { type PreparedCall, prepareCall } from './prep.js';
-import { shouldRetry, waitForWorker, workerExited } from './unary.js';
+import { Call } from './call.js';
 
 interface Waiter {
   resolve: (r: IteratorResult<unknown>) => void;
@@ -35,10 +32,8 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   readonly #args: ToolArgs;
   readonly #opts: StreamOptions;
   readonly #hwm: number;
-  #p: PreparedCall | undefined;
+  #c: Call | undefined;
   #started = false;
-  #t0 = 0;
-  #callId = '';
   #items: unknown[] = [];
   #head = 0;
   #waiters: Waiter[] = [];
@@ -48,12 +43,8 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   #worker: WorkerEntry | undefined;
   #call: ClientReadableStream<ExecuteStreamResponse__Output> | undefined;
   #flight: InFlightCall | undefined;
-  #session: Session | undefined;
-  #admitted = false;
   #paused = false;
   #received = 0;
-  #attempt = 0;
-  #exclude: Set<number> | undefined;
   #aborted = false;
   #cancelledByConsumer = false;
   /** The current call ended by deadline or cancellation: its tool may still hold its slot. */
@@ -113,40 +104,31 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
 
   #start(): void {
     this.#started = true;
-    const rt = this.#rt;
-    this.#t0 = rt.o.clock.now();
-    this.#callId = rt.nextCallId();
-    rt.counters.started++;
+    const c = new Call(this.#rt, this.#tool);
+    this.#c = c;
     try {
-      this.#p = prepareCall(rt, this.#tool, this.#args, this.#opts, true, this.#t0, this.#callId);
-      this.#session = admitCall(rt, this.#tool, this.#opts);
-      this.#admitted = true;
+      c.admit(this.#args, this.#opts, true);
     } catch (e) {
       this.#finish(e);
       return;
     }
-    if (this.#p.signal) {
+    if (c.p.signal) {
       this.#onAbort = () => {
         this.#aborted = true;
         this.#call?.cancel();
       };
-      this.#p.signal.addEventListener('abort', this.#onAbort, { once: true });
+      c.p.signal.addEventListener('abort', this.#onAbort, { once: true });
     }
     void this.#open();
   }
 
   async #open(): Promise<void> {
+    const c = this.#c!;
     const rt = this.#rt;
-    const p = this.#p!;
-    const req = slotRequest(rt, p.tool, this.#opts, this.#session, this.#attempt, this.#exclude);
+    const p = c.p;
     let w: WorkerEntry;
     try {
-      let got = rt.dispatcher.tryAcquire(req);
-      if (got === undefined) {
-        rt.dispatcher.checkAffinity(req);
-        got = await waitForWorker(rt, p, req, this.#attempt);
-      }
-      w = got;
+      w = await c.acquire();
     } catch (e) {
       this.#finish(e);
       return;
@@ -156,17 +138,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
       return;
     }
     this.#worker = w;
-    if (rt.events.active) {
-      rt.events.emit({
-        type: 'call_started',
-        callId: this.#callId,
-        tool: p.tool,
-        workerId: w.id,
-        pid: w.pid,
-        queuedMs: rt.o.clock.now() - this.#t0,
-        attempt: this.#attempt,
-      });
-    }
+    c.started(w);
     const left = p.deadline - rt.o.clock.now();
     const call = w.client.ExecuteStream(
       p.request,
@@ -175,7 +147,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     this.#call = call;
     const flight: InFlightCall = {
       tool: p.tool,
-      onWorkerExit: (exit) => this.#failed(workerExited(exit, p, w), w, call),
+      onWorkerExit: (exit) => this.#failed(c.workerExited(exit, w), w, call),
     };
     this.#flight = flight;
     w.calls.add(flight);
@@ -212,28 +184,20 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     });
     call.on('error', (err: ServiceError) => {
       if (this.#call !== call || this.#finished || this.#cancelledByConsumer) return;
-      const mapped = mapCallError(err, {
-        tool: p.tool,
-        workerPid: w.pid,
-        timeoutMs: p.timeoutMs,
-        maxMessageBytes: rt.o.maxMessageBytes,
-        aborted: this.#aborted,
-        abortReason: p.signal?.reason,
-      });
-      if (mapped !== TRANSPORT) {
-        this.#pendingError = mapped;
-        this.#suspect = err.code === status.DEADLINE_EXCEEDED || err.code === status.CANCELLED;
-        return;
-      }
-      const exit = w.process.exit;
-      if (exit !== undefined) {
-        this.#failed(workerExited(exit, p, w), w, call);
+      const failure = c.rpcFailure(err, w, this.#aborted);
+      if (failure !== undefined) {
+        if (failure.error instanceof WorkerExitedError) {
+          this.#failed(failure.error, w, call);
+          return;
+        }
+        this.#pendingError = failure.error;
+        this.#suspect = failure.suspect;
         return;
       }
       // The connection dropped before the exit event: give the exit a moment to be reported.
       this.#attributionTimer = setTimeout(
-        () => this.#failed(unavailable(err, p.tool, w.pid), w, call),
-        rt.o.exitAttributionMs,
+        () => this.#failed(c.attributed(err, w), w, call),
+        c.exitAttributionMs,
       );
     });
   }
@@ -243,28 +207,9 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   /** A failure on `call`: retried once when nothing was delivered yet, else the stream's end. */
   #failed(e: unknown, w: WorkerEntry, call: ClientReadableStream<ExecuteStreamResponse__Output>): void {
     if (this.#call !== call || this.#finished) return;
-    const p = this.#p!;
-    if (
-      this.#received === 0 &&
-      this.#attempt === 0 &&
-      shouldRetry(e, p, w) &&
-      this.#rt.o.clock.now() < p.deadline
-    ) {
+    if (this.#received === 0 && this.#c!.retry(e, w)) {
       this.#detach();
       call.cancel();
-      this.#attempt = 1;
-      this.#exclude ??= new Set();
-      this.#exclude.add(w.id);
-      this.#rt.counters.retried++;
-      if (this.#rt.events.active) {
-        this.#rt.events.emit({
-          type: 'call_retried',
-          callId: this.#callId,
-          tool: p.tool,
-          fromWorkerId: w.id,
-          code: (e as TrellisError).code,
-        });
-      }
       void this.#open();
       return;
     }
@@ -292,46 +237,12 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
 
   #finish(err: unknown): void {
     if (this.#finished) return;
-    const w = this.#worker;
     this.#detach();
     this.#finished = true;
     this.#error = err;
-    const p = this.#p;
-    if (p?.signal && this.#onAbort) p.signal.removeEventListener('abort', this.#onAbort);
-    const rt = this.#rt;
-    const ms = rt.o.clock.now() - this.#t0;
-    if (err === undefined) {
-      if (w !== undefined) w.served++;
-      rt.counters.ok(ms);
-      if (this.#admitted && rt.breaker !== undefined) recordOutcome(rt, undefined);
-      if (rt.events.active && w !== undefined) {
-        rt.events.emit({
-          type: 'call_finished',
-          callId: this.#callId,
-          tool: this.#tool,
-          workerId: w.id,
-          pid: w.pid,
-          durationMs: ms,
-        });
-      }
-    } else {
-      const code = (err as { code?: unknown }).code;
-      rt.counters.fail(typeof code === 'string' ? code : 'ERR_UNKNOWN', undefined);
-      if (this.#admitted && rt.breaker !== undefined)
-        recordOutcome(rt, typeof code === 'string' ? code : 'ERR_UNKNOWN');
-      if (rt.events.active) {
-        rt.events.emit({
-          type: 'call_failed',
-          callId: this.#callId,
-          tool: this.#tool,
-          workerId: w?.id,
-          pid: w?.pid,
-          durationMs: ms,
-          code: typeof code === 'string' ? code : 'ERR_UNKNOWN',
-          message: (err as Error).message,
-        });
-      }
-    }
+    const c = this.#c;
+    if (c?.p?.signal && this.#onAbort) c.p.signal.removeEventListener('abort', this.#onAbort);
+    c?.settle(err);
     // Waiters exist only while the buffer is empty: they all get the end.
     for (const waiter of this.#waiters.splice(0)) {
       this.#endResult().then(waiter.resolve, waiter.reject);

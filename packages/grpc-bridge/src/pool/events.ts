@@ -2,6 +2,10 @@
  * Structured events of a ToolPool. Listeners are called synchronously; a throwing listener is
  * ignored (it must not break a call). Events are only built when someone listens, so an unobserved
  * pool pays nothing for them on the call path.
+ *
+ * One emitter per event family (`events.call`, `events.worker`, `events.pool`): each method checks
+ * once whether anyone listens and only then builds the event, so the code that reports an event is
+ * one line, and the `if (active)` guard lives here instead of at every place that emits.
  */
 
 interface Base {
@@ -132,15 +136,27 @@ export type PoolEventListener = (e: PoolEvent) => void;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type PoolEventInput = DistributiveOmit<PoolEvent, 'pool' | 'at'>;
 
+/** The worker an event speaks of: its dispatcher id and its process's pid. */
+interface WorkerRef {
+  readonly id: number;
+  readonly pid: number;
+}
+
 export class PoolEvents {
   readonly #pool: string;
   readonly #listeners = new Set<PoolEventListener>();
+  /** call_started, call_finished, call_failed, call_retried. */
+  readonly call = new CallEvents(this);
+  /** worker_started, worker_ready, worker_start_failed, worker_exited, worker_recycled, worker_tainted. */
+  readonly worker = new WorkerEvents(this);
+  /** pool_started, pool_stopped, queue_full, circuit_changed, tool_quarantined, session_ended. */
+  readonly pool = new PoolLifeEvents(this);
 
   constructor(pool: string) {
     this.#pool = pool;
   }
 
-  /** True when someone listens: callers check it before building an event. */
+  /** True when someone listens: the families check it before building an event. */
   get active(): boolean {
     return this.#listeners.size > 0;
   }
@@ -160,5 +176,161 @@ export class PoolEvents {
         // A faulty listener must not fail a call or a worker.
       }
     }
+  }
+}
+
+/** The code of an error as events and counters report it (`ERR_UNKNOWN` when it carries none). */
+export function errorCode(e: unknown): string {
+  const code = (e as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : 'ERR_UNKNOWN';
+}
+
+class CallEvents {
+  constructor(readonly ev: PoolEvents) {}
+
+  started(callId: string, tool: string, w: WorkerRef, queuedMs: number, attempt: number): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'call_started', callId, tool, workerId: w.id, pid: w.pid, queuedMs, attempt });
+  }
+
+  finished(callId: string, tool: string, w: WorkerRef, durationMs: number): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'call_finished', callId, tool, workerId: w.id, pid: w.pid, durationMs });
+  }
+
+  failed(callId: string, tool: string, w: WorkerRef | undefined, durationMs: number, e: unknown): void {
+    if (!this.ev.active) return;
+    this.ev.emit({
+      type: 'call_failed',
+      callId,
+      tool,
+      workerId: w?.id,
+      pid: w?.pid,
+      durationMs,
+      code: errorCode(e),
+      message: (e as Error).message,
+    });
+  }
+
+  retried(callId: string, tool: string, fromWorkerId: number, e: unknown): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'call_retried', callId, tool, fromWorkerId, code: errorCode(e) });
+  }
+}
+
+class WorkerEvents {
+  constructor(readonly ev: PoolEvents) {}
+
+  /** Its process was spawned (not ready yet). */
+  started(slot: number, pid: number): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'worker_started', slot, pid });
+  }
+
+  ready(
+    slot: number,
+    w: WorkerRef,
+    p: { readonly address: string; readonly startMs: number },
+    restart: boolean,
+  ): void {
+    if (!this.ev.active) return;
+    this.ev.emit({
+      type: 'worker_ready',
+      slot,
+      workerId: w.id,
+      pid: w.pid,
+      address: p.address,
+      startMs: p.startMs,
+      restart,
+    });
+  }
+
+  startFailed(slot: number, e: unknown): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'worker_start_failed', slot, code: errorCode(e), message: (e as Error).message });
+  }
+
+  exited(
+    slot: number,
+    w: WorkerRef,
+    exit: { readonly exitCode: number | null; readonly signal: string | null } | undefined,
+    reason: WorkerExitReason,
+  ): void {
+    if (!this.ev.active) return;
+    this.ev.emit({
+      type: 'worker_exited',
+      slot,
+      workerId: w.id,
+      pid: w.pid,
+      exitCode: exit?.exitCode ?? null,
+      signal: exit?.signal ?? null,
+      reason,
+    });
+  }
+
+  recycled(slot: number, old: WorkerRef, fresh: WorkerRef, reason: string, detail: string): void {
+    if (!this.ev.active) return;
+    this.ev.emit({
+      type: 'worker_recycled',
+      slot,
+      workerId: old.id,
+      pid: old.pid,
+      newWorkerId: fresh.id,
+      newPid: fresh.pid,
+      reason,
+      detail,
+    });
+  }
+
+  tainted(
+    slot: number,
+    w: WorkerRef,
+    exit: { readonly exitCode: number | null; readonly signal: string | null },
+    tools: readonly string[],
+  ): void {
+    if (!this.ev.active) return;
+    this.ev.emit({
+      type: 'worker_tainted',
+      slot,
+      workerId: w.id,
+      pid: w.pid,
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      tools,
+    });
+  }
+}
+
+class PoolLifeEvents {
+  constructor(readonly ev: PoolEvents) {}
+
+  started(size: number, startMs: number): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'pool_started', size, startMs });
+  }
+
+  stopped(reason: string): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'pool_stopped', reason });
+  }
+
+  queueFull(tool: string, queueDepth: number, maxQueue: number): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'queue_full', tool, queueDepth, maxQueue });
+  }
+
+  circuitChanged(state: 'open' | 'closed' | 'half-open'): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'circuit_changed', state });
+  }
+
+  toolQuarantined(tool: string, crashes: number, cooldownMs: number): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'tool_quarantined', tool, crashes, cooldownMs });
+  }
+
+  sessionEnded(sessionId: string, reason: string, workerPid: number | undefined, released: boolean): void {
+    if (!this.ev.active) return;
+    this.ev.emit({ type: 'session_ended', sessionId, reason, workerPid, released });
   }
 }

@@ -68,8 +68,7 @@ export class PoolRuntime {
       onWorkerGone: (w, exit, tools) => this.#onWorkerGone(w, exit, tools),
       onQueueFull: (tool, depth) => {
         this.counters.queueFull++;
-        if (this.events.active)
-          this.events.emit({ type: 'queue_full', tool, queueDepth: depth, maxQueue: o.maxQueue });
+        this.events.pool.queueFull(tool, depth, o.maxQueue);
       },
     });
   }
@@ -80,27 +79,12 @@ export class PoolRuntime {
     this.sessions.workerLost(w.id, how);
     if (!isCrash(exit, w.process.killedByHost, w.process.oomKillsAtStart)) return;
     this.counters.tainted++;
-    if (this.events.active)
-      this.events.emit({
-        type: 'worker_tainted',
-        slot: w.slot,
-        workerId: w.id,
-        pid: w.pid,
-        exitCode: exit.exitCode,
-        signal: exit.signal,
-        tools,
-      });
+    this.events.worker.tainted(w.slot, w, exit, tools);
     const q = this.quarantine;
     if (q === undefined) return;
     const now = this.o.clock.now();
     for (const t of tools) {
-      if (q.crashed(t, now) && this.events.active)
-        this.events.emit({
-          type: 'tool_quarantined',
-          tool: t,
-          crashes: q.options.crashes,
-          cooldownMs: q.options.cooldownMs,
-        });
+      if (q.crashed(t, now)) this.events.pool.toolQuarantined(t, q.options.crashes, q.options.cooldownMs);
     }
   }
 
@@ -108,8 +92,7 @@ export class PoolRuntime {
   async endSession(s: Session, reason: string): Promise<boolean> {
     const released = await this.#releaseSession(s);
     // After the worker answered: whoever reacts to the event finds the Python state gone.
-    if (this.events.active)
-      this.events.emit({ type: 'session_ended', sessionId: s.id, reason, workerPid: s.workerPid, released });
+    this.events.pool.sessionEnded(s.id, reason, s.workerPid, released);
     return released;
   }
 
@@ -256,7 +239,7 @@ export class PoolRuntime {
       hostAddress: this.host.address,
       clock: this.o.clock,
       onSpawned: (pid) => {
-        if (this.events.active) this.events.emit({ type: 'worker_started', slot, pid });
+        this.events.worker.started(slot, pid);
       },
     };
   }

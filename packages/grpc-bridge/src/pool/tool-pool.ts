@@ -342,8 +342,7 @@ export class ToolPool {
         }
         if (r === IGNORE) break;
       }
-      if (rt.events.active)
-        rt.events.emit({ type: 'pool_started', size: o.size, startMs: o.clock.now() - t0 });
+      rt.events.pool.started(o.size, o.clock.now() - t0);
       return sup;
     } catch (e) {
       if (this.#sup === undefined) {
@@ -383,17 +382,10 @@ export class ToolPool {
     rt.stopSessionSweep();
     // Every worker is gone: so is every session's state.
     for (const s of rt.sessions.clear())
-      if (rt.events.active)
-        rt.events.emit({
-          type: 'session_ended',
-          sessionId: s.id,
-          reason: 'pool_stopped',
-          workerPid: s.workerPid,
-          released: false,
-        });
+      rt.events.pool.sessionEnded(s.id, 'pool_stopped', s.workerPid, false);
     void rt.host.stop();
     rt.closeSockets();
-    if (rt.events.active) rt.events.emit({ type: 'pool_stopped', reason: formatReason(reason) });
+    rt.events.pool.stopped(formatReason(reason));
     return reason;
   }
 }

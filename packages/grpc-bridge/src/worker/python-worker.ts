@@ -103,14 +103,7 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
       wp = await rt.launcher!.acquire(slot);
     } catch (e) {
       rt.lastStartError = e;
-      if (rt.events.active) {
-        rt.events.emit({
-          type: 'worker_start_failed',
-          slot,
-          code: (e as { code?: string }).code ?? 'ERR_UNKNOWN',
-          message: (e as Error).message,
-        });
-      }
+      rt.events.worker.startFailed(slot, e);
       throw e;
     }
     if (!ctx.alive) {
@@ -155,35 +148,15 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
         },
         () => {},
       );
-      if (rt.events.active) {
-        const cause = reason.type === 'error' ? (reason.cause as { code?: unknown } | undefined) : undefined;
-        rt.events.emit({
-          type: 'worker_exited',
-          slot,
-          workerId: st.entry.id,
-          pid: cur.pid,
-          exitCode: cur.exit?.exitCode ?? null,
-          signal: cur.exit?.signal ?? null,
-          reason: {
-            type: reason.type,
-            code: typeof cause?.code === 'string' ? cause.code : undefined,
-            message: formatReason(reason),
-          },
-        });
-      }
+      const cause = reason.type === 'error' ? (reason.cause as { code?: unknown } | undefined) : undefined;
+      rt.events.worker.exited(slot, { id: st.entry.id, pid: cur.pid }, cur.exit, {
+        type: reason.type,
+        code: typeof cause?.code === 'string' ? cause.code : undefined,
+        message: formatReason(reason),
+      });
     }, self);
     attach(st, ctx, wp, st.entry);
-    if (rt.events.active) {
-      rt.events.emit({
-        type: 'worker_ready',
-        slot,
-        workerId: st.entry.id,
-        pid: wp.pid,
-        address: wp.address,
-        startMs: wp.startMs,
-        restart,
-      });
-    }
+    rt.events.worker.ready(slot, st.entry, wp, restart);
     // Registered once per actor (a recycle swaps the process inside the same actor); the key is the
     // pool's slot, so the monitor counts a restarted worker as the same actor's next incarnation.
     try {
@@ -290,13 +263,7 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
         st.launching = undefined;
         st.recycling = false;
         const e = msg.error;
-        if (st.rt.events.active)
-          st.rt.events.emit({
-            type: 'worker_start_failed',
-            slot: st.slot,
-            code: (e as { code?: string }).code ?? 'ERR_UNKNOWN',
-            message: (e as Error).message,
-          });
+        st.rt.events.worker.startFailed(st.slot, e);
         // Bounded: a replacement that keeps failing to start ends this worker with the start error,
         // and the supervisor's restart intensity takes over.
         if (++st.recycleFailures >= RECYCLE_ATTEMPTS) return stop(Exit.error(e), st);
@@ -439,43 +406,18 @@ function swap(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, reason: st
   // The state of the old process's sessions goes with it (strict affinity says so; hint rebinds).
   rt.sessions.workerLost(old.entry.id, `was recycled (${detail})`);
   rt.counters.recycles++;
-  if (rt.events.active) {
-    rt.events.emit({
-      type: 'worker_ready',
-      slot: st.slot,
-      workerId: entry.id,
-      pid: wp.pid,
-      address: wp.address,
-      startMs: wp.startMs,
-      restart: false,
-    });
-    rt.events.emit({
-      type: 'worker_recycled',
-      slot: st.slot,
-      workerId: old.entry.id,
-      pid: old.wp.pid,
-      newWorkerId: entry.id,
-      newPid: wp.pid,
-      reason,
-      detail,
-    });
-  }
+  rt.events.worker.ready(st.slot, entry, wp, false);
+  rt.events.worker.recycled(st.slot, old.entry, entry, reason, detail);
   const retire = (async () => {
     if (old.wp.exit === undefined) await Promise.race([old.entry.whenIdle(), old.wp.exited]);
     await old.wp.stop(BRIDGE_DEFAULTS.cancelGraceMs + BRIDGE_DEFAULTS.killMarginMs);
     old.wp.close();
     st.retiring.delete(old.wp);
-    if (rt.events.active) {
-      rt.events.emit({
-        type: 'worker_exited',
-        slot: st.slot,
-        workerId: old.entry.id,
-        pid: old.wp.pid,
-        exitCode: old.wp.exit?.exitCode ?? null,
-        signal: old.wp.exit?.signal ?? null,
-        reason: { type: 'recycled', code: undefined, message: `recycled: ${detail}` },
-      });
-    }
+    rt.events.worker.exited(st.slot, old.entry, old.wp.exit, {
+      type: 'recycled',
+      code: undefined,
+      message: `recycled: ${detail}`,
+    });
   })();
   st.retiring.set(old.wp, retire);
 }
