@@ -1,27 +1,62 @@
 /**
- * The gen_server behaviour: init, handleCall, handleCast, handleInfo, terminate.
+ * The gen_server behaviour: init, handleCall, handleCast, handleInfo, handleContinue, terminate,
+ * formatStatus.
  *
  * Callbacks answer with tagged results built by `reply`, `noreply` and `stop`, so a state of any shape
- * can never be mistaken for a result. `init` returns the initial state, `ignore()` or `stop(...)`.
+ * can never be mistaken for a result. `init` returns the initial state, `ok(state, action)`,
+ * `ignore()` or `stop(...)`. An action (OTP's last element of a result tuple) is one of
+ * `{ continue: x }` (handleContinue runs before the next message), `{ timeout: ms }` (a TIMEOUT info
+ * message when no message arrives in time) or `{ hibernate: true }`.
  *
  * Starting is synchronous in OTP's sense: `startServer` resolves only after `init` has returned, with
  * the pid, or with IGNORE; it rejects when init fails.
  */
 import { ActorContext } from './actor.js';
 import type { Clock } from './clock.js';
+import { type FormatStatus, reportInitCrash, reportServerCrash } from './crash-report.js';
 import { TrellisError } from './errors.js';
 import { Exit, type ExitReason, formatReason } from './exit-reason.js';
+import { hibernateProc } from './hibernate.js';
 import { NO_MESSAGE } from './mailbox.js';
 import { type ViaName, viaRegistry } from './names/via.js';
 import { currentNode, type Node } from './node.js';
 import type { Pid, Ref } from './pid.js';
-import type { CallMessage, CastMessage, ExitMessage } from './process.js';
+import {
+  type CallMessage,
+  type CastMessage,
+  type ExitMessage,
+  type SystemCallMessage,
+  TIMEOUT,
+  type Timeout,
+} from './process.js';
 import type { CallFrom } from './signals.js';
+import { type SysRequest, SysState } from './sys.js';
 
 const RESULT: unique symbol = Symbol('trellis.gen_server.result');
 
-export type ReplyResult<S, R> = { readonly [RESULT]: 'reply'; readonly value: R; readonly state: S };
-export type NoReplyResult<S> = { readonly [RESULT]: 'noreply'; readonly state: S };
+/** OTP's `{continue, C}` | Timeout | hibernate at the end of a callback's result. */
+export type Action =
+  | { readonly continue: unknown }
+  | { readonly timeout: number }
+  | { readonly hibernate: true };
+
+export type ReplyResult<S, R> = {
+  readonly [RESULT]: 'reply';
+  readonly value: R;
+  readonly state: S;
+  readonly action?: Action | undefined;
+};
+export type NoReplyResult<S> = {
+  readonly [RESULT]: 'noreply';
+  readonly state: S;
+  readonly action?: Action | undefined;
+};
+/** init's `{ok, State, Action}`. */
+export type OkResult<S> = {
+  readonly [RESULT]: 'ok';
+  readonly state: S;
+  readonly action?: Action | undefined;
+};
 export type StopResult<S, R = unknown> = {
   readonly [RESULT]: 'stop';
   readonly reason: ExitReason;
@@ -32,10 +67,21 @@ export type IgnoreResult = { readonly [RESULT]: 'ignore' };
 
 export type CallResult<S, R> = ReplyResult<S, R> | NoReplyResult<S> | StopResult<S, R>;
 export type CastResult<S> = NoReplyResult<S> | StopResult<S>;
-export type InitResult<S> = S | IgnoreResult | StopResult<S>;
+export type InitResult<S> = S | OkResult<S> | IgnoreResult | StopResult<S>;
 
-export const reply = <S, R>(value: R, state: S): ReplyResult<S, R> => ({ [RESULT]: 'reply', value, state });
-export const noreply = <S>(state: S): NoReplyResult<S> => ({ [RESULT]: 'noreply', state });
+export const reply = <S, R>(value: R, state: S, action?: Action): ReplyResult<S, R> => ({
+  [RESULT]: 'reply',
+  value,
+  state,
+  action,
+});
+export const noreply = <S>(state: S, action?: Action): NoReplyResult<S> => ({
+  [RESULT]: 'noreply',
+  state,
+  action,
+});
+/** init's result with an action: `ok(state, { continue: 'load' })`. */
+export const ok = <S>(state: S, action?: Action): OkResult<S> => ({ [RESULT]: 'ok', state, action });
 export const stop = <S, R = unknown>(
   reason: ExitReason,
   state: S,
@@ -65,8 +111,13 @@ export interface GenServer<
   init(ctx: ServerContext, ...args: Args): Awaitable<InitResult<S>>;
   handleCall?(request: Req, from: CallFrom, state: S, ctx: ServerContext): Awaitable<CallResult<S, Rep>>;
   handleCast?(msg: Cast, state: S, ctx: ServerContext): Awaitable<CastResult<S>>;
-  handleInfo?(msg: Info, state: S, ctx: ServerContext): Awaitable<CastResult<S>>;
+  /** Also receives TIMEOUT when a `{ timeout: ms }` action expired with no message. */
+  handleInfo?(msg: Info | Timeout, state: S, ctx: ServerContext): Awaitable<CastResult<S>>;
+  /** Runs right after the callback that returned `{ continue: arg }`, before any message. */
+  handleContinue?(arg: any, state: S, ctx: ServerContext): Awaitable<CastResult<S>>;
   terminate?(reason: ExitReason, state: S, ctx: ServerContext): Awaitable<void>;
+  /** What getStatus and crash reports show of the state and last message (hide secrets here). */
+  formatStatus?: FormatStatus<S>;
 }
 
 /** Identity function that lets TypeScript infer a behaviour's types in one place. */
@@ -91,6 +142,21 @@ export interface StartServerOptions {
   readonly trapExit?: boolean | undefined;
   /** The parent whose EXIT (when trapping) stops the server with terminate; defaults to `link`. */
   readonly parent?: Pid | undefined;
+  /**
+   * OTP's start_link `{timeout, T}`: when init has not returned within this many ms the server is
+   * killed and the start rejects with ERR_START_TIMEOUT. Default: no limit.
+   */
+  readonly startTimeoutMs?: number | undefined;
+}
+
+export class StartTimeoutError extends TrellisError {
+  constructor(timeoutMs: number) {
+    super(
+      'ERR_START_TIMEOUT',
+      `server init did not return within ${timeoutMs} ms, so the server was killed; make init faster (move slow work to handleContinue with ok(state, { continue })) or raise startTimeoutMs`,
+      { details: { timeoutMs } },
+    );
+  }
 }
 
 export class InitFailedError extends TrellisError {
@@ -128,6 +194,8 @@ export function startServer<S, Args extends unknown[]>(
 ): Promise<Pid | Ignore> {
   return new Promise((resolve, reject) => {
     let watch: Ref | undefined;
+    let answered = false;
+    let startedHook: (() => void) | undefined;
     // Once init has answered, the start no longer cares how the server ends: drop the watch directly on
     // the server (node.demonitor would search every process for a callback monitor).
     const unwatch = () => {
@@ -142,10 +210,16 @@ export function startServer<S, Args extends unknown[]>(
           args,
           opts,
           (p) => {
+            if (answered) return;
+            answered = true;
+            startedHook?.();
             unwatch();
             resolve(p);
           },
           (e) => {
+            if (answered) return;
+            answered = true;
+            startedHook?.();
             unwatch();
             reject(e);
           },
@@ -161,6 +235,22 @@ export function startServer<S, Args extends unknown[]>(
     // init is still awaiting something (or before it ran at all) must fail the start, not leave it
     // pending for ever, which would hang a supervisor starting it.
     watch = node.monitor((reason) => reject(new InitFailedError(reason)), pid);
+    const limit = opts.startTimeoutMs;
+    if (limit !== undefined && Number.isFinite(limit)) {
+      const clock = opts.clock ?? node.defaultClock;
+      const timer = clock.setTimeout(() => {
+        answered = true;
+        unwatch();
+        reject(new StartTimeoutError(limit));
+        // proc_lib's kill_flush: unlink first, so the parent (a supervisor) gets no EXIT for a child it
+        // never had, then kill. The process dies with `killed`; no crash report (it was killed).
+        const proc = node.procs.get(pid);
+        if (proc !== undefined && opts.link !== undefined) node.unlink(proc, opts.link);
+        node.exit(node.selfPid, pid, 'kill');
+      }, limit);
+      const settle = () => clock.clearTimeout(timer);
+      startedHook = settle;
+    }
   });
 }
 
@@ -175,10 +265,6 @@ async function serverLoop<S, Args extends unknown[]>(
 ): Promise<void> {
   const ctx = new ServerContext(node, proc);
   ctx.parent = opts.parent ?? opts.link ?? node.selfPid;
-  // When init does not produce a running server, the process ends in the same synchronous step that
-  // answers the start (as proc_lib does since OTP 26), so when the starter's await resumes the process
-  // is gone, its name free and its links signalled. Ending it a few promise hops later instead, a
-  // supervisor retrying a named child at once could hit ERR_NAME_TAKEN.
   if (typeof opts.name === 'object') {
     // OTP registers a via name before init (gen:start -> register_name); a taken name fails the start
     // with the registry's error ({already_started, Pid}) and the process ends normally.
@@ -196,7 +282,13 @@ async function serverLoop<S, Args extends unknown[]>(
     }
     if (!proc.alive) return;
   }
+  // When init does not produce a running server, the process ends in the same synchronous step that
+  // answers the start (as proc_lib does since OTP 26), so when the starter's await resumes the process
+  // is gone, its name free and its links signalled. Ending it a few promise hops later instead, a
+  // supervisor retrying a named child at once could hit ERR_NAME_TAKEN.
   let state: S;
+  let action: Action | undefined;
+  const nameOf = () => proc.name ?? (typeof opts.name === 'object' ? opts.name.name : undefined);
   try {
     const r = await b.init(ctx, ...args);
     if (isResult(r, 'ignore')) {
@@ -207,16 +299,21 @@ async function serverLoop<S, Args extends unknown[]>(
     if (isResult(r, 'stop')) {
       const reason = (r as StopResult<S>).reason;
       failed(new InitFailedError(reason));
+      reportInitCrash('gen_server', proc.pid, nameOf(), reason);
       node.terminate(proc, reason);
       return;
     }
-    state = r as S;
+    if (isResult(r, 'ok')) {
+      state = (r as OkResult<S>).state;
+      action = (r as OkResult<S>).action;
+    } else state = r as S;
   } catch (e) {
     if (!proc.alive) {
       failed(new InitFailedError(proc.reason ?? Exit.killed));
       throw e;
     }
     failed(new InitFailedError(Exit.error(e)));
+    reportInitCrash('gen_server', proc.pid, nameOf(), Exit.error(e));
     node.terminate(proc, Exit.error(e));
     return;
   }
@@ -226,17 +323,71 @@ async function serverLoop<S, Args extends unknown[]>(
   }
   started(proc.pid);
 
-  const finish = async (reason: ExitReason, s: S): Promise<void> => {
-    if (b.terminate) await b.terminate(reason, s, ctx);
-    ctx.stop(reason);
+  const sys = new SysState<S>('gen_server', proc, ctx.parent, b.formatStatus);
+  let lastMsg: unknown;
+  const finish = async (reason: ExitReason, s: S): Promise<never> => {
+    let r = reason;
+    if (b.terminate) {
+      try {
+        await b.terminate(reason, s, ctx);
+      } catch (e) {
+        if (!proc.alive) throw e;
+        // OTP: an exception in terminate replaces the reason.
+        r = Exit.error(e);
+      }
+    }
+    reportServerCrash({
+      behaviour: 'gen_server',
+      pid: proc.pid,
+      name: nameOf(),
+      parent: ctx.parent,
+      reason: r,
+      lastMessage: lastMsg,
+      state: s,
+      formatStatus: b.formatStatus,
+      links: [...proc.links],
+      queueLength: proc.mailbox.size,
+    });
+    return ctx.stop(r);
   };
 
+  // OTP's {timeout, T}: armed after a callback, cancelled by the next message of any kind.
+  let idleMs: number | undefined;
+  let cont: { readonly continue: unknown } | undefined;
   for (;;) {
-    let msg = proc.tryReceive();
-    if (msg === NO_MESSAGE) msg = await proc.receive(undefined, undefined);
+    if (action !== undefined) {
+      if ('continue' in action) cont = action;
+      else if ('timeout' in action) idleMs = action.timeout;
+      else {
+        hibernateProc(proc);
+        sys.hibernated = true;
+      }
+      action = undefined;
+    }
+    let msg: unknown;
     let result: unknown;
     try {
-      result = dispatch(b, msg, state, ctx);
+      if (cont !== undefined) {
+        // handleContinue runs before any message is looked at (OTP).
+        const arg = cont.continue;
+        cont = undefined;
+        if (!b.handleContinue) throw new NoHandlerError('handleContinue');
+        msg = CONTINUE;
+        result = b.handleContinue(arg, state, ctx);
+      } else {
+        msg = proc.tryReceive();
+        if (msg === NO_MESSAGE) msg = await proc.receive(undefined, idleMs);
+        idleMs = undefined;
+        if (sys.trace) sys.log('in', { msg: traceable(msg) });
+        if ((msg as { type?: unknown } | null)?.type === '$system') {
+          // A sys request does not wake a hibernated server in getStatus's eyes (it is not work).
+          state = await system(msg as SystemCallMessage<SysRequest>, state);
+          continue;
+        }
+        sys.hibernated = false;
+        lastMsg = msg;
+        result = dispatch(b, msg, state, ctx, sys);
+      }
       if (result instanceof Promise) result = await result;
     } catch (e) {
       if (!proc.alive) throw e;
@@ -244,7 +395,7 @@ async function serverLoop<S, Args extends unknown[]>(
     }
     if (result === PARENT_EXIT) await finish((msg as ExitMessage).reason, state);
     if (result === undefined) continue;
-    const r = result as CallResult<S, unknown> & { from?: CallFrom };
+    const r = result as CallResult<S, unknown>;
     state = r.state;
     if (r[RESULT] === 'stop') {
       const sr = r as StopResult<S>;
@@ -252,20 +403,78 @@ async function serverLoop<S, Args extends unknown[]>(
         ctx.reply((msg as CallMessage).from, sr.reply.value);
       await finish(sr.reason, state);
     }
+    action = (r as NoReplyResult<S>).action;
+    if (sys.trace) sys.log('state', { state });
   }
+
+  /** A sys request, answered between two callbacks (never seen by handleCall). */
+  async function system(m: SystemCallMessage<SysRequest>, s: S): Promise<S> {
+    const req = m.request;
+    switch (req.t) {
+      case 'get_state':
+        ctx.reply(m.from, s);
+        return s;
+      case 'replace_state': {
+        let next: S;
+        try {
+          next = req.fn(s) as S;
+        } catch (e) {
+          // OTP: a crashing StateFun leaves the state as it was and fails the caller.
+          node.failCall(m.from, Exit.error(e), proc);
+          return s;
+        }
+        ctx.reply(m.from, next);
+        return next;
+      }
+      case 'get_status':
+        ctx.reply(m.from, sys.status(s));
+        return s;
+      case 'trace':
+        sys.trace = req.on;
+        ctx.reply(m.from, undefined);
+        return s;
+      case 'terminate':
+        return finish(req.reason, s);
+      default: {
+        const never: never = req;
+        const t = (never as { t?: unknown }).t;
+        node.failCall(m.from, Exit.error(new TypeError(`unknown sys request ${String(t)}`)), proc);
+        return s;
+      }
+    }
+  }
+}
+
+/** Marks "the last thing handled was a continue" (crash reports show it as the last message). */
+const CONTINUE = Object.freeze({ type: '$continue' });
+
+/** A message as a trace record shows it (calls without their reply routing). */
+function traceable(msg: unknown): unknown {
+  const m = msg as { type?: unknown; request?: unknown; msg?: unknown; from?: CallFrom } | null;
+  if (m?.type === '$call') return { call: m.request, from: m.from?.pid };
+  if (m?.type === '$cast') return { cast: m.msg };
+  if (m?.type === '$system') return { system: (m.request as { t?: unknown })?.t };
+  if (msg === TIMEOUT) return 'timeout';
+  return msg;
 }
 
 const PARENT_EXIT: unique symbol = Symbol('parent_exit');
 
 /** Routes one message to its callback; replies to calls. Returns the callback's result. */
-function dispatch<S>(b: GenServer<S, any>, msg: unknown, state: S, ctx: ServerContext): unknown {
+function dispatch<S>(
+  b: GenServer<S, any>,
+  msg: unknown,
+  state: S,
+  ctx: ServerContext,
+  sys: SysState<S>,
+): unknown {
   const type = (msg as { type?: unknown } | null)?.type;
   if (type === '$call') {
     const m = msg as CallMessage;
     if (!b.handleCall) throw new NoHandlerError('handleCall');
     const r = b.handleCall(m.request, m.from, state, ctx);
-    if (r instanceof Promise) return r.then((x) => afterCall(x, m, ctx));
-    return afterCall(r, m, ctx);
+    if (r instanceof Promise) return r.then((x) => afterCall(x, m, ctx, sys));
+    return afterCall(r, m, ctx, sys);
   }
   if (type === '$cast') {
     if (!b.handleCast) throw new NoHandlerError('handleCast');
@@ -279,8 +488,16 @@ function dispatch<S>(b: GenServer<S, any>, msg: unknown, state: S, ctx: ServerCo
   return b.handleInfo(msg, state, ctx);
 }
 
-function afterCall<S>(r: CallResult<S, unknown>, m: CallMessage, ctx: ServerContext): unknown {
+function afterCall<S>(
+  r: CallResult<S, unknown>,
+  m: CallMessage,
+  ctx: ServerContext,
+  sys: SysState<S>,
+): unknown {
   // Hot path (every call): a plain comparison, not a ts-pattern match, to avoid an allocation.
-  if (r[RESULT] === 'reply') ctx.reply(m.from, r.value);
+  if (r[RESULT] === 'reply') {
+    ctx.reply(m.from, r.value);
+    if (sys.trace) sys.log('out', { to: m.from.pid, reply: r.value });
+  }
   return r;
 }

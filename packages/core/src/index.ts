@@ -3,6 +3,7 @@ export * from './application.js';
 export * from './call-table.js';
 export * from './clock.js';
 export * from './cloneable.js';
+export * from './crash-report.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './exit-reason.js';
@@ -76,6 +77,7 @@ export {
   startSupervisor,
   supervisorChild,
 } from './supervisor/supervisor.js';
+export * from './sys.js';
 export * from './task-pool/task-pool.js';
 // Thread actors (thread/): spawnThread, threadChild, their errors and the transport warning hook.
 export * from './thread/index.js';

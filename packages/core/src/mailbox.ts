@@ -87,6 +87,12 @@ export class Mailbox {
     return before - kept.length;
   }
 
+  /** Reallocates the storage at the live size (hibernate: drops a large, mostly consumed array). */
+  compact(): void {
+    this.#items = this.#items.slice(this.#head);
+    this.#head = 0;
+  }
+
   clear(): void {
     this.#items = [];
     this.#head = 0;

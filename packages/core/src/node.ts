@@ -32,6 +32,9 @@ export interface SpawnOptions {
   readonly clock?: Clock | undefined;
 }
 
+/** The key that marks a sys request wrapped for another thread (see startCall). */
+const SYS_KEY = '$trellis.sys';
+
 export class NameTakenError extends TrellisError {
   readonly pid: Pid;
   constructor(name: string, pid: Pid) {
@@ -352,49 +355,75 @@ export class Node {
     request: unknown,
     timeoutMs: number,
     clock?: Clock,
+    system = false,
   ): Promise<unknown> {
+    return new Promise((resolve, reject) =>
+      this.startCall(caller, to, request, timeoutMs, clock, resolve, reject, system),
+    );
+  }
+
+  /**
+   * A call without a promise of its own (call() wraps it in one; sendRequest settles a request id):
+   * `resolve` or `reject` is called exactly once. `system` makes it a sys request (`$system` message,
+   * OTP's system messages: sys:get_state and the like), which a behaviour answers itself.
+   */
+  startCall(
+    caller: Proc | undefined,
+    to: Pid | string,
+    request: unknown,
+    timeoutMs: number,
+    clock: Clock | undefined,
+    resolve: (v: unknown) => void,
+    reject: (e: unknown) => void,
+    system = false,
+  ): void {
     let target: Pid;
     const byName = !(typeof to === 'string' && to.charCodeAt(0) === 60);
     if (byName) {
       const p = this.names.get(to);
-      if (p === undefined) return Promise.reject(noprocError(to, true));
+      if (p === undefined) {
+        reject(noprocError(to, true));
+        return;
+      }
       target = p;
     } else target = to as Pid;
-    if (caller !== undefined && caller.pid === target) return Promise.reject(callingSelfError(target));
+    if (caller !== undefined && caller.pid === target) {
+      reject(callingSelfError(target));
+      return;
+    }
     const ref = this.calls.newRef();
     const from: CallFrom = { pid: caller?.pid ?? this.selfPid, ref };
     const label = byName ? `"${to}" (${target})` : target;
-    const promise = new Promise<unknown>((resolve, reject) =>
-      this.calls.add(
-        ref,
-        target,
-        label,
-        timeoutMs,
-        clock ?? caller?.clock ?? this.defaultClock,
-        resolve,
-        reject,
-      ),
+    this.calls.add(
+      ref,
+      target,
+      label,
+      timeoutMs,
+      clock ?? caller?.clock ?? this.defaultClock,
+      resolve,
+      reject,
     );
     if (this.isLocal(target)) {
       const proc = this.procs.get(target);
       if (proc === undefined) this.calls.reject(ref, noprocError(label, false));
-      else this.acceptCall(proc, from, request);
+      else this.acceptCall(proc, from, request, system);
     } else {
       try {
         assertCloneable(request, 'request');
       } catch (e) {
         this.calls.reject(ref, e);
-        return promise;
+        return;
       }
-      this.#route({ t: 'call', to: target, from, req: request });
+      // A sys request crosses threads as an ordinary call with a wrapped request (the transport's
+      // flat call frame has no room for a flag); handleSignal unwraps it.
+      this.#route({ t: 'call', to: target, from, req: system ? { [SYS_KEY]: request } : request });
     }
-    return promise;
   }
 
-  acceptCall(proc: Proc, from: CallFrom, request: unknown): void {
+  acceptCall(proc: Proc, from: CallFrom, request: unknown, system = false): void {
     if (proc.inboundCalls === undefined) proc.inboundCalls = new Set();
     proc.inboundCalls.add(from);
-    proc.deliver({ type: '$call', from, request });
+    proc.deliver({ type: system ? '$system' : '$call', from, request });
   }
 
   reply(from: CallFrom, value: unknown, replier?: Proc): void {
@@ -414,6 +443,12 @@ export class Node {
       return;
     }
     this.#route({ t: 'reply', ref: from.ref, v: value }, undefined, nodeOf(from.pid));
+  }
+
+  /** Fails one call this process received (it will not answer it) with `reason`. */
+  failCall(from: CallFrom, reason: ExitReason, replier?: Proc): void {
+    replier?.inboundCalls?.delete(from);
+    this.#failCall(from, reason);
   }
 
   #failCall(from: CallFrom, reason: ExitReason): void {
@@ -443,8 +478,13 @@ export class Node {
         return;
       case 'call': {
         const p = this.procs.get(sig.to);
-        if (p) this.acceptCall(p, sig.from, sig.req);
-        else this.#failCall(sig.from, Exit.noproc);
+        if (p === undefined) this.#failCall(sig.from, Exit.noproc);
+        else {
+          const req = sig.req as { [SYS_KEY]?: unknown } | null;
+          if (typeof req === 'object' && req !== null && SYS_KEY in req)
+            this.acceptCall(p, sig.from, req[SYS_KEY], true);
+          else this.acceptCall(p, sig.from, sig.req);
+        }
         return;
       }
       case 'reply':

@@ -64,6 +64,13 @@ export interface CallMessage<Req = unknown> {
   readonly request: Req;
 }
 
+/** A sys request (getState, getStatus, stopServer...) as a behaviour sees it; never a user callback's. */
+export interface SystemCallMessage<Req = unknown> {
+  readonly type: '$system';
+  readonly from: CallFrom;
+  readonly request: Req;
+}
+
 /** A cast as its server sees it in the mailbox. */
 export interface CastMessage<Msg = unknown> {
   readonly type: '$cast';

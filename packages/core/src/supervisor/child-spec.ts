@@ -196,6 +196,8 @@ export interface ServerChildOptions {
   /** Register the server under this name (a local name or a `{ via, name }`). */
   readonly name?: string | ViaName;
   readonly trapExit?: boolean;
+  /** Kill the server and fail its start (ERR_START_TIMEOUT) if init takes longer (OTP's {timeout, T}). */
+  readonly startTimeoutMs?: number;
 }
 
 /** A start function for a gen_server in the supervisor's thread; `args` of the spec go to init. */
@@ -207,7 +209,13 @@ export function serverChild<S, Args extends unknown[]>(
     startServer(
       behaviour,
       args as Args,
-      { link: ctx.parent, name: opts.name, trapExit: opts.trapExit, clock: ctx.clock },
+      {
+        link: ctx.parent,
+        name: opts.name,
+        trapExit: opts.trapExit,
+        clock: ctx.clock,
+        startTimeoutMs: opts.startTimeoutMs,
+      },
       ctx.node,
     );
 }

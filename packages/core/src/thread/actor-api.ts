@@ -18,6 +18,7 @@ export * from '../actor.js';
 export * from '../call-table.js';
 export * from '../clock.js';
 export * from '../cloneable.js';
+export * from '../crash-report.js';
 export * from '../errors.js';
 export * from '../exit-reason.js';
 export * from '../gen-server.js';
@@ -45,6 +46,7 @@ export {
   type Timeout,
 } from '../process.js';
 export type * from '../signals.js';
+export * from '../sys.js';
 export {
   type DroppedItem,
   setThreadWarningHook,
