@@ -6,6 +6,12 @@ export const REGISTRY_DEFAULTS = Object.freeze({
   homeEnv: 'TRELLIS_HOME',
   /** LMDB data file inside the directory; LMDB adds `<fileName>-lock` beside it. */
   fileName: 'registry.mdb',
+  /**
+   * Free bytes the registry's filesystem must have at open. Below it the open is refused with
+   * ERR_REGISTRY_UNAVAILABLE: LMDB maps its files, and a page it cannot back on a full filesystem
+   * kills the process with SIGBUS instead of returning an error (disk-room.ts).
+   */
+  minFreeBytes: 1024 * 1024,
   /** Version of the record layout; a file with another version is moved aside. */
   schemaVersion: 1,
   /** Time between SIGTERM and SIGKILL when stopping or sweeping a process group. */

@@ -1,5 +1,6 @@
 /** Errors raised by @trellis/registry; every code is documented in docs/errors.md. */
 import { TrellisError } from '@trellis/core';
+import { match } from 'ts-pattern';
 
 /** The registry was closed; open a new one with `Registry.open`. */
 export class RegistryClosedError extends TrellisError {
@@ -40,14 +41,63 @@ export class InvalidRegistryOptionsError extends TrellisError {
   }
 }
 
-/** The registry file cannot be opened for a reason other than bad contents (permissions, disk full). */
+/** Why the registry's filesystem refused: the fix differs. */
+export type UnavailableReason = 'disk_full' | 'not_writable' | 'other';
+
+/** Classifies an OS or LMDB error (LMDB reports errno as a number: 28 is ENOSPC). */
+export function unavailableReason(cause: unknown): UnavailableReason {
+  const code = (cause as { code?: unknown } | null)?.code;
+  const message = (cause as Error | null)?.message ?? '';
+  if (
+    code === 'ENOSPC' ||
+    code === 'EDQUOT' ||
+    code === 28 ||
+    code === 122 ||
+    /No space left|quota/i.test(message)
+  )
+    return 'disk_full';
+  if (
+    code === 'EROFS' ||
+    code === 'EACCES' ||
+    code === 'EPERM' ||
+    code === 30 ||
+    code === 13 ||
+    /read-only file system|permission denied/i.test(message)
+  )
+    return 'not_writable';
+  return 'other';
+}
+
+/**
+ * The registry file cannot be created, opened or written for a reason other than its contents: a full
+ * filesystem, a read-only or foreign-owned directory. The message names the path and the fix.
+ */
 export class RegistryUnavailableError extends TrellisError {
+  readonly reason: UnavailableReason;
   constructor(path: string, cause: unknown) {
-    super(
-      'ERR_REGISTRY_UNAVAILABLE',
-      `cannot open the process registry at ${path}: ${(cause as Error)?.message ?? String(cause)}; make the directory writable or point TRELLIS_HOME (or the dir option) at a writable directory`,
-      { cause, details: { path } },
-    );
+    const reason = unavailableReason(cause);
+    const what = (cause as Error)?.message ?? String(cause);
+    const fix = match(reason)
+      .with(
+        'disk_full',
+        () =>
+          'the filesystem is full: free space on it, or point TRELLIS_HOME (or the dir option) at a directory on a filesystem with room',
+      )
+      .with(
+        'not_writable',
+        () =>
+          'the directory is not writable by this user: make it writable, or point TRELLIS_HOME (or the dir option) at a writable directory',
+      )
+      .with(
+        'other',
+        () => 'make the directory writable or point TRELLIS_HOME (or the dir option) at a writable directory',
+      )
+      .exhaustive();
+    super('ERR_REGISTRY_UNAVAILABLE', `cannot use the process registry at ${path}: ${what}; ${fix}`, {
+      cause,
+      details: { path, reason },
+    });
+    this.reason = reason;
   }
 }
 

@@ -22,6 +22,7 @@ import {
   InvalidRegistryOptionsError,
   RegistryClosedError,
   RegistryStoppingError,
+  RegistryUnavailableError,
   UnknownReservationError,
   UnsupportedPlatformError,
 } from './errors.js';
@@ -41,6 +42,7 @@ import {
   type SweepContext,
   type SweepOptions,
   sweepRegistry,
+  sweepWithoutRegistry,
 } from './sweep.js';
 
 export interface RegistryOptions {
@@ -138,7 +140,15 @@ export class Registry implements ProcessTracker {
     const peerCheckMs = checkPeerCheck(options.peerCheckMs ?? REGISTRY_DEFAULTS.peerCheckMs);
     const logger = options.logger ?? consoleLogger;
     const dir = resolveRegistryDir({ dir: options.dir });
-    const store = RegistryStore.open({ dir, logger, syncToDisk: options.syncToDisk === true });
+    let store: RegistryStore;
+    try {
+      store = RegistryStore.open({ dir, logger, syncToDisk: options.syncToDisk === true });
+    } catch (err) {
+      if (err instanceof RegistryUnavailableError && options.sweepAtBoot !== false) {
+        await reapWithoutRegistry(dir, graceMs, options.clock ?? systemClock, logger, err);
+      }
+      throw err;
+    }
     try {
       const homeTag = homeTagFor(dir);
       const here = currentIdentity(homeTag);
@@ -378,11 +388,23 @@ export class Registry implements ProcessTracker {
     // A periodic check or sweep in progress still reads the store: let it finish before closing it.
     await this.#peerWatch?.stop();
     await this.#sweepChain;
-    if (this.#owner) {
-      this.#store.refresh();
-      if (this.#store.listChildren(this.runId).length === 0) this.#store.removeRun(this.runId);
+    try {
+      if (this.#owner) {
+        this.#store.refresh();
+        if (this.#store.listChildren(this.runId).length === 0) this.#store.removeRun(this.runId);
+      }
+    } catch (err) {
+      // A full or read-only disk: the run record stays, and the next sweep drops it (its host is dead
+      // by then). The file must still be closed.
+      this.#logger.warn(
+        `trellis registry: could not remove this run's record at close: ${(err as Error).message}`,
+        {
+          runId: this.runId,
+        },
+      );
+    } finally {
+      await this.#store.close();
     }
-    await this.#store.close();
   }
 
   #context(): SweepContext {
@@ -400,6 +422,41 @@ export class Registry implements ProcessTracker {
 
   #assertOpen(operation: string): void {
     if (this.#closed) throw new RegistryClosedError(operation);
+  }
+}
+
+/**
+ * The registry cannot be opened (full disk, read-only directory), so this app will not start; but the
+ * previous run's orphans can still be reaped: their run ids carry this home's tag and their dead host's
+ * PID and start time, which is all the marker scan needs (issue 13, defect 4). A failure here must not
+ * hide the error the caller is about to get, so it is only logged.
+ */
+async function reapWithoutRegistry(
+  dir: string,
+  graceMs: number,
+  clock: Clock,
+  logger: RegistryLogger,
+  cause: RegistryUnavailableError,
+): Promise<void> {
+  try {
+    const report = await sweepWithoutRegistry({
+      here: currentIdentity(homeTagFor(dir)),
+      logger,
+      clock,
+      graceMs,
+      killTimeoutMs: REGISTRY_DEFAULTS.killTimeoutMs,
+      pollMs: REGISTRY_DEFAULTS.pollMs,
+    });
+    if (report.killed.length > 0) {
+      logger.warn(
+        `trellis registry: ${dir} is unusable (${cause.reason}); reaped ${report.killed.length} leftover process(es) of dead runs by their run marker anyway`,
+        { dir, killed: report.killed.length },
+      );
+    }
+  } catch (err) {
+    logger.warn(`trellis registry: the marker scan without a registry failed: ${(err as Error).message}`, {
+      dir,
+    });
   }
 }
 

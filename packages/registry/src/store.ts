@@ -23,6 +23,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { REGISTRY_DEFAULTS } from './defaults.js';
+import { noRoomError, roomOn } from './disk-room.js';
 import { CorruptRegistryError, RegistryUnavailableError } from './errors.js';
 import { checkLmdbFile } from './lmdb-file-check.js';
 import type { RegistryLogger } from './logger.js';
@@ -92,11 +93,19 @@ export class RegistryStore {
   static open(options: OpenStoreOptions): RegistryStore {
     const path = join(options.dir, REGISTRY_DEFAULTS.fileName);
     if (!options.readOnly) {
+      let room: ReturnType<typeof roomOn>;
       try {
         mkdirSync(options.dir, { recursive: true });
+        room = roomOn(options.dir, REGISTRY_DEFAULTS.minFreeBytes);
       } catch (err) {
         throw new RegistryUnavailableError(path, err);
       }
+      // Before LMDB maps anything: on a full filesystem it would die of SIGBUS (disk-room.ts).
+      if (!room.enough)
+        throw new RegistryUnavailableError(
+          path,
+          noRoomError(options.dir, room, REGISTRY_DEFAULTS.minFreeBytes),
+        );
     }
     const first = tryOpen(path, options);
     if (first.db) return new RegistryStore(options.dir, first.db, undefined);
@@ -140,11 +149,24 @@ export class RegistryStore {
   }
 
   putRun(record: RunRecord): void {
-    this.#db.putSync(runKey(record.runId), record);
+    this.#write(() => this.#db.putSync(runKey(record.runId), record));
   }
 
   putChild(record: ChildRecord): void {
-    this.#db.putSync(childKey(record.reservationId), record);
+    this.#write(() => this.#db.putSync(childKey(record.reservationId), record));
+  }
+
+  /**
+   * Every write goes through here: a failed commit (the disk filled up while running, the directory
+   * became read-only) surfaces as ERR_REGISTRY_UNAVAILABLE with the path and the fix, and nothing of
+   * the transaction is kept. The caller (a spawn's reservation) is refused; the host goes on.
+   */
+  #write<T>(commit: () => T): T {
+    try {
+      return commit();
+    } catch (err) {
+      throw new RegistryUnavailableError(this.path, err);
+    }
   }
 
   /**
@@ -153,29 +175,33 @@ export class RegistryStore {
    */
   updateChild(reservationId: string, update: (current: ChildRecord) => ChildRecord): ChildRecord | undefined {
     const key = childKey(reservationId);
-    return this.#db.transactionSync(() => {
-      const current = this.#db.get(key) as ChildRecord | undefined;
-      if (current === undefined) return undefined;
-      const next = update(current);
-      this.#db.putSync(key, next);
-      return next;
-    });
+    return this.#write(() =>
+      this.#db.transactionSync(() => {
+        const current = this.#db.get(key) as ChildRecord | undefined;
+        if (current === undefined) return undefined;
+        const next = update(current);
+        this.#db.putSync(key, next);
+        return next;
+      }),
+    );
   }
 
   removeChild(reservationId: string): boolean {
-    return this.#db.removeSync(childKey(reservationId));
+    return this.#write(() => this.#db.removeSync(childKey(reservationId)));
   }
 
   removeRun(runId: string): boolean {
-    return this.#db.removeSync(runKey(runId));
+    return this.#write(() => this.#db.removeSync(runKey(runId)));
   }
 
   /** Removes child records and run records in one transaction. */
   removeMany(reservationIds: Iterable<string>, runIds: Iterable<string> = []): void {
-    this.#db.transactionSync(() => {
-      for (const id of reservationIds) this.#db.removeSync(childKey(id));
-      for (const id of runIds) this.#db.removeSync(runKey(id));
-    });
+    this.#write(() =>
+      this.#db.transactionSync(() => {
+        for (const id of reservationIds) this.#db.removeSync(childKey(id));
+        for (const id of runIds) this.#db.removeSync(runKey(id));
+      }),
+    );
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,7 @@
  */
 import { hostname } from 'node:os';
 import { type Clock, isProcessAlive, readBootId, readPidNamespace } from '@trellis/core';
+import { match } from 'ts-pattern';
 import type { RegistryLogger } from './logger.js';
 import { carriesMarker, type MarkedProcess, type ProcSnapshot, snapshotProcesses } from './proc-scan.js';
 import type { ChildRecord, RunRecord } from './records.js';
@@ -104,6 +105,8 @@ export class KillPlan {
   readonly droppedDead: SweptProcess[] = [];
   readonly droppedReused: SweptProcess[] = [];
   readonly reservations: SweptProcess[] = [];
+  /** Marker carriers from another PID namespace, seen by the scan and left alone. */
+  readonly skippedForeign: SweptProcess[] = [];
   readonly coveredGroups = new Set<number>();
   readonly coveredPids = new Set<number>();
 
@@ -157,13 +160,15 @@ export function runIdOf(m: MarkedProcess): string {
   return (m.cmdRunId ?? m.envRunId)!;
 }
 
-export async function sweepRegistry(ctx: SweepContext, options: SweepOptions = {}): Promise<SweepReport> {
-  const started = performance.now();
-  const dryRun = options.dryRun === true;
-  const scope = options.scanMarkers ?? 'runs';
-  const { store, here } = ctx;
-  store.refresh();
+/** The registry's contents for one sweep: run records and child records grouped by run. */
+export interface RegistryContents {
+  readonly runs: ReadonlyMap<string, RunRecord>;
+  readonly childrenByRun: ReadonlyMap<string, readonly ChildRecord[]>;
+}
 
+/** Step 0: read the registry (a fresh snapshot, so other processes' commits are seen). */
+export function readContents(store: RegistryStore): RegistryContents {
+  store.refresh();
   const runs = new Map(store.listRuns().map((r) => [r.runId, r]));
   const childrenByRun = new Map<string, ChildRecord[]>();
   for (const c of store.listChildren()) {
@@ -171,95 +176,178 @@ export async function sweepRegistry(ctx: SweepContext, options: SweepOptions = {
     if (list) list.push(c);
     else childrenByRun.set(c.runId, [c]);
   }
+  return { runs, childrenByRun };
+}
 
-  const verdicts = {
-    dead: [] as string[],
-    alive: [] as string[],
-    rebooted: [] as string[],
-    foreign: [] as string[],
+/** No registry to read (it cannot be opened): only the marker scan can find anything. */
+export const NO_CONTENTS: RegistryContents = { runs: new Map(), childrenByRun: new Map() };
+
+/** What step 1 decided about every run, before anything is signalled. */
+export interface Judgement {
+  readonly verdicts: Record<RunVerdict, string[]>;
+  readonly skippedAlive: SweptProcess[];
+  readonly skippedForeign: SweptProcess[];
+  /** Children of runs from an earlier boot: records dropped, nothing signalled. */
+  readonly rebootedDead: SweptProcess[];
+  readonly deadRuns: ReadonlySet<string>;
+  /** Records to remove once the kills are done (survivors excepted). */
+  readonly removeChildren: string[];
+  readonly removeRuns: string[];
+}
+
+/** Step 1: judge every run that has a record or a child record. */
+export function judgeRuns(contents: RegistryContents, here: HostIdentity, ownRunId?: string): Judgement {
+  const j: Judgement = {
+    verdicts: { dead: [], alive: [], rebooted: [], foreign: [] },
+    skippedAlive: [],
+    skippedForeign: [],
+    rebootedDead: [],
+    deadRuns: new Set<string>(),
+    removeChildren: [],
+    removeRuns: [],
   };
-  const skippedAlive: SweptProcess[] = [];
-  const skippedForeign: SweptProcess[] = [];
-  const rebootedDead: SweptProcess[] = [];
-  const removeChildren: string[] = [];
-  const removeRuns: string[] = [];
-  const deadRuns = new Set<string>();
-  for (const runId of new Set([...runs.keys(), ...childrenByRun.keys()])) {
-    const children = childrenByRun.get(runId) ?? [];
-    const verdict = runId === ctx.ownRunId ? 'alive' : judgeRun(runId, runs.get(runId), here);
-    verdicts[verdict].push(runId);
-    if (verdict === 'alive') skippedAlive.push(...children.map(subjectOf));
-    else if (verdict === 'foreign') skippedForeign.push(...children.map(subjectOf));
-    else if (verdict === 'rebooted') {
-      rebootedDead.push(...children.map(subjectOf));
-      removeChildren.push(...children.map((c) => c.reservationId));
-      removeRuns.push(runId);
-    } else deadRuns.add(runId);
+  const dead = j.deadRuns as Set<string>;
+  for (const runId of new Set([...contents.runs.keys(), ...contents.childrenByRun.keys()])) {
+    const children = contents.childrenByRun.get(runId) ?? [];
+    const verdict = runId === ownRunId ? 'alive' : judgeRun(runId, contents.runs.get(runId), here);
+    j.verdicts[verdict].push(runId);
+    match(verdict)
+      .with('alive', () => j.skippedAlive.push(...children.map(subjectOf)))
+      .with('foreign', () => j.skippedForeign.push(...children.map(subjectOf)))
+      .with('rebooted', () => {
+        j.rebootedDead.push(...children.map(subjectOf));
+        j.removeChildren.push(...children.map((c) => c.reservationId));
+        j.removeRuns.push(runId);
+      })
+      .with('dead', () => {
+        dead.add(runId);
+        j.removeChildren.push(...children.map((c) => c.reservationId));
+        j.removeRuns.push(runId);
+      })
+      .exhaustive();
   }
+  return j;
+}
 
+/** Step 2: decide what to signal: the dead runs' recorded children, then the marker carriers in scope. */
+export function planKills(
+  contents: RegistryContents,
+  judgement: Judgement,
+  scope: MarkerScope,
+  here: HostIdentity,
+  ownRunId?: string,
+): KillPlan {
   const plan = new KillPlan();
-  plan.droppedDead.push(...rebootedDead);
-  if (deadRuns.size > 0 || scope !== 'runs') {
-    const snap = snapshotProcesses(true);
-    for (const runId of deadRuns) {
-      const children = childrenByRun.get(runId) ?? [];
-      plan.addChildren(children, snap);
-      removeChildren.push(...children.map((c) => c.reservationId));
-      removeRuns.push(runId);
+  plan.droppedDead.push(...judgement.rebootedDead);
+  if (judgement.deadRuns.size === 0 && scope === 'runs') return plan;
+  const snap = snapshotProcesses(true);
+  for (const runId of judgement.deadRuns) plan.addChildren(contents.childrenByRun.get(runId) ?? [], snap);
+  const liveRuns = new Set([...judgement.verdicts.alive, ...judgement.verdicts.foreign]);
+  const inScope = (m: MarkedProcess): boolean => {
+    const runId = runIdOf(m);
+    if (runId === ownRunId || liveRuns.has(runId)) return false;
+    if (!judgement.deadRuns.has(runId)) {
+      if (scope === 'runs') return false;
+      const parts = parseRunId(runId);
+      if (!parts || (scope === 'home' && parts.homeTag !== here.homeTag)) return false;
+      if (isProcessAlive(parts.hostPid, parts.hostStartTime)) return false;
     }
-    const liveRuns = new Set([...verdicts.alive, ...verdicts.foreign]);
-    const inScope = (m: MarkedProcess): boolean => {
-      const runId = runIdOf(m);
-      if (runId === ctx.ownRunId || liveRuns.has(runId)) return false;
-      if (!deadRuns.has(runId)) {
-        if (scope === 'runs') return false;
-        const parts = parseRunId(runId);
-        if (!parts || (scope === 'home' && parts.homeTag !== here.homeTag)) return false;
-        if (isProcessAlive(parts.hostPid, parts.hostStartTime)) return false;
-      }
-      // A process from another PID namespace names its host by a PID we cannot interpret.
-      if (readPidNamespace(m.stat.pid) !== here.pidNamespace) {
-        skippedForeign.push({ runId, source: 'marker', pid: m.stat.pid, pgid: m.stat.pgid });
-        return false;
-      }
-      return true;
-    };
-    plan.addMarked(snap.marked.filter(inScope));
-  }
+    // A process from another PID namespace names its host by a PID we cannot interpret.
+    if (readPidNamespace(m.stat.pid) !== here.pidNamespace) {
+      plan.skippedForeign.push({ runId, source: 'marker', pid: m.stat.pid, pgid: m.stat.pgid });
+      return false;
+    }
+    return true;
+  };
+  plan.addMarked(snap.marked.filter(inScope));
+  return plan;
+}
 
-  let forced: KillTarget[] = [];
-  let survivors: KillTarget[] = [];
-  if (!dryRun) {
-    const result = await terminate(plan.targets, {
-      graceMs: options.graceMs ?? ctx.graceMs,
-      killTimeoutMs: ctx.killTimeoutMs,
-      pollMs: ctx.pollMs,
-      clock: ctx.clock,
-    });
-    forced = [...result.forced];
-    survivors = [...result.survivors];
-    // A survivor keeps its record (and its run's), so a later sweep tries again.
-    const keep = new Set(survivors.map((t) => t.subject.reservationId).filter((id) => id !== undefined));
-    const keepRuns = new Set(survivors.map((t) => t.subject.runId));
-    store.removeMany(
-      removeChildren.filter((id) => !keep.has(id)),
-      removeRuns.filter((id) => !keepRuns.has(id)),
-    );
-  }
+/** What step 3 did. */
+export interface KillOutcome {
+  readonly forced: readonly KillTarget[];
+  readonly survivors: readonly KillTarget[];
+}
 
-  const report: SweepReport = {
+/** Step 3: signal the plan (nothing on a dry run). */
+export async function executeKills(
+  plan: KillPlan,
+  ctx: Omit<SweepContext, 'store'>,
+  options: SweepOptions,
+): Promise<KillOutcome> {
+  if (options.dryRun === true) return { forced: [], survivors: [] };
+  return terminate(plan.targets, {
+    graceMs: options.graceMs ?? ctx.graceMs,
+    killTimeoutMs: ctx.killTimeoutMs,
+    pollMs: ctx.pollMs,
+    clock: ctx.clock,
+  });
+}
+
+/** Step 4: forget what was resolved. A survivor keeps its record (and its run's), so a later sweep retries. */
+export function forgetResolved(store: RegistryStore, judgement: Judgement, outcome: KillOutcome): void {
+  const keep = new Set(
+    outcome.survivors.map((t) => t.subject.reservationId).filter((id) => id !== undefined),
+  );
+  const keepRuns = new Set(outcome.survivors.map((t) => t.subject.runId));
+  store.removeMany(
+    judgement.removeChildren.filter((id) => !keep.has(id)),
+    judgement.removeRuns.filter((id) => !keepRuns.has(id)),
+  );
+}
+
+/** Step 5: the report. */
+export function reportSweep(
+  dryRun: boolean,
+  judgement: Judgement,
+  plan: KillPlan,
+  outcome: KillOutcome,
+  startedAt: number,
+): SweepReport {
+  return {
     dryRun,
-    runs: verdicts,
+    runs: judgement.verdicts,
     killed: plan.targets.map((t) => t.subject),
-    forced: forced.map((t) => t.subject),
+    forced: outcome.forced.map((t) => t.subject),
     droppedReused: plan.droppedReused,
     droppedDead: plan.droppedDead,
     resolvedReservations: plan.reservations,
-    skippedAlive,
-    skippedForeign,
-    survivors: survivors.map((t) => t.subject),
-    durationMs: performance.now() - started,
+    skippedAlive: judgement.skippedAlive,
+    skippedForeign: [...judgement.skippedForeign, ...plan.skippedForeign],
+    survivors: outcome.survivors.map((t) => t.subject),
+    durationMs: performance.now() - startedAt,
   };
+}
+
+/** The sweep, as the steps above chained: read → judge → plan → execute → forget → report. */
+export async function sweepRegistry(ctx: SweepContext, options: SweepOptions = {}): Promise<SweepReport> {
+  const startedAt = performance.now();
+  const dryRun = options.dryRun === true;
+  const contents = readContents(ctx.store);
+  const judgement = judgeRuns(contents, ctx.here, ctx.ownRunId);
+  const plan = planKills(contents, judgement, options.scanMarkers ?? 'runs', ctx.here, ctx.ownRunId);
+  const outcome = await executeKills(plan, ctx, options);
+  if (!dryRun) forgetResolved(ctx.store, judgement, outcome);
+  const report = reportSweep(dryRun, judgement, plan, outcome, startedAt);
+  logReport(ctx.logger, report);
+  return report;
+}
+
+/**
+ * The sweep without a registry file (it cannot be opened: read-only directory, full disk). Reaping by
+ * the run marker in `/proc` needs no writable registry: every process carrying a run id of this home
+ * whose host is dead is terminated, as in the `home` scope. Live runs are recognised by their run id
+ * alone (its host PID and start time), so they are left alone exactly as with the file.
+ */
+export async function sweepWithoutRegistry(
+  ctx: Omit<SweepContext, 'store'>,
+  options: Omit<SweepOptions, 'scanMarkers'> = {},
+): Promise<SweepReport> {
+  const startedAt = performance.now();
+  const judgement = judgeRuns(NO_CONTENTS, ctx.here, ctx.ownRunId);
+  const plan = planKills(NO_CONTENTS, judgement, 'home', ctx.here, ctx.ownRunId);
+  const outcome = await executeKills(plan, ctx, options);
+  const report = reportSweep(options.dryRun === true, judgement, plan, outcome, startedAt);
   logReport(ctx.logger, report);
   return report;
 }
