@@ -45,6 +45,7 @@ export type { CreateSessionOptions, Session } from './pool/sessions.js';
 export type { PoolStats, WorkerStatsView } from './pool/stats.js';
 export { ToolPool } from './pool/tool-pool.js';
 export { ERROR_METADATA_KEY, findProtoRoot, PROTOCOL } from './protos.js';
+export type { WorkerLogListener, WorkerLogRecord } from './telemetry/worker-log.js';
 export { findRepoRoot, type PythonSource, type ResolvedPython, resolvePython } from './worker/python.js';
 export { PythonWorker } from './worker/python-worker.js';
 export { type ToolDescription, WorkerProcess } from './worker/worker-process.js';

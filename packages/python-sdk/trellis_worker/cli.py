@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from .constants import DEFAULTS, PROTOCOL, READY_PREFIX
 from .guard import take_secret
 from .lifecycle import arm_parent_death_signal, parent_is_gone, watch_stdin
-from .log_format import StderrFormatter
+from .log_format import JsonLineFormatter, StderrFormatter
 from .server import ListenAddressError, Worker
 from .tool import ToolSpec, collect_tools, load_module
 
@@ -56,6 +56,9 @@ def _non_negative(value: str) -> int:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# text: one readable line per record; json: one JSON object per line, which a Trellis host parses
+# into structured records for its logger (the host passes --log-format json).
+LOG_FORMATS = ("text", "json")
 
 # The options a host passes, for the fast parser: destination, converter (None: a flag).
 _FAST_OPTIONS: dict[str, tuple[str, Any]] = {
@@ -69,6 +72,7 @@ _FAST_OPTIONS: dict[str, tuple[str, Any]] = {
     "--max-message-bytes": ("max_message_bytes", _positive),
     "--grace-ms": ("grace_ms", _non_negative),
     "--log-level": ("log_level", str),
+    "--log-format": ("log_format", str),
     "--no-stdin-watch": ("stdin_watch", None),
 }
 
@@ -89,6 +93,7 @@ def _fast_parse(argv: list[str]) -> SimpleNamespace | None:
         "grace_ms": DEFAULTS.grace_ms,
         "stdin_watch": True,
         "log_level": "INFO",
+        "log_format": "text",
     }
     i = 0
     while i < len(argv):
@@ -118,7 +123,7 @@ def _fast_parse(argv: list[str]) -> SimpleNamespace | None:
             out["tools"].append(converted)
         else:
             out[dest] = converted
-    if not out["tools"] or out["log_level"] not in LOG_LEVELS:
+    if not out["tools"] or out["log_level"] not in LOG_LEVELS or out["log_format"] not in LOG_FORMATS:
         return None
     return SimpleNamespace(**out)
 
@@ -193,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not exit on stdin EOF (for running by hand with stdin not a pipe from the host)",
     )
     p.add_argument("--log-level", default="INFO", choices=list(LOG_LEVELS))
+    p.add_argument(
+        "--log-format",
+        default="text",
+        choices=list(LOG_FORMATS),
+        help="how log records are written to stderr: text (readable) or json (one object per line, for a host)",
+    )
     return p
 
 
@@ -315,7 +326,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         os._exit(EXIT_FAILURE)
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(StderrFormatter())
+    handler.setFormatter(JsonLineFormatter() if args.log_format == "json" else StderrFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
 
     try:

@@ -8,9 +8,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import Cancelled, DeadlineExceededError
+
+if TYPE_CHECKING:
+    from .telemetry import CallTelemetry, CallTrace
 
 _EVENT_LOCK = threading.Lock()
 
@@ -69,6 +73,9 @@ class ToolContext:
         self._loop = loop
         self._host = host
         self._cancel_hooks: list[Callable[[], Any]] | None = None
+        # Set by the server when the host sent a trace context and opentelemetry is installed.
+        self._trace: CallTrace | None = None
+        self._telemetry: CallTelemetry | None = None
 
     # --- lazily built members -------------------------------------------------------------------
 
@@ -133,6 +140,41 @@ class ToolContext:
             if self._cancelled:
                 self._async_event.set()
         await self._async_event.wait()
+
+    # --- telemetry (see telemetry.py) -------------------------------------------------------------
+
+    def _collector(self) -> CallTelemetry:
+        if self._telemetry is None:
+            from .telemetry import CallTelemetry
+
+            self._telemetry = CallTelemetry()
+        return self._telemetry
+
+    def metric(
+        self,
+        name: str,
+        value: float = 1.0,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        kind: str = "counter",
+        unit: str = "",
+    ) -> None:
+        """Records a metric point that the host adds to its OpenTelemetry meter (instrument
+        ``name``, labelled with the pool and tool besides ``attributes``). ``kind``: "counter"
+        (``value`` is added), "histogram" (recorded) or "gauge" (last value wins). Sent back with
+        the call's result; a call that fails drops them."""
+        self._collector().metric(name, value, attributes, kind, unit)
+
+    def span(self, name: str, attributes: Mapping[str, Any] | None = None) -> AbstractContextManager[None]:
+        """``with ctx.span("parse"):`` times a block as a span under the host's call span. With
+        Python's OpenTelemetry SDK recording, it is a real Python span; otherwise the host makes it
+        from the block's start and end times. An exception leaving the block marks it failed."""
+        trace = self._trace
+        if trace is not None and trace.span.is_recording():
+            from .telemetry import otel_span
+
+            return otel_span(name, attributes)
+        return self._collector().span(name, attributes)
 
     def time_remaining(self) -> float | None:
         """Seconds until the call's deadline (may be negative), or None when it has none."""

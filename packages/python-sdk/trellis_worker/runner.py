@@ -84,6 +84,9 @@ class ToolThreads:
             fn, kwargs, fut, ctx = job
             if self.closed:
                 outcome: Any = _Raised(Cancelled("the worker is shutting down; the tool did not run"))
+            elif ctx._trace is not None:
+                # A traced call: the tool runs in the call's contextvars (its OpenTelemetry span).
+                outcome = ctx._trace.context.run(_run_job, fn, kwargs, fut)
             elif fut is None:
                 fn()  # a stream producer: delivers its own items and errors
                 outcome = None
@@ -312,6 +315,13 @@ class _Raised:
 
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
+
+
+def _run_job(fn: Callable[..., Any], kwargs: dict[str, Any] | None, fut: Any) -> Encoded | _Raised | None:
+    if fut is None:
+        fn()
+        return None
+    return _call_sync(fn, kwargs)
 
 
 def _call_sync(fn: Callable[..., Any], kwargs: dict[str, Any] | None) -> Encoded | _Raised:

@@ -23,6 +23,7 @@ from .payload import decode_arguments
 from .runner import ToolRunner
 from .sessions import SessionStore
 from .status import grpc_errors
+from .telemetry import start_call_trace, trace_headers
 from .tool import TOOL_NAME, ToolSpec
 
 if TYPE_CHECKING:
@@ -259,13 +260,26 @@ class ToolServicer:
             spec, kwargs, ctx = w.prepare(request, context)
             active = w.active
             active.add(ctx)
+            trace = ctx._trace = start_call_trace(
+                trace_headers(context.invocation_metadata()), spec.name, ctx.call_id, ctx.session_id
+            )
+            error: BaseException | None = None
             try:
                 (data, content_type), duration_us = await w.runner.run(spec, kwargs, ctx)
+            except BaseException as exc:
+                error = exc
+                raise
             finally:
                 active.discard(ctx)
+                if trace is not None:
+                    trace.end(error)
             response = pb.ExecuteResponse(
                 result=common_pb2.Payload(data=data, content_type=content_type), duration_us=duration_us
             )
+            if ctx._telemetry is not None:
+                telemetry = ctx._telemetry.take()
+                if telemetry is not None:
+                    response.telemetry.CopyFrom(telemetry)
             w.check_size(response, len(data) + len(content_type), spec, "result")
             return response
         except BaseException:
@@ -285,17 +299,30 @@ class ToolServicer:
         try:
             spec, kwargs, ctx = w.prepare(request, context)
             w.active.add(ctx)
+            trace = ctx._trace = start_call_trace(
+                trace_headers(context.invocation_metadata()), spec.name, ctx.call_id, ctx.session_id
+            )
+            error: BaseException | None = None
             try:
                 index = 0
                 async for data, content_type in w.runner.stream(spec, kwargs, ctx):
                     item = pb.ExecuteStreamResponse(
                         item=common_pb2.Payload(data=data, content_type=content_type), index=index
                     )
+                    if ctx._telemetry is not None:
+                        telemetry = ctx._telemetry.take()
+                        if telemetry is not None:
+                            item.telemetry.CopyFrom(telemetry)
                     w.check_size(item, len(data) + len(content_type), spec, f"stream item {index}")
                     yield item
                     index += 1
+            except BaseException as exc:
+                error = exc
+                raise
             finally:
                 w.active.discard(ctx)
+                if trace is not None:
+                    trace.end(error)
         except BaseException:
             stats.calls_failed += 1
             raise

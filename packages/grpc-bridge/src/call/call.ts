@@ -31,6 +31,7 @@ import { errorCode } from '../pool/events.js';
 import type { AffinityMode, CallOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
 import type { Session } from '../pool/sessions.js';
+import { type CallSpan, endCallSpan, spanOnWorker, startCallSpan } from '../telemetry/call-span.js';
 import { mapCallError, TRANSPORT, unavailable } from './errors.js';
 import { type PreparedCall, prepareCall } from './prep.js';
 
@@ -58,13 +59,16 @@ export class Call {
   /** Admitted calls feed the circuit breaker; a refused one must not (it never ran). */
   #admitted = false;
   #settled = false;
+  /** The call's span (undefined without a trace context: see telemetry/call-span.ts). */
+  readonly span: CallSpan | undefined;
 
-  constructor(rt: PoolRuntime, tool: string) {
+  constructor(rt: PoolRuntime, tool: string, method: 'Execute' | 'ExecuteStream') {
     this.rt = rt;
     this.tool = tool;
     this.t0 = rt.o.clock.now();
     this.callId = rt.nextCallId();
     rt.counters.started++;
+    this.span = startCallSpan(rt.name, tool, this.callId, method);
   }
 
   // ---- admit -----------------------------------------------------------------------------------
@@ -116,6 +120,8 @@ export class Call {
   /** The acquired worker runs this attempt from now on. */
   started(w: WorkerEntry): void {
     this.worker = w;
+    if (this.span !== undefined)
+      spanOnWorker(this.span, w.slot, w.pid, this.attempt, this.rt.o.clock.now() - this.t0);
     this.rt.events.call.started(this.callId, this.tool, w, this.rt.o.clock.now() - this.t0, this.attempt);
   }
 
@@ -174,6 +180,12 @@ export class Call {
 
   /** The error of a call whose worker's process exited under it. */
   workerExited(exit: WorkerExit, w: WorkerEntry): WorkerExitedError {
+    // The supervisor restarts the worker: the call's trace shows why it failed or moved.
+    this.span?.span.addEvent('trellis.worker_exited', {
+      'trellis.worker.pid': w.pid,
+      'trellis.exit_code': exit.exitCode ?? -1,
+      'trellis.signal': exit.signal ?? '',
+    });
     let why: string;
     if (w.drained) {
       why = 'the worker was being shut down and the call did not finish within its drain grace (graceMs)';
@@ -200,6 +212,10 @@ export class Call {
     this.#exclude.add(w.id);
     this.attempt = 1;
     this.rt.counters.retried++;
+    this.span?.span.addEvent('trellis.retry', {
+      'trellis.error.code': errorCode(e),
+      'trellis.worker.pid': w.pid,
+    });
     this.rt.events.call.retried(this.callId, this.tool, w.id, e);
     return true;
   }
@@ -225,9 +241,17 @@ export class Call {
     const w = this.worker;
     const code = error === undefined ? undefined : errorCode(error);
     if (code === undefined) {
-      if (w !== undefined) w.served++;
+      if (w !== undefined) {
+        w.served++;
+        w.latency.add(ms);
+      }
       rt.counters.ok(ms);
-    } else rt.counters.fail(code, undefined);
+    } else {
+      if (w !== undefined) w.failed++;
+      rt.counters.fail(code, undefined);
+    }
+    rt.metrics.call(this.tool, ms, code);
+    if (this.span !== undefined) endCallSpan(this.span, error);
     const b = rt.breaker;
     if (this.#admitted && b !== undefined) {
       const changed = b.record(code, rt.o.clock.now());

@@ -19,6 +19,8 @@ import { decodePayload, type ToolArgs } from '../payload.js';
 import type { InFlightCall, WorkerEntry } from '../pool/dispatcher.js';
 import type { StreamOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
+import { callContext } from '../telemetry/call-span.js';
+import { recordToolTelemetry } from '../telemetry/tool-telemetry.js';
 import { Call } from './call.js';
 
 interface Waiter {
@@ -104,7 +106,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
 
   #start(): void {
     this.#started = true;
-    const c = new Call(this.#rt, this.#tool);
+    const c = new Call(this.#rt, this.#tool, 'ExecuteStream');
     this.#c = c;
     try {
       c.admit(this.#args, this.#opts, true);
@@ -140,10 +142,13 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     this.#worker = w;
     c.started(w);
     const left = p.deadline - rt.o.clock.now();
-    const call = w.client.ExecuteStream(
-      p.request,
-      Number.isFinite(left) ? { deadline: new Date(Date.now() + Math.max(1, left)) } : {},
-    );
+    const callOptions = Number.isFinite(left) ? { deadline: new Date(Date.now() + Math.max(1, left)) } : {};
+    const cs = c.span;
+    // With a trace context the call carries its traceparent as gRPC metadata.
+    const call =
+      cs === undefined
+        ? w.client.ExecuteStream(p.request, callOptions)
+        : w.client.ExecuteStream(p.request, cs.metadata, callOptions);
     this.#call = call;
     const flight: InFlightCall = {
       tool: p.tool,
@@ -154,6 +159,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     call.on('data', (m: ExecuteStreamResponse__Output) => {
       if (this.#call !== call || this.#finished) return;
       this.#received++;
+      if (m.telemetry) recordToolTelemetry(m.telemetry, rt.name, p.tool, cs && callContext(cs));
       let item: unknown;
       try {
         item = decodePayload(m.item, p.raw);

@@ -21,6 +21,8 @@ import { decodePayload, type ToolArgs } from '../payload.js';
 import type { InFlightCall, WorkerEntry } from '../pool/dispatcher.js';
 import type { CallOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
+import { callContext } from '../telemetry/call-span.js';
+import { recordToolTelemetry } from '../telemetry/tool-telemetry.js';
 import { Call } from './call.js';
 
 export async function callTool(
@@ -29,7 +31,7 @@ export async function callTool(
   args: ToolArgs,
   opts: CallOptions,
 ): Promise<unknown> {
-  const call = new Call(rt, tool);
+  const call = new Call(rt, tool, 'Execute');
   try {
     call.admit(args, opts, false);
     for (;;) {
@@ -94,43 +96,46 @@ function executeOn(c: Call, w: WorkerEntry): Promise<unknown> {
       },
     };
     const options = Number.isFinite(left) ? { deadline: new Date(Date.now() + left) } : {};
-    const call = w.client.Execute(
-      p.request,
-      options,
-      (err: ServiceError | null, res?: ExecuteResponse__Output) => {
+    const cs = c.span;
+    const onResult = (err: ServiceError | null, res?: ExecuteResponse__Output): void => {
+      if (settled) return;
+      if (!err) {
+        finish();
+        if (res?.telemetry) recordToolTelemetry(res.telemetry, rt.name, p.tool, cs && callContext(cs));
+        try {
+          resolve(decodePayload(res?.result, p.raw));
+        } catch (e) {
+          reject(
+            new ToolCallError(
+              'ERR_TRANSPORT',
+              `the result of "${p.tool}" is labelled JSON but does not parse: ${(e as Error).message}`,
+              {
+                tool: p.tool,
+                workerPid: w.pid,
+              },
+            ),
+          );
+        }
+        return;
+      }
+      const failure = c.rpcFailure(err, w, aborted);
+      if (failure !== undefined) {
+        finish(failure.suspect);
+        reject(failure.error);
+        return;
+      }
+      // The connection dropped before the exit event: give the exit a moment to be reported.
+      attributionTimer = setTimeout(() => {
         if (settled) return;
-        if (!err) {
-          finish();
-          try {
-            resolve(decodePayload(res?.result, p.raw));
-          } catch (e) {
-            reject(
-              new ToolCallError(
-                'ERR_TRANSPORT',
-                `the result of "${p.tool}" is labelled JSON but does not parse: ${(e as Error).message}`,
-                {
-                  tool: p.tool,
-                  workerPid: w.pid,
-                },
-              ),
-            );
-          }
-          return;
-        }
-        const failure = c.rpcFailure(err, w, aborted);
-        if (failure !== undefined) {
-          finish(failure.suspect);
-          reject(failure.error);
-          return;
-        }
-        // The connection dropped before the exit event: give the exit a moment to be reported.
-        attributionTimer = setTimeout(() => {
-          if (settled) return;
-          finish();
-          reject(c.attributed(err, w));
-        }, c.exitAttributionMs);
-      },
-    );
+        finish();
+        reject(c.attributed(err, w));
+      }, c.exitAttributionMs);
+    };
+    // With a trace context the call carries its traceparent as gRPC metadata.
+    const call =
+      cs === undefined
+        ? w.client.Execute(p.request, options, onResult)
+        : w.client.Execute(p.request, cs.metadata, options, onResult);
     w.calls.add(flight);
     if (signal) {
       signal.addEventListener('abort', onAbort, { once: true });

@@ -17,7 +17,10 @@ import type { Payload as _trellis_bridge_v1_Payload, Payload__Output as _trellis
 import type { PingRequest as _trellis_bridge_v1_PingRequest, PingRequest__Output as _trellis_bridge_v1_PingRequest__Output } from './trellis/bridge/v1/PingRequest.js';
 import type { PingResponse as _trellis_bridge_v1_PingResponse, PingResponse__Output as _trellis_bridge_v1_PingResponse__Output } from './trellis/bridge/v1/PingResponse.js';
 import type { ToolInfo as _trellis_bridge_v1_ToolInfo, ToolInfo__Output as _trellis_bridge_v1_ToolInfo__Output } from './trellis/bridge/v1/ToolInfo.js';
+import type { ToolMetric as _trellis_bridge_v1_ToolMetric, ToolMetric__Output as _trellis_bridge_v1_ToolMetric__Output } from './trellis/bridge/v1/ToolMetric.js';
 import type { ToolServiceClient as _trellis_bridge_v1_ToolServiceClient, ToolServiceDefinition as _trellis_bridge_v1_ToolServiceDefinition } from './trellis/bridge/v1/ToolService.js';
+import type { ToolSpan as _trellis_bridge_v1_ToolSpan, ToolSpan__Output as _trellis_bridge_v1_ToolSpan__Output } from './trellis/bridge/v1/ToolSpan.js';
+import type { ToolTelemetry as _trellis_bridge_v1_ToolTelemetry, ToolTelemetry__Output as _trellis_bridge_v1_ToolTelemetry__Output } from './trellis/bridge/v1/ToolTelemetry.js';
 import type { WorkerStats as _trellis_bridge_v1_WorkerStats, WorkerStats__Output as _trellis_bridge_v1_WorkerStats__Output } from './trellis/bridge/v1/WorkerStats.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -44,7 +47,10 @@ export interface ProtoGrpcType {
         PingRequest: MessageTypeDefinition<_trellis_bridge_v1_PingRequest, _trellis_bridge_v1_PingRequest__Output>
         PingResponse: MessageTypeDefinition<_trellis_bridge_v1_PingResponse, _trellis_bridge_v1_PingResponse__Output>
         ToolInfo: MessageTypeDefinition<_trellis_bridge_v1_ToolInfo, _trellis_bridge_v1_ToolInfo__Output>
+        ToolMetric: MessageTypeDefinition<_trellis_bridge_v1_ToolMetric, _trellis_bridge_v1_ToolMetric__Output>
         ToolService: SubtypeConstructor<typeof grpc.Client, _trellis_bridge_v1_ToolServiceClient> & { service: _trellis_bridge_v1_ToolServiceDefinition }
+        ToolSpan: MessageTypeDefinition<_trellis_bridge_v1_ToolSpan, _trellis_bridge_v1_ToolSpan__Output>
+        ToolTelemetry: MessageTypeDefinition<_trellis_bridge_v1_ToolTelemetry, _trellis_bridge_v1_ToolTelemetry__Output>
         WorkerStats: MessageTypeDefinition<_trellis_bridge_v1_WorkerStats, _trellis_bridge_v1_WorkerStats__Output>
       }
     }

@@ -28,6 +28,7 @@ import type { WorkerProcess } from '../worker/worker-process.js';
 import type { AffinityMode } from './options.js';
 import type { SelectionRequest, WorkerSelector, WorkerView } from './selection.js';
 import type { Session } from './sessions.js';
+import { LatencyWindow } from './stats.js';
 
 /** A call running on a worker; told when the worker's process exits under it. */
 export interface InFlightCall {
@@ -60,6 +61,18 @@ export class WorkerEntry implements WorkerView {
   readonly calls = new Set<InFlightCall>();
   /** RSS of the Python process (from /proc at its last heartbeat), in bytes. */
   rssBytes: number | undefined;
+  /** CPU time (user + system) of the Python process at its last heartbeat, in seconds. */
+  cpuSeconds: number | undefined;
+  /** Wall-clock time of its last answered heartbeat (ms since the epoch). */
+  lastHeartbeatAt: number | undefined;
+  /** Wall-clock time it joined the dispatcher. */
+  readonly readyAt = Date.now();
+  /** Calls that failed on it. */
+  failed = 0;
+  /** The PythonWorker actor that owns the process (how the observer joins it to the tree). */
+  actorPid: string | undefined;
+  /** Latencies (ms) of its last finished calls, for the observer's per-worker p50/p99. */
+  readonly latency = new LatencyWindow(256);
   /** Calls handed to it so far. */
   dispatched = 0;
   /** When `dispatched` reaches this, `onLimit` is called once (recycling by maxCalls). */

@@ -156,8 +156,19 @@ export class PoolEvents {
     this.#pool = pool;
   }
 
-  /** True when someone listens: the families check it before building an event. */
+  /**
+   * The pool's own listeners (lifecycle logs, metrics, per-slot history: see telemetry/): they want
+   * the worker and pool events always, but not the per-call ones, built only when a user listens.
+   */
+  readonly #taps = new Set<PoolEventListener>();
+
+  /** True when someone listens: the worker and pool families check it before building an event. */
   get active(): boolean {
+    return this.#listeners.size > 0 || this.#taps.size > 0;
+  }
+
+  /** True when a user listens: the per-call events (and queue_full) are built only then. */
+  get callsActive(): boolean {
     return this.#listeners.size > 0;
   }
 
@@ -166,9 +177,16 @@ export class PoolEvents {
     return () => this.#listeners.delete(listener);
   }
 
+  /** An internal listener (see #taps); it must not throw. */
+  tap(listener: PoolEventListener): () => void {
+    this.#taps.add(listener);
+    return () => this.#taps.delete(listener);
+  }
+
   emit(e: PoolEventInput): void {
-    if (this.#listeners.size === 0) return;
+    if (this.#listeners.size === 0 && this.#taps.size === 0) return;
     const full = { ...e, pool: this.#pool, at: Date.now() } as PoolEvent;
+    for (const l of this.#taps) l(full);
     for (const l of this.#listeners) {
       try {
         l(full);
@@ -189,17 +207,17 @@ class CallEvents {
   constructor(readonly ev: PoolEvents) {}
 
   started(callId: string, tool: string, w: WorkerRef, queuedMs: number, attempt: number): void {
-    if (!this.ev.active) return;
+    if (!this.ev.callsActive) return;
     this.ev.emit({ type: 'call_started', callId, tool, workerId: w.id, pid: w.pid, queuedMs, attempt });
   }
 
   finished(callId: string, tool: string, w: WorkerRef, durationMs: number): void {
-    if (!this.ev.active) return;
+    if (!this.ev.callsActive) return;
     this.ev.emit({ type: 'call_finished', callId, tool, workerId: w.id, pid: w.pid, durationMs });
   }
 
   failed(callId: string, tool: string, w: WorkerRef | undefined, durationMs: number, e: unknown): void {
-    if (!this.ev.active) return;
+    if (!this.ev.callsActive) return;
     this.ev.emit({
       type: 'call_failed',
       callId,
@@ -213,7 +231,7 @@ class CallEvents {
   }
 
   retried(callId: string, tool: string, fromWorkerId: number, e: unknown): void {
-    if (!this.ev.active) return;
+    if (!this.ev.callsActive) return;
     this.ev.emit({ type: 'call_retried', callId, tool, fromWorkerId, code: errorCode(e) });
   }
 }
@@ -315,7 +333,7 @@ class PoolLifeEvents {
   }
 
   queueFull(tool: string, queueDepth: number, maxQueue: number): void {
-    if (!this.ev.active) return;
+    if (!this.ev.callsActive) return;
     this.ev.emit({ type: 'queue_full', tool, queueDepth, maxQueue });
   }
 

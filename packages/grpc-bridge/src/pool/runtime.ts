@@ -11,6 +11,9 @@ import { getLogger, type TimerHandle } from '@trellis/core';
 import { BRIDGE_DEFAULTS } from '../defaults.js';
 import type { WorkerExit } from '../errors.js';
 import { HostService } from '../host-service.js';
+import { PoolLifecycle } from '../telemetry/lifecycle-log.js';
+import { PoolMetrics } from '../telemetry/pool-metrics.js';
+import { textLine, WorkerLogs } from '../telemetry/worker-log.js';
 import type { Launcher } from '../worker/launcher.js';
 import { absoluteToolsRef, type ResolvedPython } from '../worker/python.js';
 import type { ToolDescription, WorkerLaunchOptions } from '../worker/worker-process.js';
@@ -40,6 +43,10 @@ export class PoolRuntime {
   readonly quarantine: Quarantine | undefined;
   readonly breaker: CircuitBreaker | undefined;
   readonly host: HostService;
+  /** Worker output and lifecycle on the logger, and to the pool's log listeners. */
+  readonly logs: WorkerLogs;
+  readonly lifecycle: PoolLifecycle;
+  readonly metrics: PoolMetrics;
   #socketDir: string | undefined;
   /**
    * The secret every call to this pool's workers carries (trellis_worker/guard.py): without it, any
@@ -71,6 +78,17 @@ export class PoolRuntime {
         this.events.pool.queueFull(tool, depth, o.maxQueue);
       },
     });
+    this.logs = new WorkerLogs(o.name);
+    this.lifecycle = new PoolLifecycle(this.logs);
+    this.events.tap((e) => this.lifecycle.onEvent(e));
+    const dispatcher = this.dispatcher;
+    this.metrics = new PoolMetrics(o.name, {
+      get queueDepth() {
+        return dispatcher.queueDepth;
+      },
+      workers: () => dispatcher.workers(),
+    });
+    this.events.tap((e) => this.metrics.onEvent(e));
   }
 
   /** A worker's process exited: its sessions lost their state; a crash taints it and its tools. */
@@ -146,7 +164,27 @@ export class PoolRuntime {
         `${r.levelName} ${r.logger}${where}: ${r.message}${r.traceback ? `\n${r.traceback}` : ''}`,
         r.pid,
       );
-    }
+    } else this.logs.pythonRecord(this.#slotOf(r.pid), r);
+  }
+
+  #slotOf(pid: number): number | undefined {
+    for (const w of this.dispatcher.workers()) if (w.pid === pid) return w.slot;
+    return undefined;
+  }
+
+  /**
+   * A worker's stderr lines: to the app's `onStderr` when it gave one, else to the logger as
+   * structured records (the worker writes its log records as JSON lines: see telemetry/worker-log.ts).
+   */
+  #stderrSink(slot: number): (line: string, pid: number) => void {
+    const user = this.o.onStderr;
+    if (user === undefined) return (line, pid) => this.logs.stderrLine(slot, pid, line);
+    // The app's own sink gets readable lines (as before the JSON log format), the log listeners
+    // (the observer's log tail) still get the records, and the logger stays out of it.
+    return (line, pid) => {
+      const r = this.logs.stderrLine(slot, pid, line, false);
+      user(r === undefined || r.source === 'stderr' ? line : textLine(r), pid);
+    };
   }
 
   /** Serves HostService when host tools are exposed; workers launched afterwards get its address. */
@@ -235,7 +273,7 @@ export class PoolRuntime {
       stderrTailBytes: BRIDGE_DEFAULTS.stderrTailBytes,
       maxStderrLineBytes: BRIDGE_DEFAULTS.maxStderrLineBytes,
       maxReadyLineBytes: BRIDGE_DEFAULTS.maxReadyLineBytes,
-      onStderr: this.o.onStderr,
+      onStderr: this.#stderrSink(slot),
       hostAddress: this.host.address,
       clock: this.o.clock,
       onSpawned: (pid) => {

@@ -79,6 +79,22 @@ export interface WorkerStatsView {
   readonly served: number;
   /** RSS of the Python process from its last heartbeat (bytes). */
   readonly rssBytes: number | undefined;
+  /** CPU time (user + system) of the Python process at its last heartbeat, seconds. */
+  readonly cpuSeconds: number | undefined;
+  /** The PythonWorker actor's pid (its node in the supervision tree). */
+  readonly actorPid: string | undefined;
+  /** When this process started taking calls, and when its last heartbeat was answered (ms since the epoch). */
+  readonly startedAt: number;
+  readonly lastHeartbeatAt: number | undefined;
+  /** Calls that failed on this process. */
+  readonly failed: number;
+  /** Over this process's last 256 finished calls, ms. */
+  readonly latencyMs: { readonly p50: number | undefined; readonly p99: number | undefined };
+  /** Processes started in this slot to replace one that exited, and recycles of the slot. */
+  readonly restarts: number;
+  readonly recycles: number;
+  /** Why the slot's previous process ended (undefined while it has had only one). */
+  readonly lastExit: string | undefined;
 }
 
 export interface PoolStats {

@@ -44,6 +44,7 @@ import { InvalidPoolOptionsError, PoolClosedError } from '../errors.js';
 import type { HostToolFn } from '../host-service.js';
 import type { ToolArgs } from '../payload.js';
 import { loadProtocol } from '../protos.js';
+import type { WorkerLogListener } from '../telemetry/worker-log.js';
 import { Launcher } from '../worker/launcher.js';
 import { resolvePython } from '../worker/python.js';
 import { PythonWorker } from '../worker/python-worker.js';
@@ -235,20 +236,41 @@ export class ToolPool {
     return this.#rt.events.on(listener);
   }
 
+  /**
+   * Subscribes to the workers' log records (Python logging, other stderr lines, the pool's own
+   * lifecycle), as they also go to the logger; returns the unsubscribe function.
+   */
+  onLog(listener: WorkerLogListener): () => void {
+    return this.#rt.logs.on(listener);
+  }
+
   stats(): PoolStats {
     const rt = this.#rt;
     const c = rt.counters;
-    const workers: WorkerStatsView[] = rt.dispatcher.workers().map((w) => ({
-      slot: w.slot,
-      workerId: w.id,
-      pid: w.pid,
-      address: w.process.address,
-      state: w.state,
-      inFlight: w.inFlight,
-      abandoned: w.abandoned,
-      served: w.served,
-      rssBytes: w.rssBytes,
-    }));
+    const workers: WorkerStatsView[] = rt.dispatcher.workers().map((w) => {
+      const [wp50, wp99] = w.latency.percentiles([50, 99]);
+      const h = rt.lifecycle.slots.get(w.slot);
+      return {
+        slot: w.slot,
+        workerId: w.id,
+        pid: w.pid,
+        address: w.process.address,
+        state: w.state,
+        inFlight: w.inFlight,
+        abandoned: w.abandoned,
+        served: w.served,
+        rssBytes: w.rssBytes,
+        cpuSeconds: w.cpuSeconds,
+        actorPid: w.actorPid,
+        startedAt: w.readyAt,
+        lastHeartbeatAt: w.lastHeartbeatAt,
+        failed: w.failed,
+        latencyMs: { p50: wp50, p99: wp99 },
+        restarts: h?.restarts ?? 0,
+        recycles: h?.recycles ?? 0,
+        lastExit: h?.lastExit,
+      };
+    });
     workers.sort((a, b) => a.slot - b.slot);
     const ready = workers.filter((w) => w.state === 'ready');
     const [p50, p99] = c.latency.percentiles([50, 99]);
@@ -327,6 +349,7 @@ export class ToolPool {
         throw e;
       }
       rt.dispatcher.open();
+      rt.metrics.open();
       rt.startSessionSweep();
       this.#sup = sup;
       this.#done = new Promise<ExitReason>((resolve) =>
@@ -380,6 +403,7 @@ export class ToolPool {
     rt.dispatcher.close(new PoolClosedError(this.name, `its supervisor exited: ${formatReason(reason)}`));
     void rt.launcher?.discard();
     rt.stopSessionSweep();
+    rt.metrics.close();
     // Every worker is gone: so is every session's state.
     for (const s of rt.sessions.clear())
       rt.events.pool.sessionEnded(s.id, 'pool_stopped', s.workerPid, false);

@@ -44,6 +44,7 @@ import { HeartbeatMissedError, type WorkerExit, WorkerExitedError } from '../err
 import type { HeartbeatResponse__Output } from '../generated/trellis/bridge/v1/HeartbeatResponse.js';
 import { WorkerEntry } from '../pool/dispatcher.js';
 import type { PoolRuntime } from '../pool/runtime.js';
+import { readCpuSeconds } from '../telemetry/proc-cpu.js';
 import { WorkerProcess } from './worker-process.js';
 
 interface WorkerState {
@@ -208,6 +209,8 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
           // where /proc cannot be read).
           const rss = st.wp.readRss() ?? msg.rss;
           st.entry.rssBytes = rss;
+          st.entry.cpuSeconds = readCpuSeconds(st.wp.pid);
+          st.entry.lastHeartbeatAt = Date.now();
           st.rt.o.healthMonitor?.beat(ctx.self);
           // A tool that ignores cancellation keeps its slot (and its Python thread) after its call
           // ended; the worker reports such abandoned executions. The dispatcher counts them as
@@ -346,6 +349,10 @@ function attach(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, entry: W
   }
   entry.onSuspect = () => node.send(self, { type: '$probe_soon' } satisfies Info);
   rt.setTools(wp.tools);
+  entry.actorPid = self;
+  // Figures from the start, before the first heartbeat answers.
+  entry.rssBytes = wp.readRss();
+  entry.cpuSeconds = readCpuSeconds(wp.pid);
   rt.dispatcher.add(entry);
   armTtl(st, ctx, rt.o.ttlMs);
 }

@@ -130,6 +130,9 @@ export class WorkerProcess {
       String(o.maxMessageBytes),
       '--grace-ms',
       String(o.graceMs),
+      // One JSON object per log record on stderr: the host turns them into structured records.
+      '--log-format',
+      'json',
     ];
     if (o.hostAddress !== undefined) args.push('--host-address', o.hostAddress);
     // With a tracker (the registry), spawnProcess appends the run's marker. Without one the worker

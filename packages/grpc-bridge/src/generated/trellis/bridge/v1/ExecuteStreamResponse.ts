@@ -1,6 +1,7 @@
 // Original file: protos/trellis/bridge/v1/tool_service.proto
 
 import type { Payload as _trellis_bridge_v1_Payload, Payload__Output as _trellis_bridge_v1_Payload__Output } from '../../../trellis/bridge/v1/Payload.js';
+import type { ToolTelemetry as _trellis_bridge_v1_ToolTelemetry, ToolTelemetry__Output as _trellis_bridge_v1_ToolTelemetry__Output } from '../../../trellis/bridge/v1/ToolTelemetry.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface ExecuteStreamResponse {
@@ -12,6 +13,10 @@ export interface ExecuteStreamResponse {
    * 0-based position of this item in the stream.
    */
   'index'?: (number | string | Long);
+  /**
+   * What the tool recorded with ctx.metric / ctx.span since the previous item.
+   */
+  'telemetry'?: (_trellis_bridge_v1_ToolTelemetry | null);
 }
 
 export interface ExecuteStreamResponse__Output {
@@ -23,4 +28,8 @@ export interface ExecuteStreamResponse__Output {
    * 0-based position of this item in the stream.
    */
   'index': (number);
+  /**
+   * What the tool recorded with ctx.metric / ctx.span since the previous item.
+   */
+  'telemetry': (_trellis_bridge_v1_ToolTelemetry__Output | null);
 }
