@@ -111,6 +111,11 @@ export class CallTable {
     return ++this.#next;
   }
 
+  /** The ref newRef() handed out last (sendRequest reads back the ref of the call it just started). */
+  get lastRef(): number {
+    return this.#next;
+  }
+
   add(
     ref: number,
     target: Pid,
@@ -165,6 +170,11 @@ export class CallTable {
     if (!p) return false;
     p.reject(err);
     return true;
+  }
+
+  /** Forgets a call without settling it (an abandoned request: its late reply is dropped). */
+  drop(ref: number): boolean {
+    return this.#take(ref) !== undefined;
   }
 
   /** Fails a call with an error built from its label (the server's name or pid). */

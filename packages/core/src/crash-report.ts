@@ -80,7 +80,7 @@ export function reportServerCrash<S>(c: ServerCrash<S>): void {
     log.error(
       {
         report: `${c.behaviour}_terminate`,
-        pid: c.pid,
+        actor: c.pid,
         name: c.name,
         ...reasonFields(c.reason),
         lastMessage: shown.message,
@@ -92,7 +92,7 @@ export function reportServerCrash<S>(c: ServerCrash<S>): void {
     log.error(
       {
         report: 'crash_report',
-        pid: c.pid,
+        actor: c.pid,
         name: c.name,
         initialCall: c.behaviour,
         ancestors: c.parent === undefined ? [] : [c.parent],
@@ -117,7 +117,14 @@ export function reportInitCrash(
   if (isCleanExit(reason)) return;
   try {
     getLogger().error(
-      { report: 'crash_report', pid, name, initialCall: behaviour, phase: 'init', ...reasonFields(reason) },
+      {
+        report: 'crash_report',
+        actor: pid,
+        name,
+        initialCall: behaviour,
+        phase: 'init',
+        ...reasonFields(reason),
+      },
       `crash report: ${behaviour} ${name ?? pid} failed in init with ${formatReason(reason)}`,
     );
   } catch {

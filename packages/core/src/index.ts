@@ -53,6 +53,7 @@ export {
   TIMEOUT,
   type Timeout,
 } from './process.js';
+export * from './send-request.js';
 export * from './signals.js';
 export * from './supervisor/backoff.js';
 export * from './supervisor/child-spec.js';

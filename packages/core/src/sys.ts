@@ -82,7 +82,7 @@ export class SysState<S> {
   log(event: 'in' | 'out' | 'state', fields: Record<string, unknown>): void {
     try {
       getLogger().info(
-        { report: 'sys_trace', event, pid: this.proc.pid, name: this.proc.name, ...fields },
+        { report: 'sys_trace', event, actor: this.proc.pid, name: this.proc.name, ...fields },
         `${this.behaviour} ${this.proc.name ?? this.proc.pid} ${event}`,
       );
     } catch {

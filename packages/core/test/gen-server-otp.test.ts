@@ -392,7 +392,7 @@ describe('sys: getState, replaceState, getStatus, trace', () => {
       const term = logs.records.find((r) => r.report === 'gen_server_terminate');
       assert.ok(term, 'no gen_server_terminate report');
       assert.equal(term.level, 'error');
-      assert.equal(term.pid, pid);
+      assert.equal(term.actor, pid);
       assert.equal(term.name, 'crashy');
       assert.equal(term.reason, '{error, Error: boom}');
       assert.deepEqual((term.lastMessage as { request: unknown }).request, 'crash');
@@ -400,7 +400,7 @@ describe('sys: getState, replaceState, getStatus, trace', () => {
       assert.ok(!JSON.stringify(logs.records).includes('hunter2'), 'the secret reached the log');
       const crash = logs.records.find((r) => r.report === 'crash_report');
       assert.ok(crash, 'no crash_report');
-      assert.equal(crash.pid, pid);
+      assert.equal(crash.actor, pid);
       assert.equal(crash.initialCall, 'gen_server');
     } finally {
       logs.restore();
