@@ -33,6 +33,7 @@ import {
 } from './orphans.js';
 import { type ChaosReport, faultTable, repoRoot, summarizeCalls, writeChaosOutputs } from './report.js';
 import { buildSchedule } from './schedule.js';
+import { mountSmallHome, SMALL_HOME_ENV, unmountSmallHome } from './small-home.js';
 import { SutProcess } from './sut-process.js';
 import { cleanStop, leaseMovedOn, rssFlat, sweepReapedOrphans } from './verdicts.js';
 
@@ -41,6 +42,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What must not outlive the driver if the harness itself fails half-way. */
 const spawned: SutProcess[] = [];
 const tracker = new DescendantTracker(process.pid);
+/** The home's own tmpfs, while mounted. */
+let smallHome: string | undefined;
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -61,6 +64,9 @@ async function main(): Promise<number> {
     `chaos: ${schedule.faults.length} faults scheduled, host kill -9 at ${(schedule.hostKillAtMs! / 1000).toFixed(1)} s`,
   );
   const home = mkdtempSync(join(tmpdir(), 'trellis-chaos-'));
+  // The disk-full fault fills the home: on a tmpfs of its own (root), never the shared /tmp.
+  smallHome = mountSmallHome(home, CHAOS_DEFAULTS.smallHomeMiB) ? home : undefined;
+  if (smallHome !== undefined) process.env[SMALL_HOME_ENV] = '1';
   const logDir = join(root, 'bench-results', 'chaos-logs');
   mkdirSync(logDir, { recursive: true });
   tracker.start(250);
@@ -247,6 +253,8 @@ async function main(): Promise<number> {
     checks,
   };
   writeChaosOutputs(report, o, root);
+  if (smallHome !== undefined) unmountSmallHome(smallHome);
+  smallHome = undefined;
   rmSync(home, { recursive: true, force: true });
   for (const c of checks) console.log(`${c.ok ? 'PASS' : 'FAIL'}  ${c.name}: ${c.detail}`);
   console.log(
@@ -284,6 +292,7 @@ async function cleanUp(): Promise<void> {
   for (const s of spawned)
     if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
   await Promise.all(spawned.map((s) => s.exited));
+  if (smallHome !== undefined) unmountSmallHome(smallHome);
   tracker.stop();
   const left = tracker.survivors();
   if (left.length > 0) {

@@ -29,6 +29,10 @@ export const CHAOS_DEFAULTS = Object.freeze({
   /** SIGSTOP shorter than one heartbeat (cannot cost a worker) and longer than the miss limit (must). */
   stopShortMs: Object.freeze([100, 400] as const),
   stopLongMs: 6000,
+  /** How long the disk-full fault keeps the home full after the registry refused a record. */
+  diskFullHoldMs: Object.freeze([100, 500] as const),
+  /** Size of the home's own tmpfs (root only): room for the registry, health and lease files. */
+  smallHomeMiB: 32,
   /** Heartbeats of the chaos pools: 3 misses at 500 ms detect a stopped worker within ~3.5 s. */
   heartbeatIntervalMs: 500,
   heartbeatMisses: 3,

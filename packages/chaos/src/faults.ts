@@ -22,9 +22,11 @@ import type { ToolPool } from '@trellis/grpc-bridge';
 import { THROWN_MESSAGE } from './actors/chaos-thread.js';
 import { CRASH_MESSAGE } from './actors/kv-server.js';
 import { CHAOS_DEFAULTS } from './defaults.js';
+import { fillDisk } from './disk-fill.js';
 import { exitCode, type FaultRecord, type FaultStatus } from './fault-book.js';
 import type { CallLedger, Outcome } from './ledger.js';
 import type { InProcessFaultKind, PlannedFault } from './schedule.js';
+import { SMALL_HOME_ENV } from './small-home.js';
 import { targetSession } from './targeting.js';
 import { NAMES } from './tree.js';
 
@@ -154,6 +156,8 @@ export class FaultInjector {
         return this.#task(p, 'exit', 'ERR_TASK_WORKER_DIED');
       case 'task-pool-kill':
         return this.#killTaskPool();
+      case 'disk-full':
+        return diskFull(p);
     }
   }
 
@@ -426,6 +430,33 @@ function judgeNonFatal(
     fatal: false,
     expect: [],
     note: status === 'non-fatal' ? undefined : `ended with ${describe(o)}`,
+  };
+}
+
+/**
+ * The home's filesystem fills up (disk-fill.ts). Non-fatal: nothing may exit because of it; the
+ * registry must refuse new records with ERR_REGISTRY_UNAVAILABLE, and the run goes on.
+ */
+async function diskFull(p: PlannedFault): Promise<Landing> {
+  const home = process.env.TRELLIS_HOME;
+  if (home === undefined || process.env[SMALL_HOME_ENV] !== '1') {
+    return {
+      ...noTarget('home'),
+      note: 'the home is not on a tmpfs of its own (needs root): nothing to fill',
+    };
+  }
+  const [lo, hi] = CHAOS_DEFAULTS.diskFullHoldMs;
+  const r = await fillDisk(home, Math.round(lo + p.param * (hi - lo)));
+  const note = `full for ${Math.round(r.fullMs)} ms after ${(r.filledBytes / 2 ** 20).toFixed(1)} MiB; ${r.acceptedBeforeRefusal} record(s) accepted, then ${r.refusalCode ?? 'no refusal'}`;
+  const ok =
+    r.refusalCode === 'ERR_REGISTRY_UNAVAILABLE' && /filesystem is full/.test(r.refusalMessage ?? '');
+  return {
+    group: 'home',
+    target: home,
+    status: ok ? 'non-fatal' : 'unexpected',
+    fatal: false,
+    expect: [],
+    note: ok ? note : `${note}: ${r.refusalMessage ?? 'the registry never refused a record on a full disk'}`,
   };
 }
 

@@ -30,6 +30,7 @@ export const FAULT_KINDS = [
   'task-throw',
   'task-exit',
   'task-pool-kill',
+  'disk-full',
 ] as const;
 
 export type InProcessFaultKind = (typeof FAULT_KINDS)[number];
@@ -53,6 +54,7 @@ export const FAULT_WEIGHTS: Readonly<Record<InProcessFaultKind, number>> = Objec
   'task-throw': 1,
   'task-exit': 1,
   'task-pool-kill': 1,
+  'disk-full': 1,
 });
 
 export interface PlannedFault {
