@@ -49,7 +49,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   #received = 0;
   #aborted = false;
   #cancelledByConsumer = false;
-  /** The current call ended by deadline or cancellation: its tool may still hold its slot. */
+  /** The current call ended by deadline or cancellation: its tool may still hold its place. */
   #suspect = false;
   #onAbort: (() => void) | undefined;
   #attributionTimer: ReturnType<typeof setTimeout> | undefined;
@@ -223,7 +223,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     this.#finish(e);
   }
 
-  /** Forgets the current call and gives its slot back. */
+  /** Forgets the current call and gives its place back. */
   #detach(): void {
     const w = this.#worker;
     if (this.#attributionTimer !== undefined) clearTimeout(this.#attributionTimer);

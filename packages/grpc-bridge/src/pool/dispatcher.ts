@@ -7,12 +7,19 @@
  *
  *   - Workers join when ready (`add`), stop taking calls when draining (`drain`) and leave when
  *     their process exits (`gone`), which fails their in-flight calls at once.
- *   - A call takes a slot on a worker (`tryAcquire`, or `enqueue` to wait) and gives it back with
+ *   - A call takes a place on a worker (`tryAcquire`, or `enqueue` to wait) and gives it back with
  *     `release`. The choice of worker is the selector's (pool/selection.ts).
  *   - The queue is FIFO and bounded (`maxQueue`: one more is ERR_POOL_SATURATED at once). A waiting
  *     call leaves it when a worker takes it, when its wait limit passes (ERR_QUEUE_TIMEOUT) or when
  *     its AbortSignal fires (ERR_CANCELLED); the latter two are removed lazily (marked, skipped).
  *   - A retry goes to the front: it has waited once already.
+ *
+ * Names, one per concept: a *slot* is a worker's position in the pool (0..size-1, kept across
+ * restarts); the *worker* (PythonWorker, worker/python-worker.ts) is the actor that owns the slot's
+ * process; the *process* is WorkerProcess (worker/worker-process.ts); a WorkerEntry is the
+ * dispatcher's record of one process taking calls, named by its `workerId` in events and stats (a
+ * recycle gives the slot a new process and so a new entry); a *place* is one of the
+ * `maxConcurrentPerWorker` calls an entry may run at once.
  */
 import type { Clock, TimerHandle } from '@trellis/core';
 import {
@@ -37,25 +44,29 @@ export interface InFlightCall {
   onWorkerExit(exit: WorkerExit): void;
 }
 
+/**
+ * A worker's life as the dispatcher sees it: `ready` (takes calls) → `draining` (finishes the calls
+ * it has, takes no new ones) → `gone` (its process exited). Only `transition` changes it.
+ */
 export type WorkerState = 'ready' | 'draining' | 'gone';
 
 /** The dispatcher's record of one worker process. */
 export class WorkerEntry implements WorkerView {
   inFlight = 0;
   served = 0;
-  /** Abandoned executions its last heartbeat reported (tools holding a slot after their call ended). */
+  /** Abandoned executions its last heartbeat reported (tools holding a place after their call ended). */
   reportedAbandoned = 0;
   /**
    * Calls on it that ended by deadline or cancellation since the heartbeat in flight was sent: their
-   * tools may still hold their slots (a tool that ignores cancellation), which only the next
-   * heartbeat can tell. Counted as load until then, so no call is sent into a slot that may be stuck.
+   * tools may still hold their places (a tool that ignores cancellation), which only the next
+   * heartbeat can tell. Counted as load until then, so no call is sent into a place that may be stuck.
    */
   suspect = 0;
   /** Calls ever counted in `suspect` (the heartbeat notes it when sent, to settle those before). */
   suspectRaised = 0;
   /** Told when a call becomes suspect: the worker asks for an early heartbeat. */
   onSuspect: (() => void) | undefined;
-  state: WorkerState = 'ready';
+  #state: WorkerState = 'ready';
   /** Set once the worker was told to drain (a shutdown), so calls cut short by it can say so. */
   drained = false;
   readonly calls = new Set<InFlightCall>();
@@ -89,6 +100,21 @@ export class WorkerEntry implements WorkerView {
 
   get pid(): number {
     return this.process.pid;
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  /**
+   * The one place the state changes, as grpc-js's `transitionToState(oldStates, newState)`: moves to
+   * `to` only from one of `from`, and says whether it did. A second drain, or a drain of a worker
+   * already gone, is then a no-op by construction rather than by a check at each caller.
+   */
+  transition(from: readonly WorkerState[], to: WorkerState): boolean {
+    if (!from.includes(this.#state)) return false;
+    this.#state = to;
+    return true;
   }
 
   /** Slots taken by executions whose call is over (reported or suspected): load that is not inFlight. */
@@ -182,17 +208,16 @@ export class Dispatcher {
 
   /** Takes no new calls; calls in flight go on (the drain). */
   drain(w: WorkerEntry): void {
-    if (w.state !== 'ready') return;
-    w.state = 'draining';
+    if (!w.transition(['ready'], 'draining')) return;
     w.drained = true;
     this.#unready(w);
   }
 
   /** The process exited: every call still on it fails now, with the exit code or signal. */
   gone(w: WorkerEntry, exit: WorkerExit): void {
-    if (w.state === 'gone') return;
-    if (w.state === 'ready') this.#unready(w);
-    w.state = 'gone';
+    const wasReady = w.state === 'ready';
+    if (!w.transition(['ready', 'draining'], 'gone')) return;
+    if (wasReady) this.#unready(w);
     this.#all.delete(w.id);
     const calls = [...w.calls];
     if (this.#o.onWorkerGone) {
@@ -224,10 +249,10 @@ export class Dispatcher {
     return this.#ready.length;
   }
 
-  // ---- slots ---------------------------------------------------------------------------------------
+  // ---- places --------------------------------------------------------------------------------------
 
   /**
-   * A worker with a free slot, taken, or undefined. Never jumps the queue: while calls wait, a new
+   * A worker with a free place, taken, or undefined. Never jumps the queue: while calls wait, a new
    * call waits behind them.
    */
   tryAcquire(req: SlotRequest): WorkerEntry | undefined {
@@ -284,8 +309,8 @@ export class Dispatcher {
   }
 
   /**
-   * Gives a slot back and hands it to the next waiting call. `suspect`: the call ended by deadline or
-   * cancellation, so its tool may still hold the worker's slot; it counts as load until the worker's
+   * Gives a place back and hands it to the next waiting call. `suspect`: the call ended by deadline or
+   * cancellation, so its tool may still hold the worker's place; it counts as load until the worker's
    * next heartbeat says (see WorkerEntry.suspect).
    */
   release(w: WorkerEntry, suspect = false): void {
@@ -302,7 +327,7 @@ export class Dispatcher {
   }
 
   /**
-   * A heartbeat answered: `abandoned` executions hold slots on `w`, and the suspects raised before
+   * A heartbeat answered: `abandoned` executions hold places on `w`, and the suspects raised before
    * the heartbeat was sent (`suspectRaisedAtSend` of them ever) are settled by it.
    */
   setAbandoned(w: WorkerEntry, abandoned: number, suspectRaisedAtSend: number): void {
@@ -354,7 +379,7 @@ export class Dispatcher {
     const candidates = this.#candidates(req);
     if (candidates.length === 0) return undefined;
     const picked = this.#o.selector(candidates, req) as WorkerEntry | undefined;
-    // A selector may only pick among the candidates, and only one with a free slot.
+    // A selector may only pick among the candidates, and only one with a free place.
     if (picked === undefined || picked.free <= 0 || picked.state !== 'ready') return undefined;
     if (s !== undefined && (s.workerId === undefined || s.lost !== undefined)) {
       // First call of the session (or a hint-mode session whose worker left): bind it here.
@@ -378,7 +403,7 @@ export class Dispatcher {
   }
 
   /**
-   * Affinity for a bound session: its worker when it has a free slot; otherwise `undefined` to let
+   * Affinity for a bound session: its worker when it has a free place; otherwise `undefined` to let
    * the selector pick any worker (hint), `null` to keep waiting (strict-queue), or a throw
    * (strict-fail-fast busy: ERR_WORKER_BUSY; any strict mode with the worker gone:
    * ERR_SESSION_WORKER_GONE, never routed elsewhere since the session's state died with it).
@@ -413,18 +438,18 @@ export class Dispatcher {
     this.#affine(req, s);
   }
 
-  #freeSlots(): number {
+  #freePlaces(): number {
     let free = 0;
     for (const w of this.#ready) free += Math.max(0, w.free);
     return free;
   }
 
-  /** Hands free slots to waiting calls, in queue order; bounded by the queue's length. */
+  /** Hands free places to waiting calls, in queue order; bounded by the queue's length. */
   #pump(): void {
     if (this.#live === 0) return;
     const q = this.#queue;
     for (let i = this.#head; i < q.length && this.#live > 0; i++) {
-      if (this.#freeSlots() === 0) break;
+      if (this.#freePlaces() === 0) break;
       const w = q[i]!;
       if (w.done) continue;
       let picked: WorkerEntry | undefined;

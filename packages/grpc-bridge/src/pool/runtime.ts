@@ -14,9 +14,10 @@ import { HostService } from '../host-service.js';
 import { PoolLifecycle } from '../telemetry/lifecycle-log.js';
 import { PoolMetrics } from '../telemetry/pool-metrics.js';
 import { textLine, WorkerLogs } from '../telemetry/worker-log.js';
-import type { Launcher } from '../worker/launcher.js';
+import { Launcher } from '../worker/launcher.js';
 import { absoluteToolsRef, type ResolvedPython } from '../worker/python.js';
-import type { ToolDescription, WorkerLaunchOptions } from '../worker/worker-process.js';
+import type { WorkerHost } from '../worker/worker-host.js';
+import { type ToolDescription, type WorkerLaunchOptions, WorkerProcess } from '../worker/worker-process.js';
 import { Dispatcher, type WorkerEntry } from './dispatcher.js';
 import { PoolEvents } from './events.js';
 import type { NormalizedPoolOptions, PythonLogRecord } from './options.js';
@@ -24,7 +25,7 @@ import { CircuitBreaker, isCrash, Quarantine } from './robustness.js';
 import { type Session, SessionTable } from './sessions.js';
 import { PoolCounters } from './stats.js';
 
-export class PoolRuntime {
+export class PoolRuntime implements WorkerHost {
   readonly o: NormalizedPoolOptions;
   readonly name: string;
   readonly events: PoolEvents;
@@ -200,6 +201,41 @@ export class PoolRuntime {
 
   nextWorkerId(): number {
     return ++this.#workerSeq;
+  }
+
+  // ---- WorkerHost: what a PythonWorker asks of its pool ----------------------------------------------
+
+  /** A Launcher for this run of the pool, starting each slot's process with launchOptions(slot). */
+  newLauncher(): Launcher {
+    this.launcher = new Launcher((slot) => this.launchOptions(slot));
+    return this.launcher;
+  }
+
+  adoptProcess(slot: number): Promise<WorkerProcess> {
+    const launcher = this.launcher;
+    if (launcher === undefined) throw new Error('PoolRuntime.adoptProcess before the pool made its Launcher');
+    return launcher.acquire(slot);
+  }
+
+  launchProcess(slot: number): Promise<WorkerProcess> {
+    return WorkerProcess.launch(this.launchOptions(slot));
+  }
+
+  startFailed(slot: number, error: unknown): void {
+    this.lastStartError = error;
+    this.events.worker.startFailed(slot, error);
+  }
+
+  started(slot: number): boolean {
+    const restart = this.slotsStarted.has(slot);
+    this.slotsStarted.add(slot);
+    if (restart) this.counters.restarts++;
+    return restart;
+  }
+
+  recycled(workerId: number, detail: string): void {
+    this.sessions.workerLost(workerId, `was recycled (${detail})`);
+    this.counters.recycles++;
   }
 
   nextCallId(): string {

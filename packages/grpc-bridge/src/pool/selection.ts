@@ -2,10 +2,10 @@
  * The dispatcher's one decision, as a replaceable function: which worker gets a call.
  *
  * A selector sees every ready worker the call may go to (busy ones included, so a policy such as
- * session affinity can choose to wait for a particular worker) and returns one that has a free slot
+ * session affinity can choose to wait for a particular worker) and returns one that has a free place
  * to dispatch now, or `undefined` to leave the call queued. It may throw a TrellisError to fail the
  * call at once (a strict affinity mode that refuses to wait). It must be fast and synchronous: it
- * runs on every dispatch and every time a slot frees up while calls are queued.
+ * runs on every dispatch and every time a place frees up while calls are queued.
  */
 
 /** What a selector may know about a worker. */
@@ -44,7 +44,7 @@ export type WorkerSelector = (
 ) => WorkerView | undefined;
 
 /**
- * Least-loaded: the worker with the fewest calls in flight (abandoned slots included); among equals, the one after the worker
+ * Least-loaded: the worker with the fewest calls in flight (abandoned places included); among equals, the one after the worker
  * picked last (round robin), so an idle pool spreads calls over all its processes instead of
  * piling them on the first.
  */
@@ -58,7 +58,7 @@ export function leastLoaded(): WorkerSelector {
     for (let k = 0; k < n; k++) {
       const i = (cursor + k) % n;
       const w = workers[i]!;
-      // Abandoned slots are load: a worker whose tool is stuck must not look idle.
+      // Abandoned places are load: a worker whose tool is stuck must not look idle.
       const load = w.inFlight + w.abandoned;
       if (load >= w.capacity) continue;
       if (best === undefined || load < bestLoad) {

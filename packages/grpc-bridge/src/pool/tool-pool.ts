@@ -45,7 +45,6 @@ import type { HostToolFn } from '../host-service.js';
 import type { ToolArgs } from '../payload.js';
 import { loadProtocol } from '../protos.js';
 import type { WorkerLogListener } from '../telemetry/worker-log.js';
-import { Launcher } from '../worker/launcher.js';
 import { resolvePython } from '../worker/python.js';
 import { PythonWorker } from '../worker/python-worker.js';
 import type { ToolDescription } from '../worker/worker-process.js';
@@ -317,8 +316,7 @@ export class ToolPool {
       rt.openSockets();
       await rt.startHostService();
       rt.lastStartError = undefined;
-      const launcher = new Launcher(rt);
-      rt.launcher = launcher;
+      const launcher = rt.newLauncher();
       launcher.prespawn(Array.from({ length: o.size }, (_, i) => i));
       let sup: Pid;
       try {

@@ -11,21 +11,23 @@
  * Processes nobody adopted (the pool failed to start, or stopped meanwhile) are killed by
  * `discard()`: until adopted, the Launcher owns them.
  */
-import type { PoolRuntime } from '../pool/runtime.js';
-import { WorkerProcess } from './worker-process.js';
+import { type WorkerLaunchOptions, WorkerProcess } from './worker-process.js';
+
+/** How to start the process of a slot (the pool's launch options: socket, tools, environment...). */
+export type LaunchOptionsFor = (slot: number) => WorkerLaunchOptions;
 
 export class Launcher {
-  readonly #rt: PoolRuntime;
+  readonly #optionsFor: LaunchOptionsFor;
   readonly #pending = new Map<number, Promise<WorkerProcess>>();
 
-  constructor(rt: PoolRuntime) {
-    this.#rt = rt;
+  constructor(optionsFor: LaunchOptionsFor) {
+    this.#optionsFor = optionsFor;
   }
 
   /** Starts one process per slot, all at once. */
   prespawn(slots: readonly number[]): void {
     for (const slot of slots) {
-      const p = WorkerProcess.launch(this.#rt.launchOptions(slot));
+      const p = WorkerProcess.launch(this.#optionsFor(slot));
       // Consumed by acquire() or discard(); until then a failure must not be an unhandled rejection.
       p.catch(() => {});
       this.#pending.set(slot, p);
@@ -39,7 +41,7 @@ export class Launcher {
       this.#pending.delete(slot);
       return p;
     }
-    return WorkerProcess.launch(this.#rt.launchOptions(slot));
+    return WorkerProcess.launch(this.#optionsFor(slot));
   }
 
   /** Kills every process not adopted yet and waits until they are gone. */

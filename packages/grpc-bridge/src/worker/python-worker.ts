@@ -43,12 +43,12 @@ import { BRIDGE_DEFAULTS } from '../defaults.js';
 import { HeartbeatMissedError, type WorkerExit, WorkerExitedError } from '../errors.js';
 import type { HeartbeatResponse__Output } from '../generated/trellis/bridge/v1/HeartbeatResponse.js';
 import { WorkerEntry } from '../pool/dispatcher.js';
-import type { PoolRuntime } from '../pool/runtime.js';
 import { readCpuSeconds } from '../telemetry/proc-cpu.js';
-import { WorkerProcess } from './worker-process.js';
+import type { WorkerHost } from './worker-host.js';
+import type { WorkerProcess } from './worker-process.js';
 
 interface WorkerState {
-  readonly rt: PoolRuntime;
+  readonly host: WorkerHost;
   readonly slot: number;
   /** The process taking calls now; replaced by a fresh one on a recycle. */
   wp: WorkerProcess;
@@ -96,15 +96,13 @@ const MIB = 1024 * 1024;
 /** Replacement processes that may fail to start in a row before the worker gives up (see $fresh_failed). */
 const RECYCLE_ATTEMPTS = 3;
 
-export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], never, never, never, Info>({
-  async init(ctx: ServerContext, rt: PoolRuntime, slot: number) {
-    const restart = rt.slotsStarted.has(slot);
+export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], never, never, never, Info>({
+  async init(ctx: ServerContext, host: WorkerHost, slot: number) {
     let wp: WorkerProcess;
     try {
-      wp = await rt.launcher!.acquire(slot);
+      wp = await host.adoptProcess(slot);
     } catch (e) {
-      rt.lastStartError = e;
-      rt.events.worker.startFailed(slot, e);
+      host.startFailed(slot, e);
       throw e;
     }
     if (!ctx.alive) {
@@ -113,13 +111,12 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
       void wp.exited.then(() => wp.close());
       return stop(Exit.killed, undefined as unknown as WorkerState);
     }
-    rt.slotsStarted.add(slot);
-    if (restart) rt.counters.restarts++;
+    const restart = host.started(slot);
     const st: WorkerState = {
-      rt,
+      host,
       slot,
       wp,
-      entry: new WorkerEntry(rt.nextWorkerId(), slot, rt.o.maxConcurrentPerWorker, wp),
+      entry: new WorkerEntry(host.nextWorkerId(), slot, host.o.maxConcurrentPerWorker, wp),
       hbTimer: undefined,
       hbSeq: 0,
       misses: 0,
@@ -150,26 +147,26 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
         () => {},
       );
       const cause = reason.type === 'error' ? (reason.cause as { code?: unknown } | undefined) : undefined;
-      rt.events.worker.exited(slot, { id: st.entry.id, pid: cur.pid }, cur.exit, {
+      host.events.worker.exited(slot, { id: st.entry.id, pid: cur.pid }, cur.exit, {
         type: reason.type,
         code: typeof cause?.code === 'string' ? cause.code : undefined,
         message: formatReason(reason),
       });
     }, self);
     attach(st, ctx, wp, st.entry);
-    rt.events.worker.ready(slot, st.entry, wp, restart);
+    host.events.worker.ready(slot, st.entry, wp, restart);
     // Registered once per actor (a recycle swaps the process inside the same actor); the key is the
     // pool's slot, so the monitor counts a restarted worker as the same actor's next incarnation.
     try {
-      rt.o.healthMonitor?.register?.(ctx.self, {
-        intervalMs: rt.o.heartbeatIntervalMs,
-        key: `${rt.o.name}/worker-${slot}`,
+      host.o.healthMonitor?.register?.(ctx.self, {
+        intervalMs: host.o.heartbeatIntervalMs,
+        key: `${host.o.name}/worker-${slot}`,
         kind: 'python',
         supervisor: ctx.parent,
       });
     } catch (e) {
       // Monitoring is an observer of the worker, never a reason for it not to start.
-      rt.o.onStderr?.(`health monitor refused worker ${slot}: ${(e as Error).message}`, wp.pid);
+      host.o.onStderr?.(`health monitor refused worker ${slot}: ${(e as Error).message}`, wp.pid);
     }
     scheduleHeartbeat(st, ctx);
     return st;
@@ -211,7 +208,7 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
           st.entry.rssBytes = rss;
           st.entry.cpuSeconds = readCpuSeconds(st.wp.pid);
           st.entry.lastHeartbeatAt = Date.now();
-          st.rt.o.healthMonitor?.beat(ctx.self);
+          st.host.o.healthMonitor?.beat(ctx.self);
           // A tool that ignores cancellation keeps its slot (and its Python thread) after its call
           // ended; the worker reports such abandoned executions. The dispatcher counts them as
           // load, so no call is sent into a stuck slot. A worker whose abandoned executions hold
@@ -219,32 +216,32 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
           // capacity for good: either is wedged, and is recycled (a fresh process takes its place;
           // the old one finishes its calls in flight and is then stopped, which ends the stuck tool).
           const abandoned = msg.abandoned ?? 0;
-          st.rt.dispatcher.setAbandoned(st.entry, abandoned, st.hbSuspectMark);
+          st.host.dispatcher.setAbandoned(st.entry, abandoned, st.hbSuspectMark);
           st.wedgedBeats = abandoned > 0 ? st.wedgedBeats + 1 : 0;
           if (
             abandoned > 0 &&
-            Number.isFinite(st.rt.o.wedgeBeats) &&
-            (abandoned >= st.rt.o.concurrency || st.wedgedBeats >= st.rt.o.wedgeBeats)
+            Number.isFinite(st.host.o.wedgeBeats) &&
+            (abandoned >= st.host.o.concurrency || st.wedgedBeats >= st.host.o.wedgeBeats)
           ) {
             st.wedgedBeats = 0;
             requestRecycle(
               st,
               ctx,
               'wedged',
-              `${abandoned} of its ${st.rt.o.concurrency} slot(s) held by tool execution(s) still running after their call ended (a tool that ignores cancellation)`,
+              `${abandoned} of its ${st.host.o.concurrency} slot(s) held by tool execution(s) still running after their call ended (a tool that ignores cancellation)`,
             );
           }
-          const max = st.rt.o.maxRssMb;
+          const max = st.host.o.maxRssMb;
           if (rss !== undefined && Number.isFinite(max) && rss > max * MIB)
             requestRecycle(st, ctx, 'max_rss', `RSS ${(rss / MIB).toFixed(1)} MiB > maxRssMb ${max}`);
         } else {
           st.misses++;
           st.lastHbError = msg.error;
-          if (st.misses >= st.rt.o.heartbeatMisses) {
+          if (st.misses >= st.host.o.heartbeatMisses) {
             st.wp.kill();
             return stop(
               Exit.error(
-                new HeartbeatMissedError(st.wp.pid, st.misses, st.rt.o.heartbeatIntervalMs, st.lastHbError),
+                new HeartbeatMissedError(st.wp.pid, st.misses, st.host.o.heartbeatIntervalMs, st.lastHbError),
               ),
               st,
             );
@@ -253,7 +250,11 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
         // Calls that became suspect while this heartbeat was in flight are settled by the next (not
         // after a failed one: misses keep their pace of one per interval).
         st.hbEarly = msg.error === undefined && st.entry.suspect > 0;
-        scheduleHeartbeat(st, ctx, st.hbEarly ? BRIDGE_DEFAULTS.abandonProbeMs : st.rt.o.heartbeatIntervalMs);
+        scheduleHeartbeat(
+          st,
+          ctx,
+          st.hbEarly ? BRIDGE_DEFAULTS.abandonProbeMs : st.host.o.heartbeatIntervalMs,
+        );
         return noreply(st);
       }
       case '$recycle':
@@ -266,7 +267,7 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
         st.launching = undefined;
         st.recycling = false;
         const e = msg.error;
-        st.rt.events.worker.startFailed(st.slot, e);
+        st.host.events.worker.startFailed(st.slot, e);
         // Bounded: a replacement that keeps failing to start ends this worker with the start error,
         // and the supervisor's restart intensity takes over.
         if (++st.recycleFailures >= RECYCLE_ATTEMPTS) return stop(Exit.error(e), st);
@@ -281,7 +282,7 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
             reason: 'retry',
             detail: 'replacement failed to start',
           } satisfies Info);
-        }, st.rt.o.heartbeatIntervalMs);
+        }, st.host.o.heartbeatIntervalMs);
         return noreply(st);
       }
     }
@@ -303,14 +304,14 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
       },
       () => {},
     );
-    st.rt.dispatcher.drain(st.entry);
+    st.host.dispatcher.drain(st.entry);
     if (st.wp.exit === undefined && st.entry.inFlight > 0) {
       let timer: TimerHandle | undefined;
       await Promise.race([
         st.entry.whenIdle(),
         st.wp.exited,
         new Promise<void>((r) => {
-          timer = ctx.clock.setTimeout(r, st.rt.o.graceMs);
+          timer = ctx.clock.setTimeout(r, st.host.o.graceMs);
         }),
       ]);
       if (timer !== undefined) ctx.clock.clearTimeout(timer);
@@ -330,40 +331,40 @@ export const PythonWorker = defineServer<WorkerState, [PoolRuntime, number], nev
 
 /** Wires a ready process into the pool: exit tracking, the dispatcher, its recycling limits. */
 function attach(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, entry: WorkerEntry): void {
-  const rt = st.rt;
+  const host = st.host;
   const node = ctx.node;
   const self = ctx.self;
   // Synchronously from the exit event: in-flight calls fail now, not at their time-out.
   wp.onExit((exit) => {
-    rt.dispatcher.gone(entry, exit);
+    host.dispatcher.gone(entry, exit);
     node.send(self, { type: '$py_exit', exit, pid: wp.pid } satisfies Info);
   });
-  if (Number.isFinite(rt.o.maxCalls)) {
-    entry.maxDispatched = rt.o.maxCalls;
+  if (Number.isFinite(host.o.maxCalls)) {
+    entry.maxDispatched = host.o.maxCalls;
     entry.onLimit = () =>
       node.send(self, {
         type: '$recycle',
         reason: 'max_calls',
-        detail: `served maxCalls (${rt.o.maxCalls}) calls`,
+        detail: `served maxCalls (${host.o.maxCalls}) calls`,
       } satisfies Info);
   }
   entry.onSuspect = () => node.send(self, { type: '$probe_soon' } satisfies Info);
-  rt.setTools(wp.tools);
+  host.setTools(wp.tools);
   entry.actorPid = self;
   // Figures from the start, before the first heartbeat answers.
   entry.rssBytes = wp.readRss();
   entry.cpuSeconds = readCpuSeconds(wp.pid);
-  rt.dispatcher.add(entry);
-  armTtl(st, ctx, rt.o.ttlMs);
+  host.dispatcher.add(entry);
+  armTtl(st, ctx, host.o.ttlMs);
 }
 
 function armTtl(st: WorkerState, ctx: ServerContext, ms: number): void {
   if (st.ttlTimer !== undefined) ctx.clock.clearTimeout(st.ttlTimer);
   st.ttlTimer = undefined;
-  if (!Number.isFinite(st.rt.o.ttlMs)) return;
+  if (!Number.isFinite(st.host.o.ttlMs)) return;
   const node = ctx.node;
   const self = ctx.self;
-  const ttl = st.rt.o.ttlMs;
+  const ttl = st.host.o.ttlMs;
   st.ttlTimer = ctx.clock.setTimeout(() => {
     st.ttlTimer = undefined;
     node.send(self, {
@@ -383,7 +384,7 @@ function requestRecycle(st: WorkerState, ctx: ServerContext, reason: string, det
   st.recycling = true;
   const node = ctx.node;
   const self = ctx.self;
-  const launch = WorkerProcess.launch(st.rt.launchOptions(st.slot));
+  const launch = st.host.launchProcess(st.slot);
   st.launching = launch;
   launch.then(
     (wp) => node.send(self, { type: '$fresh', wp, reason, detail } satisfies Info),
@@ -397,30 +398,29 @@ function requestRecycle(st: WorkerState, ctx: ServerContext, reason: string, det
  * end on the old process, new ones go to the fresh one (or any other worker).
  */
 function swap(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, reason: string, detail: string): void {
-  const rt = st.rt;
+  const host = st.host;
   st.launching = undefined;
   st.recycling = false;
   st.recycleFailures = 0;
   const old = { wp: st.wp, entry: st.entry };
-  const entry = new WorkerEntry(rt.nextWorkerId(), st.slot, rt.o.maxConcurrentPerWorker, wp);
+  const entry = new WorkerEntry(host.nextWorkerId(), st.slot, host.o.maxConcurrentPerWorker, wp);
   st.wp = wp;
   st.entry = entry;
   st.misses = 0;
   st.wedgedBeats = 0;
   st.hbSuspectMark = 0;
   attach(st, ctx, wp, entry);
-  rt.dispatcher.drain(old.entry);
+  host.dispatcher.drain(old.entry);
   // The state of the old process's sessions goes with it (strict affinity says so; hint rebinds).
-  rt.sessions.workerLost(old.entry.id, `was recycled (${detail})`);
-  rt.counters.recycles++;
-  rt.events.worker.ready(st.slot, entry, wp, false);
-  rt.events.worker.recycled(st.slot, old.entry, entry, reason, detail);
+  host.recycled(old.entry.id, detail);
+  host.events.worker.ready(st.slot, entry, wp, false);
+  host.events.worker.recycled(st.slot, old.entry, entry, reason, detail);
   const retire = (async () => {
     if (old.wp.exit === undefined) await Promise.race([old.entry.whenIdle(), old.wp.exited]);
     await old.wp.stop(BRIDGE_DEFAULTS.cancelGraceMs + BRIDGE_DEFAULTS.killMarginMs);
     old.wp.close();
     st.retiring.delete(old.wp);
-    rt.events.worker.exited(st.slot, old.entry, old.wp.exit, {
+    host.events.worker.exited(st.slot, old.entry, old.wp.exit, {
       type: 'recycled',
       code: undefined,
       message: `recycled: ${detail}`,
@@ -429,7 +429,7 @@ function swap(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, reason: st
   st.retiring.set(old.wp, retire);
 }
 
-function scheduleHeartbeat(st: WorkerState, ctx: ServerContext, ms = st.rt.o.heartbeatIntervalMs): void {
+function scheduleHeartbeat(st: WorkerState, ctx: ServerContext, ms = st.host.o.heartbeatIntervalMs): void {
   const node = ctx.node;
   const self = ctx.self;
   st.hbTimer = ctx.clock.setTimeout(() => node.send(self, { type: '$hb_tick' } satisfies Info), ms);
@@ -442,7 +442,7 @@ function sendHeartbeat(st: WorkerState, ctx: ServerContext): void {
   const seq = ++st.hbSeq;
   const workerId = st.entry.id;
   st.hbSuspectMark = st.entry.suspectRaised;
-  const deadline = new Date(Date.now() + st.rt.o.heartbeatIntervalMs);
+  const deadline = new Date(Date.now() + st.host.o.heartbeatIntervalMs);
   try {
     st.entry.client.Heartbeat(
       { seq },

@@ -1,0 +1,51 @@
+/**
+ * WorkerHost: what a PythonWorker needs from its pool, and nothing more.
+ *
+ * The worker used to receive the whole PoolRuntime (options, dispatcher, counters, events, sessions,
+ * the Launcher...) and read it in 44 places; a reader of python-worker.ts could not tell which parts
+ * of the pool a worker may touch. This interface is that list: the options it reads, the dispatcher
+ * operations that move its process in and out of service, its event family, and five questions and
+ * reports to the pool. PoolRuntime implements it.
+ */
+import type { Dispatcher } from '../pool/dispatcher.js';
+import type { PoolEvents } from '../pool/events.js';
+import type { NormalizedPoolOptions } from '../pool/options.js';
+import type { ToolDescription, WorkerProcess } from './worker-process.js';
+
+/** The pool options a worker reads. */
+export type WorkerHostOptions = Pick<
+  NormalizedPoolOptions,
+  | 'name'
+  | 'concurrency'
+  | 'maxConcurrentPerWorker'
+  | 'heartbeatIntervalMs'
+  | 'heartbeatMisses'
+  | 'graceMs'
+  | 'ttlMs'
+  | 'maxCalls'
+  | 'maxRssMb'
+  | 'wedgeBeats'
+  | 'healthMonitor'
+  | 'onStderr'
+>;
+
+export interface WorkerHost {
+  readonly o: WorkerHostOptions;
+  /** Its process joins (`add`), stops taking calls (`drain`), leaves (`gone`), reports stuck places. */
+  readonly dispatcher: Pick<Dispatcher, 'add' | 'drain' | 'gone' | 'setAbandoned'>;
+  readonly events: Pick<PoolEvents, 'worker'>;
+  /** The slot's process: the one the Launcher pre-spawned for it, or a new one. Resolves when ready. */
+  adoptProcess(slot: number): Promise<WorkerProcess>;
+  /** A fresh process for the slot (a recycle's replacement). Resolves when ready. */
+  launchProcess(slot: number): Promise<WorkerProcess>;
+  /** The slot's worker failed to start with `error` (the pool's start fails with it). */
+  startFailed(slot: number, error: unknown): void;
+  /** The slot's worker is up; true when the slot had a worker before (a restart). */
+  started(slot: number): boolean;
+  /** A new id for a process taking calls (events and stats name workers by it). */
+  nextWorkerId(): number;
+  /** The tools a ready process described. */
+  setTools(tools: readonly ToolDescription[]): void;
+  /** A recycle retired the process of worker `workerId`; its sessions' state goes with it. */
+  recycled(workerId: number, detail: string): void;
+}
