@@ -4,6 +4,7 @@
  * figure has an absolute target).
  */
 import { benchHostKill } from './host-kill.js';
+import { benchLane } from './lane.js';
 import { benchHostTool, benchRecycle, benchSessionAffinity } from './parity.js';
 import type { BenchResult } from './result.js';
 import { benchStartup } from './startup.js';
@@ -12,6 +13,7 @@ import { benchThroughput } from './throughput.js';
 import { benchUnary } from './unary.js';
 
 export const suites: Record<string, () => Promise<BenchResult[]>> = {
+  lane: benchLane,
   unary: benchUnary,
   throughput: benchThroughput,
   startup: benchStartup,

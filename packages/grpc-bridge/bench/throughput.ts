@@ -1,5 +1,6 @@
 /**
- * Throughput with 2 workers and 64 calls in flight: a ToolPool (size 2, 32 calls per worker) vs
+ * Throughput of the gRPC unary path (`lane: false`; the call lane has its own suite, lane.ts) with 2
+ * workers and 64 calls in flight: a ToolPool (size 2, 32 calls per worker) vs
  * raw grpc-js clients spreading the same calls over 2 bare grpcio servers, in the same run. A second
  * figure compares the pool with raw clients calling the pool's own two trellis_worker processes:
  * the TypeScript side alone.
@@ -79,6 +80,8 @@ export async function benchThroughput(): Promise<BenchResult[]> {
     maxConcurrentPerWorker: 32,
     name: 'bench-throughput',
     heartbeatIntervalMs: 60_000,
+    // The gRPC unary path (the fallback when a worker has no lane); the lane has its own suite.
+    lane: false,
   });
   try {
     const raw = (i: number) => rawCall(clients[i % 2]!, ARGS);
@@ -89,7 +92,7 @@ export async function benchThroughput(): Promise<BenchResult[]> {
       for (const f of [raw, viaPool, rawSdk]) await rate(2000, f);
       return [
         await compare(
-          'throughput, 2 workers, 64 in flight (async echo tool)',
+          'throughput, gRPC path (lane: false), 2 workers, 64 in flight (async echo tool)',
           viaPool,
           raw,
           'raw grpc-js -> 2 bare grpcio',

@@ -1,6 +1,7 @@
 /**
- * Unary latency: p50 of one call at a time, in rounds that alternate which side goes first; each
- * ratio is the median of the per-round ratios.
+ * Unary latency of the gRPC unary path (`lane: false`; the call lane has its own suite, lane.ts):
+ * p50 of one call at a time, in rounds that alternate which side goes first; each ratio is the
+ * median of the per-round ratios.
  *
  *   unary p50 via ToolPool                 pool.call('echo') with the default 30 s budget (a gRPC
  *                                          deadline) vs a raw grpc-js client calling a bare grpcio
@@ -89,6 +90,8 @@ export async function benchUnary(): Promise<BenchResult[]> {
     size: 1,
     name: 'bench-unary',
     heartbeatIntervalMs: 60_000,
+    // The gRPC unary path (the fallback when a worker has no lane); the lane has its own suite.
+    lane: false,
   });
   const sameWorker = await rawClient(pool.stats().workers[0]!.address);
   try {
@@ -102,7 +105,7 @@ export async function benchUnary(): Promise<BenchResult[]> {
     const bareName = 'raw grpc-js -> bare grpcio';
     return [
       await compare(
-        'unary p50 via ToolPool (async echo tool; both grpc.aio, async handler)',
+        'unary p50 via ToolPool, gRPC path (lane: false; async echo tool; both grpc.aio, async handler)',
         viaPool,
         raw,
         bareName,

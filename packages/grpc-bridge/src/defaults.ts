@@ -59,6 +59,8 @@ export const BRIDGE_DEFAULTS = Object.freeze({
   latencyWindow: 2048,
   /** Stream items buffered for a slow consumer before the gRPC stream is paused. */
   streamHighWaterMark: 16,
+  /** Calls go over each worker's call lane (docs/grpc-bridge.md, "The call lane"). */
+  lane: true,
   /** Bytes of each worker's stderr kept for error messages. */
   stderrTailBytes: 8192,
   /**

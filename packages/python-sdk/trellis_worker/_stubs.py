@@ -5,6 +5,7 @@ from __future__ import annotations
 try:
     from ._proto.trellis.bridge.v1 import (
         common_pb2,
+        lane_pb2,
         tool_service_pb2,
         tool_service_pb2_grpc,
     )
@@ -16,6 +17,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install 
 
 __all__ = [  # plus host_service_pb2 and host_service_pb2_grpc, loaded on first use
     "common_pb2",
+    "lane_pb2",
     "tool_service_pb2",
     "tool_service_pb2_grpc",
 ]

@@ -38,6 +38,8 @@ _METHODS: dict[str, tuple[Any, Any, bool]] = {
     "ExecuteStream": (pb.ExecuteRequest, pb.ExecuteStreamResponse, True),
     "Heartbeat": (pb.HeartbeatRequest, pb.HeartbeatResponse, False),
     "EndSession": (pb.EndSessionRequest, pb.EndSessionResponse, False),
+    # Behind the secret like the rest: the lane's token (lane.py) is handed out only here.
+    "OpenLane": (pb.OpenLaneRequest, pb.OpenLaneResponse, False),
 }
 
 

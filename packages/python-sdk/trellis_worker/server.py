@@ -18,6 +18,7 @@ from .constants import PROTOCOL, SDK_VERSION
 from .context import ToolContext
 from .errors import PayloadTooLargeError, UnknownToolError, ValidationError
 from .guard import add_tool_service
+from .lane import LaneServer
 from .lifecycle import rss_bytes
 from .payload import decode_arguments
 from .runner import ToolRunner
@@ -112,6 +113,7 @@ class Worker:
             ]
         )
         add_tool_service(self.server, ToolServicer(self), secret)
+        self.lane = LaneServer(self)
 
     async def start(self, listen: str) -> str:
         """Binds and starts serving; returns the address to report (real port for port 0).
@@ -125,6 +127,7 @@ class Worker:
             raise OSError(f"cannot listen on {bind} (address in use, or directory missing?)")
         await self.server.start()
         self.address = report if report.startswith("unix:") else f"{report}:{port}"
+        await self.lane.start(self.address)
         return self.address
 
     def cancel_all(self) -> None:
@@ -136,7 +139,8 @@ class Worker:
         """Refuses new calls at once, lets in-flight ones finish for ``grace_s`` seconds (None: not
         at all), then cancels what is left."""
         self.draining = True
-        await self.server.stop(grace_s)
+        # The lane's calls get the same grace as the RPCs, at the same time.
+        await asyncio.gather(self.server.stop(grace_s), self.lane.stop(grace_s))
         self.cancel_all()
         self.runner.threads.shutdown()
 
@@ -190,6 +194,15 @@ class Worker:
         if data_len + _FRAMING_SLACK < self.max_message_bytes:
             return
         size = message.ByteSize()
+        if size > self.max_message_bytes:
+            raise PayloadTooLargeError(
+                f"{what} of tool {spec.name!r} is {size} bytes, over this worker's message limit of "
+                f"{self.max_message_bytes} bytes; return less data, stream it in smaller items, or raise "
+                "--max-message-bytes"
+            )
+
+    def check_size_of(self, size: int, spec: ToolSpec, what: str) -> None:
+        """check_size for a message already encoded (``size`` bytes)."""
         if size > self.max_message_bytes:
             raise PayloadTooLargeError(
                 f"{what} of tool {spec.name!r} is {size} bytes, over this worker's message limit of "
@@ -333,6 +346,11 @@ class ToolServicer:
     @grpc_errors
     async def Heartbeat(self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext) -> pb.HeartbeatResponse:
         return pb.HeartbeatResponse(seq=request.seq, stats=self._w.worker_stats())
+
+    @grpc_errors
+    async def OpenLane(self, request: pb.OpenLaneRequest, context: grpc.aio.ServicerContext) -> pb.OpenLaneResponse:
+        lane = self._w.lane
+        return pb.OpenLaneResponse(path=lane.path, token=lane.token if lane.path else b"")
 
     @grpc_errors
     async def EndSession(

@@ -12,7 +12,7 @@
  * the first item lets an idempotent call retry once on another worker, like a unary call; after
  * an item has been delivered there is no retry (the consumer has seen part of the stream).
  */
-import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 import { WorkerExitedError } from '../errors.js';
 import type { ExecuteStreamResponse__Output } from '../generated/trellis/bridge/v1/ExecuteStreamResponse.js';
 import { decodePayload, type ToolArgs } from '../payload.js';
@@ -22,6 +22,16 @@ import type { PoolRuntime } from '../pool/runtime.js';
 import { callContext } from '../telemetry/call-span.js';
 import { recordToolTelemetry } from '../telemetry/tool-telemetry.js';
 import { Call } from './call.js';
+
+/** A running stream call: a gRPC ClientReadableStream, or a stream on the worker's call lane. */
+interface StreamCall {
+  on(event: 'data', listener: (m: ExecuteStreamResponse__Output) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  on(event: 'error', listener: (err: ServiceError) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  cancel(): void;
+}
 
 interface Waiter {
   resolve: (r: IteratorResult<unknown>) => void;
@@ -43,7 +53,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   #finished = false;
   #error: unknown;
   #worker: WorkerEntry | undefined;
-  #call: ClientReadableStream<ExecuteStreamResponse__Output> | undefined;
+  #call: StreamCall | undefined;
   #flight: InFlightCall | undefined;
   #paused = false;
   #received = 0;
@@ -145,10 +155,16 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     const callOptions = Number.isFinite(left) ? { deadline: new Date(Date.now() + Math.max(1, left)) } : {};
     const cs = c.span;
     // With a trace context the call carries its traceparent as gRPC metadata.
-    const call =
-      cs === undefined
-        ? w.client.ExecuteStream(p.request, callOptions)
-        : w.client.ExecuteStream(p.request, cs.metadata, callOptions);
+    // Over the worker's call lane when it has one (its credit window is the stream's highWaterMark;
+    // the trace context travels in the LaneCall), else a gRPC stream carrying the traceparent as
+    // metadata.
+    const lane = w.process.lane;
+    const call: StreamCall =
+      lane?.usable === true
+        ? lane.ExecuteStream(p.request, callOptions, this.#hwm, cs?.metadata)
+        : cs === undefined
+          ? w.client.ExecuteStream(p.request, callOptions)
+          : w.client.ExecuteStream(p.request, cs.metadata, callOptions);
     this.#call = call;
     const flight: InFlightCall = {
       tool: p.tool,
@@ -211,7 +227,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   #pendingError: unknown;
 
   /** A failure on `call`: retried once when nothing was delivered yet, else the stream's end. */
-  #failed(e: unknown, w: WorkerEntry, call: ClientReadableStream<ExecuteStreamResponse__Output>): void {
+  #failed(e: unknown, w: WorkerEntry, call: StreamCall): void {
     if (this.#call !== call || this.#finished) return;
     if (this.#received === 0 && this.#c!.retry(e, w)) {
       this.#detach();

@@ -131,11 +131,16 @@ function executeOn(c: Call, w: WorkerEntry): Promise<unknown> {
         reject(c.attributed(err, w));
       }, c.exitAttributionMs);
     };
-    // With a trace context the call carries its traceparent as gRPC metadata.
+    // The worker's call lane when it has one (many calls on one socket; the trace context travels
+    // in the LaneCall), else a unary RPC carrying the traceparent as gRPC metadata: same callback,
+    // same status codes and error trailer, so everything above is shared.
+    const lane = w.process.lane;
     const call =
-      cs === undefined
-        ? w.client.Execute(p.request, options, onResult)
-        : w.client.Execute(p.request, cs.metadata, options, onResult);
+      lane?.usable === true
+        ? lane.Execute(p.request, options, onResult, cs?.metadata)
+        : cs === undefined
+          ? w.client.Execute(p.request, options, onResult)
+          : w.client.Execute(p.request, cs.metadata, options, onResult);
     w.calls.add(flight);
     if (signal) {
       signal.addEventListener('abort', onAbort, { once: true });

@@ -13,6 +13,8 @@ import type { HealthRequest as _trellis_bridge_v1_HealthRequest, HealthRequest__
 import type { HealthResponse as _trellis_bridge_v1_HealthResponse, HealthResponse__Output as _trellis_bridge_v1_HealthResponse__Output } from './trellis/bridge/v1/HealthResponse.js';
 import type { HeartbeatRequest as _trellis_bridge_v1_HeartbeatRequest, HeartbeatRequest__Output as _trellis_bridge_v1_HeartbeatRequest__Output } from './trellis/bridge/v1/HeartbeatRequest.js';
 import type { HeartbeatResponse as _trellis_bridge_v1_HeartbeatResponse, HeartbeatResponse__Output as _trellis_bridge_v1_HeartbeatResponse__Output } from './trellis/bridge/v1/HeartbeatResponse.js';
+import type { OpenLaneRequest as _trellis_bridge_v1_OpenLaneRequest, OpenLaneRequest__Output as _trellis_bridge_v1_OpenLaneRequest__Output } from './trellis/bridge/v1/OpenLaneRequest.js';
+import type { OpenLaneResponse as _trellis_bridge_v1_OpenLaneResponse, OpenLaneResponse__Output as _trellis_bridge_v1_OpenLaneResponse__Output } from './trellis/bridge/v1/OpenLaneResponse.js';
 import type { Payload as _trellis_bridge_v1_Payload, Payload__Output as _trellis_bridge_v1_Payload__Output } from './trellis/bridge/v1/Payload.js';
 import type { PingRequest as _trellis_bridge_v1_PingRequest, PingRequest__Output as _trellis_bridge_v1_PingRequest__Output } from './trellis/bridge/v1/PingRequest.js';
 import type { PingResponse as _trellis_bridge_v1_PingResponse, PingResponse__Output as _trellis_bridge_v1_PingResponse__Output } from './trellis/bridge/v1/PingResponse.js';
@@ -43,6 +45,8 @@ export interface ProtoGrpcType {
         HealthResponse: MessageTypeDefinition<_trellis_bridge_v1_HealthResponse, _trellis_bridge_v1_HealthResponse__Output>
         HeartbeatRequest: MessageTypeDefinition<_trellis_bridge_v1_HeartbeatRequest, _trellis_bridge_v1_HeartbeatRequest__Output>
         HeartbeatResponse: MessageTypeDefinition<_trellis_bridge_v1_HeartbeatResponse, _trellis_bridge_v1_HeartbeatResponse__Output>
+        OpenLaneRequest: MessageTypeDefinition<_trellis_bridge_v1_OpenLaneRequest, _trellis_bridge_v1_OpenLaneRequest__Output>
+        OpenLaneResponse: MessageTypeDefinition<_trellis_bridge_v1_OpenLaneResponse, _trellis_bridge_v1_OpenLaneResponse__Output>
         Payload: MessageTypeDefinition<_trellis_bridge_v1_Payload, _trellis_bridge_v1_Payload__Output>
         PingRequest: MessageTypeDefinition<_trellis_bridge_v1_PingRequest, _trellis_bridge_v1_PingRequest__Output>
         PingResponse: MessageTypeDefinition<_trellis_bridge_v1_PingResponse, _trellis_bridge_v1_PingResponse__Output>

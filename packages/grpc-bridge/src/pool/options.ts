@@ -63,6 +63,11 @@ export interface ToolPoolOptions {
   readonly selector?: WorkerSelector;
   readonly streamHighWaterMark?: number;
   readonly exitAttributionMs?: number;
+  /**
+   * Call over each worker's call lane (one framed Unix socket carrying many calls at once) instead
+   * of one gRPC unary RPC per call (default true; falls back to gRPC when a worker offers no lane).
+   */
+  readonly lane?: boolean;
   readonly latencyWindow?: number;
   /** Clock for heartbeats, queue time-outs and durations (tests may inject one). */
   readonly clock?: Clock;
@@ -146,6 +151,7 @@ export interface NormalizedPoolOptions {
   readonly selector: WorkerSelector;
   readonly streamHighWaterMark: number;
   readonly exitAttributionMs: number;
+  readonly lane: boolean;
   readonly latencyWindow: number;
   readonly clock: Clock;
   readonly affinity: AffinityMode;
@@ -282,6 +288,7 @@ export function normalizePoolOptions(options: ToolPoolOptions): NormalizedPoolOp
     selector: options.selector ?? leastLoaded(),
     streamHighWaterMark: int(o, 'streamHighWaterMark', BRIDGE_DEFAULTS.streamHighWaterMark, 1),
     exitAttributionMs: ms(o, 'exitAttributionMs', BRIDGE_DEFAULTS.exitAttributionMs, false),
+    lane: options.lane ?? BRIDGE_DEFAULTS.lane,
     latencyWindow: int(o, 'latencyWindow', BRIDGE_DEFAULTS.latencyWindow, 1),
     clock: options.clock ?? systemClock,
     affinity,

@@ -300,6 +300,7 @@ export class PoolRuntime implements WorkerHost {
       socketPath,
       concurrency: this.o.concurrency,
       maxMessageBytes: this.o.maxMessageBytes,
+      lane: this.o.lane,
       graceMs: BRIDGE_DEFAULTS.cancelGraceMs,
       startTimeoutMs: this.o.startTimeoutMs,
       cwd: this.o.cwd,

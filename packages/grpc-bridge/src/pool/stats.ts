@@ -95,6 +95,10 @@ export interface WorkerStatsView {
   readonly recycles: number;
   /** Why the slot's previous process ended (undefined while it has had only one). */
   readonly lastExit: string | undefined;
+  /** True while its calls go over its call lane; false when they go over gRPC unary RPCs. */
+  readonly lane: boolean;
+  /** Calls sent over its call lane so far. */
+  readonly laneCalls: number;
 }
 
 export interface PoolStats {

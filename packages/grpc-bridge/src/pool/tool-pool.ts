@@ -268,6 +268,8 @@ export class ToolPool {
         restarts: h?.restarts ?? 0,
         recycles: h?.recycles ?? 0,
         lastExit: h?.lastExit,
+        lane: w.process.lane?.usable === true,
+        laneCalls: w.process.lane?.calls ?? 0,
       };
     });
     workers.sort((a, b) => a.slot - b.slot);

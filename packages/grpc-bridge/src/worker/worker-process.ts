@@ -24,6 +24,7 @@ import {
 import { PythonNotFoundError, type WorkerExit, WorkerStartError } from '../errors.js';
 import type { DescribeResponse__Output } from '../generated/trellis/bridge/v1/DescribeResponse.js';
 import type { ToolServiceClient } from '../generated/trellis/bridge/v1/ToolService.js';
+import { LaneClient } from '../lane/lane-client.js';
 import { oomKillCount } from '../pool/robustness.js';
 import { createToolClient } from '../protos.js';
 import { type ResolvedPython, sdkInstallHint } from './python.js';
@@ -57,6 +58,8 @@ export interface WorkerLaunchOptions {
   readonly socketPath: string | undefined;
   readonly concurrency: number;
   readonly maxMessageBytes: number;
+  /** Open the worker's call lane after Describe (else every call is a gRPC unary RPC). */
+  readonly lane?: boolean;
   /** The worker's `--grace-ms`: how long it lets calls run after SIGTERM before cancelling them. */
   readonly graceMs: number;
   readonly startTimeoutMs: number;
@@ -86,6 +89,8 @@ export class WorkerProcess {
   readonly pid: number;
   readonly address: string;
   readonly client: ToolServiceClient;
+  /** The worker's call lane, when it offers one (see lane/lane-client.ts). */
+  readonly lane: LaneClient | undefined;
   readonly tools: readonly ToolDescription[];
   readonly info: DescribeResponse__Output;
   /** Milliseconds from spawn to ready (readiness line, channel connected, tools described). */
@@ -101,7 +106,9 @@ export class WorkerProcess {
     info: DescribeResponse__Output,
     startMs: number,
     socketPath: string | undefined,
+    lane: LaneClient | undefined,
   ) {
+    this.lane = lane;
     this.#io = io;
     this.handle = io.handle;
     this.pid = io.handle.pid;
@@ -180,7 +187,8 @@ export class WorkerProcess {
           ),
         ),
       );
-      const wp = new WorkerProcess(io, ready, c, info, o.clock.now() - t0, o.socketPath);
+      const lane = o.lane === false ? undefined : await raceExit(io, LaneClient.open(c, deadline()));
+      const wp = new WorkerProcess(io, ready, c, info, o.clock.now() - t0, o.socketPath, lane);
       wp.oomKillsAtStart = oomKillsAtStart;
       return wp;
     } catch (e) {
@@ -257,6 +265,7 @@ export class WorkerProcess {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.lane?.close();
     this.client.close();
     removeSocket(this.#socketPath);
   }

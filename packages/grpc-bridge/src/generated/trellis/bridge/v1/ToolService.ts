@@ -13,6 +13,8 @@ import type { HealthRequest as _trellis_bridge_v1_HealthRequest, HealthRequest__
 import type { HealthResponse as _trellis_bridge_v1_HealthResponse, HealthResponse__Output as _trellis_bridge_v1_HealthResponse__Output } from '../../../trellis/bridge/v1/HealthResponse.js';
 import type { HeartbeatRequest as _trellis_bridge_v1_HeartbeatRequest, HeartbeatRequest__Output as _trellis_bridge_v1_HeartbeatRequest__Output } from '../../../trellis/bridge/v1/HeartbeatRequest.js';
 import type { HeartbeatResponse as _trellis_bridge_v1_HeartbeatResponse, HeartbeatResponse__Output as _trellis_bridge_v1_HeartbeatResponse__Output } from '../../../trellis/bridge/v1/HeartbeatResponse.js';
+import type { OpenLaneRequest as _trellis_bridge_v1_OpenLaneRequest, OpenLaneRequest__Output as _trellis_bridge_v1_OpenLaneRequest__Output } from '../../../trellis/bridge/v1/OpenLaneRequest.js';
+import type { OpenLaneResponse as _trellis_bridge_v1_OpenLaneResponse, OpenLaneResponse__Output as _trellis_bridge_v1_OpenLaneResponse__Output } from '../../../trellis/bridge/v1/OpenLaneResponse.js';
 import type { PingRequest as _trellis_bridge_v1_PingRequest, PingRequest__Output as _trellis_bridge_v1_PingRequest__Output } from '../../../trellis/bridge/v1/PingRequest.js';
 import type { PingResponse as _trellis_bridge_v1_PingResponse, PingResponse__Output as _trellis_bridge_v1_PingResponse__Output } from '../../../trellis/bridge/v1/PingResponse.js';
 
@@ -108,6 +110,23 @@ export interface ToolServiceClient extends grpc.Client {
   heartbeat(argument: _trellis_bridge_v1_HeartbeatRequest, callback: grpc.requestCallback<_trellis_bridge_v1_HeartbeatResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Where and how to connect to the worker's call lane (lane.proto): a framed Unix socket carrying
+   * many calls at once. UNIMPLEMENTED from a worker without one.
+   */
+  OpenLane(argument: _trellis_bridge_v1_OpenLaneRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_trellis_bridge_v1_OpenLaneResponse__Output>): grpc.ClientUnaryCall;
+  OpenLane(argument: _trellis_bridge_v1_OpenLaneRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_trellis_bridge_v1_OpenLaneResponse__Output>): grpc.ClientUnaryCall;
+  OpenLane(argument: _trellis_bridge_v1_OpenLaneRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_trellis_bridge_v1_OpenLaneResponse__Output>): grpc.ClientUnaryCall;
+  OpenLane(argument: _trellis_bridge_v1_OpenLaneRequest, callback: grpc.requestCallback<_trellis_bridge_v1_OpenLaneResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Where and how to connect to the worker's call lane (lane.proto): a framed Unix socket carrying
+   * many calls at once. UNIMPLEMENTED from a worker without one.
+   */
+  openLane(argument: _trellis_bridge_v1_OpenLaneRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_trellis_bridge_v1_OpenLaneResponse__Output>): grpc.ClientUnaryCall;
+  openLane(argument: _trellis_bridge_v1_OpenLaneRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_trellis_bridge_v1_OpenLaneResponse__Output>): grpc.ClientUnaryCall;
+  openLane(argument: _trellis_bridge_v1_OpenLaneRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_trellis_bridge_v1_OpenLaneResponse__Output>): grpc.ClientUnaryCall;
+  openLane(argument: _trellis_bridge_v1_OpenLaneRequest, callback: grpc.requestCallback<_trellis_bridge_v1_OpenLaneResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Echoes `data` back untouched: the raw gRPC round trip, used as the benchmark baseline.
    */
   Ping(argument: _trellis_bridge_v1_PingRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_trellis_bridge_v1_PingResponse__Output>): grpc.ClientUnaryCall;
@@ -158,6 +177,12 @@ export interface ToolServiceHandlers extends grpc.UntypedServiceImplementation {
   Heartbeat: grpc.handleUnaryCall<_trellis_bridge_v1_HeartbeatRequest__Output, _trellis_bridge_v1_HeartbeatResponse>;
   
   /**
+   * Where and how to connect to the worker's call lane (lane.proto): a framed Unix socket carrying
+   * many calls at once. UNIMPLEMENTED from a worker without one.
+   */
+  OpenLane: grpc.handleUnaryCall<_trellis_bridge_v1_OpenLaneRequest__Output, _trellis_bridge_v1_OpenLaneResponse>;
+  
+  /**
    * Echoes `data` back untouched: the raw gRPC round trip, used as the benchmark baseline.
    */
   Ping: grpc.handleUnaryCall<_trellis_bridge_v1_PingRequest__Output, _trellis_bridge_v1_PingResponse>;
@@ -171,5 +196,6 @@ export interface ToolServiceDefinition extends grpc.ServiceDefinition {
   ExecuteStream: MethodDefinition<_trellis_bridge_v1_ExecuteRequest, _trellis_bridge_v1_ExecuteStreamResponse, _trellis_bridge_v1_ExecuteRequest__Output, _trellis_bridge_v1_ExecuteStreamResponse__Output>
   Health: MethodDefinition<_trellis_bridge_v1_HealthRequest, _trellis_bridge_v1_HealthResponse, _trellis_bridge_v1_HealthRequest__Output, _trellis_bridge_v1_HealthResponse__Output>
   Heartbeat: MethodDefinition<_trellis_bridge_v1_HeartbeatRequest, _trellis_bridge_v1_HeartbeatResponse, _trellis_bridge_v1_HeartbeatRequest__Output, _trellis_bridge_v1_HeartbeatResponse__Output>
+  OpenLane: MethodDefinition<_trellis_bridge_v1_OpenLaneRequest, _trellis_bridge_v1_OpenLaneResponse, _trellis_bridge_v1_OpenLaneRequest__Output, _trellis_bridge_v1_OpenLaneResponse__Output>
   Ping: MethodDefinition<_trellis_bridge_v1_PingRequest, _trellis_bridge_v1_PingResponse, _trellis_bridge_v1_PingRequest__Output, _trellis_bridge_v1_PingResponse__Output>
 }

@@ -1,0 +1,382 @@
+/**
+ * The host's side of a worker's call lane (protos/trellis/bridge/v1/lane.proto): one Unix-socket
+ * connection per worker that carries all its calls at once, opened after `Describe` with the
+ * `OpenLane` RPC (which hands out the socket path and a one-time token).
+ *
+ * It offers the two methods of the gRPC client the call paths use, with the same shapes (a
+ * callback `Execute` returning a cancellable handle; an `ExecuteStream` emitting `data`, `end`,
+ * `error` with pause/resume/cancel), and reports failures as grpc `ServiceError`s with the same
+ * status codes and `trellis-error-bin` trailer, so unary-call.ts and tool-stream.ts map them with
+ * the same code (call-errors.ts) whichever way a call went.
+ *
+ * Why hand-written: no library frames calls over a Unix socket for both Node and asyncio; gRPC's
+ * own bidi stream was measured and is ~4x slower per call (docs/grpc-bridge.md, "The call lane").
+ *
+ * Races, and how each ends:
+ *   - Frames written in one tick go out in one write (`#flush` on a microtask), which is what
+ *     turns 64 concurrent calls into one system call.
+ *   - The socket closes (the worker died, or the lane broke): every open call fails at once with
+ *     UNAVAILABLE and no ErrorDetail, which the call paths treat as a transport failure: they wait
+ *     for the process's exit to report its real reason (ERR_WORKER_EXITED) and retry only
+ *     idempotent calls. The worker cancels the lane's calls when its side closes, so a call is
+ *     never left running there while being retried elsewhere. New calls then go over gRPC unary.
+ *   - A result and a cancel/deadline cross: whichever reaches `#settle` first wins; the other is
+ *     ignored (the id is gone from `#calls`).
+ */
+import { EventEmitter } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { Metadata, type MetadataValue, type ServiceError, status } from '@grpc/grpc-js';
+import { getLogger } from '@trellis/core';
+import type { ExecuteRequest } from '../generated/trellis/bridge/v1/ExecuteRequest.js';
+import type { ExecuteResponse__Output } from '../generated/trellis/bridge/v1/ExecuteResponse.js';
+import type { ExecuteStreamResponse__Output } from '../generated/trellis/bridge/v1/ExecuteStreamResponse.js';
+import type { OpenLaneResponse__Output } from '../generated/trellis/bridge/v1/OpenLaneResponse.js';
+import type { ToolServiceClient } from '../generated/trellis/bridge/v1/ToolService.js';
+import { ERROR_METADATA_KEY } from '../protos.js';
+import {
+  callFrame,
+  cancelFrame,
+  creditFrame,
+  decodeWorkerFrame,
+  FrameKind,
+  FrameReader,
+  helloFrame,
+  type WorkerFrame,
+} from './frames.js';
+
+export type UnaryCallback = (err: ServiceError | null, res?: ExecuteResponse__Output) => void;
+
+export interface CallHandle {
+  cancel(): void;
+}
+
+interface OpenCall {
+  onFrame(f: WorkerFrame): void;
+  /** The lane closed under the call. */
+  onClosed(err: ServiceError): void;
+  /** Date.now() at which the host gives up on it (Infinity: never). */
+  readonly deadlineAt: number;
+  /** Its deadline passed: settle it as DEADLINE_EXCEEDED (the worker was sent a cancel). */
+  expire(): void;
+}
+
+export function laneError(code: number, details: string, detail?: Buffer): ServiceError {
+  const metadata = new Metadata();
+  if (detail !== undefined) metadata.set(ERROR_METADATA_KEY, detail);
+  return Object.assign(new Error(`${code} ${details}`), { code, details, metadata });
+}
+
+/** Date.now() of a grpc-style deadline option (Infinity: none). */
+function deadlineOf(options: { deadline?: Date | number }): number {
+  const d = options.deadline;
+  if (d === undefined) return Number.POSITIVE_INFINITY;
+  return typeof d === 'number' ? d : d.getTime();
+}
+
+/** The trace context among a traced call's gRPC metadata (what the lane carries instead). */
+function traceHeaders(metadata: Metadata | undefined): Record<string, string> | undefined {
+  if (metadata === undefined) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const key of ['traceparent', 'tracestate']) {
+    const v: MetadataValue | undefined = metadata.get(key)[0];
+    if (v !== undefined) (out ??= {})[key] = typeof v === 'string' ? v : v.toString('latin1');
+  }
+  return out;
+}
+
+export class LaneClient {
+  readonly path: string;
+  readonly #socket: Socket;
+  readonly #calls = new Map<number, OpenCall>();
+  #nextId = 1;
+  #out: Buffer[] = [];
+  #flushQueued = false;
+  #closed = false;
+  /**
+   * One timer for the whole lane, armed at the earliest deadline of its open calls, instead of a
+   * timer per call: calls mostly arrive in deadline order (one default timeoutMs), so it is
+   * re-armed rarely, and a call costs no timer at all. When it fires it expires every call whose
+   * deadline passed and re-arms for the next.
+   */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  /** Calls sent over the lane (stats). */
+  calls = 0;
+
+  private constructor(path: string, socket: Socket) {
+    this.path = path;
+    this.#socket = socket;
+    const reader = new FrameReader((kind, id, body) => {
+      const call = this.#calls.get(id);
+      if (call === undefined) return; // settled already (cancelled, deadline): ignore the late frame
+      const f = decodeWorkerFrame(kind, id, body);
+      if (f !== undefined) call.onFrame(f);
+    });
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    socket.on('error', () => {}); // 'close' follows and does the work
+    socket.on('close', () => this.#onClose());
+  }
+
+  /**
+   * Asks the worker for its lane and connects; undefined when it offers none (TCP transport, a
+   * path too long, an older worker) or cannot be reached, and the pool then calls over gRPC.
+   */
+  static async open(client: ToolServiceClient, deadline: Date): Promise<LaneClient | undefined> {
+    const r = await new Promise<OpenLaneResponse__Output | undefined>((res) =>
+      client.OpenLane({}, { deadline }, (err: ServiceError | null, out?: OpenLaneResponse__Output) =>
+        res(err ? undefined : out),
+      ),
+    );
+    if (r === undefined || r.path === '') return undefined;
+    const socket = connect(r.path);
+    const ok = await new Promise<boolean>((res) => {
+      socket.once('connect', () => res(true));
+      socket.once('error', () => res(false));
+    });
+    if (!ok) {
+      socket.destroy();
+      return undefined;
+    }
+    socket.setNoDelay?.(true);
+    const lane = new LaneClient(r.path, socket);
+    lane.#send(helloFrame(r.token));
+    return lane;
+  }
+
+  /** False once the lane closed: calls then go over gRPC. */
+  get usable(): boolean {
+    return !this.#closed;
+  }
+
+  /** Open calls on the lane. */
+  get open(): number {
+    return this.#calls.size;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  #send(b: Buffer): void {
+    this.#out.push(b);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushQueued = false;
+    const out = this.#out;
+    if (out.length === 0 || this.#closed) {
+      out.length = 0;
+      return;
+    }
+    this.#out = [];
+    if (out.length === 1) {
+      this.#socket.write(out[0]!);
+      return;
+    }
+    // One writev for the batch, without joining the buffers first.
+    this.#socket.cork();
+    for (const b of out) this.#socket.write(b);
+    this.#socket.uncork();
+  };
+
+  #watchDeadline(at: number): void {
+    if (at >= this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#expire, Math.max(1, at - Date.now()));
+    this.#timer.unref?.();
+  }
+
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const call of [...this.#calls.values()]) {
+      if (call.deadlineAt <= now) call.expire();
+      else if (call.deadlineAt < next) next = call.deadlineAt;
+    }
+    if (next !== Number.POSITIVE_INFINITY && !this.#closed) this.#watchDeadline(next);
+  };
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#calls.size > 0)
+      getLogger().debug({ path: this.path, open: this.#calls.size }, 'call lane closed with calls open');
+    const err = laneError(status.UNAVAILABLE, 'the call lane to the worker closed');
+    const calls = [...this.#calls.values()];
+    this.#calls.clear();
+    for (const c of calls) c.onClosed(err);
+  }
+
+  #id(): number {
+    // Ids wrap at 2^32; an id is reused only long after its call ended.
+    const id = this.#nextId;
+    this.#nextId = id >= 0xffffffff ? 1 : id + 1;
+    return id;
+  }
+
+  /** A unary call, like `ToolServiceClient.Execute(request, { deadline }, callback)`. */
+  Execute(
+    request: ExecuteRequest,
+    options: { deadline?: Date | number },
+    cb: UnaryCallback,
+    metadata?: Metadata,
+  ): CallHandle {
+    const id = this.#id();
+    const deadlineAt = deadlineOf(options);
+    const settle = (err: ServiceError | null, res?: ExecuteResponse__Output): void => {
+      if (this.#calls.delete(id)) cb(err, res);
+    };
+    this.#calls.set(id, {
+      deadlineAt,
+      onFrame: (f) => {
+        if (f.kind === FrameKind.RESULT)
+          settle(null, { result: f.result, durationUs: 0, telemetry: f.telemetry });
+        else if (f.kind === FrameKind.ERROR) settle(laneError(f.code, 'the tool call failed', f.detail));
+      },
+      onClosed: (err) => cb(err),
+      // The worker enforces the deadline too; the host's own check settles the call even when the
+      // worker cannot answer (stopped, hung).
+      expire: () => {
+        this.#send(cancelFrame(id));
+        settle(laneError(status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+      },
+    });
+    const timeoutMs = deadlineAt === Number.POSITIVE_INFINITY ? 0 : Math.max(1, deadlineAt - Date.now());
+    if (timeoutMs > 0) this.#watchDeadline(deadlineAt);
+    this.calls++;
+    const headers = traceHeaders(metadata);
+    this.#send(callFrame(id, { request, timeoutMs, stream: false, credit: 0, ...(headers && { headers }) }));
+    return {
+      cancel: () => {
+        if (!this.#calls.has(id)) return;
+        this.#send(cancelFrame(id));
+        settle(laneError(status.CANCELLED, 'Cancelled on client'));
+      },
+    };
+  }
+
+  /** A server stream, like `ToolServiceClient.ExecuteStream(request, { deadline })`. */
+  ExecuteStream(
+    request: ExecuteRequest,
+    options: { deadline?: Date | number },
+    credit = 16,
+    metadata?: Metadata,
+  ): LaneStream {
+    const id = this.#id();
+    const deadlineAt = deadlineOf(options);
+    const stream = new LaneStream(
+      id,
+      credit,
+      deadlineAt,
+      (b) => this.#send(b),
+      () => this.#calls.delete(id),
+    );
+    this.#calls.set(id, stream);
+    const timeoutMs = deadlineAt === Number.POSITIVE_INFINITY ? 0 : Math.max(1, deadlineAt - Date.now());
+    if (timeoutMs > 0) this.#watchDeadline(deadlineAt);
+    this.calls++;
+    const headers = traceHeaders(metadata);
+    this.#send(callFrame(id, { request, timeoutMs, stream: true, credit, ...(headers && { headers }) }));
+    return stream;
+  }
+}
+
+/**
+ * One streaming call on the lane. Backpressure is credit: the worker may send `credit` items
+ * ahead; while not paused the stream grants more as items arrive (in batches of half the window,
+ * so a fast stream costs one CREDIT frame per `credit / 2` items), and `pause()` stops granting,
+ * which blocks the Python generator at its next yield once the window is used up.
+ */
+export class LaneStream extends EventEmitter {
+  #outstanding: number;
+  #paused = false;
+  #done = false;
+  constructor(
+    private readonly id: number,
+    private readonly window: number,
+    readonly deadlineAt: number,
+    private readonly send: (b: Buffer) => void,
+    private readonly forget: () => void,
+  ) {
+    super();
+    this.#outstanding = window;
+  }
+
+  expire(): void {
+    if (this.#done) return;
+    this.send(cancelFrame(this.id));
+    this.#finish();
+    this.#fail(laneError(status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+  }
+
+  onFrame(f: WorkerFrame): void {
+    if (this.#done) return;
+    switch (f.kind) {
+      case FrameKind.ITEM: {
+        this.#outstanding--;
+        const m: ExecuteStreamResponse__Output = { item: f.item, index: f.index, telemetry: f.telemetry };
+        this.emit('data', m);
+        this.#grant();
+        return;
+      }
+      case FrameKind.END:
+        this.#finish();
+        this.emit('end');
+        return;
+      case FrameKind.ERROR:
+        this.#finish();
+        this.#fail(laneError(f.code, 'the tool call failed', f.detail));
+        return;
+      case FrameKind.RESULT:
+        return; // not sent for streams
+    }
+  }
+
+  onClosed(err: ServiceError): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#fail(err);
+  }
+
+  /** As grpc-js does: 'error', then 'end' (tool-stream.ts settles a mapped error at 'end'). */
+  #fail(err: ServiceError): void {
+    this.emit('error', err);
+    this.emit('end');
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.forget();
+  }
+
+  #grant(): void {
+    if (this.#paused || this.#done || this.#outstanding > this.window >> 1) return;
+    const more = this.window - this.#outstanding;
+    this.#outstanding = this.window;
+    this.send(creditFrame(this.id, more));
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#grant();
+  }
+
+  cancel(): void {
+    if (this.#done) return;
+    this.send(cancelFrame(this.id));
+    this.#finish();
+    this.#fail(laneError(status.CANCELLED, 'Cancelled on client'));
+  }
+}
