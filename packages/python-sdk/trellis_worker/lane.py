@@ -35,6 +35,7 @@ from ._stubs import common_pb2, lane_pb2
 from ._stubs import tool_service_pb2 as pb
 from .errors import Cancelled, DeadlineExceededError
 from .status import error_detail, status_for
+from .telemetry import start_call_trace
 
 if TYPE_CHECKING:
     from .server import Worker
@@ -77,10 +78,11 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def encode_execute_response(data: bytes, content_type: str, duration_us: int) -> bytes:
-    """``ExecuteResponse(result=Payload(data, content_type), duration_us).SerializeToString()``,
-    byte for byte (a test checks it), without building two message objects per call: on the
-    lane's hot path that was a fifth of the worker's per-call cost."""
+def encode_execute_response(data: bytes, content_type: str, duration_us: int, telemetry: bytes = b"") -> bytes:
+    """``ExecuteResponse(result=Payload(data, content_type), duration_us, telemetry)
+    .SerializeToString()`` (``telemetry`` already serialized), byte for byte (a test checks it),
+    without building two message objects per call: on the lane's hot path that was a fifth of the
+    worker's per-call cost."""
     ct = content_type.encode()
     payload = b""
     if data:
@@ -90,7 +92,14 @@ def encode_execute_response(data: bytes, content_type: str, duration_us: int) ->
     out = b"\x0a" + _varint(len(payload)) + payload
     if duration_us:
         out += b"\x10" + _varint(duration_us)
+    if telemetry:
+        out += b"\x1a" + _varint(len(telemetry)) + telemetry
     return out
+
+
+def _trace_headers(msg: lane_pb2.LaneCall) -> dict[str, str] | None:
+    headers = msg.headers
+    return dict(headers) if headers and "traceparent" in headers else None
 
 
 class _Call:
@@ -225,11 +234,7 @@ class LaneConnection(asyncio.Protocol):
         call = _Call(deadline)
         call.credit = msg.credit
         self._calls[call_id] = call
-        coro = (
-            self._run_stream(call_id, call, msg.request, deadline)
-            if msg.stream
-            else self._run(call_id, call, msg.request, deadline)
-        )
+        coro = self._run_stream(call_id, call, msg, deadline) if msg.stream else self._run(call_id, call, msg, deadline)
         task = loop.create_task(coro)
         call.task = task
         self._started += 1
@@ -275,19 +280,30 @@ class LaneConnection(asyncio.Protocol):
 
     # --- calls ------------------------------------------------------------------------------------
 
-    async def _run(self, call_id: int, call: _Call, request: pb.ExecuteRequest, deadline: float | None) -> None:
+    async def _run(self, call_id: int, call: _Call, msg: lane_pb2.LaneCall, deadline: float | None) -> None:
         w = self._w
         stats = w.stats
         stats.in_flight += 1
+        request = msg.request
         tool = request.tool
         try:
             spec, kwargs, ctx = w.prepare(request, _LaneRpcContext(self._loop, deadline))  # type: ignore[arg-type]
             w.active.add(ctx)
+            trace = ctx._trace = start_call_trace(_trace_headers(msg), spec.name, ctx.call_id, ctx.session_id)
+            error: BaseException | None = None
             try:
                 (data, content_type), duration_us = await w.runner.run(spec, kwargs, ctx)
+            except BaseException as exc:
+                error = exc
+                raise
             finally:
                 w.active.discard(ctx)
-            body = encode_execute_response(data, content_type, duration_us)
+                if trace is not None:
+                    trace.end(error)
+            telemetry = ctx._telemetry.take() if ctx._telemetry is not None else None
+            body = encode_execute_response(
+                data, content_type, duration_us, telemetry.SerializeToString() if telemetry is not None else b""
+            )
             w.check_size_of(len(body), spec, "result")
             self._send(RESULT, call_id, body)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a LANE_ERROR frame
@@ -298,20 +314,27 @@ class LaneConnection(asyncio.Protocol):
             stats.calls_served += 1
             self._end(call_id, call)
 
-    async def _run_stream(self, call_id: int, call: _Call, request: pb.ExecuteRequest, deadline: float | None) -> None:
+    async def _run_stream(self, call_id: int, call: _Call, msg: lane_pb2.LaneCall, deadline: float | None) -> None:
         w = self._w
         stats = w.stats
         stats.in_flight += 1
+        request = msg.request
         tool = request.tool
         try:
             spec, kwargs, ctx = w.prepare(request, _LaneRpcContext(self._loop, deadline))  # type: ignore[arg-type]
             w.active.add(ctx)
+            trace = ctx._trace = start_call_trace(_trace_headers(msg), spec.name, ctx.call_id, ctx.session_id)
+            error: BaseException | None = None
             try:
                 index = 0
                 async for data, content_type in w.runner.stream(spec, kwargs, ctx):
                     item = pb.ExecuteStreamResponse(
                         item=common_pb2.Payload(data=data, content_type=content_type), index=index
                     )
+                    if ctx._telemetry is not None:
+                        telemetry = ctx._telemetry.take()
+                        if telemetry is not None:
+                            item.telemetry.CopyFrom(telemetry)
                     w.check_size(item, len(data) + len(content_type), spec, f"stream item {index}")
                     # Backpressure: no item beyond the host's credit (its highWaterMark), so a slow
                     # consumer slows the generator down instead of filling memory.
@@ -321,8 +344,13 @@ class LaneConnection(asyncio.Protocol):
                     call.credit -= 1
                     self._send(ITEM, call_id, item.SerializeToString())
                     index += 1
+            except BaseException as exc:
+                error = exc
+                raise
             finally:
                 w.active.discard(ctx)
+                if trace is not None:
+                    trace.end(error)
             self._send(END, call_id)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a LANE_ERROR frame
             stats.calls_failed += 1

@@ -79,7 +79,9 @@ function traceHeaders(metadata: Metadata | undefined): Record<string, string> | 
   let out: Record<string, string> | undefined;
   for (const key of ['traceparent', 'tracestate']) {
     const v: MetadataValue | undefined = metadata.get(key)[0];
-    if (v !== undefined) (out ??= {})[key] = typeof v === 'string' ? v : v.toString('latin1');
+    if (v === undefined) continue;
+    out ??= {};
+    out[key] = typeof v === 'string' ? v : v.toString('latin1');
   }
   return out;
 }
