@@ -8,7 +8,7 @@
  * writer is gone are reported `dead` (with what they said in `recordedState`), whether or not a later
  * boot has already marked them so in the file.
  */
-import { resolveRegistryDir } from '@trellis/registry';
+import { resolveHomeDir } from '@trellis/home';
 import type { HealthRecord, HealthRunRecord, RecordState } from './health-records.js';
 import { HealthStore } from './health-store.js';
 import { hereIdentity, judgeHealthRun } from './run-identity.js';
@@ -58,7 +58,7 @@ export class HealthReader {
   #store: HealthStore | undefined;
 
   constructor(options: HealthReaderOptions = {}) {
-    this.dir = resolveRegistryDir({ dir: options.dir });
+    this.dir = resolveHomeDir({ dir: options.dir });
   }
 
   /** Runs and records as of now. Empty when no monitor ever wrote in the directory. */

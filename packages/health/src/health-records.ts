@@ -16,9 +16,11 @@
  * reader lists one run with one range scan. Times are wall-clock milliseconds since the epoch (other
  * processes read them), derived from the monitor's clock so a simulated clock gives consistent values.
  *
- * A run record has the fields of the registry's RunRecord (host pid + start time, boot id, host name,
- * PID namespace), so the registry's `judgeRun` decides whether its writer is alive.
+ * A run record carries the run identity shared with the registry (@trellis/home: host pid + start
+ * time, boot id, host name, PID namespace), so `judgeRun` decides whether its writer is alive, and
+ * one validator checks both kinds of run record.
  */
+import { isRunIdentity, type RunIdentity } from '@trellis/home';
 import type { HealthState, StalePolicy, TransitionCause } from './health-state.js';
 
 /** `dead`: the writing process died (kill -9, crash) while the record was live. */
@@ -60,13 +62,7 @@ export interface HealthRecord {
 
 export type RunState = 'running' | 'stopped' | 'dead';
 
-export interface HealthRunRecord {
-  readonly runId: string;
-  readonly hostPid: number;
-  readonly hostStartTime: number;
-  readonly bootId: string;
-  readonly hostname: string;
-  readonly pidNamespace: string;
+export interface HealthRunRecord extends RunIdentity {
   /** ISO time the monitor started this run. */
   readonly startedAt: string;
   readonly cwd: string;
@@ -146,16 +142,7 @@ export function recordRange(runId?: string): { start: string; end: string } {
 }
 
 export function isHealthRunRecord(v: unknown): v is HealthRunRecord {
-  const r = v as HealthRunRecord;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof r.runId === 'string' &&
-    Number.isInteger(r.hostPid) &&
-    typeof r.hostStartTime === 'number' &&
-    typeof r.bootId === 'string' &&
-    typeof r.state === 'string'
-  );
+  return isRunIdentity(v) && typeof (v as HealthRunRecord).state === 'string';
 }
 
 export function isHealthRecord(v: unknown): v is HealthRecord {

@@ -25,7 +25,7 @@ import {
   startServer,
   type TimerHandle,
 } from '@trellis/core';
-import { resolveRegistryDir } from '@trellis/registry';
+import { resolveHomeDir } from '@trellis/home';
 import { HEALTH_DEFAULTS } from './defaults.js';
 import { InvalidHealthOptionsError } from './errors.js';
 import { HealthMonitor } from './health-monitor.js';
@@ -140,7 +140,7 @@ const healthServer = defineServer<State, [HealthMonitorOptions]>({
     const clock = options.clock ?? ctx.clock;
     const name = options.name ?? HEALTH_DEFAULTS.name;
     const persist = options.persist !== false;
-    const dir = persist ? resolveRegistryDir({ dir: options.dir }) : undefined;
+    const dir = persist ? resolveHomeDir({ dir: options.dir }) : undefined;
     const runId = options.runId ?? (dir !== undefined ? processRunId(dir, name) : `memory-${ctx.self}`);
     const flushMs = options.flushIntervalMs ?? HEALTH_DEFAULTS.flushIntervalMs;
     let store: HealthStore | undefined;

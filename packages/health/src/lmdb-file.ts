@@ -15,7 +15,7 @@
  */
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkLmdbFile } from '@trellis/registry';
+import { checkLmdbFile } from '@trellis/home';
 import { open, type RootDatabase } from 'lmdb';
 import { HealthStoreUnavailableError } from './errors.js';
 

@@ -17,7 +17,7 @@
  *
  * Layout (msgpack values): `meta:version`, `lease:<name>` -> LeaseRecord, `fenced:<key>` -> value.
  */
-import { resolveRegistryDir } from '@trellis/registry';
+import { resolveHomeDir } from '@trellis/home';
 import { LEASE_DEFAULTS } from './defaults.js';
 import { LeaseFencedError, LeaseStoreClosedError } from './errors.js';
 import { hostInfo, hostMonotonicMs } from './host.js';
@@ -63,7 +63,7 @@ export class LmdbLeaseStore implements LeaseStore {
 
   /** Opens (creating if needed) the lease file. A bad file is an error, never moved aside (see lmdb-file.ts). */
   static open(options: LmdbLeaseStoreOptions = {}): LmdbLeaseStore {
-    const dir = resolveRegistryDir({ dir: options.dir });
+    const dir = resolveHomeDir({ dir: options.dir });
     const db = openLmdbFile({
       dir,
       fileName: LEASE_DEFAULTS.fileName,

@@ -1,17 +1,10 @@
 /**
  * Run identity for health records, shared with the registry: a run id names the process that wrote
- * (`<created>-<home>-<hostPid>-<hostStart>-<nonce>`, see @trellis/registry run-id.ts) and a run is
+ * (`<created>-<home>-<hostPid>-<hostStart>-<nonce>`, see @trellis/home run-id.ts) and a run is
  * alive exactly when a process with that PID AND start time exists on this boot (the registry's
  * `judgeRun`), so a reused PID never keeps a dead run "alive".
  */
-import {
-  createRunId,
-  type HostIdentity,
-  homeTagFor,
-  judgeRun,
-  type RunRecord,
-  type RunVerdict,
-} from '@trellis/registry';
+import { createRunId, type HostIdentity, homeTagFor, judgeRun, type RunVerdict } from '@trellis/home';
 import type { HealthRunRecord } from './health-records.js';
 import { hostInfo } from './host.js';
 
@@ -50,6 +43,5 @@ export function hereIdentity(dir: string): HostIdentity {
 
 /** alive | dead | rebooted | foreign, for a health run record. */
 export function judgeHealthRun(run: HealthRunRecord, here: HostIdentity): RunVerdict {
-  // A health run record carries every field of the registry's RunRecord that judgeRun reads.
-  return judgeRun(run.runId, run as unknown as RunRecord, here);
+  return judgeRun(run.runId, run, here);
 }

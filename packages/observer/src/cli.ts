@@ -10,7 +10,7 @@
  * An application shows its own tree with `observerChild()` in the tree or `withObserver(app)`; a
  * separate process cannot see another process's supervisors, which live in that process's memory.
  */
-import { resolveRegistryDir } from '@trellis/registry';
+import { resolveHomeDir } from '@trellis/home';
 import { startDemo } from './demo.js';
 import { readPersistedHealth, readPersistedLeases } from './health-persisted.js';
 import { startObserver } from './observer.js';
@@ -63,7 +63,7 @@ async function run(): Promise<void> {
     return;
   }
   const cwd = process.env.INIT_CWD ?? process.cwd();
-  const dir = resolveRegistryDir({ dir: flags.dir, cwd });
+  const dir = resolveHomeDir({ dir: flags.dir, cwd });
   const obs = await startObserver({
     port: flags.port,
     title: 'Trellis home',

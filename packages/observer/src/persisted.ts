@@ -3,9 +3,8 @@
  * observer is running, and what the standalone page shows. Opened read-only for each read, so it
  * never moves a bad file aside, never writes, and holds no file open between reads.
  */
-import { hostname } from 'node:os';
-import { readBootId, readPidNamespace } from '@trellis/core';
-import { childStatus, homeTagFor, judgeRun, type RegistryLogger, RegistryStore } from '@trellis/registry';
+import { currentIdentity, homeTagFor, judgeRun } from '@trellis/home';
+import { childStatus, type RegistryLogger, RegistryStore } from '@trellis/registry';
 import type { RegistryProcessView, RegistryRunView, RegistrySource } from './sources.js';
 
 export interface PersistedRegistry {
@@ -22,12 +21,7 @@ export async function readPersistedRegistry(dir: string): Promise<PersistedRegis
   if (!RegistryStore.exists(dir)) return { dir, exists: false, runs: [], processes: [] };
   const store = RegistryStore.open({ dir, logger: quiet, readOnly: true });
   try {
-    const here = {
-      bootId: readBootId() ?? 'unknown',
-      hostname: hostname(),
-      pidNamespace: readPidNamespace('self') ?? 'unknown',
-      homeTag: homeTagFor(dir),
-    };
+    const here = currentIdentity(homeTagFor(dir));
     const runs = store.listRuns().map(
       (r): RegistryRunView => ({
         runId: r.runId,

@@ -14,7 +14,7 @@
  */
 import { request } from 'node:http';
 import { TrellisError } from '@trellis/core';
-import { resolveRegistryDir } from '@trellis/registry';
+import { resolveHomeDir } from '@trellis/home';
 import { listAnnounced } from './announce.js';
 import { OBSERVER_DEFAULTS } from './defaults.js';
 import { ObserverUnreachableError } from './errors.js';
@@ -103,7 +103,7 @@ export async function main(args: readonly string[], io: Partial<StatusIo> = {}):
       print(out, flags, explicit, snap);
       return 0;
     }
-    const dir = resolveRegistryDir({ dir: flags.dir, env: out.env, cwd: out.cwd });
+    const dir = resolveHomeDir({ dir: flags.dir, env: out.env, cwd: out.cwd });
     const tried: string[] = [];
     for (const a of listAnnounced(dir)) {
       try {

@@ -6,16 +6,16 @@
  *
  * The directory follows the library's rules: --dir > $TRELLIS_HOME > <cwd>/.trellis.
  */
+
 import { systemClock, TrellisError } from '@trellis/core';
+import { currentIdentity, homeTagFor, resolveHomeDir as resolveRegistryDir } from '@trellis/home';
 import { REGISTRY_DEFAULTS } from './defaults.js';
 import { type ChildView, type RunView, viewChild, viewRun } from './inspect.js';
-import { resolveRegistryDir } from './location.js';
 import type { RegistryLogger } from './logger.js';
 import type { SweepReport, SweptProcess } from './report.js';
 import { summarize } from './report.js';
-import { homeTagFor } from './run-id.js';
 import { RegistryStore } from './store.js';
-import { currentIdentity, type MarkerScope, sweepRegistry } from './sweep.js';
+import { type MarkerScope, sweepRegistry } from './sweep.js';
 
 export interface CliIo {
   readonly stdout: { write(s: string): unknown };

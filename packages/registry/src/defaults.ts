@@ -1,9 +1,11 @@
 /** Every registry default in one place. */
+import { HOME_DEFAULTS } from '@trellis/home';
+
 export const REGISTRY_DEFAULTS = Object.freeze({
   /** Registry directory under the working directory when neither the option nor the env var is set. */
-  dirName: '.trellis',
+  dirName: HOME_DEFAULTS.dirName,
   /** Environment variable that overrides the default directory (the `dir` option overrides both). */
-  homeEnv: 'TRELLIS_HOME',
+  homeEnv: HOME_DEFAULTS.homeEnv,
   /** LMDB data file inside the directory; LMDB adds `<fileName>-lock` beside it. */
   fileName: 'registry.mdb',
   /**

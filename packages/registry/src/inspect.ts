@@ -1,8 +1,8 @@
 /** Records as `trellis registry list` shows them: each with the live state of its process or host. */
 import { isExitedState, readProcStat } from '@trellis/core';
+import { type HostIdentity, judgeRun, type RunVerdict } from '@trellis/home';
 import { carriesMarker } from './proc-scan.js';
 import type { ChildRecord, RunRecord } from './records.js';
-import { type HostIdentity, judgeRun, type RunVerdict } from './sweep.js';
 
 /**
  * `alive`: the recorded process is running (PID, start time and marker all match). `dead`: it has

@@ -13,7 +13,7 @@ import {
   readProcEnvironValue,
   readProcStat,
 } from '@trellis/core';
-import { runIdFromMarker } from './run-id.js';
+import { runIdFromMarker } from '@trellis/home';
 
 export interface MarkedProcess {
   readonly stat: ProcStat;

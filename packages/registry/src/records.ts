@@ -7,18 +7,10 @@
  *
  * Children of one run are contiguous (`child:<runId>/` .. `child:<runId>0`, since '0' follows '/').
  */
+import { isRunIdentity, type RunIdentity } from '@trellis/home';
 
-/** One boot of a Trellis system. */
-export interface RunRecord {
-  readonly runId: string;
-  readonly hostPid: number;
-  /** Clock ticks since boot (field 22 of `/proc/<hostPid>/stat`): with `hostPid` it names the host. */
-  readonly hostStartTime: number;
-  /** `/proc/sys/kernel/random/boot_id` when the run started: another value means the machine rebooted. */
-  readonly bootId: string;
-  readonly hostname: string;
-  /** PID namespace of the host (`pid:[...]`): PIDs from another namespace are not comparable. */
-  readonly pidNamespace: string;
+/** One boot of a Trellis system: who ran it (the identity shared with health, @trellis/home), when and where. */
+export interface RunRecord extends RunIdentity {
   /** ISO time the run started. */
   readonly startedAt: string;
   readonly cwd: string;
@@ -63,18 +55,9 @@ export function childRangeOf(runId: string): { start: string; end: string } {
   return { start: `child:${runId}/`, end: `child:${runId}0` };
 }
 
+/** A run record as read back from the file: the shared run-identity check (@trellis/home). */
 export function isRunRecord(v: unknown): v is RunRecord {
-  const r = v as RunRecord;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof r.runId === 'string' &&
-    Number.isInteger(r.hostPid) &&
-    typeof r.hostStartTime === 'number' &&
-    typeof r.bootId === 'string' &&
-    typeof r.hostname === 'string' &&
-    typeof r.pidNamespace === 'string'
-  );
+  return isRunIdentity(v);
 }
 
 export function isChildRecord(v: unknown): v is ChildRecord {

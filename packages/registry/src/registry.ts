@@ -17,6 +17,15 @@ import {
   systemClock,
   type TrackedProcessInfo,
 } from '@trellis/core';
+import {
+  createRunId,
+  currentHost,
+  currentIdentity,
+  type HostIdentity,
+  homeTagFor,
+  parseRunId,
+  resolveHomeDir as resolveRegistryDir,
+} from '@trellis/home';
 import { REGISTRY_DEFAULTS } from './defaults.js';
 import {
   InvalidRegistryOptionsError,
@@ -27,18 +36,14 @@ import {
   UnsupportedPlatformError,
 } from './errors.js';
 import { type ChildView, type RunView, viewChild, viewRun } from './inspect.js';
-import { resolveRegistryDir } from './location.js';
 import { consoleLogger, type RegistryLogger } from './logger.js';
 import { PeerWatch } from './peer-watch.js';
 import type { ChildRecord, RunRecord } from './records.js';
 import type { StopReport, SweepReport } from './report.js';
-import { createRunId, currentHost, homeTagFor, parseRunId } from './run-id.js';
 import { stopRun } from './stop-run.js';
 import { RegistryStore, type StoreRecovery } from './store.js';
 import {
   anyDeadRun,
-  currentIdentity,
-  type HostIdentity,
   type SweepContext,
   type SweepOptions,
   sweepRegistry,

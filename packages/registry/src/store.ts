@@ -21,11 +21,11 @@
  */
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkLmdbFile } from '@trellis/home';
 import { open, type RootDatabase } from 'lmdb';
 import { REGISTRY_DEFAULTS } from './defaults.js';
 import { noRoomError, roomOn } from './disk-room.js';
 import { CorruptRegistryError, RegistryUnavailableError } from './errors.js';
-import { checkLmdbFile } from './lmdb-file-check.js';
 import type { RegistryLogger } from './logger.js';
 import {
   CHILD_RANGE,

@@ -13,48 +13,15 @@
  * - a reservation without a PID, and any descendant that escaped its group, is found by scanning
  *   `/proc` for the dead run's id (marker argument or `TRELLIS_RUN_ID` in the environment).
  */
-import { hostname } from 'node:os';
-import { type Clock, isProcessAlive, readBootId, readPidNamespace } from '@trellis/core';
+import { type Clock, isProcessAlive, readPidNamespace } from '@trellis/core';
+import { type HostIdentity, judgeRun, parseRunId, type RunVerdict } from '@trellis/home';
 import { match } from 'ts-pattern';
 import type { RegistryLogger } from './logger.js';
 import { carriesMarker, type MarkedProcess, type ProcSnapshot, snapshotProcesses } from './proc-scan.js';
 import type { ChildRecord, RunRecord } from './records.js';
 import { type SweepReport, type SweptProcess, summarize } from './report.js';
-import { parseRunId } from './run-id.js';
 import type { RegistryStore } from './store.js';
 import { type KillTarget, terminate } from './terminate.js';
-
-/** What identifies "here": records from elsewhere are never acted upon. */
-export interface HostIdentity {
-  readonly bootId: string;
-  readonly hostname: string;
-  readonly pidNamespace: string;
-  /** Tag of this registry directory (see run-id.ts). */
-  readonly homeTag: string;
-}
-
-export function currentIdentity(homeTag: string): HostIdentity {
-  return {
-    bootId: readBootId() ?? 'unknown',
-    hostname: hostname(),
-    pidNamespace: readPidNamespace('self') ?? 'unknown',
-    homeTag,
-  };
-}
-
-export type RunVerdict = 'alive' | 'dead' | 'rebooted' | 'foreign';
-
-/** Judges a run's host; without a run record, from the host PID and start time in the run id. */
-export function judgeRun(runId: string, run: RunRecord | undefined, here: HostIdentity): RunVerdict {
-  if (run) {
-    if (run.hostname !== here.hostname || run.pidNamespace !== here.pidNamespace) return 'foreign';
-    if (run.bootId !== here.bootId) return 'rebooted';
-    return isProcessAlive(run.hostPid, run.hostStartTime) ? 'alive' : 'dead';
-  }
-  const parts = parseRunId(runId);
-  if (!parts) return 'foreign'; // cannot be judged, so cannot be touched
-  return isProcessAlive(parts.hostPid, parts.hostStartTime) ? 'alive' : 'dead';
-}
 
 /**
  * Whether any run recorded in the registry, other than `ownRunId`, is dead or from a previous boot:
