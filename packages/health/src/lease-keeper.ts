@@ -210,6 +210,12 @@ function stepDown(s: State, ctx: ServerContext, why: string | null): void {
 /** One step: renew when leading, else try to acquire. Store failures are kept, never thrown. */
 async function step(s: State, ctx: ServerContext): Promise<void> {
   let before = `${s.role}/${s.epoch}`;
+  // Our deadline passed between two steps (the last renewal failed, and the store never confirmed
+  // one since): no longer the leader, whatever the store may still say.
+  if (s.role === 'leader' && s.expiresAt !== null && s.store.now() >= s.expiresAt) {
+    stepDown(s, ctx, 'the lease deadline passed without a confirmed renewal');
+    before = `${s.role}/${s.epoch}`;
+  }
   try {
     if (s.role === 'leader' && s.epoch !== null) {
       const r = await beforeDeadline(s, s.store.keepAlive(s.o.lease, s.holder.id, s.epoch));
@@ -255,6 +261,10 @@ async function step(s: State, ctx: ServerContext): Promise<void> {
 
 function schedule(s: State, ctx: ServerContext): void {
   let delay = s.o.renewIntervalMs;
+  // A leader also steps at its own deadline, so that it steps down on time even when the last
+  // renewal failed and the next interval would come after the deadline.
+  if (s.role === 'leader' && s.expiresAt !== null)
+    delay = Math.min(delay, Math.max(0, s.expiresAt - s.store.now()));
   // A follower also tries right when the current lease runs out (never later than one interval).
   if (s.role === 'follower' && s.seen !== undefined && !s.seen.expired) {
     delay = Math.min(delay, Math.max(1, s.seen.expiresAt - s.store.now() + 1));

@@ -94,7 +94,12 @@ export class EtcdConnection {
         host: () => noop,
         global: retry(handleWhen(isRecoverableError), { maxAttempts: Math.max(2, endpoints.length) }),
       },
-      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
+      // Cluster traffic goes straight to etcd, never through an HTTP proxy of the environment.
+      grpcOptions: {
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+        'grpc.enable_http_proxy': 0,
+      },
     });
   }
 
@@ -158,13 +163,23 @@ export class EtcdConnection {
    * the stream's, decides whether it still holds the lease.
    */
   async keepAliveOnce(id: string, timeoutMs = this.callTimeoutMs): Promise<number> {
-    const stream = await withTimeout(this.#keepAliveStream(), timeoutMs, 'keep-alive stream');
-    const answer = new Promise<ILeaseKeepAliveResponse>((resolve, reject) => {
-      this.#kaPending.push({ id, resolve, reject });
-    });
-    stream.write({ ID: id });
-    const r = await withTimeout(answer, timeoutMs, 'keep-alive');
-    return num(r.TTL);
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const stream = await withTimeout(this.#keepAliveStream(), until - Date.now(), 'keep-alive stream');
+        const answer = new Promise<ILeaseKeepAliveResponse>((resolve, reject) => {
+          this.#kaPending.push({ id, resolve, reject });
+        });
+        stream.write({ ID: id });
+        const r = await withTimeout(answer, until - Date.now(), 'keep-alive');
+        return num(r.TTL);
+      } catch (e) {
+        // A stream on a dead member fails at once (connection refused): open one on another member
+        // while the time lasts (a 3-member etcd whose leader was just killed).
+        if (this.#closed || Date.now() + 20 >= until || /no answer from etcd/.test(String(e))) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
   }
 
   #keepAliveStream(): Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> {

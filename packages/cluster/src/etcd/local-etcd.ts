@@ -7,7 +7,7 @@
  *
  * Not for production: docs/cluster.md says how to run a real 3-member etcd.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -132,27 +132,55 @@ export class LocalEtcd {
     const until = Date.now() + timeoutMs;
     for (const m of this.members) {
       if (m.proc === undefined) continue;
-      const c = new Etcd3({ hosts: m.clientUrl, dialTimeout: 500 });
-      try {
-        for (;;) {
-          if (m.proc.exitCode !== null)
-            throw new Error(`etcd member ${m.name} exited with ${m.proc.exitCode}; is the port in use?`);
-          try {
-            await c.kv.range({ key: Buffer.from('/') }, { deadline: Date.now() + 500 });
-            break;
-          } catch (err) {
-            if (Date.now() > until)
-              throw new Error(`etcd at ${m.clientUrl} not healthy after ${timeoutMs} ms: ${String(err)}`);
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        }
-      } finally {
-        c.close();
+      for (;;) {
+        if (m.proc.exitCode !== null)
+          throw new Error(`etcd member ${m.name} exited with ${m.proc.exitCode}; is the port in use?`);
+        const err = await this.#probe(m.clientUrl);
+        if (err === undefined) break;
+        if (Date.now() > until)
+          throw new Error(`etcd at ${m.clientUrl} not healthy after ${timeoutMs} ms: ${err}`);
+        await new Promise((r) => setTimeout(r, 50));
       }
     }
   }
 
-  /** The current etcd leader's member (by asking each running member's status). */
+  /**
+   * One health probe. A wrapped etcd (in a network namespace) is probed from inside it with
+   * etcdctl: its address exists only there, and dialing it from here would send the packets to the
+   * default route instead.
+   */
+  async #probe(url: string): Promise<string | undefined> {
+    if (this.#wrap.length > 0) {
+      const argv = [
+        ...this.#wrap,
+        'etcdctl',
+        '--endpoints',
+        url,
+        '--command-timeout=500ms',
+        'endpoint',
+        'health',
+      ];
+      return new Promise((resolve) => {
+        execFile(
+          argv[0] as string,
+          argv.slice(1),
+          { env: { ...process.env, ETCDCTL_API: '3' } },
+          (e, _o, stderr) => resolve(e === null ? undefined : String(stderr || e)),
+        );
+      });
+    }
+    const c = new Etcd3({ hosts: url, dialTimeout: 500 });
+    try {
+      await c.kv.range({ key: Buffer.from('/') }, { deadline: Date.now() + 500 });
+      return undefined;
+    } catch (err) {
+      return String(err);
+    } finally {
+      c.close();
+    }
+  }
+
+  /** The current etcd leader's member (by asking each running member's status; not for wrapped members). */
   async leader(): Promise<LocalEtcdMember | undefined> {
     for (const m of this.members) {
       if (m.proc === undefined) continue;

@@ -108,11 +108,17 @@ export function clientCredentials(tls: NodeTlsOptions | undefined): {
   creds: ChannelCredentials;
   options: Record<string, unknown>;
 } {
-  if (tls === undefined) return { creds: credentials.createInsecure(), options: {} };
+  // Node-to-node traffic goes straight to the peer, never through an HTTP proxy of the environment.
+  if (tls === undefined)
+    return { creds: credentials.createInsecure(), options: { 'grpc.enable_http_proxy': 0 } };
   const serverName = tls.serverName ?? 'trellis-node';
   return {
     creds: credentials.createSsl(tls.ca, tls.key, tls.cert),
     // Nodes dial each other by IP; the certificate names the DNS name (cluster-notes.md: DEP0123).
-    options: { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName },
+    options: {
+      'grpc.ssl_target_name_override': serverName,
+      'grpc.default_authority': serverName,
+      'grpc.enable_http_proxy': 0,
+    },
   };
 }
