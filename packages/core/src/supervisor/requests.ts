@@ -17,7 +17,7 @@ import { IGNORE, type Ignore } from '../gen-server.js';
 import { isPid, type Pid } from '../pid.js';
 import { BackoffState } from './backoff.js';
 import { type ChildSpec, type ChildType, normalizeChildSpec, type RestartType } from './child-spec.js';
-import { type Child, type SupState, shutdownChild, startChildProcess } from './supervisor.js';
+import { type Child, type SupState, shutdownChild, startChildProcess } from './children.js';
 
 export type SupRequest =
   | { readonly op: 'start_child'; readonly spec?: ChildSpec; readonly extraArgs?: readonly unknown[] }
