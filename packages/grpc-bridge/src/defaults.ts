@@ -86,8 +86,16 @@ export const BRIDGE_DEFAULTS = Object.freeze({
   ttlMs: Number.POSITIVE_INFINITY,
   /** Recycle a worker after it has served this many calls; Infinity: never. */
   maxCalls: Number.POSITIVE_INFINITY,
-  /** Recycle a worker whose Python process's RSS (from /proc) is above this (MiB); Infinity: never. */
+  /**
+   * Hard memory limit of a worker's Python process (MiB); Infinity: none. The worker caps its own
+   * data segment to stay within it, the host polls its RSS every `rssPollMs` and kills it above it
+   * (ERR_WORKER_MEMORY_LIMIT), and replaces it gracefully above `softRssRatio` of it.
+   */
   maxRssMb: Number.POSITIVE_INFINITY,
+  /** How often the host reads each worker's RSS (/proc/<pid>/statm) when `maxRssMb` is set. */
+  rssPollMs: 100,
+  /** Share of `maxRssMb` above which a worker is recycled gracefully (it keeps serving meanwhile). */
+  softRssRatio: 0.8,
   /** Quarantine: a tool that crashed `crashes` workers within `windowMs` is refused for `cooldownMs`. */
   quarantine: Object.freeze({ crashes: 3, windowMs: 60_000, cooldownMs: 60_000 }),
   /**

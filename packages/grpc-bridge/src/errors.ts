@@ -103,6 +103,46 @@ export class HeartbeatMissedError extends TrellisError {
   }
 }
 
+/**
+ * ERR_WORKER_MEMORY_LIMIT: the worker went over `maxRssMb` and was killed (by the host's RSS poll,
+ * or the kernel's cap refused it memory). It is the error of the calls that were running on it (one
+ * of them made it grow); the worker is replaced.
+ */
+export class WorkerMemoryLimitError extends TrellisError {
+  readonly pid: number;
+  readonly limitMb: number;
+  readonly rssBytes: number | undefined;
+  readonly tool: string | undefined;
+
+  constructor(
+    pid: number,
+    limitMb: number,
+    rssBytes: number | undefined,
+    how: string,
+    tool?: string | undefined,
+  ) {
+    const rss = rssBytes === undefined ? '' : ` (RSS ${(rssBytes / 2 ** 20).toFixed(0)} MiB)`;
+    const during = tool === undefined ? '' : ` while running tool "${tool}"`;
+    super(
+      'ERR_WORKER_MEMORY_LIMIT',
+      `Python worker ${pid} went over its memory limit maxRssMb = ${limitMb} MiB${rss}${during}: ${how}; it was killed and is replaced. Raise maxRssMb if the tool needs that much, or find what it keeps (a cache, a leak)`,
+      { details: stripUndefined({ pid, limitMb, rssBytes, tool, how }) },
+    );
+    this.pid = pid;
+    this.limitMb = limitMb;
+    this.rssBytes = rssBytes;
+    this.tool = tool;
+    this.#how = how;
+  }
+
+  readonly #how: string;
+
+  /** The same fault, as the error of one call that was running on the worker. */
+  forCall(tool: string): WorkerMemoryLimitError {
+    return new WorkerMemoryLimitError(this.pid, this.limitMb, this.rssBytes, this.#how, tool);
+  }
+}
+
 /** ERR_WORKER_START_FAILED / ERR_PYTHON_SDK_MISSING: a worker did not become ready. */
 export class WorkerStartError extends TrellisError {
   constructor(

@@ -20,6 +20,7 @@ export {
   WorkerBusyError,
   type WorkerExit,
   WorkerExitedError,
+  WorkerMemoryLimitError,
   WorkerStartError,
 } from './errors.js';
 export { checkArgs, type HostTool, type HostToolContext, type HostToolFn } from './host-service.js';

@@ -2,8 +2,8 @@
 
 Exit codes: 0 after a shutdown (SIGTERM drain, host gone), 1 the host was already gone at start or
 the worker failed unexpectedly, 2 bad command line (argparse), 3 the tools could not be loaded,
-4 the listen address was refused or could not be bound. Codes 2-4 are permanent: restarting the
-same command cannot help.
+4 the listen address was refused or could not be bound, 5 a tool's allocation was refused by the
+memory cap (--max-rss-mb). Codes 2-4 are permanent: restarting the same command cannot help.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .constants import DEFAULTS, PROTOCOL, READY_PREFIX
+from .descendants import become_subreaper, join_cgroup, kill_descendants
 from .guard import take_secret
 from .lifecycle import arm_parent_death_signal, parent_is_gone, watch_stdin
 from .log_format import JsonLineFormatter, StderrFormatter
+from .memory import EXIT_MEMORY, arm_memory_cap
 from .server import ListenAddressError, Worker
 from .tool import ToolSpec, collect_tools, load_module
 
@@ -35,6 +37,9 @@ EXIT_TOOLS = 3
 EXIT_LISTEN = 4
 
 log = logging.getLogger("trellis_worker")
+
+#: Time the worker gives itself at exit to kill and reap its tools' subprocesses.
+DESCENDANTS_KILL_BUDGET_S = 0.5
 
 
 def _positive(value: str) -> int:
@@ -71,6 +76,7 @@ _FAST_OPTIONS: dict[str, tuple[str, Any]] = {
     "--concurrency": ("concurrency", _positive),
     "--max-message-bytes": ("max_message_bytes", _positive),
     "--grace-ms": ("grace_ms", _non_negative),
+    "--max-rss-mb": ("max_rss_mb", _positive),
     "--log-level": ("log_level", str),
     "--log-format": ("log_format", str),
     "--no-stdin-watch": ("stdin_watch", None),
@@ -91,6 +97,7 @@ def _fast_parse(argv: list[str]) -> SimpleNamespace | None:
         "concurrency": DEFAULTS.concurrency,
         "max_message_bytes": DEFAULTS.max_message_bytes,
         "grace_ms": DEFAULTS.grace_ms,
+        "max_rss_mb": None,
         "stdin_watch": True,
         "log_level": "INFO",
         "log_format": "text",
@@ -192,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"on SIGTERM, time given to in-flight calls to finish (default {DEFAULTS.grace_ms})",
     )
     p.add_argument(
+        "--max-rss-mb",
+        type=_positive,
+        default=None,
+        help="cap this worker's memory so its RSS stays within this many MiB (RLIMIT_DATA); "
+        f"a tool allocation past it ends the worker with exit code {EXIT_MEMORY}",
+    )
+    p.add_argument(
         "--no-stdin-watch",
         dest="stdin_watch",
         action="store_false",
@@ -260,6 +274,11 @@ async def _serve(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, pa
         print(f"trellis_worker: {exc}", file=sys.stderr)
         return EXIT_LISTEN
 
+    if getattr(args, "max_rss_mb", None) is not None:
+        # After the imports and gRPC's start (their memory and threads are the baseline), before
+        # the first call.
+        arm_memory_cap(args.max_rss_mb, args.concurrency)
+
     drain_requested = asyncio.Event()
     orphaned = asyncio.Event()
 
@@ -314,8 +333,11 @@ async def _serve(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, pa
 
 def main(argv: list[str] | None = None) -> NoReturn:
     args = parse_args(argv)
-    # Before any user code runs: the tools (and their subprocesses) must not inherit the secret.
+    # Before any user code runs: the tools (and their subprocesses) must not inherit the secret,
+    # and every process they start must stay findable (descendants.py).
     secret = take_secret()
+    cgroup = join_cgroup()
+    become_subreaper()
     ready_fd = _claim_stdout()
     # Record the parent before arming the signal: if it is already gone at this point, the signal
     # will never come, and only the comparison below can tell.
@@ -351,6 +373,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         os._exit(EXIT_TOOLS)
 
     code = _run(args, tools, ready_fd, parent, secret)
+    # Whatever the tools started goes with the worker, escaped or not (host gone, SIGTERM, failure).
+    kill_descendants(DESCENDANTS_KILL_BUDGET_S, cgroup)
     os._exit(code)
 
 

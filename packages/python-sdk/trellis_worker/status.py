@@ -33,6 +33,7 @@ from .errors import (
     UnknownToolError,
     ValidationError,
 )
+from .memory import on_memory_error
 
 # Checked in order; the first matching class wins (subclasses before their bases).
 STATUS_BY_EXCEPTION: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
@@ -120,6 +121,7 @@ def _is_external_cancel(exc: BaseException) -> bool:
 
 
 async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException, tool: str) -> None:
+    on_memory_error(exc)  # under the memory cap a MemoryError ends the worker (memory.py)
     detail = error_detail(exc, tool)
     await context.abort(
         status_for(exc),

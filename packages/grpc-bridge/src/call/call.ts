@@ -24,6 +24,7 @@ import {
   ToolQuarantinedError,
   type WorkerExit,
   WorkerExitedError,
+  WorkerMemoryLimitError,
 } from '../errors.js';
 import type { ToolArgs } from '../payload.js';
 import type { SlotRequest, WorkerEntry } from '../pool/dispatcher.js';
@@ -32,12 +33,13 @@ import type { AffinityMode, CallOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
 import type { Session } from '../pool/sessions.js';
 import { type CallSpan, endCallSpan, spanOnWorker, startCallSpan } from '../telemetry/call-span.js';
+import { memoryExitError } from '../worker/memory-limit.js';
 import { mapCallError, TRANSPORT, unavailable } from './errors.js';
 import { type PreparedCall, prepareCall } from './prep.js';
 
 /** How an RPC on a worker failed, once its cause is known. */
 export interface RpcFailure {
-  readonly error: ToolCallError | WorkerExitedError;
+  readonly error: ToolCallError | WorkerExitedError | WorkerMemoryLimitError;
   /** Ended by its deadline or a cancellation: the tool may not have stopped, and may hold its place. */
   readonly suspect: boolean;
 }
@@ -178,15 +180,27 @@ export class Call {
     return this.rt.o.exitAttributionMs;
   }
 
-  /** The error of a call whose worker's process exited under it. */
-  workerExited(exit: WorkerExit, w: WorkerEntry): WorkerExitedError {
+  /**
+   * The error of a call whose worker's process exited under it. A worker the host killed for a
+   * fault of its own says so: over its memory limit the call fails with ERR_WORKER_MEMORY_LIMIT
+   * (and is not retried: it would take the next worker down too); after missed heartbeats with
+   * ERR_WORKER_EXITED caused by ERR_HEARTBEAT_MISSED. Checked before `drained`: the actor's
+   * terminate drains the entry while the kill's exit event is still on its way.
+   */
+  workerExited(exit: WorkerExit, w: WorkerEntry): WorkerExitedError | WorkerMemoryLimitError {
     // The supervisor restarts the worker: the call's trace shows why it failed or moved.
     this.span?.span.addEvent('trellis.worker_exited', {
       'trellis.worker.pid': w.pid,
       'trellis.exit_code': exit.exitCode ?? -1,
       'trellis.signal': exit.signal ?? '',
     });
+    const killed = w.process.killCause ?? memoryExitError(exit, w.process.maxRssMb, w.rssBytes);
+    if (killed instanceof WorkerMemoryLimitError) return killed.forCall(this.tool);
     let why: string;
+    if (killed !== undefined) {
+      why = `the host killed it: ${killed.message}`;
+      return new WorkerExitedError(exit, { tool: this.tool, why, cause: killed });
+    }
     if (w.drained) {
       why = 'the worker was being shut down and the call did not finish within its drain grace (graceMs)';
     } else if (this.p.idempotent) {

@@ -14,6 +14,7 @@ import { HostService } from '../host-service.js';
 import { PoolLifecycle } from '../telemetry/lifecycle-log.js';
 import { PoolMetrics } from '../telemetry/pool-metrics.js';
 import { textLine, WorkerLogs } from '../telemetry/worker-log.js';
+import { newWorkerTag, WorkerCgroups } from '../worker/descendants.js';
 import { Launcher } from '../worker/launcher.js';
 import { absoluteToolsRef, type ResolvedPython } from '../worker/python.js';
 import type { WorkerHost } from '../worker/worker-host.js';
@@ -55,6 +56,7 @@ export class PoolRuntime implements WorkerHost {
    * Handed to each worker in its environment, never on its command line.
    */
   readonly secret = randomBytes(32).toString('hex');
+  #cgroups: WorkerCgroups | undefined;
   #workerSeq = 0;
   #launchSeq = 0;
   #callSeq = 0;
@@ -199,6 +201,10 @@ export class PoolRuntime implements WorkerHost {
     await this.host.start(listen);
   }
 
+  notePeakRss(bytes: number): void {
+    this.counters.notePeakRss(bytes);
+  }
+
   nextWorkerId(): number {
     return ++this.#workerSeq;
   }
@@ -270,6 +276,21 @@ export class PoolRuntime implements WorkerHost {
     this.#socketDir = mkdtempSync(join(base, 'trellis-'));
   }
 
+  /** This run's cgroups for the workers (worker/descendants.ts), where cgroup v2 lets us. */
+  openCgroups(): void {
+    if (this.#cgroups === undefined) this.#cgroups = WorkerCgroups.open();
+  }
+
+  closeCgroups(): void {
+    this.#cgroups?.close();
+    this.#cgroups = undefined;
+  }
+
+  /** True when this pool's workers each run in a cgroup of their own. */
+  get cgroups(): boolean {
+    return this.#cgroups !== undefined;
+  }
+
   closeSockets(): void {
     if (this.#socketDir !== undefined) rmSync(this.#socketDir, { recursive: true, force: true });
     this.#socketDir = undefined;
@@ -302,10 +323,13 @@ export class PoolRuntime implements WorkerHost {
       maxMessageBytes: this.o.maxMessageBytes,
       lane: this.o.lane,
       graceMs: BRIDGE_DEFAULTS.cancelGraceMs,
+      maxRssMb: this.o.maxRssMb,
       startTimeoutMs: this.o.startTimeoutMs,
       cwd: this.o.cwd,
       env: { ...process.env, ...this.o.env },
       secret: this.secret,
+      cgroup: this.#cgroups?.create(),
+      tag: newWorkerTag(),
       name: `${this.name}/worker-${slot}`,
       stderrTailBytes: BRIDGE_DEFAULTS.stderrTailBytes,
       maxStderrLineBytes: BRIDGE_DEFAULTS.maxStderrLineBytes,

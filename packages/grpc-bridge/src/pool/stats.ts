@@ -42,6 +42,8 @@ export class PoolCounters {
   restarts = 0;
   recycles = 0;
   tainted = 0;
+  /** Highest RSS the host's RSS poll read of any worker (only polled while maxRssMb is set). */
+  peakWorkerRssBytes = 0;
   readonly errorsByCode = new Map<string, number>();
   readonly latency: LatencyWindow;
 
@@ -52,6 +54,10 @@ export class PoolCounters {
   ok(ms: number): void {
     this.succeeded++;
     this.latency.add(ms);
+  }
+
+  notePeakRss(bytes: number): void {
+    if (bytes > this.peakWorkerRssBytes) this.peakWorkerRssBytes = bytes;
   }
 
   fail(code: string, ms: number | undefined): void {
@@ -137,6 +143,11 @@ export interface PoolStats {
   readonly recycles: number;
   /** Workers that died of a crash signal or exit code 134/137/139. */
   readonly tainted: number;
+  /**
+   * Highest RSS of any worker process, in bytes, as the host's RSS poll read it (every rssPollMs
+   * while maxRssMb is set; 0 otherwise).
+   */
+  readonly peakWorkerRssBytes: number;
   /** Quarantined tools and the ms each is still refused for. */
   readonly quarantined: Readonly<Record<string, number>>;
   /** The circuit breaker's state (`off` when not configured). */

@@ -289,6 +289,7 @@ export class ToolPool {
       errorsByCode: Object.fromEntries(c.errorsByCode),
       latencyMs: { p50, p99, samples: c.latency.count },
       restarts: c.restarts,
+      peakWorkerRssBytes: c.peakWorkerRssBytes,
       queueFull: c.queueFull,
       recycles: c.recycles,
       tainted: c.tainted,
@@ -316,6 +317,7 @@ export class ToolPool {
       rt.python = resolvePython(o.python, { ...process.env, ...o.env });
       loadProtocol();
       rt.openSockets();
+      rt.openCgroups();
       await rt.startHostService();
       rt.lastStartError = undefined;
       const launcher = rt.newLauncher();
@@ -371,6 +373,7 @@ export class ToolPool {
       if (this.#sup === undefined) {
         await rt.host.stop();
         rt.closeSockets();
+        rt.closeCgroups();
       }
       throw e;
     } finally {
@@ -409,6 +412,7 @@ export class ToolPool {
       rt.events.pool.sessionEnded(s.id, 'pool_stopped', s.workerPid, false);
     void rt.host.stop();
     rt.closeSockets();
+    rt.closeCgroups();
     rt.events.pool.stopped(formatReason(reason));
     return reason;
   }

@@ -40,10 +40,16 @@ import {
 } from '@trellis/core';
 import { statusName } from '../call/errors.js';
 import { BRIDGE_DEFAULTS } from '../defaults.js';
-import { HeartbeatMissedError, type WorkerExit, WorkerExitedError } from '../errors.js';
+import {
+  HeartbeatMissedError,
+  type WorkerExit,
+  WorkerExitedError,
+  WorkerMemoryLimitError,
+} from '../errors.js';
 import type { HeartbeatResponse__Output } from '../generated/trellis/bridge/v1/HeartbeatResponse.js';
 import { WorkerEntry } from '../pool/dispatcher.js';
 import { readCpuSeconds } from '../telemetry/proc-cpu.js';
+import { memoryExitError, readStatmRss } from './memory-limit.js';
 import type { WorkerHost } from './worker-host.js';
 import type { WorkerProcess } from './worker-process.js';
 
@@ -55,6 +61,8 @@ interface WorkerState {
   entry: WorkerEntry;
   hbTimer: TimerHandle | undefined;
   hbSeq: number;
+  /** When the heartbeat in flight was sent (clock ms). */
+  hbSentAt: number;
   misses: number;
   /** Heartbeats in a row that reported abandoned executions (see WorkerEntry.reportedAbandoned). */
   wedgedBeats: number;
@@ -72,6 +80,8 @@ interface WorkerState {
   recycleFailures: number;
   /** Recycled processes finishing their calls before they are stopped. */
   readonly retiring: Map<WorkerProcess, Promise<void>>;
+  /** The RSS poll's timer (memory-limit.ts), while maxRssMb is set. */
+  rssTimer: TimerHandle | undefined;
 }
 
 type Info =
@@ -88,6 +98,7 @@ type Info =
       readonly abandoned?: number | undefined;
     }
   | { readonly type: '$probe_soon' }
+  | { readonly type: '$rss_tick' }
   | { readonly type: '$recycle'; readonly reason: string; readonly detail: string }
   | { readonly type: '$fresh'; readonly wp: WorkerProcess; readonly reason: string; readonly detail: string }
   | { readonly type: '$fresh_failed'; readonly error: unknown };
@@ -119,6 +130,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
       entry: new WorkerEntry(host.nextWorkerId(), slot, host.o.maxConcurrentPerWorker, wp),
       hbTimer: undefined,
       hbSeq: 0,
+      hbSentAt: 0,
       misses: 0,
       wedgedBeats: 0,
       hbSuspectMark: 0,
@@ -129,6 +141,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
       launching: undefined,
       recycleFailures: 0,
       retiring: new Map(),
+      rssTimer: undefined,
     };
     const node = ctx.node;
     const self = ctx.self;
@@ -169,6 +182,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
       host.o.onStderr?.(`health monitor refused worker ${slot}: ${(e as Error).message}`, wp.pid);
     }
     scheduleHeartbeat(st, ctx);
+    scheduleRssPoll(st, ctx);
     return st;
   },
 
@@ -177,7 +191,20 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
       case '$py_exit':
         // A retired process's exit is expected; only the current one's ends the actor.
         if (msg.pid !== st.wp.pid) return noreply(st);
-        return stop(Exit.error(new WorkerExitedError(msg.exit)), st);
+        // Killed by the host for a fault of its own, or out of memory under its cap: say so.
+        return stop(
+          Exit.error(
+            st.wp.killCause ??
+              memoryExitError(msg.exit, st.host.o.maxRssMb, st.entry.rssBytes) ??
+              new WorkerExitedError(msg.exit),
+          ),
+          st,
+        );
+      case '$rss_tick':
+        st.rssTimer = undefined;
+        pollRss(st, ctx);
+        scheduleRssPoll(st, ctx);
+        return noreply(st);
       case '$hb_tick':
         st.hbTimer = undefined;
         st.hbEarly = false;
@@ -231,30 +258,35 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
               `${abandoned} of its ${st.host.o.concurrency} slot(s) held by tool execution(s) still running after their call ended (a tool that ignores cancellation)`,
             );
           }
-          const max = st.host.o.maxRssMb;
-          if (rss !== undefined && Number.isFinite(max) && rss > max * MIB)
-            requestRecycle(st, ctx, 'max_rss', `RSS ${(rss / MIB).toFixed(1)} MiB > maxRssMb ${max}`);
+          if (rss !== undefined) checkSoftRss(st, ctx, rss);
         } else {
           st.misses++;
           st.lastHbError = msg.error;
           if (st.misses >= st.host.o.heartbeatMisses) {
-            st.wp.kill();
-            return stop(
-              Exit.error(
-                new HeartbeatMissedError(st.wp.pid, st.misses, st.host.o.heartbeatIntervalMs, st.lastHbError),
-              ),
-              st,
+            const err = new HeartbeatMissedError(
+              st.wp.pid,
+              st.misses,
+              st.host.o.heartbeatIntervalMs,
+              st.lastHbError,
             );
+            // The calls in flight fail with this as their cause (see Call.workerExited).
+            st.wp.killFor(err);
+            return stop(Exit.error(err), st);
           }
         }
         // Calls that became suspect while this heartbeat was in flight are settled by the next (not
         // after a failed one: misses keep their pace of one per interval).
         st.hbEarly = msg.error === undefined && st.entry.suspect > 0;
-        scheduleHeartbeat(
-          st,
-          ctx,
-          st.hbEarly ? BRIDGE_DEFAULTS.abandonProbeMs : st.host.o.heartbeatIntervalMs,
-        );
+        // After a miss, the next probe goes one interval after this one was *sent*: a probe that
+        // timed out has already used its interval, and waiting a whole one more made each miss
+        // cost two (a stopped worker was detected after ~12 s instead of ~6 s). A probe that failed
+        // fast still waits out its interval, so misses keep their pace of one per interval.
+        const next = st.hbEarly
+          ? BRIDGE_DEFAULTS.abandonProbeMs
+          : msg.error === undefined
+            ? st.host.o.heartbeatIntervalMs
+            : Math.max(0, st.hbSentAt + st.host.o.heartbeatIntervalMs - ctx.clock.now());
+        scheduleHeartbeat(st, ctx, next);
         return noreply(st);
       }
       case '$recycle':
@@ -294,6 +326,8 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
     st.hbTimer = undefined;
     if (st.ttlTimer !== undefined) ctx.clock.clearTimeout(st.ttlTimer);
     st.ttlTimer = undefined;
+    if (st.rssTimer !== undefined) ctx.clock.clearTimeout(st.rssTimer);
+    st.rssTimer = undefined;
     const fresh = st.launching;
     st.launching = undefined;
     const stopFresh = fresh?.then(
@@ -429,6 +463,53 @@ function swap(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, reason: st
   st.retiring.set(old.wp, retire);
 }
 
+/** A graceful recycle once RSS is above softRssRatio of maxRssMb (the hard limit is pollRss's). */
+function checkSoftRss(st: WorkerState, ctx: ServerContext, rss: number): void {
+  const max = st.host.o.maxRssMb;
+  if (!Number.isFinite(max) || rss <= max * MIB * BRIDGE_DEFAULTS.softRssRatio) return;
+  requestRecycle(
+    st,
+    ctx,
+    'max_rss',
+    `RSS ${(rss / MIB).toFixed(1)} MiB > ${BRIDGE_DEFAULTS.softRssRatio * 100}% of maxRssMb ${max}`,
+  );
+}
+
+function scheduleRssPoll(st: WorkerState, ctx: ServerContext): void {
+  if (!Number.isFinite(st.host.o.maxRssMb)) return;
+  const node = ctx.node;
+  const self = ctx.self;
+  st.rssTimer = ctx.clock.setTimeout(
+    () => node.send(self, { type: '$rss_tick' } satisfies Info),
+    BRIDGE_DEFAULTS.rssPollMs,
+  );
+}
+
+/**
+ * Every rssPollMs: a process (current or retiring) above maxRssMb is killed, and the calls running
+ * on it fail with ERR_WORKER_MEMORY_LIMIT; the current one above the soft share is recycled.
+ */
+function pollRss(st: WorkerState, ctx: ServerContext): void {
+  const max = st.host.o.maxRssMb;
+  for (const p of [st.wp, ...st.retiring.keys()]) {
+    if (p.exit !== undefined) continue;
+    const rss = readStatmRss(p.pid);
+    if (rss === undefined) continue;
+    st.host.notePeakRss(rss);
+    if (p === st.wp) st.entry.rssBytes = rss;
+    if (rss > max * MIB) {
+      p.killFor(
+        new WorkerMemoryLimitError(
+          p.pid,
+          max,
+          rss,
+          `the host read its RSS above the limit (it reads it every ${BRIDGE_DEFAULTS.rssPollMs} ms)`,
+        ),
+      );
+    } else if (p === st.wp) checkSoftRss(st, ctx, rss);
+  }
+}
+
 function scheduleHeartbeat(st: WorkerState, ctx: ServerContext, ms = st.host.o.heartbeatIntervalMs): void {
   const node = ctx.node;
   const self = ctx.self;
@@ -440,6 +521,7 @@ function sendHeartbeat(st: WorkerState, ctx: ServerContext): void {
   const node = ctx.node;
   const self = ctx.self;
   const seq = ++st.hbSeq;
+  st.hbSentAt = ctx.clock.now();
   const workerId = st.entry.id;
   st.hbSuspectMark = st.entry.suspectRaised;
   const deadline = new Date(Date.now() + st.host.o.heartbeatIntervalMs);

@@ -48,4 +48,6 @@ export interface WorkerHost {
   setTools(tools: readonly ToolDescription[]): void;
   /** A recycle retired the process of worker `workerId`; its sessions' state goes with it. */
   recycled(workerId: number, detail: string): void;
+  /** The RSS poll read `bytes` of one of its processes (the pool keeps the peak for stats). */
+  notePeakRss(bytes: number): void;
 }

@@ -20,6 +20,7 @@ import {
   SpawnFailedError,
   spawnProcess,
   type TimerHandle,
+  type TrellisError,
 } from '@trellis/core';
 import { PythonNotFoundError, type WorkerExit, WorkerStartError } from '../errors.js';
 import type { DescribeResponse__Output } from '../generated/trellis/bridge/v1/DescribeResponse.js';
@@ -27,6 +28,14 @@ import type { ToolServiceClient } from '../generated/trellis/bridge/v1/ToolServi
 import { LaneClient } from '../lane/lane-client.js';
 import { oomKillCount } from '../pool/robustness.js';
 import { createToolClient } from '../protos.js';
+import {
+  CGROUP_ENV,
+  cgroupMembers,
+  killAndRemoveCgroup,
+  killCgroup,
+  killTagged,
+  TAG_ENV,
+} from './descendants.js';
 import { type ResolvedPython, sdkInstallHint } from './python.js';
 import { type ReadyLine, ReadyLineReader } from './readiness.js';
 import { StderrReader } from './stderr-lines.js';
@@ -68,6 +77,12 @@ export interface WorkerLaunchOptions {
   readonly env: NodeJS.ProcessEnv;
   /** The per-run secret every call must carry (TRELLIS_WORKER_SECRET in the worker's environment). */
   readonly secret?: string | undefined;
+  /** A cgroup (v2) of its own for the worker and its descendants, if cgroups can be used here. */
+  readonly cgroup?: string | undefined;
+  /** Its environment tag, inherited by its descendants (the fallback without a cgroup). */
+  readonly tag?: string | undefined;
+  /** The pool's maxRssMb: the worker caps its own memory to it (`--max-rss-mb`). */
+  readonly maxRssMb?: number | undefined;
   /** Recorded in the registry, e.g. `pool/worker-2`. */
   readonly name: string;
   readonly stderrTailBytes: number;
@@ -95,6 +110,8 @@ export class WorkerProcess {
   readonly info: DescribeResponse__Output;
   /** Milliseconds from spawn to ready (readiness line, channel connected, tools described). */
   readonly startMs: number;
+  /** The memory limit it runs under (MiB; Infinity: none). */
+  maxRssMb = Number.POSITIVE_INFINITY;
   readonly #io: ProcessIo;
   readonly #socketPath: string | undefined;
   #closed = false;
@@ -142,6 +159,8 @@ export class WorkerProcess {
       'json',
     ];
     if (o.hostAddress !== undefined) args.push('--host-address', o.hostAddress);
+    if (o.maxRssMb !== undefined && Number.isFinite(o.maxRssMb))
+      args.push('--max-rss-mb', String(Math.max(1, Math.floor(o.maxRssMb))));
     // With a tracker (the registry), spawnProcess appends the run's marker. Without one the worker
     // still carries a marker of this host, so /proc scans and leak checks can always find it.
     if (getProcessTracker() === undefined) args.push(runMarker(`untracked-${process.pid}`));
@@ -151,7 +170,12 @@ export class WorkerProcess {
         role: 'tool-server',
         name: o.name,
         cwd: o.cwd,
-        env: o.secret === undefined ? o.env : { ...o.env, [SECRET_ENV]: o.secret },
+        env: {
+          ...o.env,
+          ...(o.secret === undefined ? {} : { [SECRET_ENV]: o.secret }),
+          ...(o.cgroup === undefined ? {} : { [CGROUP_ENV]: o.cgroup }),
+          ...(o.tag === undefined ? {} : { [TAG_ENV]: o.tag }),
+        },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
     } catch (e) {
@@ -189,6 +213,8 @@ export class WorkerProcess {
       );
       const lane = o.lane === false ? undefined : await raceExit(io, LaneClient.open(c, deadline()));
       const wp = new WorkerProcess(io, ready, c, info, o.clock.now() - t0, o.socketPath, lane);
+      if (o.cgroup !== undefined) io.inCgroup = cgroupMembers(o.cgroup).includes(handle.pid);
+      if (o.maxRssMb !== undefined) wp.maxRssMb = o.maxRssMb;
       wp.oomKillsAtStart = oomKillsAtStart;
       return wp;
     } catch (e) {
@@ -228,6 +254,19 @@ export class WorkerProcess {
   killedByHost = false;
   /** The kernel's OOM-kill count when it was spawned (robustness.ts tells an OOM SIGKILL by it). */
   oomKillsAtStart: number | undefined;
+
+  /**
+   * Why the host killed it, when it did so for a fault of the worker (missed heartbeats, memory
+   * limit): the calls that were running on it fail with this as their cause, not as if the pool
+   * had been shut down under them.
+   */
+  killCause: TrellisError | undefined;
+
+  /** SIGKILL to the whole process group, recording why (see killCause). */
+  killFor(cause: TrellisError): void {
+    if (this.#io.exit === undefined && this.killCause === undefined) this.killCause = cause;
+    this.kill();
+  }
 
   /** SIGKILL to the whole process group (no drain). */
   kill(): void {
@@ -344,8 +383,10 @@ class ProcessIo {
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (this.exit !== undefined) return;
       this.exit = { pid: handle.pid, exitCode: code, signal, stderrTail: this.#tail.tail() || undefined };
-      // Whatever else lived in the worker's group goes with it.
+      // Whatever else lived in the worker's group goes with it, and so do its descendants that left
+      // the group (new session, double fork): see descendants.ts.
       handle.kill('SIGKILL');
+      this.#reapDescendants(o);
       for (const l of this.#listeners.splice(0)) l(this.exit);
       // A start failure quotes stderr, which may still be in the pipe when 'exit' arrives: wait for
       // 'close' (both pipes drained), bounded in case a grandchild holds stderr open.
@@ -373,6 +414,19 @@ class ProcessIo {
   onExit(cb: ExitListener): void {
     if (this.exit !== undefined) cb(this.exit);
     else this.#listeners.push(cb);
+  }
+
+  /** Set once the worker is ready: it did join its cgroup (else the tag scan is the fallback). */
+  inCgroup = false;
+
+  #reapDescendants(o: WorkerLaunchOptions): void {
+    if (o.cgroup !== undefined) {
+      const path = o.cgroup;
+      void this.handle.exited.then(() => killAndRemoveCgroup(path));
+      killCgroup(path);
+      if (this.inCgroup) return;
+    }
+    if (o.tag !== undefined) killTagged(o.tag);
   }
 
   stderrTail(): string {
