@@ -82,7 +82,10 @@ def _skip_internal_frames(tb: TracebackType | None) -> TracebackType | None:
 
 
 def error_detail(exc: BaseException, tool: str) -> common_pb2.ErrorDetail:
-    """The ErrorDetail sent for ``exc``, clipped so it always fits in gRPC metadata."""
+    """The ErrorDetail sent for ``exc``, clipped so it always fits in gRPC metadata. Every failed
+    call passes here (gRPC or lane): under the memory cap a MemoryError ends the worker instead
+    (memory.py)."""
+    on_memory_error(exc)
     detail = common_pb2.ErrorDetail(
         error_type=type(exc).__name__,
         message=_clip_head(str(exc), DEFAULTS.max_error_message_chars),
@@ -121,7 +124,6 @@ def _is_external_cancel(exc: BaseException) -> bool:
 
 
 async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException, tool: str) -> None:
-    on_memory_error(exc)  # under the memory cap a MemoryError ends the worker (memory.py)
     detail = error_detail(exc, tool)
     await context.abort(
         status_for(exc),
