@@ -17,6 +17,10 @@ const COMMANDS = {
     module: 'packages/observer/dist/src/status-cli.js',
     summary: 'print the supervision tree (a running observer, else the persisted registry)',
   },
+  logs: {
+    module: 'packages/observer/dist/src/logs-cli.js',
+    summary: "follow the pools' worker logs from a running observer (logs [pool] [-f])",
+  },
 };
 
 function usage(stream) {

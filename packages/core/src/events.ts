@@ -20,6 +20,9 @@ export type SupervisorEvent =
       readonly type: 'supervisor_started';
       readonly strategy: string;
       readonly parent?: Pid | undefined;
+      /** Its restart intensity (OTP's MaxR within periodMs), for operators' tools. */
+      readonly intensity?: number | undefined;
+      readonly periodMs?: number | undefined;
     })
   | (EventBase & {
       readonly type: 'child_started';

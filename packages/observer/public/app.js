@@ -13,6 +13,9 @@ const state = {
   observerStartedAt: undefined,
   token: '',
   pids: new Map(),
+  // The worker whose log tail is shown ({ pool, worker }), or all workers.
+  logFilter: undefined,
+  logSeq: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -61,6 +64,9 @@ function setToken(t) {
   } catch {
     // storage may be disabled: the token then lives only in this page
   }
+  state.logSeq = 0;
+  const logs = $('logs');
+  if (logs) logs.replaceChildren();
   const s = $('token-state');
   s.textContent = state.token ? 'set' : 'not set: kill and restart are refused';
   s.classList.toggle('set', Boolean(state.token));
@@ -173,7 +179,7 @@ function treeRows(node, depth, out) {
     );
   }
   if (node.observer) controls.append(el('span', { class: 'dim' }, 'this page'));
-  const label = node.id ?? (isRoot ? 'root' : '(dynamic)');
+  const label = node.label ?? node.id ?? (isRoot ? 'root' : '(dynamic)');
   out.push(
     el(
       'tr',
@@ -194,6 +200,7 @@ function treeRows(node, depth, out) {
           el('span', { class: 'indent' }, '\u00a0\u00a0'.repeat(depth) + (depth > 0 ? '└ ' : '')),
           el('strong', {}, label),
           node.strategy ? el('span', { class: 'kind' }, node.strategy) : null,
+          node.osPid ? el('span', { class: 'osp' }, `os pid ${node.osPid}`) : null,
           node.error ? el('span', { class: 'error', title: node.error }, '⚠') : null,
         ),
       ),
@@ -216,6 +223,22 @@ function treeRows(node, depth, out) {
     out.push(el('tr', {}, el('td', { colspan: 9, class: 'dim' }, `… ${node.hiddenChildren} more children`)));
 }
 
+// What each row was built from: a row whose content did not change is kept as it is, so a button
+// under the pointer is not replaced by an identical one while the page updates several times a second.
+const rowSig = new WeakMap();
+
+function reuseRows(body, rows) {
+  const old = new Map();
+  for (const r of body.children) if (r.dataset.key) old.set(r.dataset.key, r);
+  return rows.map((r) => {
+    const sig = r.outerHTML;
+    const prev = r.dataset.key ? old.get(r.dataset.key) : undefined;
+    if (prev && rowSig.get(prev) === sig && !r.classList.contains('flash')) return prev;
+    rowSig.set(r, sig);
+    return r;
+  });
+}
+
 function renderTree(s) {
   const body = $('tree').querySelector('tbody');
   const note = $('tree-note');
@@ -229,7 +252,7 @@ function renderTree(s) {
   note.hidden = true;
   const rows = [];
   treeRows(s.tree, 0, rows);
-  body.replaceChildren(...rows);
+  body.replaceChildren(...reuseRows(body, rows));
   const pids = new Map();
   (function walk(n) {
     if (n.pid) pids.set(n.key, n.pid);
@@ -261,7 +284,7 @@ function renderRegistry(s) {
       ),
       el('td', {}, p.pid ?? '–'),
       el('td', {}, `${p.role}/${p.name}`),
-      el('td', { class: 'cmd' }, [p.command, ...(p.args || [])].join(' ')),
+      el('td', { class: 'cmd' }, p.command),
     ),
   );
   if (rows.length === 0)
@@ -272,23 +295,290 @@ function renderRegistry(s) {
   showError('registry-error', s.registry.error);
 }
 
+const charts = new Map();
+
+function fmtMs(v) {
+  if (v === null || v === undefined) return '–';
+  return v < 10 ? `${v.toFixed(1)} ms` : `${Math.round(v)} ms`;
+}
+
+function fmtMb(b) {
+  return b === null || b === undefined ? '–' : `${(b / 1048576).toFixed(1)} MB`;
+}
+
+function kv(k, v) {
+  return el('span', { class: 'kv' }, el('span', { class: 'k' }, k), el('span', { class: 'v' }, String(v)));
+}
+
+function workerTable(pool, t) {
+  const head = el(
+    'tr',
+    {},
+    ...[
+      'worker',
+      'pid',
+      'state',
+      'uptime',
+      'in-flight',
+      'calls',
+      'errors',
+      'p50',
+      'p99',
+      'RSS',
+      'CPU',
+      'restarts',
+      'heartbeat',
+      'last exit',
+    ].map((h, i) => el('th', { class: i >= 4 && i <= 11 ? 'num' : undefined }, h)),
+  );
+  const rows = t.workers.map((w) =>
+    el(
+      'tr',
+      {
+        'data-worker': w.slot,
+        'data-os-pid': w.pid,
+        class: state.logFilter?.pool === pool && state.logFilter?.worker === w.slot ? 'selected' : undefined,
+        title: 'show this worker\u2019s log tail',
+        onclick: () => selectWorker(pool, w.slot),
+      },
+      el('td', {}, String(w.slot)),
+      el('td', {}, String(w.pid)),
+      el(
+        'td',
+        {},
+        el('span', { class: `badge ${w.state === 'ready' ? 'st-running' : 'st-restarting'}` }, w.state),
+      ),
+      el('td', { class: 'uptime', 'data-started': w.startedAt ?? '', 'data-exact': '1' }),
+      el('td', { class: 'num' }, String(w.inFlight)),
+      el('td', { class: 'num' }, String(w.calls)),
+      el('td', { class: 'num' }, String(w.errors)),
+      el('td', { class: 'num' }, fmtMs(w.p50)),
+      el('td', { class: 'num' }, fmtMs(w.p99)),
+      el('td', { class: 'num' }, fmtMb(w.rssBytes)),
+      el(
+        'td',
+        { class: 'num' },
+        w.cpuPercent === null
+          ? '–'
+          : `${w.cpuPercent < 10 ? w.cpuPercent.toFixed(1) : Math.round(w.cpuPercent)}%`,
+      ),
+      el('td', { class: 'num' }, String(w.restarts)),
+      el('td', { class: 'beat', 'data-beat': w.lastHeartbeatAt ?? '' }),
+      el('td', { class: 'exit' }, w.lastExit ?? '–'),
+    ),
+  );
+  return el('table', { class: 'grid workers' }, el('thead', {}, head), el('tbody', {}, ...rows));
+}
+
+const CHARTS = [
+  {
+    key: 'throughput',
+    title: 'throughput (calls/s)',
+    series: [{ label: 'calls/s', field: 'throughput', stroke: '#58a6ff' }],
+  },
+  {
+    key: 'latency',
+    title: 'latency (ms)',
+    series: [
+      { label: 'p50', field: 'p50', stroke: '#3fb950' },
+      { label: 'p99', field: 'p99', stroke: '#d29922' },
+    ],
+  },
+  {
+    key: 'rss',
+    title: 'RSS of the workers (MB)',
+    series: [{ label: 'MB', field: 'rssMb', stroke: '#bc8cff' }],
+  },
+];
+
+function chartData(series, def) {
+  return [series.map((p) => p.t / 1000), ...def.series.map((d) => series.map((p) => p[d.field]))];
+}
+
+/** Live charts with uPlot (vendored, served by the observer): created once per pool, then fed. */
+function drawCharts(pool, box, series) {
+  if (typeof uPlot === 'undefined') return;
+  for (const def of CHARTS) {
+    const id = `${pool}/${def.key}`;
+    let c = charts.get(id);
+    const holder = box.querySelector(`[data-chart="${def.key}"]`);
+    const width = Math.max(240, holder.clientWidth - 4);
+    if (!c || !holder.contains(c.root)) {
+      c?.destroy();
+      c = new uPlot(
+        {
+          width,
+          height: 130,
+          legend: { show: true },
+          cursor: { show: false },
+          scales: { x: { time: true } },
+          axes: [
+            { stroke: '#8a96a3', grid: { stroke: '#26303b' }, ticks: { stroke: '#26303b' } },
+            { stroke: '#8a96a3', grid: { stroke: '#26303b' }, ticks: { stroke: '#26303b' }, size: 48 },
+          ],
+          series: [
+            {},
+            ...def.series.map((d) => ({
+              label: d.label,
+              stroke: d.stroke,
+              width: 1.5,
+              points: { show: false },
+            })),
+          ],
+        },
+        chartData(series, def),
+        holder,
+      );
+      charts.set(id, c);
+    } else {
+      if (Math.abs(c.width - width) > 8) c.setSize({ width, height: 130 });
+      c.setData(chartData(series, def));
+    }
+    holder.dataset.points = String(series.length);
+  }
+}
+
+function toolPoolCard(p) {
+  const t = p.tool;
+  const summary = el(
+    'div',
+    { class: 'pool-summary' },
+    el('span', { class: `badge ${t.status === 'running' ? 'st-running' : 'st-stopped'}` }, t.status),
+    kv('ready', `${t.ready}/${t.size}`),
+    kv('in flight', t.inFlight),
+    kv('queue', t.queueDepth),
+    kv('calls', t.calls),
+    kv('failed', t.failed),
+    kv('p50', fmtMs(t.p50)),
+    kv('p99', fmtMs(t.p99)),
+    kv('restarts', t.restarts),
+    kv('recycles', t.recycles),
+    t.crashes ? kv('crashes', t.crashes) : null,
+    t.circuit !== 'off' ? kv('circuit', t.circuit) : null,
+    t.quarantined.length ? kv('quarantined', t.quarantined.join(', ')) : null,
+    t.errorsByCode.length ? kv('errors', t.errorsByCode.map((e) => `${e.code} ${e.count}`).join(', ')) : null,
+  );
+  const chartBox = el(
+    'div',
+    { class: 'charts' },
+    ...CHARTS.map((c) => el('div', { class: 'chart', 'data-chart': c.key }, el('h4', {}, c.title))),
+  );
+  return {
+    node: el(
+      'div',
+      { class: 'pool', 'data-pool': p.name },
+      el('h3', {}, p.name),
+      summary,
+      workerTable(p.name, t),
+      chartBox,
+    ),
+    chartBox,
+  };
+}
+
 function renderPools(s) {
   $('pools-section').hidden = !s.pools;
   if (!s.pools) return;
-  $('pools').replaceChildren(
-    ...s.pools.map((p) => {
-      const content = p.stats
+  const container = $('pools');
+  // Charts keep their canvas between snapshots: only the other parts of a card are rebuilt.
+  const cards = [];
+  for (const p of s.pools) {
+    if (p.tool) {
+      let box = container.querySelector(`.pool[data-pool="${CSS.escape(p.name)}"] .charts`);
+      const card = toolPoolCard(p);
+      if (box) card.node.replaceChild(box, card.chartBox);
+      else box = card.chartBox;
+      cards.push({ p, node: card.node, box });
+    } else {
+      const content = p.values
         ? el(
             'dl',
             {},
-            ...Object.entries(p.stats).map(([k, v]) =>
-              el('div', {}, el('dt', {}, k), el('dd', {}, String(v))),
+            ...p.values.map((v) =>
+              el('div', {}, el('dt', {}, v.label), el('dd', {}, v.value === null ? '–' : String(v.value))),
             ),
           )
         : el('div', { class: 'error' }, p.error);
-      return el('div', { class: 'pool', 'data-pool': p.name }, el('h3', {}, p.name), content);
-    }),
+      cards.push({
+        p,
+        node: el('div', { class: 'pool', 'data-pool': p.name }, el('h3', {}, p.name), content),
+      });
+    }
+  }
+  container.replaceChildren(...cards.map((c) => c.node));
+  for (const c of cards) if (c.p.tool) drawCharts(c.p.name, c.box, c.p.tool.series);
+  $('logs-section').hidden = !s.pools.some((p) => p.tool);
+}
+
+// ---- worker logs -----------------------------------------------------------------------------------
+
+function selectWorker(pool, worker) {
+  const same = state.logFilter && state.logFilter.pool === pool && state.logFilter.worker === worker;
+  state.logFilter = same ? undefined : { pool, worker };
+  state.logSeq = 0;
+  $('logs').replaceChildren();
+  if (state.snapshot) renderPools(state.snapshot);
+  pollLogs();
+}
+
+function logLine(r) {
+  const who = `${r.pool}${r.worker !== null ? `/${r.worker}` : ''}${r.workerPid !== null ? ` ${r.workerPid}` : ''}`;
+  return el(
+    'li',
+    { 'data-seq': r.seq, 'data-worker': r.worker ?? '', class: `src-${r.source}` },
+    el('time', {}, new Date(r.at).toISOString().slice(11, 23)),
+    el('span', { class: `lvl lvl-${r.level}` }, r.level),
+    el('span', { class: 'who' }, who),
+    r.callId ? el('span', { class: 'who' }, `[${r.tool ?? ''} ${r.callId}]`) : null,
+    r.msg,
+    r.traceback ? `\n${r.traceback}` : null,
   );
+}
+
+let polling = false;
+async function pollLogs() {
+  const note = $('logs-note');
+  const f = state.logFilter;
+  $('logs-filter').textContent = f
+    ? `(${f.pool} worker ${f.worker}; click the row again for all)`
+    : '(all workers; click a worker row for one)';
+  if (!state.token) {
+    note.hidden = false;
+    note.textContent =
+      'Enter the control token to see the workers\u2019 logs (they may carry what tools print).';
+    return;
+  }
+  if (polling) return;
+  polling = true;
+  try {
+    const q = new URLSearchParams({ since: String(state.logSeq || 0), limit: '300' });
+    if (f) {
+      q.set('pool', f.pool);
+      q.set('worker', String(f.worker));
+    }
+    const res = await fetch(`/api/logs?${q}`, { headers: { 'x-trellis-token': state.token } });
+    if (!res.ok) {
+      note.hidden = false;
+      note.textContent =
+        res.status === 403
+          ? 'The token was refused: logs need the control token.'
+          : `logs: HTTP ${res.status}`;
+      return;
+    }
+    const body = await res.json();
+    if (state.logFilter !== f) return;
+    note.hidden = true;
+    const ol = $('logs');
+    const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 30;
+    for (const r of body.records) ol.append(logLine(r));
+    while (ol.childElementCount > 500) ol.firstElementChild.remove();
+    state.logSeq = body.lastSeq;
+    if (atBottom) ol.scrollTop = ol.scrollHeight;
+  } catch {
+    // the observer is restarting: the next poll tries again
+  } finally {
+    polling = false;
+  }
 }
 
 function renderLeases(s) {
@@ -426,3 +716,5 @@ function connect() {
 initToken();
 connect();
 setInterval(tick, 1000);
+pollLogs();
+setInterval(pollLogs, 1000);

@@ -40,4 +40,8 @@ export const OBSERVER_DEFAULTS = Object.freeze({
   urlEnv: 'TRELLIS_OBSERVER_URL',
   /** File name prefix of the announce files a running observer writes into the Trellis home. */
   announcePrefix: 'observer-',
+  /** Worker log records kept for the page's log tail and `trellis logs`. */
+  logTailSize: 2000,
+  /** Points of each pool's chart history (one per poll: 3 minutes at the default pollMs). */
+  chartSamples: 180,
 });

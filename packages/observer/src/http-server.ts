@@ -14,12 +14,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { OBSERVER_DEFAULTS } from './defaults.js';
 import { forbidden, ObserverRequestError } from './errors.js';
+import type { LogQuery } from './log-tail.js';
 import { tokenMatches } from './token.js';
 
 export interface HttpApi {
   readonly token: string;
+  /** Grants `GET /api/logs` only (the control token does too). */
+  readonly readToken: string;
+  /** The JSON answer of `GET /api/logs`. */
+  logs(q: LogQuery): string;
+  /** Serves `GET /metrics`; false when the endpoint is off. */
+  metrics(req: IncomingMessage, res: ServerResponse): boolean;
   snapshotJson(events: number): string | undefined;
   /** Adds an SSE stream; false when there are too many. */
   attach(res: ServerResponse): boolean;
@@ -28,6 +37,16 @@ export interface HttpApi {
 }
 
 const PUBLIC = new URL('../../public/', import.meta.url);
+const require = createRequire(import.meta.url);
+/** uPlot, vendored from its npm package and served from here: the page loads nothing from elsewhere. */
+const UPLOT_DIR = dirname(require.resolve('uplot/package.json'));
+const VENDOR: Readonly<Record<string, { file: string; type: string }>> = Object.freeze({
+  '/vendor/uplot.js': {
+    file: join(UPLOT_DIR, 'dist', 'uPlot.iife.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
+  '/vendor/uplot.css': { file: join(UPLOT_DIR, 'dist', 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
+});
 
 const STATIC: Readonly<Record<string, { file: string; type: string }>> = Object.freeze({
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -51,6 +70,7 @@ export function createObserverServer(api: HttpApi, port: () => number): Server {
   for (const { file } of Object.values(STATIC)) {
     if (!files.has(file)) files.set(file, readFileSync(new URL(file, PUBLIC)));
   }
+  for (const { file } of Object.values(VENDOR)) files.set(file, readFileSync(file));
   const server = createServer((req, res) => {
     handle(api, files, port(), req, res).catch((e) => sendError(res, e));
   });
@@ -111,6 +131,44 @@ async function handle(
     }
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' });
     res.end(json);
+    return;
+  }
+  if (path === '/api/logs') {
+    const header = req.headers[OBSERVER_DEFAULTS.tokenHeader];
+    const given = typeof header === 'string' ? header : undefined;
+    // Logs may carry what tools print (arguments, data): the same user only (see the read token).
+    if (!tokenMatches(api.token, given) && !tokenMatches(api.readToken, given)) throw forbidden();
+    const int = (k: string): number | undefined => {
+      const v = url.searchParams.get(k);
+      if (v === null || v === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0)
+        throw new ObserverRequestError(400, 'ERR_OBSERVER_BAD_REQUEST', `${k} must be a whole number >= 0`);
+      return n;
+    };
+    const body = api.logs({
+      since: int('since'),
+      worker: int('worker'),
+      limit: Math.min(int('limit') ?? OBSERVER_DEFAULTS.logTailSize, OBSERVER_DEFAULTS.logTailSize),
+      pool: url.searchParams.get('pool') || undefined,
+    });
+    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' });
+    res.end(body);
+    return;
+  }
+  if (path === '/metrics') {
+    if (!api.metrics(req, res))
+      throw new ObserverRequestError(
+        404,
+        'ERR_OBSERVER_NOT_FOUND',
+        'the metrics endpoint is off (metrics: false)',
+      );
+    return;
+  }
+  const vendor = VENDOR[path];
+  if (vendor !== undefined) {
+    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': vendor.type, 'cache-control': 'max-age=3600' });
+    res.end(req.method === 'HEAD' ? undefined : files.get(vendor.file));
     return;
   }
   if (path === '/api/events') {

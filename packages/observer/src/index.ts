@@ -6,9 +6,13 @@ export {
   ObserverRequestError,
   ObserverUnreachableError,
 } from './errors.js';
+export type { LogRecordView, PoolLogRecordInput } from './log-tail.js';
+export { main as logsMain } from './logs-cli.js';
+export type { MetricsOptions } from './metrics-endpoint.js';
 export { type ObserverHandle, type ObserverOptions, startObserver } from './observer.js';
 export { type ObserverChildOptions, observerChild, withObserver } from './observer-child.js';
 export { persistedRegistrySource } from './persisted.js';
+export type { LabelledValue, PoolSample, ToolPoolView, WorkerRow } from './pool-view.js';
 export { renderStatus } from './render-text.js';
 export type {
   AnnouncedObserver,

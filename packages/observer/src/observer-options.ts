@@ -1,7 +1,9 @@
 /** The observer's options: their validation and defaults (OBSERVER_DEFAULTS). */
 import { type Clock, type Pid, systemClock } from '@trellis/core';
+import { userAnnounceDir } from './announce.js';
 import { OBSERVER_DEFAULTS } from './defaults.js';
 import { InvalidObserverOptionsError, ObserverHostRefusedError } from './errors.js';
+import type { MetricsOptions } from './metrics-endpoint.js';
 import {
   type HealthSource,
   isRegistryLike,
@@ -33,6 +35,12 @@ export interface ObserverOptions {
    * none. Default: the registry's directory when `registry` is a Registry, else $TRELLIS_HOME if set.
    */
   readonly announce?: string | false | undefined;
+  /**
+   * `GET /metrics` (Prometheus): by default the observer registers an OpenTelemetry MeterProvider
+   * with the Prometheus exporter as the global one (see metrics-endpoint.ts); `{ exporter }` serves
+   * a PrometheusExporter the app added to its own provider instead; false for no endpoint.
+   */
+  readonly metrics?: MetricsOptions | false | undefined;
   /** Standalone page: list the observers announced in this directory. */
   readonly listAnnounced?: string | undefined;
   /** Page title (default "Trellis observer"). */
@@ -59,6 +67,9 @@ export interface Normalized {
   readonly health: HealthSource | undefined;
   readonly leases: LeaseSource | undefined;
   readonly announce: string | undefined;
+  /** This user's runtime directory for announce files (none when `announce` is false). */
+  readonly userAnnounce: string | undefined;
+  readonly metrics: MetricsOptions | false;
   readonly listAnnounced: string | undefined;
   readonly title: string;
   readonly log: (line: string) => void;
@@ -151,6 +162,8 @@ export function normalizeObserverOptions(o: ObserverOptions = {}): Normalized {
     health: o.health,
     leases: o.leases,
     announce,
+    userAnnounce: o.announce === false ? undefined : userAnnounceDir(process.env),
+    metrics: o.metrics === false ? false : (o.metrics ?? {}),
     listAnnounced: o.listAnnounced,
     title: o.title ?? 'Trellis observer',
     log,

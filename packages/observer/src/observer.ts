@@ -14,10 +14,20 @@ import { OBSERVER_DEFAULTS } from './defaults.js';
 import { ObserverListenError } from './errors.js';
 import { EventLog } from './event-log.js';
 import { createObserverServer } from './http-server.js';
+import { type LogQuery, type LogRecordView, LogTail } from './log-tail.js';
+import { MetricsEndpoint } from './metrics-endpoint.js';
 import { type Normalized, normalizeObserverOptions, type ObserverOptions } from './observer-options.js';
-import { type AnnouncedObserver, SNAPSHOT_VERSION, type Snapshot } from './snapshot.js';
+import { PoolHistory, type WorkerRow } from './pool-view.js';
+import {
+  type AnnouncedObserver,
+  type NodeHealth,
+  SNAPSHOT_VERSION,
+  type Snapshot,
+  type TreeNodeView,
+} from './snapshot.js';
 import { HealthJoin, read, readPool, readRegistry } from './source-reads.js';
-import type { Watchable } from './sources.js';
+import type { RegistryProcessView, Watchable } from './sources.js';
+import { generateToken } from './token.js';
 import { TreeModel } from './tree-model.js';
 
 export { normalizeObserverOptions, type ObserverOptions } from './observer-options.js';
@@ -65,7 +75,18 @@ class Observer {
   #keepAlive: TimerHandle | undefined;
   #waiters: ((s: Snapshot) => void)[] = [];
   #announceFile: string | undefined;
+  #userAnnounceFile: string | undefined;
   #closed: Promise<void> | undefined;
+  /** Per pool: CPU samples and the charts' history. */
+  readonly #history = new Map<string, PoolHistory>();
+  readonly #logs = new LogTail(OBSERVER_DEFAULTS.logTailSize);
+  #metrics: MetricsEndpoint | undefined;
+  /**
+   * Grants reading the logs (not control). Written only into the announce files (mode 0600, in
+   * directories of this user), so `trellis logs` run by the same user can read them and nobody
+   * else can; the control token grants reading too.
+   */
+  readonly #readToken = generateToken(OBSERVER_DEFAULTS.tokenBytes);
 
   constructor(o: Normalized) {
     this.#o = o;
@@ -85,6 +106,13 @@ class Observer {
         attach: (res) => this.#attach(res),
         kill: (body) => this.#kill(body),
         restart: (body) => this.#restart(body),
+        readToken: this.#readToken,
+        logs: (q) => this.#logsJson(q),
+        metrics: (req, res) => {
+          if (this.#metrics === undefined) return false;
+          this.#metrics.handle(req, res);
+          return true;
+        },
       },
       () => this.#port,
     );
@@ -94,6 +122,15 @@ class Observer {
     });
     this.#server = server;
     this.#port = (server.address() as { port: number }).port;
+    if (o.metrics !== false) this.#metrics = new MetricsEndpoint(o.metrics, () => Date.now());
+    for (const [name, p] of o.pools) {
+      if (typeof p.onLog !== 'function') continue;
+      try {
+        this.#unsubscribe.push(p.onLog((r) => this.#logs.add(name, r)));
+      } catch (e) {
+        o.log(`trellis observer: pool ${name} refused a log listener: ${(e as Error).message}`);
+      }
+    }
     if (this.#model !== undefined)
       this.#unsubscribe.push(eventBus(currentNode()).on((e) => this.#onEvent(e)));
     for (const s of [o.registry, o.health, o.leases] as (Watchable | undefined)[]) {
@@ -102,11 +139,24 @@ class Observer {
     }
     if (o.announce !== undefined) {
       try {
-        this.#announceFile = writeAnnounce(o.announce, this.#announced(), this.#port);
+        this.#announceFile = writeAnnounce(o.announce, this.#announced(), this.#port, this.#readToken);
       } catch (e) {
         o.log(
           `trellis observer: could not write the announce file in ${o.announce}: ${(e as Error).message}`,
         );
+      }
+    }
+    if (o.userAnnounce !== undefined) {
+      // Also in this user's runtime directory: `trellis status` finds it from any directory.
+      try {
+        this.#userAnnounceFile = writeAnnounce(
+          o.userAnnounce,
+          this.#announced(),
+          this.#port,
+          this.#readToken,
+        );
+      } catch (e) {
+        o.log(`trellis observer: could not announce itself in ${o.userAnnounce}: ${(e as Error).message}`);
       }
     }
     o.log(`trellis observer: ${this.url}`);
@@ -140,6 +190,8 @@ class Observer {
 
   #onEvent(e: SupervisorEvent): void {
     const model = this.#model!;
+    // Every supervisor of this thread (a sub-supervisor's start comes before the walk knows it).
+    this.#metrics?.onEvent(e);
     model.onEvent(e);
     const logged = this.#events.add(e, model.isKnown);
     // onEvent may have just learnt a new sub-supervisor: its children's earlier events now belong.
@@ -218,20 +270,29 @@ class Observer {
     const [health, registry, pools, leases] = await Promise.all([
       o.health ? read(() => o.health!.records(), o) : undefined,
       o.registry ? readRegistry(o.registry, o) : undefined,
-      o.pools.length > 0 ? Promise.all(o.pools.map(([name, p]) => readPool(name, p, o))) : undefined,
+      o.pools.length > 0
+        ? Promise.all(o.pools.map(([name, p]) => readPool(name, p, o, this.#poolHistory(name))))
+        : undefined,
       o.leases ? read(() => o.leases!.leases(), o) : undefined,
     ]);
     const join = new HealthJoin(health?.items ?? []);
-    const tree =
+    // Python workers by their actor's pid: the tree names them and shows their heartbeats without
+    // any health monitor wired (the pool's own heartbeats say as much).
+    const workers = new Map<string, { pool: string; row: WorkerRow }>();
+    for (const p of pools ?? [])
+      for (const row of p.tool?.workers ?? [])
+        if (row.actorPid) workers.set(row.actorPid, { pool: p.name, row });
+    const walked =
       this.#model === undefined
         ? null
         : await this.#model.walk({
             callTimeoutMs: o.callTimeoutMs,
             maxDepth: OBSERVER_DEFAULTS.maxDepth,
             maxChildren: OBSERVER_DEFAULTS.maxChildrenPerSupervisor,
-            health: (pid, id, sup) => join.lookup(pid, id, sup),
+            health: (pid, id, sup) => join.lookup(pid, id, sup) ?? workerHealth(pid, workers),
             self: o.self,
           });
+    const tree = walked === null || workers.size === 0 ? walked : labelWorkers(walked, workers);
     this.#promote();
     return {
       version: SNAPSHOT_VERSION,
@@ -244,7 +305,7 @@ class Observer {
         startedAt: this.#startedAt,
       },
       tree,
-      registry: registry ?? null,
+      registry: registry ? { ...registry, items: registry.items.map(stripCommand) } : null,
       pools: pools ?? null,
       leases: leases
         ? { items: [...leases.items].sort((a, b) => a.name.localeCompare(b.name)), error: leases.error }
@@ -258,6 +319,20 @@ class Observer {
   }
 
   // ---- HTTP --------------------------------------------------------------------------------------
+
+  #poolHistory(name: string): PoolHistory {
+    let h = this.#history.get(name);
+    if (h === undefined) {
+      h = new PoolHistory(OBSERVER_DEFAULTS.chartSamples, Math.min(1000, this.#o.pollMs));
+      this.#history.set(name, h);
+    }
+    return h;
+  }
+
+  #logsJson(q: LogQuery): string {
+    const records: LogRecordView[] = this.#logs.query(q);
+    return JSON.stringify({ lastSeq: this.#logs.lastSeq, records });
+  }
 
   #snapshotJson(events: number): string | undefined {
     if (this.#snapshot === undefined) return undefined;
@@ -323,6 +398,7 @@ class Observer {
         if (t !== undefined) clock.clearTimeout(t);
       for (const off of this.#unsubscribe.splice(0)) off();
       if (this.#announceFile) removeAnnounce(this.#announceFile);
+      if (this.#userAnnounceFile) removeAnnounce(this.#userAnnounceFile);
       for (const res of this.#clients) res.end();
       this.#clients.clear();
       const server = this.#server;
@@ -331,6 +407,7 @@ class Observer {
         server.closeAllConnections();
         await closed;
       }
+      await this.#metrics?.close();
     })();
     return this.#closed;
   }
@@ -338,4 +415,34 @@ class Observer {
 
 function send(res: ServerResponse, event: string, data: string): void {
   res.write(`event: ${event}\ndata: ${data}\n\n`);
+}
+
+/** A Python worker's heartbeat, from its pool's own stats (when no health monitor knows it). */
+function workerHealth(
+  pid: string | null,
+  workers: ReadonlyMap<string, { pool: string; row: WorkerRow }>,
+): NodeHealth | undefined {
+  const w = pid === null ? undefined : workers.get(pid)?.row;
+  if (w === undefined || w.lastHeartbeatAt === null) return undefined;
+  return { state: w.state === 'ready' ? 'active' : w.state, lastHeartbeatAt: w.lastHeartbeatAt };
+}
+
+/** Names the tree's Python worker nodes (`<pool> worker <slot>`) and gives their OS pid. */
+function labelWorkers(
+  n: TreeNodeView,
+  workers: ReadonlyMap<string, { pool: string; row: WorkerRow }>,
+): TreeNodeView {
+  const w = n.pid === null ? undefined : workers.get(n.pid);
+  const children = n.children?.map((c) => labelWorkers(c, workers));
+  if (w === undefined) return children === undefined ? n : { ...n, children };
+  return { ...n, label: `${w.pool} worker ${w.row.slot}`, osPid: w.row.pid, children };
+}
+
+/**
+ * The snapshot is readable without the token, by anyone who can reach 127.0.0.1: it carries no
+ * command line (arguments may hold secrets) and no environment, only the program's name.
+ */
+function stripCommand(p: RegistryProcessView): RegistryProcessView {
+  const program = p.command.split('/').pop() ?? p.command;
+  return { ...p, command: program, args: undefined };
 }

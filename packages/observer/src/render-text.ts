@@ -1,7 +1,7 @@
 /** The snapshot as plain text, for `trellis status` (ages are computed against the snapshot's `at`). */
 import type { PersistedHealth, PersistedLeases } from './health-persisted.js';
 import type { PersistedRegistry } from './persisted.js';
-import type { Snapshot, TreeNodeView } from './snapshot.js';
+import type { PoolView, Snapshot, TreeNodeView } from './snapshot.js';
 import type { RegistryProcessView, RegistryRunView } from './sources.js';
 
 export function formatDuration(ms: number): string {
@@ -17,7 +17,13 @@ export function formatDuration(ms: number): string {
 }
 
 function nodeLine(n: TreeNodeView, at: number): string {
-  const parts = [n.id ?? (n.supervisor === null ? 'root' : '(dynamic)'), n.pid ?? '-', n.type, n.status];
+  const parts = [
+    n.id ?? n.label ?? (n.supervisor === null ? 'root' : '(dynamic)'),
+    n.pid ?? '-',
+    n.type,
+    n.status,
+  ];
+  if (n.osPid !== undefined) parts.push(`os pid ${n.osPid}`);
   if (n.strategy) parts.push(n.strategy);
   if (n.supervisor !== null) parts.push(`restarts ${n.restarts}`);
   if (n.startedAt !== null && n.status !== 'stopped') {
@@ -89,14 +95,7 @@ export function renderStatus(s: Snapshot, events = 10): string {
   }
   if (s.pools) {
     out.push('', 'pools');
-    for (const p of s.pools) {
-      const stats = p.stats
-        ? Object.entries(p.stats)
-            .map(([k, v]) => `${k} ${v}`)
-            .join('  ')
-        : `! ${p.error}`;
-      out.push(`  ${p.name}: ${stats}`);
-    }
+    for (const p of s.pools) out.push(...renderPool(p, s.at));
   }
   if (s.leases) {
     out.push('', 'leases');
@@ -166,4 +165,69 @@ export function renderPersisted(
     if (leases.error) out.push(`  ! ${leases.error}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+const ms = (v: number | null): string =>
+  v === null ? '-' : v < 10 ? `${v.toFixed(1)}ms` : `${Math.round(v)}ms`;
+const mib = (b: number | null): string => (b === null ? '-' : `${(b / (1024 * 1024)).toFixed(1)}MB`);
+
+/** Columns padded to their widest cell, two spaces apart (pm2's list, in plain text). */
+export function table(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const r of rows) for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/** One pool: a summary line, then for a ToolPool a row per Python worker. */
+export function renderPool(p: PoolView, at: number): string[] {
+  if (p.error !== undefined) return [`  ${p.name}: ! ${p.error}`];
+  const t = p.tool;
+  if (t === undefined)
+    return [`  ${p.name}: ${(p.values ?? []).map((v) => `${v.label} ${String(v.value)}`).join('  ')}`];
+  const out = [
+    `  ${p.name}  ${t.status}  ${t.ready}/${t.size} ready  in flight ${t.inFlight}  queue ${t.queueDepth}  calls ${t.calls}  failed ${t.failed}  p50 ${ms(t.p50)}  p99 ${ms(t.p99)}  restarts ${t.restarts}  recycles ${t.recycles}${t.crashes ? `  crashes ${t.crashes}` : ''}${t.circuit !== 'off' ? `  circuit ${t.circuit}` : ''}`,
+  ];
+  if (t.quarantined.length > 0) out.push(`    quarantined: ${t.quarantined.join(', ')}`);
+  if (t.errorsByCode.length > 0)
+    out.push(`    errors: ${t.errorsByCode.map((e) => `${e.code} ${e.count}`).join(', ')}`);
+  const rows = [
+    [
+      'worker',
+      'pid',
+      'state',
+      'uptime',
+      'in-flight',
+      'calls',
+      'errors',
+      'p50',
+      'p99',
+      'rss',
+      'cpu',
+      'restarts',
+      'last exit',
+    ],
+  ];
+  for (const w of t.workers)
+    rows.push([
+      String(w.slot),
+      String(w.pid),
+      w.state,
+      w.startedAt === null ? '-' : formatDuration(at - w.startedAt),
+      String(w.inFlight),
+      String(w.calls),
+      String(w.errors),
+      ms(w.p50),
+      ms(w.p99),
+      mib(w.rssBytes),
+      w.cpuPercent === null ? '-' : `${Math.round(w.cpuPercent)}%`,
+      String(w.restarts),
+      w.lastExit ?? '-',
+    ]);
+  for (const l of table(rows)) out.push(`    ${l}`);
+  return out;
 }

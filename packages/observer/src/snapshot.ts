@@ -3,6 +3,7 @@
  * Every time is wall-clock ms since the epoch, so a reader computes ages against `at` (the moment the
  * snapshot was taken) and needs no clock of the observer's.
  */
+import type { LabelledValue, ToolPoolView } from './pool-view.js';
 import type { HealthRecordView, LeaseView, RegistryProcessView, RegistryRunView } from './sources.js';
 
 export const SNAPSHOT_VERSION = 1;
@@ -35,6 +36,10 @@ export interface TreeNodeView {
   /** The supervisor this child belongs to (null for the root). */
   readonly supervisor: string | null;
   readonly health?: NodeHealth | undefined;
+  /** A display name for a child without an id (a Python worker: `<pool> worker <slot>`). */
+  readonly label?: string | undefined;
+  /** The OS process a node stands for (a Python worker's pid). */
+  readonly osPid?: number | undefined;
   /** This is the observer's own actor (the page offers no control for it). */
   readonly observer?: boolean | undefined;
   readonly error?: string | undefined;
@@ -61,7 +66,10 @@ export interface SourceResult<T> {
 
 export interface PoolView {
   readonly name: string;
-  readonly stats?: Readonly<Record<string, string | number | boolean | null>> | undefined;
+  /** A gRPC ToolPool: summary, one row per Python worker, history for the charts. */
+  readonly tool?: ToolPoolView | undefined;
+  /** Any other pool: its stats as labelled values. */
+  readonly values?: readonly LabelledValue[] | undefined;
   readonly error?: string | undefined;
 }
 

@@ -6,6 +6,7 @@ import type { TimerHandle } from '@trellis/core';
 import { OBSERVER_DEFAULTS } from './defaults.js';
 import { pickHealth } from './health-persisted.js';
 import type { Normalized } from './observer-options.js';
+import { isToolPoolStats, labelledValues, type PoolHistory } from './pool-view.js';
 import type { NodeHealth, PoolView, SourceResult } from './snapshot.js';
 import type {
   HealthRecordView,
@@ -52,29 +53,17 @@ export async function readRegistry(
   return runs ? { ...processes, runs: runs.items, error: processes.error ?? runs.error } : processes;
 }
 
-export async function readPool(name: string, src: PoolSource, o: Normalized): Promise<PoolView> {
+export async function readPool(
+  name: string,
+  src: PoolSource,
+  o: Normalized,
+  history: PoolHistory,
+): Promise<PoolView> {
   const r = await read(async () => [await src.stats()], o);
   if (r.error !== undefined) return { name, error: r.error };
-  return { name, stats: flatten(r.items[0] ?? {}) };
-}
-
-/** Pool stats as flat primitives (nested values become short JSON), safe to render as a table. */
-function flatten(stats: Readonly<Record<string, unknown>>): Record<string, string | number | boolean | null> {
-  const out: Record<string, string | number | boolean | null> = {};
-  for (const [k, v] of Object.entries(stats ?? {})) {
-    if (v === null || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') out[k] = v;
-    else if (v === undefined) continue;
-    else {
-      let s: string;
-      try {
-        s = JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x)) ?? String(v);
-      } catch {
-        s = String(v);
-      }
-      out[k] = s.length > 200 ? `${s.slice(0, 199)}…` : s;
-    }
-  }
-  return out;
+  const stats = r.items[0] ?? {};
+  if (isToolPoolStats(stats)) return { name, tool: history.view(stats, Date.now()) };
+  return { name, values: labelledValues(stats) };
 }
 
 /** Joins health records to tree nodes: by pid, else by supervisor + id, else by an id that is unique. */

@@ -6,6 +6,7 @@
  */
 import { call, type Pid } from '@trellis/core';
 import { type ChildView, callRegistry } from '@trellis/registry';
+import type { PoolLogRecordInput } from './log-tail.js';
 
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -93,10 +94,15 @@ export function isRegistryLike(v: unknown): v is RegistryLike {
 
 // ---- pools ---------------------------------------------------------------------------------------
 
-/** A pool: anything with `stats()` (task pools, the gRPC bridge's worker pools). */
+/**
+ * A pool: anything with `stats()`. A gRPC `ToolPool` is one as it is (`pools: { nlp: pool }`): its
+ * workers get a row each, its log records (`onLog`) the page's log tail. Other stats are shown as
+ * labelled values (nested objects as dotted names).
+ */
 export interface PoolSource {
-  /** Flat counters are shown as they are; nested values are shown as compact JSON. */
-  stats(): MaybePromise<Readonly<Record<string, unknown>>>;
+  stats(): MaybePromise<object>;
+  /** Log records of the pool's workers, as they happen; returns the unsubscribe function. */
+  onLog?(listener: (record: PoolLogRecordInput) => void): () => void;
 }
 
 /** A task pool of @trellis/core, by registered name or pid (works from any thread: it is a call). */

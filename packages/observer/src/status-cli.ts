@@ -15,7 +15,7 @@
 import { request } from 'node:http';
 import { TrellisError } from '@trellis/core';
 import { resolveHomeDir } from '@trellis/home';
-import { listAnnounced } from './announce.js';
+import { listAnnounced, userAnnounceDir } from './announce.js';
 import { OBSERVER_DEFAULTS } from './defaults.js';
 import { ObserverUnreachableError } from './errors.js';
 import { readPersistedHealth, readPersistedLeases } from './health-persisted.js';
@@ -33,7 +33,7 @@ export interface StatusIo {
 const USAGE = `usage: trellis status [--url URL] [--dir DIR] [--json] [--events N] [--timeout-ms N]
   prints the supervision tree, registry processes, pools, leases and recent events
   --url URL     ask the observer at URL (default: $${OBSERVER_DEFAULTS.urlEnv}, else the observers
-                announced in the Trellis home)
+                announced in the Trellis home, else in this user's runtime directory)
   --dir DIR     the Trellis home: --dir, else $TRELLIS_HOME, else ./.trellis
   --json        print JSON: { source: "observer", url, snapshot } or
                 { source: "persisted", dir, registry, health, leases }
@@ -105,7 +105,7 @@ export async function main(args: readonly string[], io: Partial<StatusIo> = {}):
     }
     const dir = resolveHomeDir({ dir: flags.dir, env: out.env, cwd: out.cwd });
     const tried: string[] = [];
-    for (const a of listAnnounced(dir)) {
+    for (const a of findAnnounced(dir, out.env)) {
       try {
         print(out, flags, a.url, await fetchSnapshot(a.url, flags));
         return 0;
@@ -125,7 +125,7 @@ export async function main(args: readonly string[], io: Partial<StatusIo> = {}):
       const note =
         tried.length > 0
           ? `no observer answered (tried ${tried.join(', ')}); persisted data only:`
-          : `no running observer is announced in ${dir} (pass --url URL to ask one); persisted data only:`;
+          : `no running observer is announced in ${dir} or this user's runtime directory (pass --url URL to ask one); persisted data only:`;
       out.stdout.write(renderPersisted(persisted, health, leases, note));
     }
     return 0;
@@ -134,6 +134,17 @@ export async function main(args: readonly string[], io: Partial<StatusIo> = {}):
     out.stderr.write(`trellis status: ${(e as Error).message}${code}\n`);
     return 1;
   }
+}
+
+/**
+ * Running observers, newest first: those announced in the Trellis home, then those announced in
+ * this user's runtime directory (every observer writes there too, so one is found from any
+ * directory), without duplicates.
+ */
+export function findAnnounced(dir: string, env: Readonly<Record<string, string | undefined>>) {
+  const user = userAnnounceDir(env);
+  const all = [...listAnnounced(dir), ...(user === undefined ? [] : listAnnounced(user))];
+  return all.filter((a, i) => all.findIndex((b) => b.url === a.url) === i);
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -24,6 +24,7 @@ import {
   taskPoolChild,
   whichChildren,
 } from '@trellis/core';
+import { ToolPool } from '@trellis/grpc-bridge';
 import {
   findHealthMonitor,
   healthMonitorChild,
@@ -38,6 +39,9 @@ import { beater } from './fixtures/beater.js';
 import { idle, SQUARE_TASK, tempDir, waitFor } from './helpers.js';
 
 const SCREENSHOT = fileURLToPath(new URL('../../../../docs/observer.png', import.meta.url));
+const PY_TOOLS = fileURLToPath(
+  new URL('../../../grpc-bridge/test/fixtures/telemetry_tools.py', import.meta.url),
+);
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -58,7 +62,21 @@ let sleeper: ProcessHandle;
 let app: Application;
 let browser: BrowserContext | undefined;
 let page: Page;
+let pool: ToolPool;
 const printed: string[] = [];
+let loading = true;
+let load: Promise<number> | undefined;
+
+/** Bounded load on the pool: 4 callers in a loop until stopped, at most 60 s and 50,000 calls. */
+async function runLoad(): Promise<number> {
+  const until = Date.now() + 60_000;
+  let n = 0;
+  const lane = async (): Promise<void> => {
+    while (loading && Date.now() < until && n < 50_000) await pool.call('load', { n: n++ });
+  };
+  await Promise.all([lane(), lane(), lane(), lane()]);
+  return n;
+}
 
 /** Processes whose command line names our profile directory: the browser and all its helpers. */
 function chromiumProcesses(): number[] {
@@ -96,12 +114,14 @@ before(async () => {
     },
   );
   leases = LmdbLeaseStore.open({ dir });
+  pool = new ToolPool({ tools: PY_TOOLS, size: 3, name: 'py', heartbeatIntervalMs: 300 });
   app = await start(
     {
       children: [
         observerChild({
           registry,
-          pools: { squares: taskPoolSource('browser-squares') },
+          // The ToolPool itself is a source: worker rows, charts and the log tail come from it.
+          pools: { squares: taskPoolSource('browser-squares'), py: pool },
           health: healthMonitorSource(() => findHealthMonitor()),
           leases: leaseStoreSource(leases),
           pollMs: 200,
@@ -133,11 +153,13 @@ before(async () => {
             maxThreads: 1,
           }),
         },
+        pool.childSpec(),
       ],
     },
     { handleSignals: false, exitProcess: false },
   );
   assert.equal(await runTask('browser-squares', 12), 144);
+  load = runLoad();
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -149,6 +171,8 @@ before(async () => {
 });
 
 after(async () => {
+  loading = false;
+  await load?.catch(() => 0);
   if (browser !== undefined) {
     // close() normally ends every Chromium process; if it hangs, they are killed by PID.
     let timer: NodeJS.Timeout | undefined;
@@ -260,6 +284,62 @@ describe('the observer page in Chromium', () => {
       'stale, not restarted (policy report)',
     );
     assert.match((await row('root/agents/beater').locator('td.beat').textContent()) ?? '', /ago$/);
+
+    // The Python workers: a row each (OS pid, state, calls, RSS, CPU...), named in the tree.
+    const py = page.locator('[data-pool="py"]');
+    await waitFor(async () => (await py.locator('tr[data-worker]').count()) === 3, 'three worker rows');
+    const stats = pool.stats();
+    for (const w of stats.workers) {
+      const cells = (await py.locator(`tr[data-worker="${w.slot}"] td`).allTextContents()).map((x) =>
+        x.trim(),
+      );
+      assert.equal(cells[1], String(w.pid), 'OS pid');
+      assert.equal(cells[2], 'ready');
+      assert.match(cells[9]!, /^\d+\.\d MB$/, 'RSS');
+      assert.match(cells[12]!, /ago$/, 'heartbeat without a health monitor');
+      await page.locator(`tr[data-os-pid="${w.pid}"]`).waitFor();
+    }
+    await page.locator('td strong', { hasText: 'py worker 2' }).waitFor();
+    assert.doesNotMatch((await py.textContent()) ?? '', /[{}"]/, 'no raw JSON');
+    // A chart drawn with data: several points, and the line's pixels on its canvas.
+    await waitFor(
+      async () => Number(await py.locator('[data-chart="throughput"]').getAttribute('data-points')) >= 4,
+      'throughput history',
+    );
+    const lit = await py.locator('[data-chart="throughput"] canvas').evaluate((c) => {
+      const canvas = c as unknown as {
+        width: number;
+        height: number;
+        getContext(k: string): {
+          getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+        };
+      };
+      const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      // The series' stroke (#58a6ff): blue well above red.
+      for (let i = 0; i < d.length; i += 4) if (d[i + 2]! > 200 && d[i]! < 140 && d[i + 3]! > 0) n++;
+      return n;
+    });
+    assert.ok(lit > 50, `the throughput line is drawn (${lit} pixels)`);
+    // The log tail (the token is set): all workers, then one worker's.
+    await page
+      .locator('#logs li', { hasText: /load step \d+ done/ })
+      .first()
+      .waitFor();
+    // (A click event, not a pointer click: under load the rows are redrawn with each snapshot.)
+    await py.locator('tr[data-worker="1"]').dispatchEvent('click');
+    await page.locator('#logs-filter', { hasText: 'py worker 1' }).waitFor();
+    await page
+      .locator('#logs li', { hasText: /load step \d+ done/ })
+      .first()
+      .waitFor({ timeout: 15_000 });
+    const workers = await page
+      .locator('#logs li')
+      .evaluateAll((lis) => lis.map((l) => l.getAttribute('data-worker')));
+    assert.ok(
+      workers.length > 0 && workers.every((w) => w === '1'),
+      `one worker's tail: ${workers.join(',')}`,
+    );
 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });

@@ -19,7 +19,7 @@ import {
   taskPoolChild,
   whichChildren,
 } from '@trellis/core';
-import { observerChild, taskPoolSource } from '../src/index.js';
+import { observerChild, type Snapshot, taskPoolSource } from '../src/index.js';
 import { EventRecorder, http, idle, nodeAt, SQUARE_TASK, SseClient, waitFor } from './helpers.js';
 
 let app: Application;
@@ -173,14 +173,17 @@ describe('observer model', () => {
     // Pools send no notification: the next event-driven walk reads them (kill a to cause one).
     const a = nodeAt(sse.latest, 'root/a')!;
     exit(a.pid as Pid, 'kill');
+    const value = (x: Snapshot, label: string) => x.pools?.[0]?.values?.find((v) => v.label === label)?.value;
     const s = await waitFor(
-      () => sse.snapshots.find((x) => x.pools?.[0]?.stats && Number(x.pools[0].stats.completed) >= 1),
+      () => sse.snapshots.find((x) => Number(value(x, 'completed')) >= 1),
       'pool stats with the completed task',
     );
     const pool = s.pools![0]!;
     assert.equal(pool.name, 'squares');
-    assert.equal(pool.stats!.state, 'running');
-    assert.equal(pool.stats!.name, 'test-squares');
-    assert.equal(pool.stats!.pid, nodeAt(s, 'root/pool')!.pid);
+    assert.equal(value(s, 'state'), 'running');
+    assert.equal(value(s, 'name'), 'test-squares');
+    assert.equal(value(s, 'pid'), nodeAt(s, 'root/pool')!.pid);
+    // No raw JSON: every value is a scalar.
+    for (const v of pool.values!) assert.notEqual(typeof v.value, 'object', v.label);
   });
 });

@@ -80,7 +80,13 @@ export function startSupervisor(
           reject(e);
           ctx.stop((e as SupervisorStartError).reason ?? Exit.error(e));
         }
-        st.emit({ type: 'supervisor_started', strategy: flags.strategy, parent: st.parent });
+        st.emit({
+          type: 'supervisor_started',
+          strategy: flags.strategy,
+          parent: st.parent,
+          intensity: flags.intensity,
+          periodMs: flags.periodMs,
+        });
         resolve(proc.pid);
         await loop(st);
       },
