@@ -25,6 +25,7 @@ import {
   type CallMessage,
   type CastMessage,
   type ExitMessage,
+  type Proc,
   type SystemCallMessage,
   TIMEOUT,
   type Timeout,
@@ -181,6 +182,16 @@ export class NoHandlerError extends TrellisError {
   }
 }
 
+/** Whether `v` is gen_server's `ignore()` (gen_statem's init accepts it too). */
+export function isIgnoreResult(v: unknown): v is IgnoreResult {
+  return isResult(v, 'ignore');
+}
+
+/** Whether `v` is gen_server's `stop(...)` (gen_statem's init accepts it too). */
+export function isStopResult(v: unknown): v is StopResult<unknown> {
+  return isResult(v, 'stop');
+}
+
 function isResult(v: unknown, tag: string): boolean {
   return typeof v === 'object' && v !== null && (v as { [RESULT]?: string })[RESULT] === tag;
 }
@@ -191,6 +202,28 @@ export function startServer<S, Args extends unknown[]>(
   args: Args,
   opts: StartServerOptions = {},
   node: Node = currentNode(),
+): Promise<Pid | Ignore> {
+  return startBehaviour(node, opts, (proc, started, failed) =>
+    serverLoop(node, proc, behaviour, args, opts, started, failed),
+  );
+}
+
+/** The loop of a behaviour: it must call `started` or `failed` exactly once, when init has answered. */
+export type BehaviourLoop = (
+  proc: Proc,
+  started: (p: Pid | Ignore) => void,
+  failed: (e: unknown) => void,
+) => Promise<void>;
+
+/**
+ * proc_lib's start_link for any behaviour (gen_server, gen_statem): spawns the process running
+ * `loop`, and resolves once init has answered. Fails the start when the process dies first, and kills
+ * it when init takes longer than `startTimeoutMs`.
+ */
+export function startBehaviour(
+  node: Node,
+  opts: StartServerOptions,
+  loop: BehaviourLoop,
 ): Promise<Pid | Ignore> {
   return new Promise((resolve, reject) => {
     let watch: Ref | undefined;
@@ -203,12 +236,8 @@ export function startServer<S, Args extends unknown[]>(
     };
     const pid = node.spawn(
       (proc) =>
-        serverLoop(
-          node,
+        loop(
           proc,
-          behaviour,
-          args,
-          opts,
           (p) => {
             if (answered) return;
             answered = true;
@@ -248,15 +277,41 @@ export function startServer<S, Args extends unknown[]>(
         if (proc !== undefined && opts.link !== undefined) node.unlink(proc, opts.link);
         node.exit(node.selfPid, pid, 'kill');
       }, limit);
-      const settle = () => clock.clearTimeout(timer);
-      startedHook = settle;
+      startedHook = () => clock.clearTimeout(timer);
     }
   });
 }
 
+/**
+ * Registers a `{ via, name }` before init (OTP's gen:start -> register_name) and unregisters it when
+ * the process exits. Returns false when the start has failed (a taken name: {already_started, Pid});
+ * the process has then ended normally.
+ */
+export async function registerViaName(
+  node: Node,
+  proc: Proc,
+  opts: StartServerOptions,
+  failed: (e: unknown) => void,
+): Promise<boolean> {
+  if (typeof opts.name !== 'object') return true;
+  const via = opts.name;
+  try {
+    const registry = viaRegistry(via);
+    await registry.registerName(via.name, proc.pid);
+    node.monitor(() => {
+      registry.unregisterName(via.name).catch(() => undefined);
+    }, proc.pid);
+  } catch (e) {
+    failed(e);
+    node.terminate(proc, Exit.normal);
+    return false;
+  }
+  return proc.alive;
+}
+
 async function serverLoop<S, Args extends unknown[]>(
   node: Node,
-  proc: import('./process.js').Proc,
+  proc: Proc,
   b: GenServer<S, Args>,
   args: Args,
   opts: StartServerOptions,
@@ -265,23 +320,7 @@ async function serverLoop<S, Args extends unknown[]>(
 ): Promise<void> {
   const ctx = new ServerContext(node, proc);
   ctx.parent = opts.parent ?? opts.link ?? node.selfPid;
-  if (typeof opts.name === 'object') {
-    // OTP registers a via name before init (gen:start -> register_name); a taken name fails the start
-    // with the registry's error ({already_started, Pid}) and the process ends normally.
-    const via = opts.name;
-    try {
-      const registry = viaRegistry(via);
-      await registry.registerName(via.name, proc.pid);
-      node.monitor(() => {
-        registry.unregisterName(via.name).catch(() => undefined);
-      }, proc.pid);
-    } catch (e) {
-      failed(e);
-      node.terminate(proc, Exit.normal);
-      return;
-    }
-    if (!proc.alive) return;
-  }
+  if (!(await registerViaName(node, proc, opts, failed))) return;
   // When init does not produce a running server, the process ends in the same synchronous step that
   // answers the start (as proc_lib does since OTP 26), so when the starter's await resumes the process
   // is gone, its name free and its links signalled. Ending it a few promise hops later instead, a

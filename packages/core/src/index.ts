@@ -8,6 +8,8 @@ export * from './errors.js';
 export * from './events.js';
 export * from './exit-reason.js';
 export * from './gen-server.js';
+export * from './gen-statem/gen-statem.js';
+export * from './gen-statem/results.js';
 export {
   createDefaultLogger,
   getLogger,

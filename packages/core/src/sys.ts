@@ -15,7 +15,7 @@ import { TrellisError } from './errors.js';
 import { Exit, type ExitReason, formatReason } from './exit-reason.js';
 import { getLogger } from './logger.js';
 import { isViaName, type ServerRef, viaRegistry } from './names/via.js';
-import { currentNode, type Node } from './node.js';
+import { currentNode } from './node.js';
 import type { Pid } from './pid.js';
 import type { Proc } from './process.js';
 
@@ -98,7 +98,7 @@ export interface SysOptions {
   readonly clock?: Clock;
 }
 
-async function resolveRef(server: ServerRef, node: Node): Promise<Pid | string> {
+async function resolveRef(server: ServerRef): Promise<Pid | string> {
   if (typeof server !== 'object') return server;
   if (!isViaName(server)) throw new TypeError(`not a pid, name or { via, name }: ${String(server)}`);
   const pid = await viaRegistry(server).whereisName(server.name);
@@ -108,7 +108,7 @@ async function resolveRef(server: ServerRef, node: Node): Promise<Pid | string> 
 
 async function sysCall<R>(server: ServerRef, req: SysRequest, opts: SysOptions = {}): Promise<R> {
   const node = currentNode();
-  const to = await resolveRef(server, node);
+  const to = await resolveRef(server);
   return (await node.call(
     undefined,
     to,
@@ -161,7 +161,7 @@ export async function stopServer(
   clock?: Clock,
 ): Promise<void> {
   const node = currentNode();
-  const to = await resolveRef(server, node);
+  const to = await resolveRef(server);
   const pid = typeof to === 'string' && to.charCodeAt(0) === 60 ? (to as Pid) : node.whereis(to);
   if (pid === undefined) throw noprocError(String(to), true);
   const label = pid === to ? pid : `"${to}" (${pid})`;

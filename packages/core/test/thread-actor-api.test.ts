@@ -46,6 +46,8 @@ describe('@trellis/core/actor', () => {
     // here that the runtime does not need would weigh on every thread's start.
     const runtime = new Set([
       ...staticGraph(new URL('gen-server.js', SRC)),
+      // A thread actor may be a gen_statem (worker-entry starts either behaviour).
+      ...staticGraph(new URL('gen-statem/gen-statem.js', SRC)),
       ...staticGraph(new URL('thread/transport.js', SRC)),
     ]);
     for (const pkg of ['ts-pattern', 'piscina']) assert.ok(!runtime.has(pkg), `the runtime loads ${pkg}`);

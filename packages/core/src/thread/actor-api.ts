@@ -11,7 +11,7 @@
  *
  * Every export is the same binding as the one of `@trellis/core` (the same module instances: a thread
  * must never hold two copies of node.ts, i.e. two Nodes). Rule for changes: re-export here only
- * modules of the static graph of gen-server.ts and thread/transport.ts; thread-actor-api.test.ts
+ * modules of the static graph of gen-server.ts, gen-statem/gen-statem.ts and thread/transport.ts; thread-actor-api.test.ts
  * holds this module to that rule and to the index's bindings.
  */
 export * from '../actor.js';
@@ -22,6 +22,8 @@ export * from '../crash-report.js';
 export * from '../errors.js';
 export * from '../exit-reason.js';
 export * from '../gen-server.js';
+export * from '../gen-statem/gen-statem.js';
+export * from '../gen-statem/results.js';
 export * from '../mailbox.js';
 export * from '../names/via.js';
 export {

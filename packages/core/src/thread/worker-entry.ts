@@ -33,6 +33,7 @@ import { ActorContext } from '../actor.js';
 import { deserializeError } from '../errors.js';
 import { decodeReason, Exit, type ExitReason, encodeReason } from '../exit-reason.js';
 import { type GenServer, IGNORE, type Ignore, InitFailedError, startServer } from '../gen-server.js';
+import { type GenStatem, isStatem, startStatem } from '../gen-statem/gen-statem.js';
 import { currentNode, type Node } from '../node.js';
 import type { Pid } from '../pid.js';
 import type { Proc } from '../process.js';
@@ -47,7 +48,10 @@ import {
   SPAWNER_KEY,
 } from './transport.js';
 
-type Definition = GenServer<unknown, unknown[]> | ((ctx: ActorContext, ...args: unknown[]) => unknown);
+type Definition =
+  | GenServer<unknown, unknown[]>
+  | GenStatem
+  | ((ctx: ActorContext, ...args: unknown[]) => unknown);
 
 function runThread(boot: BootData, imported: ImportedModule): void {
   const port = parentPort;
@@ -168,12 +172,11 @@ function startRoot(node: Node, sender: FrameSender, def: Definition, req: StartR
       });
       outcome = Promise.resolve(root);
     } else {
-      outcome = startServer(
-        def,
-        [...req.args],
-        { link: req.parent, parent: req.parent, name: req.name, trapExit: req.trapExit },
-        node,
-      );
+      const opts = { link: req.parent, parent: req.parent, name: req.name, trapExit: req.trapExit };
+      // A gen_statem module is told apart by its callbackMode (OTP's callback_mode/0).
+      outcome = isStatem(def)
+        ? startStatem(def, [...req.args], opts, node)
+        : startServer(def as GenServer<unknown, unknown[]>, [...req.args], opts, node);
       // startServer spawns synchronously, so the newest process of the node is the root.
       root = newestProcess(node);
     }
