@@ -9,6 +9,7 @@ import { benchHostTool, benchRecycle, benchSessionAffinity } from './parity.js';
 import type { BenchResult } from './result.js';
 import { benchStartup } from './startup.js';
 import { benchStderr } from './stderr.js';
+import { benchTelemetry } from './telemetry.js';
 import { benchThroughput } from './throughput.js';
 import { benchUnary } from './unary.js';
 
@@ -22,4 +23,5 @@ export const suites: Record<string, () => Promise<BenchResult[]>> = {
   'host-tool': benchHostTool,
   recycle: benchRecycle,
   stderr: benchStderr,
+  telemetry: benchTelemetry,
 };
