@@ -218,3 +218,22 @@ function points(rm: ResourceMetrics, name: string): DataPoint<unknown>[] {
     for (const m of sm.metrics) if (m.descriptor.name === name) return m.dataPoints as DataPoint<unknown>[];
   return [];
 }
+
+test('a health monitor needs nothing but beat(pid): each worker actor beats on its heartbeats', async () => {
+  const beats: string[] = [];
+  const pool = await ToolPool.start({
+    tools: TELEMETRY_TOOLS,
+    size: 2,
+    name: 'beats',
+    heartbeatIntervalMs: 50,
+    healthMonitor: { beat: (pid) => beats.push(pid) },
+  });
+  try {
+    const actors = pool.stats().workers.map((w) => w.actorPid!);
+    assert.equal(actors.length, 2);
+    await waitFor(() => actors.every((a) => beats.includes(a)), 'a beat from each worker actor');
+    for (const w of pool.stats().workers) assert.ok((w.lastHeartbeatAt ?? 0) > 0, 'stats show the heartbeat');
+  } finally {
+    await pool.stop();
+  }
+});

@@ -14,12 +14,19 @@
  *   trellis.supervisor.restarts   counter  supervisor, child: restarts the supervisor performed
  *   trellis.supervisor.intensity  gauge    supervisor: restarts within its period / its intensity
  *                                          (1 means the next crash makes it give up)
+ *
+ * And each restart as a trace (tracer `@trellis/observer`, through the API: exported wherever the
+ * app's TracerProvider sends spans): a span `supervisor restart` from the child's exit to its
+ * restart, with the span events `child_exited` (the reason) and `child_restarted` (old and new pid,
+ * the restart count), and `intensity_reached` when the supervisor gives up.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Counter, metrics } from '@opentelemetry/api';
+import { type Counter, metrics, trace } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import type { SupervisorEvent } from '@trellis/core';
+import { formatReason, type SupervisorEvent } from '@trellis/core';
+
+const tracer = trace.getTracer('@trellis/observer');
 
 export interface MetricsOptions {
   /** A PrometheusExporter the app added to its own MeterProvider (served instead of the observer's). */
@@ -40,6 +47,8 @@ export class MetricsEndpoint {
   readonly global: boolean;
   readonly #restarts: Counter;
   readonly #sups = new Map<string, SupervisorRestarts>();
+  /** The last exit of each child (`<supervisor> <id>`), until its restart makes a span of it. */
+  readonly #exits = new Map<string, { at: number; reason: string; pid: string }>();
 
   constructor(o: MetricsOptions, now: () => number) {
     if (o.exporter !== undefined) {
@@ -78,8 +87,36 @@ export class MetricsEndpoint {
     if (e.type === 'supervisor_started') {
       s.intensity = e.intensity;
       s.periodMs = e.periodMs;
+    } else if (e.type === 'child_exited') {
+      if (this.#exits.size < 10_000)
+        this.#exits.set(`${key} ${e.id}`, { at: e.at, reason: formatReason(e.reason), pid: String(e.pid) });
+    } else if (e.type === 'intensity_reached') {
+      const span = tracer.startSpan('supervisor gives up', {
+        startTime: e.at,
+        attributes: { 'trellis.supervisor': s.name, 'trellis.supervisor.pid': key },
+      });
+      span.addEvent('intensity_reached', { intensity: e.intensity, period_ms: e.periodMs }, e.at);
+      span.end(e.at);
     } else if (e.type === 'child_restarted') {
       this.#restarts.add(1, { supervisor: s.name, child: e.id });
+      const exit = this.#exits.get(`${key} ${e.id}`);
+      this.#exits.delete(`${key} ${e.id}`);
+      const span = tracer.startSpan('supervisor restart', {
+        startTime: exit?.at ?? e.at,
+        attributes: {
+          'trellis.supervisor': s.name,
+          'trellis.supervisor.pid': key,
+          'trellis.child': e.id,
+          'trellis.restarts': e.restarts,
+        },
+      });
+      if (exit !== undefined) span.addEvent('child_exited', { pid: exit.pid, reason: exit.reason }, exit.at);
+      span.addEvent(
+        'child_restarted',
+        { pid: String(e.pid), old_pid: String(e.oldPid ?? ''), restarts: e.restarts },
+        e.at,
+      );
+      span.end(e.at);
       s.times.push(e.at);
       const keep = s.periodMs ?? 60_000;
       while (s.times.length > 0 && e.at - s.times[0]! > keep) s.times.shift();

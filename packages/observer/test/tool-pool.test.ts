@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { type Application, call, type Pid, start, whichChildren } from '@trellis/core';
 import { ToolPool } from '@trellis/grpc-bridge';
 import { Registry } from '@trellis/registry';
@@ -18,6 +20,9 @@ const TOOLS = fileURLToPath(
   new URL('../../../grpc-bridge/test/fixtures/telemetry_tools.py', import.meta.url),
 );
 
+// The app's TracerProvider (in memory here): the observer's restart spans go wherever it sends spans.
+const spans = new InMemorySpanExporter();
+const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
 let dir: string;
 let runtime: string;
 let registry: Registry;
@@ -32,6 +37,7 @@ before(async () => {
   runtime = tempDir('runtime');
   // Where this user's announce files go (observers write there, the CLIs look there).
   process.env.XDG_RUNTIME_DIR = runtime;
+  trace.setGlobalTracerProvider(tracerProvider);
   registry = await Registry.open({ dir, logger: { info() {}, warn() {} } });
   pool = new ToolPool({ tools: TOOLS, size: 2, name: 'py', heartbeatIntervalMs: 200 });
   app = await start(
@@ -59,6 +65,7 @@ after(async () => {
   else process.env.XDG_RUNTIME_DIR = savedRuntime;
   rmSync(dir, { recursive: true, force: true });
   rmSync(runtime, { recursive: true, force: true });
+  await tracerProvider.shutdown();
 });
 
 async function snapshot(): Promise<Snapshot> {
@@ -106,6 +113,15 @@ test('/metrics has the pool, worker and supervisor series with their labels', as
     new RegExp(`trellis_supervisor_intensity\\{supervisor="${poolSup}"[^}]*\\} 0\\.\\d+`),
     'supervisor intensity',
   );
+  // The restart as a trace: a span from the exit to the restart, with both as span events.
+  const restart = spans.getFinishedSpans().find((x) => x.name === 'supervisor restart');
+  assert.ok(restart, 'a supervisor restart span');
+  assert.equal(restart.attributes['trellis.supervisor.pid'], poolSup);
+  const [exited, restarted] = restart.events;
+  assert.equal(exited?.name, 'child_exited');
+  assert.match(String(exited?.attributes?.reason), /ERR_WORKER_EXITED|exited with code 3/);
+  assert.equal(restarted?.name, 'child_restarted');
+  assert.equal(restarted?.attributes?.restarts, 1);
 });
 
 test('a row per Python worker, workers named in the tree with OS pid and heartbeat, no command lines', async () => {
