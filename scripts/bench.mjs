@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm bench [scope ...]`: the single benchmark runner.
 //
-// Scopes are packages: core, registry, bridge, health. Each package's compiled bench/index.js exports
+// Scopes are packages: core, registry, bridge, health, cluster. Each package's compiled bench/index.js exports
 // either `suites` (name -> async () => BenchResult[]) or `run()`. Every suite runs in a fresh node
 // process, one after another, so no suite's heap or JIT state skews another's figures.
 //
@@ -14,7 +14,13 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const root = resolve(import.meta.dirname, '..');
-const SCOPES = { core: 'core', registry: 'registry', bridge: 'grpc-bridge', health: 'health' };
+const SCOPES = {
+  core: 'core',
+  registry: 'registry',
+  bridge: 'grpc-bridge',
+  health: 'health',
+  cluster: 'cluster',
+};
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const scopes = wanted.length ? wanted : Object.keys(SCOPES);
 for (const s of scopes) {

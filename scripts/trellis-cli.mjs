@@ -15,7 +15,8 @@ const COMMANDS = {
   },
   status: {
     module: 'packages/observer/dist/src/status-cli.js',
-    summary: 'print the supervision tree (a running observer, else the persisted registry)',
+    summary:
+      'print the supervision tree (a running observer, else the persisted registry); --cluster: every node of a cluster on etcd',
   },
   logs: {
     module: 'packages/observer/dist/src/logs-cli.js',
@@ -33,7 +34,17 @@ if (name === undefined || name === 'help' || name === '--help' || name === '-h')
   usage(name === undefined ? process.stderr : process.stdout);
   process.exit(name === undefined ? 2 : 0);
 }
-const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+// `status --cluster` is a cluster's view from etcd (@trellis/cluster), not this host's tree.
+const CLUSTER_STATUS = {
+  module: 'packages/cluster/dist/src/status-cli.js',
+  summary: 'every node of a cluster on etcd',
+};
+const command =
+  name === 'status' && args.includes('--cluster')
+    ? CLUSTER_STATUS
+    : Object.hasOwn(COMMANDS, name)
+      ? COMMANDS[name]
+      : undefined;
 if (!command) {
   process.stderr.write(`unknown command "${name}"\n`);
   usage(process.stderr);

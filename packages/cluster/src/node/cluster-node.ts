@@ -176,6 +176,7 @@ export class ClusterNode {
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #rejoining: Promise<void> | undefined;
   #leaseStore: EtcdLeaseStore | undefined;
+  #statusTimer: NodeJS.Timeout | undefined;
   readonly #startedAt = Date.now();
   readonly #log = getLogger();
 
@@ -354,6 +355,16 @@ export class ClusterNode {
       void this.#deleteName(name, pid).catch(() => {});
     }, pid);
     this.#localNames.set(name, { pid, ref });
+    this.#statusSoon();
+  }
+
+  /** The status record lists our names: publish it soon after they change (debounced). */
+  #statusSoon(): void {
+    if (this.#statusTimer !== undefined || this.#state === 'stopped') return;
+    this.#statusTimer = setTimeout(() => {
+      this.#statusTimer = undefined;
+      void this.#publishStatus().catch(() => {});
+    }, 50);
   }
 
   async #writeName(name: string, pid: Pid): Promise<void> {
@@ -402,6 +413,7 @@ export class ClusterNode {
     this.local.demonitor(held.ref);
     await this.#deleteName(name, held.pid);
     if (this.#names.get(name)?.pid === held.pid) this.#names.delete(name);
+    this.#statusSoon();
   }
 
   /** Where `name` is held (from the watched view: no etcd round trip), or undefined. */
@@ -890,6 +902,7 @@ export class ClusterNode {
     this.#state = 'stopped';
     if (current === this) current = undefined;
     if (this.#keepAliveTimer !== undefined) clearTimeout(this.#keepAliveTimer);
+    if (this.#statusTimer !== undefined) clearTimeout(this.#statusTimer);
     for (const t of this.#timers) clearInterval(t);
     this.#monitors.close();
     for (const { ref } of this.#localNames.values()) this.local.demonitor(ref);
