@@ -58,6 +58,7 @@ export {
 export * from './send-request.js';
 export * from './signals.js';
 export * from './supervisor/backoff.js';
+export { type CheckChildSpecsResult, checkChildSpecs } from './supervisor/check-child-specs.js';
 export * from './supervisor/child-spec.js';
 export * from './supervisor/flags.js';
 export {
@@ -65,6 +66,7 @@ export {
   type ChildInfo,
   countChildren,
   deleteChild,
+  getChildSpec,
   resetBackoff,
   restartChild,
   SupervisorRequestError,

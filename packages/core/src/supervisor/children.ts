@@ -19,6 +19,7 @@ import { type DownMessage, type ExitMessage, TIMEOUT } from '../process.js';
 import type { BackoffState } from './backoff.js';
 import type { NormalizedChildSpec } from './child-spec.js';
 import type { SupervisorFlags } from './flags.js';
+import { reportSupervisorEvent } from './reports.js';
 import type { RestartIntensity } from './restart-intensity.js';
 
 export class SupervisorStartError extends TrellisError {
@@ -93,6 +94,7 @@ export class SupState {
   }
 
   emit(e: DistributiveOmit<SupervisorEvent, 'supervisor' | 'supervisorName' | 'at'>): void {
+    reportSupervisorEvent(this.self, this.name, (id) => this.children.get(id)?.spec ?? this.template, e);
     const bus = eventBus(this.ctx.node);
     if (!bus.active) return;
     bus.publish({

@@ -16,7 +16,13 @@ import { formatReason } from '../exit-reason.js';
 import { IGNORE, type Ignore } from '../gen-server.js';
 import { isPid, type Pid } from '../pid.js';
 import { BackoffState } from './backoff.js';
-import { type ChildSpec, type ChildType, normalizeChildSpec, type RestartType } from './child-spec.js';
+import {
+  type ChildSpec,
+  type ChildType,
+  type NormalizedChildSpec,
+  normalizeChildSpec,
+  type RestartType,
+} from './child-spec.js';
 import { type Child, type SupState, shutdownChild, startChildProcess } from './children.js';
 
 export type SupRequest =
@@ -26,7 +32,8 @@ export type SupRequest =
   | { readonly op: 'delete_child'; readonly id: string }
   | { readonly op: 'which_children' }
   | { readonly op: 'count_children' }
-  | { readonly op: 'reset_backoff'; readonly id: string };
+  | { readonly op: 'reset_backoff'; readonly id: string }
+  | { readonly op: 'get_childspec'; readonly id: string | Pid };
 
 type Reply =
   | { readonly ok: true; readonly value: unknown }
@@ -203,6 +210,19 @@ async function dispatch(st: SupState, req: SupRequest): Promise<unknown> {
       c.backoff?.reset();
       return true;
     }
+    case 'get_childspec': {
+      // OTP's get_childspec/2: by id, or by pid (the only way on simple_one_for_one, which answers
+      // with its template).
+      const c = isPid(req.id) ? st.byPid.get(req.id) : simple ? undefined : st.children.get(req.id);
+      if (c === undefined) {
+        if (isPid(req.id))
+          throw err('ERR_CHILD_NOT_FOUND', 'not_found', `${req.id} is not a child of this supervisor`, {
+            pid: req.id,
+          });
+        throw simple ? simpleOnly(`getChildSpec(sup, "${req.id}")`) : notFound(req.id);
+      }
+      return c.spec;
+    }
   }
 }
 
@@ -337,6 +357,18 @@ export function whichChildren(sup: Pid | string, timeoutMs = INF): Promise<Child
 
 export function countChildren(sup: Pid | string, timeoutMs = INF): Promise<ChildCounts> {
   return request(sup, { op: 'count_children' }, timeoutMs);
+}
+
+/**
+ * OTP's get_childspec/2: the child's spec with every default filled in (by id, or by pid). The spec
+ * holds the start function, so it can be read only from the supervisor's own thread.
+ */
+export function getChildSpec(
+  sup: Pid | string,
+  id: string | Pid,
+  timeoutMs = INF,
+): Promise<NormalizedChildSpec> {
+  return request(sup, { op: 'get_childspec', id }, timeoutMs);
 }
 
 /** Resets a backoff child's count of consecutive restarts (Akka's explicit reset). */

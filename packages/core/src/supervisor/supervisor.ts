@@ -104,7 +104,8 @@ export function supervisorChild(
     startSupervisor(spec, { ...opts, clock: opts.clock ?? ctx.clock, link: ctx.parent }, ctx.node);
 }
 
-function validateSpecs(
+/** Normalizes and checks a supervisor's child specs (also checkChildSpecs). */
+export function validateSpecs(
   children: readonly ChildSpec[],
   flags: Required<SupervisorFlags>,
 ): NormalizedChildSpec[] {
