@@ -5,11 +5,13 @@ allocate hundreds of MiB between two readings (one measured leak reached 5x the 
 read every 2 s). So once the tools are imported the worker caps its own data segment with
 ``RLIMIT_DATA`` (Linux >= 4.7 counts every private writable mapping, malloc's mmaps included):
 
-    cap = VmData now + (limit - VmRSS now) - a stack's worth per tool thread not started yet
+    cap = VmData now + (limit - VmRSS now) + a stack's worth per tool thread not started yet
 
 Resident memory can only grow by touching such mappings (or by mapping files, which tools rarely
-do), so RSS stays within about the limit. ``RLIMIT_AS`` would not do: gRPC and glibc reserve far
-more address space than they use.
+do), so RSS stays within about the limit. The stacks of tool threads started later (8 MiB each)
+count in VmData but are barely resident; they are added so that they do not eat the tools' budget
+(a deep recursion that touches a whole stack could overshoot by that much: never seen).
+``RLIMIT_AS`` would not do: gRPC and glibc reserve far more address space than they use.
 
 An allocation refused by the cap raises MemoryError. The process is not trusted after that (any
 thread, gRPC's included, may have seen a failed allocation), so the worker reports it on stderr and
@@ -54,7 +56,7 @@ def arm_memory_cap(limit_mb: int, threads_to_come: int) -> int | None:
     rss_kb = _status_kb("VmRSS:")
     if data_kb is None or rss_kb is None:
         return None
-    headroom = limit_mb * 1024 * 1024 - rss_kb * 1024 - threads_to_come * _THREAD_STACK
+    headroom = limit_mb * 1024 * 1024 - rss_kb * 1024
     if headroom <= 0:
         print(
             f"trellis_worker: --max-rss-mb {limit_mb} is below what the worker uses after importing its "
@@ -62,7 +64,7 @@ def arm_memory_cap(limit_mb: int, threads_to_come: int) -> int | None:
             file=sys.stderr,
         )
         return None
-    cap = data_kb * 1024 + headroom
+    cap = data_kb * 1024 + headroom + threads_to_come * _THREAD_STACK
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY and cap > hard:
         cap = hard
