@@ -16,9 +16,10 @@
  * Writes bench-results/chaos.json and the chaos section of docs/reliability.md; exits 1 when any
  * check failed.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '@trellis/core';
 import { CHAOS_DEFAULTS } from './defaults.js';
 import { type FuzzReport, runFuzzPhase } from './fuzz/phase.js';
 import type { CheckResult, SutConfig } from './ipc.js';
@@ -29,6 +30,7 @@ import {
   type FoundProcess,
   findOrphans,
   killProcesses,
+  type ProcKey,
   processesOfRuns,
 } from './orphans.js';
 import { type ChaosReport, faultTable, repoRoot, summarizeCalls, writeChaosOutputs } from './report.js';
@@ -67,6 +69,9 @@ async function main(): Promise<number> {
   // The disk-full fault fills the home: on a tmpfs of its own (root), never the shared /tmp.
   smallHome = mountSmallHome(home, CHAOS_DEFAULTS.smallHomeMiB) ? home : undefined;
   if (smallHome !== undefined) process.env[SMALL_HOME_ENV] = '1';
+  // The tool-escape fault's tools write the (pid, start time) of the processes they start here.
+  const escapeDir = mkdtempSync(join(tmpdir(), 'trellis-chaos-escapees-'));
+  process.env.TRELLIS_CHAOS_ESCAPE_DIR = escapeDir;
   const logDir = join(root, 'bench-results', 'chaos-logs');
   mkdirSync(logDir, { recursive: true });
   tracker.start(250);
@@ -95,6 +100,11 @@ async function main(): Promise<number> {
     `chaos: run A (pid ${a.pid}) ready in ${(readyA.startMs / 1000).toFixed(1)} s; run id ${readyA.runId}`,
   );
   await sleep(Math.max(0, schedule.hostKillAtMs! - now()));
+  // A worker the host's death cannot reach: SIGSTOPped, it cannot act on its parent-death signal
+  // nor kill its tools' processes (since issue 13 a live worker does, so the helper processes alone
+  // no longer survive the kill). It and its helper are the orphans B's sweep must find.
+  const frozen = processesOfRuns([readyA.runId]).find((p) => p.cmd.includes('trellis_worker'));
+  if (frozen !== undefined) process.kill(frozen.pid, 'SIGSTOP');
   const killAt = now();
   a.kill9(killAt);
   await a.exited;
@@ -201,6 +211,17 @@ async function main(): Promise<number> {
         : [...end.byMarker, ...end.byDescendant].map((p) => `${p.pid} (${p.how}) ${p.cmd}`).join('; '),
   });
   if (end.total > 0) await killProcesses([...end.byMarker, ...end.byDescendant]);
+  const escapees = survivingEscapees(escapeDir);
+  checks.push({
+    name: 'zero surviving tool descendants',
+    ok: escapees.survivors.length === 0,
+    detail:
+      escapees.survivors.length === 0
+        ? `all ${escapees.total} processes the tool-escape faults started (plain, setsid, double fork) are gone`
+        : `${escapees.survivors.length} of ${escapees.total} still alive: ${escapees.survivors.map((p) => p.pid).join(', ')}`,
+  });
+  if (escapees.survivors.length > 0) await killProcesses(escapees.survivors);
+  rmSync(escapeDir, { recursive: true, force: true });
 
   const report: ChaosReport = {
     kind: 'chaos',
@@ -267,6 +288,21 @@ async function main(): Promise<number> {
  * After the host's kill -9 its workers exit on their own (parent-death signal, stdin EOF). Waits
  * until the set of run A's processes stops changing (bounded); what is left is the orphans.
  */
+/** The tool-escape faults' processes (escapeDir's files) that are still alive. */
+function survivingEscapees(dir: string): { total: number; survivors: ProcKey[] } {
+  const all: ProcKey[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.json')) continue;
+    try {
+      for (const [pid, startTime] of JSON.parse(readFileSync(join(dir, f), 'utf8')) as [number, number][])
+        all.push({ pid, startTime, cmd: 'sleep 3600 (tool-escape)' });
+    } catch {
+      // a file cut by the host's kill -9 mid-write cannot be: it is written under .tmp and renamed
+    }
+  }
+  return { total: all.length, survivors: all.filter((p) => isProcessAlive(p.pid, p.startTime)) };
+}
+
 async function settleOrphans(runId: string): Promise<FoundProcess[]> {
   const deadline = performance.now() + CHAOS_DEFAULTS.orphanSettleMs;
   let last = '';

@@ -43,6 +43,14 @@ export const CHAOS_DEFAULTS = Object.freeze({
   /** After the leak crosses maxRssMb, or the stuck call's deadline, the bridge must have recycled the worker within this long. */
   recycleWithinMs: 5000,
   leakMaxCalls: 10,
+  /** The hard-leak fault: MiB per call, far past the pool's maxRssMb in one call (issue 13: 100). */
+  leakHardMbPerCall: 100,
+  /** The one-line stderr flood: one line of this many MiB without a newline (a `\r` progress bar). */
+  stderrFloodMib: 50,
+  /** A worker's RSS may exceed its maxRssMb by at most this share (the kernel cap plus the 100 ms poll). */
+  rssOvershoot: 0.1,
+  /** A SIGSTOPped worker must be killed within (heartbeatMisses + 1) intervals, plus this slack. */
+  stopDetectSlackMs: 1000,
   /** A stuck (non-cooperative) tool holds its thread this long (its call's deadline is 1 s). */
   stuckHoldS: 8,
   /** Longest a fault may take to show (an exit, or a restart after it) before it counts as missing. */

@@ -82,6 +82,7 @@ export function manifestMs(kind: FaultKind): number {
     case 'thread-oom':
       return m.oom;
     case 'tool-leak':
+    case 'tool-leak-hard':
       return m.leak;
     default:
       return m.default;

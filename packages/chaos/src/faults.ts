@@ -18,7 +18,7 @@ import {
   runTask,
   whereis,
 } from '@trellis/core';
-import type { ToolPool } from '@trellis/grpc-bridge';
+import { BRIDGE_DEFAULTS, type ToolPool } from '@trellis/grpc-bridge';
 import { THROWN_MESSAGE } from './actors/chaos-thread.js';
 import { CRASH_MESSAGE } from './actors/kv-server.js';
 import { CHAOS_DEFAULTS } from './defaults.js';
@@ -41,6 +41,8 @@ export interface InjectorContext {
   readonly record: (f: FaultRecord) => void;
   /** Resolves true once the pool has recycled the worker `pid` (worker_recycled), false after `ms`. */
   readonly waitRecycle: (pool: string, pid: number, ms: number) => Promise<boolean>;
+  /** Resolves with performance.now() of the worker `pid`'s exit event, undefined after `ms`. */
+  readonly waitExit: (pool: string, pid: number, ms: number) => Promise<number | undefined>;
 }
 
 type Landing = Omit<FaultRecord, 'index' | 'kind' | 'run' | 'atMs'>;
@@ -131,6 +133,12 @@ export class FaultInjector {
         return this.#stuck(p, announce);
       case 'tool-leak':
         return this.#leak(p, announce);
+      case 'tool-leak-hard':
+        return this.#leakHard(p, announce);
+      case 'tool-escape':
+        return this.#escape(p);
+      case 'stderr-flood':
+        return this.#stderrFlood(p);
       case 'thread-throw':
         return this.#crashActor(p, announce, NAMES.threads, { op: 'throw' }, `error:${THROWN_MESSAGE}`);
       case 'thread-exit':
@@ -205,7 +213,7 @@ export class FaultInjector {
     return { group: w.pool.name, target: String(w.pid), status: 'effective', fatal, expect };
   }
 
-  #stopWorker(p: PlannedFault, ms: number, fatal: boolean): Landing {
+  async #stopWorker(p: PlannedFault, ms: number, fatal: boolean): Promise<Landing> {
     const w = this.#pickWorker(p, this.#c.pools);
     if (w === undefined) return noTarget('pool');
     const st = readProcStat(w.pid);
@@ -231,13 +239,27 @@ export class FaultInjector {
         }
       }),
     );
-    return {
+    const landing: Landing = {
       group: w.pool.name,
       target: String(w.pid),
       status: doomed ? 'absorbed-doomed' : fatal ? 'effective' : 'non-fatal',
       fatal,
       expect: fatal ? ['ERR_HEARTBEAT_MISSED'] : [],
       note: `stopped ${ms} ms`,
+    };
+    if (!fatal || doomed) return landing;
+    // Issue 13, defect 6: the stopped worker must be killed within (misses + 1) heartbeat
+    // intervals of the stop. The time is this fault's figure (docs/reliability.md).
+    const stoppedAt = performance.now();
+    const bound = (CHAOS_DEFAULTS.heartbeatMisses + 1) * CHAOS_DEFAULTS.heartbeatIntervalMs;
+    const exited = await this.#c.waitExit(w.pool.name, w.pid, ms);
+    if (exited === undefined) return { ...landing, note: `stopped ${ms} ms; no exit seen while stopped` };
+    const detectMs = Math.round(exited - stoppedAt);
+    const late = detectMs > bound + CHAOS_DEFAULTS.stopDetectSlackMs;
+    return {
+      ...landing,
+      status: late ? 'unexpected' : landing.status,
+      note: `stopped ${ms} ms; detected (killed) after ${detectMs} ms (bound ${bound} ms)`,
     };
   }
 
@@ -305,7 +327,9 @@ export class FaultInjector {
     // Recorded before the first call: the recycle may be reported before this fault has landed.
     announce(pool.name, String(w.pid), ['max_rss'], false);
     const mb = CHAOS_DEFAULTS.leakMbPerCall;
-    const limit = CHAOS_DEFAULTS.poolAMaxRssMb * 1024 * 1024;
+    // Up to the bridge's graceful-recycle share of maxRssMb (BRIDGE_DEFAULTS.softRssRatio): past it
+    // the worker is replaced while it serves; the hard limit itself is tool-leak-hard's.
+    const limit = CHAOS_DEFAULTS.poolAMaxRssMb * BRIDGE_DEFAULTS.softRssRatio * 1024 * 1024;
     let rss = 0;
     let ended = '';
     for (let i = 0; i < CHAOS_DEFAULTS.leakMaxCalls && rss <= limit; i++) {
@@ -337,6 +361,89 @@ export class FaultInjector {
       expect: [],
       note: `RSS ${(rss / 2 ** 20).toFixed(0)} MiB (maxRssMb ${CHAOS_DEFAULTS.poolAMaxRssMb}) and no recycle within ${CHAOS_DEFAULTS.recycleWithinMs} ms${ended ? `; last leak call: ${ended}` : ''}`,
     };
+  }
+
+  /**
+   * Issue 13, defect 7: `leak(100 MiB)` calls aimed at one worker of pool A (maxRssMb 120) until
+   * one fails. The kernel cap (or the 100 ms RSS poll) must end the worker: the call fails with
+   * ERR_WORKER_MEMORY_LIMIT, the worker exits with it (fatal, matched with its restart), and its RSS
+   * never goes above maxRssMb + 10% (the end-of-run check reads the pools' peak).
+   */
+  async #leakHard(p: PlannedFault, announce: Announce): Promise<Landing> {
+    const t = this.#poolATarget(p);
+    if ('status' in t) return t;
+    const { pool, w, key, base } = t;
+    this.#doomed.add(key);
+    announce(pool.name, String(w.pid), ['ERR_WORKER_MEMORY_LIMIT']);
+    const mb = CHAOS_DEFAULTS.leakHardMbPerCall;
+    let ended = '';
+    for (let i = 0; i < CHAOS_DEFAULTS.leakMaxCalls && ended === ''; i++) {
+      const o = await this.#c.ledger.run(`fault:${p.kind}`, 5000, () =>
+        pool.call<number>('leak', { mb }, { sessionId: targetSession(w.pid), timeoutMs: 5000 }),
+      );
+      if (o.kind !== 'ok') ended = o.kind === 'error' ? o.code : o.kind;
+    }
+    const peak = `pool peak RSS ${(pool.stats().peakWorkerRssBytes / 2 ** 20).toFixed(0)} MiB of ${CHAOS_DEFAULTS.poolAMaxRssMb}`;
+    const fatalBase = { ...base, fatal: true };
+    if (ended === 'ERR_WORKER_MEMORY_LIMIT')
+      return { ...fatalBase, status: 'effective', expect: ['ERR_WORKER_MEMORY_LIMIT'], note: peak };
+    if (ended === 'ERR_CHAOS_TARGET_GONE' || POOL_GONE.includes(ended))
+      return { ...fatalBase, status: 'absorbed-doomed', expect: [], note: `leak call ended with ${ended}` };
+    return {
+      ...fatalBase,
+      status: 'unexpected',
+      expect: [],
+      note: `${CHAOS_DEFAULTS.leakMaxCalls} leaks of ${mb} MiB ended with ${ended || 'success'}; ${peak}`,
+    };
+  }
+
+  /**
+   * Issue 13, defect 1: a tool starts three `sleep`s that try to outlive its worker (plain child,
+   * new session, double fork). Non-fatal: the call succeeds; whatever later ends the worker (a
+   * kill, a recycle, the host's kill -9, the final stop) must take them along. The driver checks at
+   * the end that none survived (their pids and start times are in TRELLIS_CHAOS_ESCAPE_DIR).
+   */
+  async #escape(p: PlannedFault): Promise<Landing> {
+    const t = this.#poolATarget(p);
+    if ('status' in t) return t;
+    const { pool, w, base } = t;
+    const o = await this.#c.ledger.run(`fault:${p.kind}`, 5000, () =>
+      pool.call<number[]>('spawn_escapees', {}, { sessionId: targetSession(w.pid), timeoutMs: 5000 }),
+    );
+    if (o.kind === 'ok') return { ...base, status: 'non-fatal', expect: [], note: 'three escapees started' };
+    const code = o.kind === 'error' ? o.code : o.kind;
+    const gone = POOL_GONE.includes(code) || code === 'ERR_CHAOS_TARGET_GONE';
+    return { ...base, status: gone ? 'absorbed-dead' : 'unexpected', expect: [], note: `ended with ${code}` };
+  }
+
+  /**
+   * Issue 13, defect 3: one 50 MiB stderr line without a newline, from a pool-A worker. The host
+   * reads it into onStderr: the call must succeed and nothing may exit (a stall of the host's event
+   * loop used to get the worker killed for missed heartbeats).
+   */
+  async #stderrFlood(p: PlannedFault): Promise<Landing> {
+    const t = this.#poolATarget(p);
+    if ('status' in t) return t;
+    const { pool, w, base } = t;
+    const t0 = performance.now();
+    const o = await this.#c.ledger.run(`fault:${p.kind}`, 20_000, () =>
+      pool.call<number>(
+        'stderr_line',
+        { mib: CHAOS_DEFAULTS.stderrFloodMib },
+        { sessionId: targetSession(w.pid), timeoutMs: 20_000 },
+      ),
+    );
+    const ms = Math.round(performance.now() - t0);
+    if (o.kind === 'ok')
+      return {
+        ...base,
+        status: 'non-fatal',
+        expect: [],
+        note: `${CHAOS_DEFAULTS.stderrFloodMib} MiB line in ${ms} ms`,
+      };
+    const code = o.kind === 'error' ? o.code : o.kind;
+    const gone = POOL_GONE.includes(code) || code === 'ERR_CHAOS_TARGET_GONE';
+    return { ...base, status: gone ? 'absorbed-dead' : 'unexpected', expect: [], note: `ended with ${code}` };
   }
 
   // ---- actors ------------------------------------------------------------------------------------

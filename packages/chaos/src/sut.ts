@@ -71,6 +71,9 @@ const recycles: RecycleRecord[] = [];
 /** `pool:pid` of every worker the bridge recycled, and who waits to hear of the next one. */
 const recycled = new Set<string>();
 const recycleWaiters: (() => void)[] = [];
+/** `pool:pid` -> performance.now() of each worker_exited event, and who waits to hear of the next. */
+const exitedAt = new Map<string, number>();
+const exitWaiters: (() => void)[] = [];
 const samples: ResourceSample[] = [];
 const sent = { faults: 0, exits: 0, restarts: 0, recycles: 0, samples: 0 };
 let recording = true;
@@ -85,6 +88,10 @@ const tree = buildTree({ home, onStderr: (line, pid) => process.stderr.write(`[p
 const [poolA, poolB] = tree.pools as [ToolPool, ToolPool];
 for (const pool of tree.pools) {
   pool.on((e) => {
+    if (e.type === 'worker_exited') {
+      exitedAt.set(`${pool.name}:${e.pid}`, performance.now());
+      for (const w of exitWaiters.splice(0)) w();
+    }
     if (!recording) return;
     // A recycled worker's old process ends with reason `recycled`: the recycle, not an exit.
     if (e.type === 'worker_recycled') {
@@ -198,6 +205,7 @@ const injector = new FaultInjector({
   now,
   record: (f) => faults.push(f),
   waitRecycle,
+  waitExit,
 });
 const timers: NodeJS.Timeout[] = [];
 if (cfg.faults) {
@@ -251,6 +259,17 @@ checks.push(await poolsServe(checkCtx));
 const reg = await registryExact(checkCtx, runId);
 checks.push(reg.check);
 checks.push(await leaseCheck({ ...checkCtx, leader: leaderObservation() }));
+{
+  // Issue 13, defect 7: no worker above its maxRssMb by more than rssOvershoot (pool A has one; the
+  // host reads each worker's RSS every 100 ms and keeps the peak).
+  const peak = poolA.stats().peakWorkerRssBytes / 2 ** 20;
+  const bound = CHAOS_DEFAULTS.poolAMaxRssMb * (1 + CHAOS_DEFAULTS.rssOvershoot);
+  checks.push({
+    name: 'peak worker RSS within its limit',
+    ok: peak <= bound,
+    detail: `pool-a peak ${peak.toFixed(1)} MiB, maxRssMb ${CHAOS_DEFAULTS.poolAMaxRssMb} (+${CHAOS_DEFAULTS.rssOvershoot * 100}%: ${bound.toFixed(0)} MiB)`,
+  });
+}
 const pools: SutFinal['pools'] = Object.fromEntries(
   tree.pools.map((p) => {
     const s = p.stats();
@@ -303,6 +322,24 @@ async function waitRecycle(pool: string, pid: number, ms: number): Promise<boole
     });
   }
   return true;
+}
+
+/** performance.now() of the exit event of `pool`'s worker `pid`; undefined after `ms`. */
+async function waitExit(pool: string, pid: number, ms: number): Promise<number | undefined> {
+  const key = `${pool}:${pid}`;
+  const deadline = performance.now() + ms;
+  while (!exitedAt.has(key)) {
+    const left = deadline - performance.now();
+    if (left <= 0) return undefined;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, left);
+      exitWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+  return exitedAt.get(key);
 }
 
 async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
