@@ -6,6 +6,7 @@
 import { benchHostKill } from './host-kill.js';
 import { benchLane } from './lane.js';
 import { benchHostTool, benchRecycle, benchSessionAffinity } from './parity.js';
+import { benchDescendantReap, benchHungWorker, benchMemoryLimit } from './reliability.js';
 import type { BenchResult } from './result.js';
 import { benchStartup } from './startup.js';
 import { benchStderr } from './stderr.js';
@@ -24,4 +25,7 @@ export const suites: Record<string, () => Promise<BenchResult[]>> = {
   recycle: benchRecycle,
   stderr: benchStderr,
   telemetry: benchTelemetry,
+  'descendant-reap': benchDescendantReap,
+  'hung-worker': benchHungWorker,
+  'memory-limit': benchMemoryLimit,
 };
