@@ -137,6 +137,16 @@ function checkName(v: unknown, field: string): string {
   return v;
 }
 
+/** A JSON record of ours, or undefined when the value is something else. */
+function parseRecord<R>(kv: IKeyValue, ok: (x: Record<string, unknown>) => boolean): R | undefined {
+  try {
+    const v = JSON.parse(kv.value.toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null && ok(v as Record<string, unknown>) ? (v as R) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 let current: ClusterNode | undefined;
 
 /** The cluster node started last in this process (the one `registerGlobal` & co. use by default). */
@@ -826,12 +836,32 @@ export class ClusterNode {
         }
         this.membership.delete(id, inc || (this.membership.get(id)?.incarnation ?? 0));
       } else {
-        const v = JSON.parse(kv.value.toString('utf8')) as Omit<Member, 'incarnation'>;
+        const v = parseRecord<Omit<Member, 'incarnation'>>(
+          kv,
+          (x) => typeof x.node === 'string' && typeof x.address === 'string',
+        );
+        if (v === undefined) throw new Error('not a member record');
         this.membership.put({ ...v, incarnation: num(kv.create_revision) });
       }
     } else if (kind === 'names') {
       if (deleted) this.#names.delete(id);
-      else this.#names.set(id, JSON.parse(kv.value.toString('utf8')) as NameRecord);
+      else {
+        const v = parseRecord<NameRecord>(kv, (x) => typeof x.node === 'string' && typeof x.pid === 'string');
+        if (v === undefined) throw new Error('not a name record');
+        this.#names.set(id, v);
+      }
+    }
+  }
+
+  /** A key that is not ours to parse (written by hand, another version) is logged and skipped, never fatal. */
+  #applySafe(kv: IKeyValue, deleted: boolean, prev?: IKeyValue): void {
+    try {
+      this.#apply(kv, deleted, prev);
+    } catch (e) {
+      this.#log.warn(
+        { key: kv.key.toString('utf8'), err: String(e) },
+        'cluster key skipped: not a Trellis record',
+      );
     }
   }
 
@@ -839,8 +869,8 @@ export class ClusterNode {
   async #follow(): Promise<void> {
     const rev = await this.#resync();
     const w = await this.etcd.watchPrefix(this.prefix, rev + 1);
-    w.on('put', (kv) => this.#apply(kv, false));
-    w.on('delete', (kv, prev) => this.#apply(kv, true, prev));
+    w.on('put', (kv) => this.#applySafe(kv, false));
+    w.on('delete', (kv, prev) => this.#applySafe(kv, true, prev));
     w.on('error', (e) => this.#log.warn({ err: String(e) }, 'cluster watch error'));
     this.#watcher = w;
   }
@@ -850,18 +880,22 @@ export class ClusterNode {
       this.etcd.rangePrefix(`${this.prefix}members/`),
       this.etcd.rangePrefix(`${this.prefix}names/`),
     ]);
-    this.membership.reset(
-      m.kvs.map((kv) => ({
-        ...(JSON.parse(kv.value.toString('utf8')) as Omit<Member, 'incarnation'>),
-        incarnation: num(kv.create_revision),
-      })),
-    );
-    this.#names.clear();
-    for (const kv of n.kvs)
-      this.#names.set(
-        kv.key.toString('utf8').slice(`${this.prefix}names/`.length),
-        JSON.parse(kv.value.toString('utf8')),
+    const members: Member[] = [];
+    for (const kv of m.kvs) {
+      const v = parseRecord<Omit<Member, 'incarnation'>>(
+        kv,
+        (x) => typeof x.node === 'string' && typeof x.address === 'string',
       );
+      if (v !== undefined) members.push({ ...v, incarnation: num(kv.create_revision) });
+      else
+        this.#log.warn({ key: kv.key.toString('utf8') }, 'cluster key skipped: not a Trellis member record');
+    }
+    this.membership.reset(members);
+    this.#names.clear();
+    for (const kv of n.kvs) {
+      const v = parseRecord<NameRecord>(kv, (x) => typeof x.node === 'string' && typeof x.pid === 'string');
+      if (v !== undefined) this.#names.set(kv.key.toString('utf8').slice(`${this.prefix}names/`.length), v);
+    }
     return Math.min(m.revision, n.revision);
   }
 
