@@ -37,18 +37,13 @@ import {
 } from './errors.js';
 import { type ChildView, type RunView, viewChild, viewRun } from './inspect.js';
 import { consoleLogger, type RegistryLogger } from './logger.js';
+import { checkGrace, checkPeerCheck, reapWithoutRegistry } from './open-checks.js';
 import { PeerWatch } from './peer-watch.js';
 import type { ChildRecord, RunRecord } from './records.js';
 import type { StopReport, SweepReport } from './report.js';
 import { stopRun } from './stop-run.js';
 import { RegistryStore, type StoreRecovery } from './store.js';
-import {
-  anyDeadRun,
-  type SweepContext,
-  type SweepOptions,
-  sweepRegistry,
-  sweepWithoutRegistry,
-} from './sweep.js';
+import { anyDeadRun, type SweepContext, type SweepOptions, sweepRegistry } from './sweep.js';
 
 export interface RegistryOptions {
   /** Registry directory. Precedence: this option > `TRELLIS_HOME` > `<cwd>/.trellis`. */
@@ -428,58 +423,4 @@ export class Registry implements ProcessTracker {
   #assertOpen(operation: string): void {
     if (this.#closed) throw new RegistryClosedError(operation);
   }
-}
-
-/**
- * The registry cannot be opened (full disk, read-only directory), so this app will not start; but the
- * previous run's orphans can still be reaped: their run ids carry this home's tag and their dead host's
- * PID and start time, which is all the marker scan needs (issue 13, defect 4). A failure here must not
- * hide the error the caller is about to get, so it is only logged.
- */
-async function reapWithoutRegistry(
-  dir: string,
-  graceMs: number,
-  clock: Clock,
-  logger: RegistryLogger,
-  cause: RegistryUnavailableError,
-): Promise<void> {
-  try {
-    const report = await sweepWithoutRegistry({
-      here: currentIdentity(homeTagFor(dir)),
-      logger,
-      clock,
-      graceMs,
-      killTimeoutMs: REGISTRY_DEFAULTS.killTimeoutMs,
-      pollMs: REGISTRY_DEFAULTS.pollMs,
-    });
-    if (report.killed.length > 0) {
-      logger.warn(
-        `trellis registry: ${dir} is unusable (${cause.reason}); reaped ${report.killed.length} leftover process(es) of dead runs by their run marker anyway`,
-        { dir, killed: report.killed.length },
-      );
-    }
-  } catch (err) {
-    logger.warn(`trellis registry: the marker scan without a registry failed: ${(err as Error).message}`, {
-      dir,
-    });
-  }
-}
-
-function checkPeerCheck(ms: number): number {
-  if (!(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0)) {
-    throw new InvalidRegistryOptionsError(
-      `peerCheckMs must be a finite number >= 0 (0 turns the check off), got ${String(ms)}`,
-      { peerCheckMs: ms },
-    );
-  }
-  return ms;
-}
-
-function checkGrace(graceMs: number): number {
-  if (!(typeof graceMs === 'number' && Number.isFinite(graceMs) && graceMs >= 0)) {
-    throw new InvalidRegistryOptionsError(`graceMs must be a finite number >= 0, got ${String(graceMs)}`, {
-      graceMs,
-    });
-  }
-  return graceMs;
 }
