@@ -68,6 +68,13 @@ export function unavailableReason(cause: unknown): UnavailableReason {
   return 'other';
 }
 
+function isReadOnlyFs(cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | null)?.code;
+  return (
+    code === 'EROFS' || code === 30 || /read-only file system/i.test((cause as Error | null)?.message ?? '')
+  );
+}
+
 /**
  * The registry file cannot be created, opened or written for a reason other than its contents: a full
  * filesystem, a read-only or foreign-owned directory. The message names the path and the fix.
@@ -83,10 +90,10 @@ export class RegistryUnavailableError extends TrellisError {
         () =>
           'the filesystem is full: free space on it, or point TRELLIS_HOME (or the dir option) at a directory on a filesystem with room',
       )
-      .with(
-        'not_writable',
-        () =>
-          'the directory is not writable by this user: make it writable, or point TRELLIS_HOME (or the dir option) at a writable directory',
+      .with('not_writable', () =>
+        isReadOnlyFs(cause)
+          ? 'the directory is on a read-only filesystem: remount it read-write, or point TRELLIS_HOME (or the dir option) at a writable directory'
+          : 'the directory is not writable by this user: make it writable, or point TRELLIS_HOME (or the dir option) at a writable directory',
       )
       .with(
         'other',

@@ -229,7 +229,7 @@ describe('a full or read-only filesystem under TRELLIS_HOME', { skip: NEEDS_ROOT
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /ERR_REGISTRY_UNAVAILABLE/);
       assert.match(r.stderr, new RegExp(`cannot use the process registry at ${join(home, 'registry.mdb')}`));
-      assert.match(r.stderr, /not writable by this user: make it writable, or point TRELLIS_HOME/);
+      assert.match(r.stderr, /on a read-only filesystem: remount it read-write, or point TRELLIS_HOME/);
       assert.match(r.stderr, /reaped \d+ leftover process\(es\) of dead runs by their run marker/);
       // Reaped before the error: the app did not start, the orphans did not stay.
       assert.deepEqual(groupMembers(orphan.pgid), [], 'the orphan’s group is gone');
