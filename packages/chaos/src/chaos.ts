@@ -222,6 +222,17 @@ async function main(): Promise<number> {
   });
   if (escapees.survivors.length > 0) await killProcesses(escapees.survivors);
   rmSync(escapeDir, { recursive: true, force: true });
+  // Shared-memory payloads (the lane's /dev/shm segments) are tracked like processes: none of the
+  // runs may leave one, whether it was stopped in order (B) or killed -9 (A, swept by B's registry).
+  const segments = leftoverSegments(runIds);
+  checks.push({
+    name: 'zero leftover shared-memory segments',
+    ok: segments.length === 0,
+    detail:
+      segments.length === 0
+        ? `no /dev/shm/trellis-shm.<run>.* of the ${runIds.length} runs`
+        : `left in /dev/shm: ${segments.join(', ')}`,
+  });
 
   const report: ChaosReport = {
     kind: 'chaos',
@@ -347,3 +358,14 @@ main().then(
     process.exit(2);
   },
 );
+
+/** /dev/shm segments named after one of `runIds` (grpc-bridge src/shm/segments.ts). */
+function leftoverSegments(runIds: readonly string[]): string[] {
+  let names: string[];
+  try {
+    names = readdirSync('/dev/shm');
+  } catch {
+    return [];
+  }
+  return names.filter((n) => runIds.some((id) => n.startsWith(`trellis-shm.${id}.`)));
+}

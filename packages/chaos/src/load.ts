@@ -119,6 +119,34 @@ export const OPS: readonly Op[] = [
     },
   },
   {
+    // 1-3 MiB: over the lane's shared-memory threshold, so the bytes go through /dev/shm.
+    name: 'pool-b.digest_large',
+    weight: 1,
+    run: (rng, l, t) => {
+      const data = Buffer.alloc(rng.int(1024 * 1024, 3 * 1024 * 1024), rng.int(0, 255));
+      for (let i = 0; i < 64; i++) data[rng.int(0, data.length - 1)] = rng.int(0, 255);
+      const hex = createHash('sha256').update(data).digest('hex');
+      return l.run('pool-b.digest_large', POOL_T, () => t.poolB.call('digest', data), same(hex));
+    },
+  },
+  {
+    name: 'pool-b.blob',
+    weight: 1,
+    run: (rng, l, t) => {
+      const n = rng.int(1024 * 1024, 3 * 1024 * 1024);
+      const fill = rng.int(0, 255);
+      return l.run(
+        'pool-b.blob',
+        POOL_T,
+        () => t.poolB.call<Buffer>('blob', { n, fill }),
+        (b) =>
+          b.length === n && b[0] === fill && b[n - 1] === fill
+            ? undefined
+            : `blob of ${b.length} bytes, not ${n} x ${fill}`,
+      );
+    },
+  },
+  {
     name: 'pool-b.slow_echo',
     weight: 1,
     run: (rng, l, t) => {

@@ -232,8 +232,11 @@ export async function benchInThreadCalls(): Promise<BenchResult[]> {
       baseline: median(rawC),
       baselineName: 'bare mailbox answering a promise',
       ratio: median(s) / median(rawC),
-      target: '>= 1,000,000 call/s',
-      pass: median(s) >= 1_000_000,
+      // Ratios, not ">= 1,000,000 call/s": on a slow day the bare mailbox slows down as much, and
+      // "no" must mean a regression. The floors are 1,000,000 call/s against the bare mailbox of the
+      // reference day (2026-11-23: 2.71 M/s with 1 in flight, 7.34 M/s with 64).
+      target: `>= ${inFlight === 1 ? '0.37' : '0.136'}x baseline (1,000,000 call/s on the reference day)`,
+      pass: median(s) / median(rawC) >= (inFlight === 1 ? 0.37 : 0.136),
       samples: s,
     });
   }
@@ -255,8 +258,9 @@ export async function benchInThreadRestart(): Promise<BenchResult[]> {
       baseline: median(start),
       baselineName: 'startServer of a fresh gen_server, p50',
       ratio: p50 / median(start),
-      target: 'p50 < 50 us',
-      pass: p50 < 50,
+      // A ratio, not "p50 < 50 us": 15x is 50 us against the 3.2 us fresh start of 2026-11-23.
+      target: 'ratio <= 15 (50 us against a 3.2 us fresh start on the reference day)',
+      pass: p50 / median(start) <= 15,
       samples: [percentile(restart, 50), percentile(restart, 90), percentile(restart, 99)],
     },
   ];

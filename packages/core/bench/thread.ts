@@ -255,8 +255,10 @@ export async function benchWarmRestart(runs = 20): Promise<BenchResult> {
     'ms',
     median(base),
     'new Worker(file) -> first message p50',
-    'p50 < 5 ms',
-    v < 5,
+    // A ratio, not "p50 < 5 ms": on a slow day both sides slow down and "no" must mean a regression.
+    // 0.14x is 5 ms against the 35.5 ms cold start measured on 2026-11-23.
+    'ratio <= 0.14 (5 ms against a 35.5 ms cold start on the reference day)',
+    v / median(base) <= 0.14,
     ours,
   );
 }

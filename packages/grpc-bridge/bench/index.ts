@@ -6,6 +6,7 @@
 import { benchHostKill } from './host-kill.js';
 import { benchLane } from './lane.js';
 import { benchHostTool, benchRecycle, benchSessionAffinity } from './parity.js';
+import { benchPayload } from './payload.js';
 import { benchDescendantReap, benchHungWorker, benchMemoryLimit } from './reliability.js';
 import type { BenchResult } from './result.js';
 import { benchStartup } from './startup.js';
@@ -16,6 +17,7 @@ import { benchUnary } from './unary.js';
 
 export const suites: Record<string, () => Promise<BenchResult[]>> = {
   lane: benchLane,
+  payload: benchPayload,
   unary: benchUnary,
   throughput: benchThroughput,
   startup: benchStartup,

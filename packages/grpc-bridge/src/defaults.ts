@@ -61,6 +61,10 @@ export const BRIDGE_DEFAULTS = Object.freeze({
   streamHighWaterMark: 16,
   /** Calls go over each worker's call lane (docs/grpc-bridge.md, "The call lane"). */
   lane: true,
+  /** Payloads of at least this many bytes go through shared memory on the lane. */
+  shmThresholdBytes: 1024 * 1024,
+  /** The largest shared-memory payload, either way (separate from maxMessageBytes). */
+  maxShmBytes: 1024 * 1024 * 1024,
   /** Bytes of each worker's stderr kept for error messages. */
   stderrTailBytes: 8192,
   /**

@@ -96,6 +96,15 @@ export function checkArgs(schema: Record<string, unknown>, args: unknown): strin
   return undefined;
 }
 
+/** The failure a host call's signal carries when its Python caller cancelled it or ran out of time. */
+export function hostCallCancelled(): Error {
+  return new HostToolFailure(
+    grpc.status.CANCELLED,
+    'Cancelled',
+    'the Python caller cancelled the host call, or its deadline passed',
+  );
+}
+
 export class HostService {
   readonly tools = new Map<string, HostTool>();
   #server: grpc.Server | undefined;
@@ -168,13 +177,32 @@ export class HostService {
     call: grpc.ServerUnaryCall<CallHostToolRequest__Output, CallHostToolResponse>,
     cb: grpc.sendUnaryData<CallHostToolResponse>,
   ): void {
-    const req = call.request;
     const ac = new AbortController();
+    // grpc-js emits 'cancelled' both when the Python side cancels the RPC and when its deadline
+    // (the Python call's remaining budget) passes: one listener covers both, no timer of our own.
+    const onCancel = (): void => ac.abort(hostCallCancelled());
+    call.on('cancelled', onCancel);
+    this.run(call.request, ac, (err, res) => {
+      call.off('cancelled', onCancel);
+      cb(err, res);
+    });
+  }
+
+  /**
+   * Runs one host tool call, from the HostService RPC or from a worker's call lane
+   * (lane/lane-client.ts): `ac` aborts it (the host tool's signal), `reply` gets the result or the
+   * status (code, details and the ErrorDetail trailer) exactly once.
+   */
+  run(
+    req: CallHostToolRequest__Output,
+    ac: AbortController,
+    reply: (err: Partial<grpc.StatusObject> | null, res?: CallHostToolResponse) => void,
+  ): void {
+    const cb = reply;
     let done = false;
     const finish = (err: unknown, result?: unknown): void => {
       if (done) return;
       done = true;
-      call.off('cancelled', onCancel);
       if (err === undefined) {
         const p = encodeArgs(result === undefined || result === null ? undefined : (result as ToolArgs));
         if (p instanceof ArgsEncodingProblem) {
@@ -198,18 +226,6 @@ export class HostService {
         ),
       );
     };
-    // grpc-js emits 'cancelled' both when the Python side cancels the RPC and when its deadline
-    // (the Python call's remaining budget) passes: one listener covers both, no timer of our own.
-    const onCancel = (): void => {
-      ac.abort(
-        new HostToolFailure(
-          grpc.status.CANCELLED,
-          'Cancelled',
-          'the Python caller cancelled the host call, or its deadline passed',
-        ),
-      );
-    };
-    call.on('cancelled', onCancel);
     const tool = this.tools.get(req.tool);
     if (tool === undefined) {
       const names = [...this.tools.keys()].sort().join(', ') || '(none)';

@@ -132,11 +132,10 @@ def test_lane_deadline_is_enforced_and_seen_by_the_tool(worker: Worker):
     try:
         t0 = time.monotonic()
         lane.call(4, "hang", {"token": token}, timeout_ms=300)
-        kind, call_id, body = lane.recv()
-        assert time.monotonic() - t0 >= 0.29
-        assert (kind, call_id) == (lane_pb2.LANE_ERROR, 4)
-        assert lane_pb2.LaneError.FromString(body).code == grpc.StatusCode.DEADLINE_EXCEEDED.value[0]
+        # The tool is cancelled at its deadline; like a gRPC server, the worker sends no answer (the
+        # host's own deadline, set before it sent the call, has settled it).
         assert wait_until(lambda: worker.call("observed", {"token": token}), timeout=5) == "cancelled"
+        assert time.monotonic() - t0 >= 0.29
         lane.call(5, "context_info", {}, timeout_ms=5000)
         kind, call_id, body = lane.recv()
         info = _result(body)

@@ -357,3 +357,48 @@ def crash(mode: Literal["exit", "segv", "abort"] = "exit", code: int = 3) -> Non
     elif mode == "abort":
         os.abort()
     os._exit(code)
+
+
+@tool(zero_copy=True)
+def shm_where(data: memoryview) -> dict[str, Any]:
+    """Where the bytes of `data` live: the base buffer address of a NumPy array over them and the
+    /dev/shm mapping of this process it falls in (None: ordinary memory), to prove 0 copies."""
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    address = arr.__array_interface__["data"][0]
+    segment = None
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        for line in maps:
+            parts = line.split()
+            if len(parts) >= 6 and parts[5].startswith("/dev/shm/trellis-shm."):
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                if lo <= address < hi:
+                    segment = parts[5]
+    return {
+        "nbytes": data.nbytes,
+        "segment": segment,
+        "first": int(arr[0]) if arr.size else None,
+        "last": int(arr[-1]) if arr.size else None,
+    }
+
+
+@tool(zero_copy=True)
+def shm_fill(ctx: ToolContext, n: int, value: int) -> memoryview:
+    """n bytes of `value`, built in ctx.shared_buffer through a NumPy view (sent back uncopied)."""
+    import numpy as np
+
+    buf = ctx.shared_buffer(n)
+    np.frombuffer(buf, dtype=np.uint8)[:] = value
+    return buf
+
+
+@tool(zero_copy=True)
+def shm_hold(data: memoryview, ctx: ToolContext, seconds: float = 30.0) -> int:
+    """Maps `data`, allocates a shared buffer as large, then waits (cancellable): a call that holds
+    segments on both sides, for kill -9 tests."""
+    ctx.shared_buffer(data.nbytes)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not ctx.cancelled:
+        time.sleep(0.01)
+    return data.nbytes

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .errors import Cancelled, DeadlineExceededError
 
 if TYPE_CHECKING:
+    from .shm import ShmConfig
     from .telemetry import CallTelemetry, CallTrace
 
 _EVENT_LOCK = threading.Lock()
@@ -76,6 +77,10 @@ class ToolContext:
         # Set by the server when the host sent a trace context and opentelemetry is installed.
         self._trace: CallTrace | None = None
         self._telemetry: CallTelemetry | None = None
+        # Set by the call lane when it carries shared-memory payloads (shm.py); the segments this
+        # call allocated, removed at its end unless sent back as its result.
+        self._shm: ShmConfig | None = None
+        self._segments: list[str] | None = None
 
     # --- lazily built members -------------------------------------------------------------------
 
@@ -127,6 +132,27 @@ class ToolContext:
     def cancelled(self) -> bool:
         """True once the call is cancelled, has passed its deadline, or the worker is shutting down."""
         return self._cancelled
+
+    def shared_buffer(self, nbytes: int) -> memoryview:
+        """A writable buffer of ``nbytes`` to build a large result in, for ``@tool(zero_copy=True)``.
+
+        Over the call lane with shared memory it is a new shared-memory segment: return it (or a
+        NumPy array over it, ``np.frombuffer(buf, dtype)``) and it reaches the caller with no copy.
+        Elsewhere (a unary gRPC call, a small result) it is ordinary memory and the result is sent
+        as usual. Raises PayloadTooLargeError over the pool's ``maxShmBytes``.
+        """
+        shm = self._shm
+        if shm is None or not shm.enabled or nbytes < shm.threshold:
+            return memoryview(bytearray(nbytes))
+        view = shm.allocate(nbytes)
+        from .shm import segment_of
+
+        seg = segment_of(view)
+        assert seg is not None
+        if self._segments is None:
+            self._segments = []
+        self._segments.append(seg.segment_name)
+        return view
 
     def raise_if_cancelled(self) -> None:
         """Raises trellis_worker.Cancelled (-> status CANCELLED) if the call was cancelled."""

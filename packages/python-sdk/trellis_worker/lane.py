@@ -23,6 +23,7 @@ Design points:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import secrets
 import struct
@@ -31,9 +32,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import grpc
 
-from ._stubs import common_pb2, lane_pb2
+from ._stubs import common_pb2, host_service_pb2, lane_pb2
 from ._stubs import tool_service_pb2 as pb
-from .errors import Cancelled, DeadlineExceededError
+from .context import ToolContext
+from .errors import Cancelled, DeadlineExceededError, HostToolError
+from .payload import decode_value, encode_value
+from .shm import ShmConfig
+from .shm import remove as remove_segment
 from .status import error_detail, status_for
 from .telemetry import start_call_trace
 
@@ -48,6 +53,11 @@ RESULT = lane_pb2.LANE_RESULT
 ITEM = lane_pb2.LANE_ITEM
 END = lane_pb2.LANE_END
 ERROR = lane_pb2.LANE_ERROR
+HOST_CALL = lane_pb2.LANE_HOST_CALL
+HOST_CANCEL = lane_pb2.LANE_HOST_CANCEL
+HOST_RESULT = lane_pb2.LANE_HOST_RESULT
+HOST_ERROR = lane_pb2.LANE_HOST_ERROR
+_STATUS_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 
 _HEADER = struct.Struct("<IBI")  # length (of kind + id + body), kind, call id
 _HEADER_SIZE = _HEADER.size
@@ -125,6 +135,10 @@ class LaneConnection(asyncio.Protocol):
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._calls: dict[int, _Call] = {}
+        # Host tool calls made over this connection (LaneHostLink), by their id.
+        self._host_calls: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        self._host_ids = itertools.count(1)
+        self._host_link = LaneHostLink(self)
         self._started = 0
         self._aborted = False
         # One timer for the connection, armed at the earliest deadline of its calls (not one
@@ -145,6 +159,12 @@ class LaneConnection(asyncio.Protocol):
         for call in list(self._calls.values()):
             if call.task is not None:
                 call.task.cancel()
+        for fut in self._host_calls.values():
+            if not fut.done():
+                fut.set_result(
+                    (HOST_ERROR, lane_pb2.LaneError(code=grpc.StatusCode.UNAVAILABLE.value[0]).SerializeToString())
+                )
+        self._host_calls.clear()
         self.transport = None
 
     def abort(self) -> None:
@@ -213,6 +233,10 @@ class LaneConnection(asyncio.Protocol):
             call = self._calls.get(call_id)
             if call is not None and call.task is not None:
                 call.task.cancel()
+        elif kind == HOST_RESULT or kind == HOST_ERROR:
+            fut = self._host_calls.pop(call_id, None)  # answered: a later cancel sends nothing
+            if fut is not None and not fut.done():
+                fut.set_result((kind, body))
         elif kind == CREDIT:
             call = self._calls.get(call_id)
             if call is not None:
@@ -270,8 +294,10 @@ class LaneConnection(asyncio.Protocol):
         self._send(ERROR, call_id, lane_pb2.LaneError(code=code.value[0], detail=detail).SerializeToString())
 
     def _fail(self, call_id: int, call: _Call, exc: BaseException, tool: str) -> None:
-        if call.deadline_passed and isinstance(exc, (asyncio.CancelledError, Cancelled)):
-            exc = DeadlineExceededError(f"tool {tool!r} did not finish within the call's deadline")
+        if call.deadline_passed and isinstance(exc, (asyncio.CancelledError, Cancelled, DeadlineExceededError)):
+            # As a gRPC server does at a deadline: no answer. The host's deadline passed first (it
+            # set it before sending) and has settled the call with its own message.
+            return
         self._error(call_id, status_for(exc), exc, tool)
 
     def _end(self, call_id: int, call: _Call) -> None:
@@ -286,8 +312,11 @@ class LaneConnection(asyncio.Protocol):
         stats.in_flight += 1
         request = msg.request
         tool = request.tool
+        shm = self._lane.shm
+        ctx: ToolContext | None = None
+        sent = ""
         try:
-            spec, kwargs, ctx = w.prepare(request, _LaneRpcContext(self._loop, deadline))  # type: ignore[arg-type]
+            spec, kwargs, ctx = self._prepare(request, deadline)
             w.active.add(ctx)
             trace = ctx._trace = start_call_trace(_trace_headers(msg), spec.name, ctx.call_id, ctx.session_id)
             error: BaseException | None = None
@@ -301,18 +330,59 @@ class LaneConnection(asyncio.Protocol):
                 if trace is not None:
                     trace.end(error)
             telemetry = ctx._telemetry.take() if ctx._telemetry is not None else None
-            body = encode_execute_response(
-                data, content_type, duration_us, telemetry.SerializeToString() if telemetry is not None else b""
-            )
-            w.check_size_of(len(body), spec, "result")
+            size = len(data) if type(data) is bytes else data.nbytes
+            if shm.enabled and size >= shm.threshold:
+                # Large: the bytes go by shared memory (no copy when the tool built them in
+                # ctx.shared_buffer), the frame carries the segment's name.
+                sent, size = shm.export(data)
+                response = pb.ExecuteResponse(
+                    result=common_pb2.Payload(
+                        content_type=content_type, shm=common_pb2.SharedSegment(name=sent, size=size)
+                    ),
+                    duration_us=duration_us,
+                )
+                if telemetry is not None:
+                    response.telemetry.CopyFrom(telemetry)
+                body = response.SerializeToString()
+            else:
+                body = encode_execute_response(
+                    data if type(data) is bytes else bytes(data),
+                    content_type,
+                    duration_us,
+                    telemetry.SerializeToString() if telemetry is not None else b"",
+                )
+                w.check_size_of(len(body), spec, "result")
             self._send(RESULT, call_id, body)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a LANE_ERROR frame
             stats.calls_failed += 1
+            if sent:
+                remove_segment(sent)  # not sent after all
             self._fail(call_id, call, exc, tool)
         finally:
             stats.in_flight -= 1
             stats.calls_served += 1
             self._end(call_id, call)
+            if ctx is not None and ctx._segments:
+                # Buffers the tool allocated and did not return: nobody else will remove them.
+                for name in ctx._segments:
+                    if name != sent:
+                        remove_segment(name)
+
+    def _prepare(self, request: pb.ExecuteRequest, deadline: float | None) -> tuple[Any, dict[str, Any], ToolContext]:
+        """Worker.prepare, with arguments that came in shared memory mapped (not copied)."""
+        shm = self._lane.shm
+        data = None
+        payload = request.payload
+        if payload.HasField("shm"):
+            if not shm.enabled:
+                raise ValueError("arguments in shared memory on a lane that was opened without it")
+            data = shm.map_argument(payload.shm.name, payload.shm.size)
+        spec, kwargs, ctx = self._w.prepare(request, _LaneRpcContext(self._loop, deadline), data)  # type: ignore[arg-type]
+        if shm.enabled:
+            ctx._shm = shm
+        if self._lane.host_calls and ctx._host is not None:
+            ctx._host = self._host_link  # host tools over this lane, not the HostService RPC
+        return spec, kwargs, ctx
 
     async def _run_stream(self, call_id: int, call: _Call, msg: lane_pb2.LaneCall, deadline: float | None) -> None:
         w = self._w
@@ -320,17 +390,27 @@ class LaneConnection(asyncio.Protocol):
         stats.in_flight += 1
         request = msg.request
         tool = request.tool
+        shm = self._lane.shm
         try:
-            spec, kwargs, ctx = w.prepare(request, _LaneRpcContext(self._loop, deadline))  # type: ignore[arg-type]
+            spec, kwargs, ctx = self._prepare(request, deadline)
             w.active.add(ctx)
             trace = ctx._trace = start_call_trace(_trace_headers(msg), spec.name, ctx.call_id, ctx.session_id)
             error: BaseException | None = None
             try:
                 index = 0
                 async for data, content_type in w.runner.stream(spec, kwargs, ctx):
-                    item = pb.ExecuteStreamResponse(
-                        item=common_pb2.Payload(data=data, content_type=content_type), index=index
-                    )
+                    size = len(data) if type(data) is bytes else data.nbytes
+                    if shm.enabled and size >= shm.threshold:
+                        name, size = shm.export(data)
+                        payload = common_pb2.Payload(
+                            content_type=content_type, shm=common_pb2.SharedSegment(name=name, size=size)
+                        )
+                        data = b""
+                    else:
+                        payload = common_pb2.Payload(
+                            data=data if type(data) is bytes else bytes(data), content_type=content_type
+                        )
+                    item = pb.ExecuteStreamResponse(item=payload, index=index)
                     if ctx._telemetry is not None:
                         telemetry = ctx._telemetry.take()
                         if telemetry is not None:
@@ -361,6 +441,65 @@ class LaneConnection(asyncio.Protocol):
             self._end(call_id, call)
 
 
+class _HostCall:
+    """A host tool call in flight on the lane (what HostClient.start_call returns for gRPC)."""
+
+    __slots__ = ("conn", "future", "id")
+
+    def __init__(self, conn: LaneConnection, call_id: int, future: asyncio.Future[tuple[int, bytes]]) -> None:
+        self.conn = conn
+        self.id = call_id
+        self.future = future
+
+    def cancel(self) -> None:
+        # Still unanswered (the awaiting task's cancellation has cancelled the future already, so
+        # that cannot tell): the host tool's AbortSignal must fire.
+        if self.conn._host_calls.pop(self.id, None) is not None:
+            self.conn._send(HOST_CANCEL, self.id)
+        self.future.cancel()
+
+
+class LaneHostLink:
+    """ToolContext's host link for calls that came over the lane: host tool calls go back over the
+    same socket (LANE_HOST_CALL), which saves the grpc.aio client's per-call cost; errors and
+    cancellation behave as over the HostService RPC (host.py)."""
+
+    def __init__(self, conn: LaneConnection) -> None:
+        self._conn = conn
+
+    def start_call(
+        self, tool: str, args: Any, session_id: str, call_id: str, timeout: float | None = None
+    ) -> _HostCall:
+        conn = self._conn
+        data, content_type = encode_value(args)
+        request = host_service_pb2.CallHostToolRequest(
+            tool=tool,
+            payload=common_pb2.Payload(data=data if type(data) is bytes else bytes(data), content_type=content_type),
+            session_id=session_id,
+            call_id=call_id,
+            worker_pid=os.getpid(),
+        )
+        msg = lane_pb2.LaneHostCall(request=request, timeout_ms=max(timeout, 0.001) * 1000.0 if timeout else 0.0)
+        hid = next(conn._host_ids)
+        fut: asyncio.Future[tuple[int, bytes]] = conn._loop.create_future()
+        conn._host_calls[hid] = fut
+        conn._send(HOST_CALL, hid, msg.SerializeToString())
+        return _HostCall(conn, hid, fut)
+
+    @staticmethod
+    async def finish_call(call: _HostCall) -> Any:
+        kind, body = await call.future
+        if kind == HOST_RESULT:
+            result = host_service_pb2.CallHostToolResponse.FromString(body).result
+            return decode_value(result.data, result.content_type)
+        err = lane_pb2.LaneError.FromString(body)
+        code = _STATUS_NAMES.get(err.code, f"STATUS_{err.code}")
+        if not err.HasField("detail"):
+            raise HostToolError(code, "the host call failed (the call lane closed)" if code == "UNAVAILABLE" else "")
+        d = err.detail
+        raise HostToolError(code, d.message, d.error_type, d.traceback)
+
+
 class LaneServer:
     """The lane's listening socket; one per worker, bound next to its gRPC Unix socket."""
 
@@ -371,6 +510,10 @@ class LaneServer:
         self.worker = worker
         self.token = secrets.token_bytes(32)
         self.path = ""
+        #: Shared-memory payloads on this lane, as the host set them in OpenLane (off until then).
+        self.shm = ShmConfig("", 0, 0)
+        #: The host answers host tool calls on this lane (OpenLane); else they use HostService.
+        self.host_calls = False
         self.connections: set[LaneConnection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.base_events.Server | None = None

@@ -77,22 +77,40 @@ def _loads(data: bytes) -> Any:
         return json.loads(data)
 
 
-def encode_value(value: Any) -> tuple[bytes, str]:
-    """A Python value -> (data, content_type). Raises ResultEncodingError for unencodable values."""
+def encode_value(value: Any) -> tuple[bytes | memoryview, str]:
+    """A Python value -> (data, content_type). Raises ResultEncodingError for unencodable values.
+
+    ``data`` is a ``memoryview`` (not copied) only for a buffer over a shared-memory segment
+    (``ctx.shared_buffer``), which the call lane sends by name; the gRPC path turns it into bytes."""
     if isinstance(value, bytes):
         return value, OCTET_STREAM
     if isinstance(value, (bytearray, memoryview)):
-        return bytes(value), OCTET_STREAM
+        return _buffer(memoryview(value)), OCTET_STREAM
     if isinstance(value, Payload):
         return bytes(value.data), value.content_type
     try:
         text = _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
+        try:
+            view = memoryview(value)  # a NumPy array, a pyarrow Buffer: its raw bytes
+        except TypeError:
+            view = None
+        if view is not None:
+            return _buffer(view), OCTET_STREAM
         raise ResultEncodingError(
             f"value of type {type(value).__name__} cannot be sent as JSON ({exc}); return JSON-compatible "
             "data (dict, list, str, int, float, bool, None, dataclass), bytes, or trellis_worker.Payload"
         ) from None
     return text.encode("utf-8"), JSON
+
+
+def _buffer(view: memoryview) -> bytes | memoryview:
+    # Late import: shm.py is needed only by workers that get large payloads.
+    from .shm import segment_of
+
+    if segment_of(view) is not None and view.c_contiguous:
+        return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    return view.tobytes()
 
 
 def decode_value(data: bytes, content_type: str) -> Any:
@@ -102,10 +120,13 @@ def decode_value(data: bytes, content_type: str) -> Any:
     return data
 
 
-def decode_arguments(spec: ToolSpec, data: bytes, content_type: str) -> dict[str, Any]:
-    """A request Payload -> validated keyword arguments for the tool (context not included)."""
+def decode_arguments(spec: ToolSpec, data: bytes | memoryview, content_type: str) -> dict[str, Any]:
+    """A request Payload -> validated keyword arguments for the tool (context not included).
+    ``data`` is a memoryview for arguments that came in shared memory (call lane)."""
     kind = media_type(content_type)
     if kind == JSON:
+        if isinstance(data, memoryview):
+            data = data.tobytes()
         if not data:
             raw: Any = {}
         else:

@@ -165,17 +165,25 @@ class BytesSpec(Spec):
 
     label = "bytes (base64 string in JSON)"
 
+    def __init__(self, view: bool = False) -> None:
+        #: A ``memoryview`` parameter: the value is handed over as a view, never copied (for a
+        #: shared-memory payload that is a view of the mapping; see shm.py and @tool(zero_copy=True)).
+        self.view = view
+
     def schema(self) -> dict[str, Any]:
         return {"type": "string", "contentEncoding": "base64", "contentMediaType": "application/octet-stream"}
 
     def _conv(self, value: Any) -> Any:
         if isinstance(value, (bytes, bytearray, memoryview)):
+            if self.view:
+                return value if isinstance(value, memoryview) else memoryview(value)
             return bytes(value) if not isinstance(value, bytes) else value
         if isinstance(value, str):
             try:
-                return base64.b64decode(value, validate=True)
+                raw = base64.b64decode(value, validate=True)
             except binascii.Error as exc:
                 raise ValidationError("", f"expected a base64 string for bytes: {exc}") from None
+            return memoryview(raw) if self.view else raw
         raise self._mismatch(value)
 
 
@@ -493,6 +501,8 @@ def spec_for(hint: Any, where: str = "parameter") -> Spec:
             return StrSpec()
         if hint in (bytes, bytearray):
             return BytesSpec()
+        if hint is memoryview:
+            return BytesSpec(view=True)
         if issubclass(hint, enum.Enum):
             return EnumSpec(hint)
         if typing.is_typeddict(hint):

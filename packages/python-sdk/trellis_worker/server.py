@@ -23,6 +23,7 @@ from .lifecycle import rss_bytes
 from .payload import decode_arguments
 from .runner import ToolRunner
 from .sessions import SessionStore
+from .shm import ShmConfig, shm_available
 from .status import grpc_errors
 from .telemetry import start_call_trace, trace_headers
 from .tool import TOOL_NAME, ToolSpec
@@ -69,6 +70,11 @@ def parse_listen(address: str) -> tuple[str, str]:
             "(PORT 0 picks a free port)"
         )
     return address, host
+
+
+def _as_bytes(data: bytes | memoryview) -> bytes:
+    # A shared-memory buffer (encode_value keeps it a view for the lane) sent over gRPC is copied.
+    return data if type(data) is bytes else bytes(data)
 
 
 class WorkerStats:
@@ -147,8 +153,12 @@ class Worker:
     # --- per call ---------------------------------------------------------------------------------
 
     def prepare(
-        self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.ExecuteRequest,
+        context: grpc.aio.ServicerContext,
+        data: bytes | memoryview | None = None,
     ) -> tuple[ToolSpec, dict[str, Any], ToolContext]:
+        """``data``: the arguments' bytes when they are not in the request (a shared-memory view)."""
         spec = self.tools.get(request.tool)
         if spec is None:
             if not TOOL_NAME.match(request.tool):
@@ -162,7 +172,7 @@ class Worker:
             raise UnknownToolError(request.tool, list(self.tools))
         payload = request.payload
         content_type = payload.content_type
-        arguments = decode_arguments(spec, payload.data, content_type)
+        arguments = decode_arguments(spec, payload.data if data is None else data, content_type)
         remaining = context.time_remaining()
         needs_timer = False
         if remaining is not None:
@@ -287,7 +297,8 @@ class ToolServicer:
                 if trace is not None:
                     trace.end(error)
             response = pb.ExecuteResponse(
-                result=common_pb2.Payload(data=data, content_type=content_type), duration_us=duration_us
+                result=common_pb2.Payload(data=_as_bytes(data), content_type=content_type),
+                duration_us=duration_us,
             )
             if ctx._telemetry is not None:
                 telemetry = ctx._telemetry.take()
@@ -320,7 +331,10 @@ class ToolServicer:
                 index = 0
                 async for data, content_type in w.runner.stream(spec, kwargs, ctx):
                     item = pb.ExecuteStreamResponse(
-                        item=common_pb2.Payload(data=data, content_type=content_type), index=index
+                        item=common_pb2.Payload(
+                            data=data if type(data) is bytes else bytes(data), content_type=content_type
+                        ),
+                        index=index,
                     )
                     if ctx._telemetry is not None:
                         telemetry = ctx._telemetry.take()
@@ -350,6 +364,10 @@ class ToolServicer:
     @grpc_errors
     async def OpenLane(self, request: pb.OpenLaneRequest, context: grpc.aio.ServicerContext) -> pb.OpenLaneResponse:
         lane = self._w.lane
+        prefix = request.shm_prefix
+        if lane.path and prefix.startswith("trellis-shm.") and "/" not in prefix and shm_available():
+            lane.shm = ShmConfig(prefix, request.shm_threshold_bytes, request.max_shm_bytes)
+        lane.host_calls = request.host_calls
         return pb.OpenLaneResponse(path=lane.path, token=lane.token if lane.path else b"")
 
     @grpc_errors

@@ -43,6 +43,7 @@ class ToolSpec:
         "context_param",
         "raw_bytes_param",
         "idempotent",
+        "zero_copy",
         "schema",
         "schema_json",
         "signature",
@@ -56,6 +57,8 @@ class ToolSpec:
     context_param: str | None
     raw_bytes_param: str | None
     idempotent: bool
+    #: @tool(zero_copy=True): its memoryview parameter views shared memory, its buffers go back uncopied.
+    zero_copy: bool
     schema: dict[str, Any]
     schema_json: str
     signature: inspect.Signature
@@ -76,6 +79,7 @@ class ToolSpec:
         schema: dict[str, Any],
         schema_json: str,
         signature: inspect.Signature,
+        zero_copy: bool = False,
     ) -> None:
         values = dict(locals())
         del values["self"]
@@ -127,6 +131,7 @@ def build_tool_spec(
     name: str | None = None,
     description: str | None = None,
     idempotent: bool = False,
+    zero_copy: bool = False,
 ) -> ToolSpec:
     if not callable(fn):
         raise ToolDefinitionError(f"@tool needs a function, got {fn!r}")
@@ -180,6 +185,15 @@ def build_tool_spec(
     # A raw (octet-stream) payload carries exactly one value, so it can only feed a tool whose one
     # bytes parameter is the only thing it needs.
     raw = byte_params[0] if len(byte_params) == 1 and not others_required else None
+    if zero_copy and byte_params:
+        # A zero-copy tool's bytes arrive as a view: its annotation must say so (bytes would lie).
+        field = next(f for f in fields if f.name == byte_params[0])
+        inner = field.spec.inner if isinstance(field.spec, OptionalSpec) else field.spec
+        if len(byte_params) > 1 or not (isinstance(inner, BytesSpec) and inner.view):
+            raise ToolDefinitionError(
+                f"@tool(zero_copy=True) on {fn.__qualname__}: annotate its one raw-bytes parameter as memoryview "
+                "(it receives a read-only view of the caller's bytes, not a copy), e.g. `def f(data: memoryview)`"
+            )
     schema = params.schema()
     return ToolSpec(
         name=tool_name,
@@ -190,6 +204,7 @@ def build_tool_spec(
         context_param=context_param,
         raw_bytes_param=raw,
         idempotent=idempotent,
+        zero_copy=zero_copy,
         schema=schema,
         schema_json=json.dumps(schema, separators=(",", ":")),
         signature=signature,
@@ -200,19 +215,36 @@ def build_tool_spec(
 def tool(fn: F) -> F: ...
 @overload
 def tool(
-    fn: None = None, *, name: str | None = None, description: str | None = None, idempotent: bool = False
+    fn: None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    idempotent: bool = False,
+    zero_copy: bool = False,
 ) -> Callable[[F], F]: ...
 
 
-def tool(fn: Any = None, *, name: str | None = None, description: str | None = None, idempotent: bool = False) -> Any:
+def tool(
+    fn: Any = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    idempotent: bool = False,
+    zero_copy: bool = False,
+) -> Any:
     """Marks a function as a tool. Use as ``@tool`` or ``@tool(name=..., description=..., idempotent=True)``.
 
     Sync and async functions, generators and async generators (streaming tools) are all accepted.
     The parameter annotated ``ToolContext`` (or named ``ctx``) receives the call's context.
+
+    ``zero_copy=True`` is for large binary data (images, tensors, frames): the tool's one raw-bytes
+    parameter, annotated ``memoryview``, receives a read-only view of the caller's bytes (over
+    shared memory when they came that way: no copy), and a result built in
+    ``ctx.shared_buffer(n)`` (a ``memoryview``, or a NumPy array over it) goes back with no copy.
     """
 
     def mark(f: F) -> F:
-        spec = build_tool_spec(f, name=name, description=description, idempotent=idempotent)
+        spec = build_tool_spec(f, name=name, description=description, idempotent=idempotent, zero_copy=zero_copy)
         f.__trellis_tool__ = spec  # type: ignore[attr-defined]
         return f
 

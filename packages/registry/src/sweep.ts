@@ -20,6 +20,7 @@ import type { RegistryLogger } from './logger.js';
 import { carriesMarker, type MarkedProcess, type ProcSnapshot, snapshotProcesses } from './proc-scan.js';
 import type { ChildRecord, RunRecord } from './records.js';
 import { type SweepReport, type SweptProcess, summarize } from './report.js';
+import { sweepSharedMemory } from './shm-sweep.js';
 import type { RegistryStore } from './store.js';
 import { type KillTarget, terminate } from './terminate.js';
 
@@ -295,6 +296,8 @@ export async function sweepRegistry(ctx: SweepContext, options: SweepOptions = {
   const plan = planKills(contents, judgement, options.scanMarkers ?? 'runs', ctx.here, ctx.ownRunId);
   const outcome = await executeKills(plan, ctx, options);
   if (!dryRun) forgetResolved(ctx.store, judgement, outcome);
+  // Dead runs' shared-memory segments go too (their processes, which might map them, are gone now).
+  if (!dryRun) logShm(ctx.logger, sweepSharedMemory(ctx.here, ctx.ownRunId));
   const report = reportSweep(dryRun, judgement, plan, outcome, startedAt);
   logReport(ctx.logger, report);
   return report;
@@ -314,6 +317,7 @@ export async function sweepWithoutRegistry(
   const judgement = judgeRuns(NO_CONTENTS, ctx.here, ctx.ownRunId);
   const plan = planKills(NO_CONTENTS, judgement, 'home', ctx.here, ctx.ownRunId);
   const outcome = await executeKills(plan, ctx, options);
+  if (options.dryRun !== true) logShm(ctx.logger, sweepSharedMemory(ctx.here, ctx.ownRunId));
   const report = reportSweep(options.dryRun === true, judgement, plan, outcome, startedAt);
   logReport(ctx.logger, report);
   return report;
@@ -343,4 +347,9 @@ export function subjectOf(c: ChildRecord): SweptProcess {
     role: c.role,
     name: c.name,
   };
+}
+
+function logShm(logger: RegistryLogger, removed: readonly string[]): void {
+  if (removed.length > 0)
+    logger.info(`sweep: removed ${removed.length} shared-memory segment(s) of dead runs from /dev/shm`);
 }

@@ -85,7 +85,16 @@ export function prepareCall(
   const sessionId = opts.sessionId;
   const size =
     data.length + tool.length + callId.length + (sessionId?.length ?? 0) + metaBytes + ENVELOPE_BYTES;
-  if (size > rt.o.maxMessageBytes) {
+  // Over the call lane, large arguments go through shared memory, under a limit of their own.
+  const viaShm = rt.o.lane && data.length >= rt.o.shmThresholdBytes;
+  if (viaShm && data.length > rt.o.maxShmBytes) {
+    throw new ToolCallError(
+      'ERR_PAYLOAD_TOO_LARGE',
+      `the arguments of the call to "${tool}" are ${data.length} bytes, more than the pool's maxShmBytes (${rt.o.maxShmBytes} bytes, the limit of payloads sent through shared memory); send less data per call (split it, or pass a file path), or raise maxShmBytes`,
+      { tool },
+    );
+  }
+  if (!viaShm && size > rt.o.maxMessageBytes) {
     throw new ToolCallError(
       'ERR_PAYLOAD_TOO_LARGE',
       `the arguments of the call to "${tool}" are ${data.length} bytes, more than the pool's maxMessageBytes (${rt.o.maxMessageBytes} bytes with the request envelope); send less data per call (split it, or pass a file path), or raise maxMessageBytes`,

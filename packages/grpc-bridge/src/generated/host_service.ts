@@ -9,6 +9,7 @@ import type { LogRecord as _trellis_bridge_v1_LogRecord, LogRecord__Output as _t
 import type { LogRequest as _trellis_bridge_v1_LogRequest, LogRequest__Output as _trellis_bridge_v1_LogRequest__Output } from './trellis/bridge/v1/LogRequest.js';
 import type { LogResponse as _trellis_bridge_v1_LogResponse, LogResponse__Output as _trellis_bridge_v1_LogResponse__Output } from './trellis/bridge/v1/LogResponse.js';
 import type { Payload as _trellis_bridge_v1_Payload, Payload__Output as _trellis_bridge_v1_Payload__Output } from './trellis/bridge/v1/Payload.js';
+import type { SharedSegment as _trellis_bridge_v1_SharedSegment, SharedSegment__Output as _trellis_bridge_v1_SharedSegment__Output } from './trellis/bridge/v1/SharedSegment.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -26,6 +27,7 @@ export interface ProtoGrpcType {
         LogRequest: MessageTypeDefinition<_trellis_bridge_v1_LogRequest, _trellis_bridge_v1_LogRequest__Output>
         LogResponse: MessageTypeDefinition<_trellis_bridge_v1_LogResponse, _trellis_bridge_v1_LogResponse__Output>
         Payload: MessageTypeDefinition<_trellis_bridge_v1_Payload, _trellis_bridge_v1_Payload__Output>
+        SharedSegment: MessageTypeDefinition<_trellis_bridge_v1_SharedSegment, _trellis_bridge_v1_SharedSegment__Output>
       }
     }
   }

@@ -18,6 +18,7 @@ import type { OpenLaneResponse as _trellis_bridge_v1_OpenLaneResponse, OpenLaneR
 import type { Payload as _trellis_bridge_v1_Payload, Payload__Output as _trellis_bridge_v1_Payload__Output } from './trellis/bridge/v1/Payload.js';
 import type { PingRequest as _trellis_bridge_v1_PingRequest, PingRequest__Output as _trellis_bridge_v1_PingRequest__Output } from './trellis/bridge/v1/PingRequest.js';
 import type { PingResponse as _trellis_bridge_v1_PingResponse, PingResponse__Output as _trellis_bridge_v1_PingResponse__Output } from './trellis/bridge/v1/PingResponse.js';
+import type { SharedSegment as _trellis_bridge_v1_SharedSegment, SharedSegment__Output as _trellis_bridge_v1_SharedSegment__Output } from './trellis/bridge/v1/SharedSegment.js';
 import type { ToolInfo as _trellis_bridge_v1_ToolInfo, ToolInfo__Output as _trellis_bridge_v1_ToolInfo__Output } from './trellis/bridge/v1/ToolInfo.js';
 import type { ToolMetric as _trellis_bridge_v1_ToolMetric, ToolMetric__Output as _trellis_bridge_v1_ToolMetric__Output } from './trellis/bridge/v1/ToolMetric.js';
 import type { ToolServiceClient as _trellis_bridge_v1_ToolServiceClient, ToolServiceDefinition as _trellis_bridge_v1_ToolServiceDefinition } from './trellis/bridge/v1/ToolService.js';
@@ -50,6 +51,7 @@ export interface ProtoGrpcType {
         Payload: MessageTypeDefinition<_trellis_bridge_v1_Payload, _trellis_bridge_v1_Payload__Output>
         PingRequest: MessageTypeDefinition<_trellis_bridge_v1_PingRequest, _trellis_bridge_v1_PingRequest__Output>
         PingResponse: MessageTypeDefinition<_trellis_bridge_v1_PingResponse, _trellis_bridge_v1_PingResponse__Output>
+        SharedSegment: MessageTypeDefinition<_trellis_bridge_v1_SharedSegment, _trellis_bridge_v1_SharedSegment__Output>
         ToolInfo: MessageTypeDefinition<_trellis_bridge_v1_ToolInfo, _trellis_bridge_v1_ToolInfo__Output>
         ToolMetric: MessageTypeDefinition<_trellis_bridge_v1_ToolMetric, _trellis_bridge_v1_ToolMetric__Output>
         ToolService: SubtypeConstructor<typeof grpc.Client, _trellis_bridge_v1_ToolServiceClient> & { service: _trellis_bridge_v1_ToolServiceDefinition }

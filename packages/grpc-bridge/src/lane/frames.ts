@@ -10,6 +10,8 @@
  */
 import { resolve } from 'node:path';
 import protobuf from 'protobufjs';
+import type { CallHostToolRequest__Output } from '../generated/trellis/bridge/v1/CallHostToolRequest.js';
+import type { CallHostToolResponse } from '../generated/trellis/bridge/v1/CallHostToolResponse.js';
 import type { ErrorDetail__Output } from '../generated/trellis/bridge/v1/ErrorDetail.js';
 import type { ExecuteRequest } from '../generated/trellis/bridge/v1/ExecuteRequest.js';
 import type { Payload__Output } from '../generated/trellis/bridge/v1/Payload.js';
@@ -25,6 +27,10 @@ export const FrameKind = {
   ITEM: 6,
   END: 7,
   ERROR: 8,
+  HOST_CALL: 9,
+  HOST_CANCEL: 10,
+  HOST_RESULT: 11,
+  HOST_ERROR: 12,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -64,7 +70,15 @@ export type WorkerFrame =
       readonly code: number;
       /** The ErrorDetail as bytes (as it would be in the `trellis-error-bin` trailer), if any. */
       readonly detail: Buffer | undefined;
-    };
+    }
+  | {
+      readonly kind: typeof FrameKind.HOST_CALL;
+      readonly id: number;
+      readonly request: CallHostToolRequest__Output;
+      /** 0: no deadline. */
+      readonly timeoutMs: number;
+    }
+  | { readonly kind: typeof FrameKind.HOST_CANCEL; readonly id: number };
 
 interface Types {
   readonly laneCall: protobuf.Type;
@@ -73,6 +87,8 @@ interface Types {
   readonly executeStreamResponse: protobuf.Type;
   readonly errorDetail: protobuf.Type;
   readonly toolTelemetry: protobuf.Type;
+  readonly laneHostCall: protobuf.Type;
+  readonly callHostToolResponse: protobuf.Type;
   readonly kinds: Record<string, number>;
 }
 
@@ -91,6 +107,8 @@ function load(): Types {
     executeStreamResponse: pb.lookupType('trellis.bridge.v1.ExecuteStreamResponse'),
     errorDetail: pb.lookupType('trellis.bridge.v1.ErrorDetail'),
     toolTelemetry: pb.lookupType('trellis.bridge.v1.ToolTelemetry'),
+    laneHostCall: pb.lookupType('trellis.bridge.v1.LaneHostCall'),
+    callHostToolResponse: pb.lookupType('trellis.bridge.v1.CallHostToolResponse'),
     kinds: pb.lookupEnum('trellis.bridge.v1.LaneFrameKind').values,
   };
   return types;
@@ -159,9 +177,33 @@ export function decodeWorkerFrame(kind: number, id: number, body: Buffer): Worke
         : undefined;
       return { kind, id, code: m.code, detail };
     }
+    case FrameKind.HOST_CALL: {
+      const m = t.laneHostCall.toObject(t.laneHostCall.decode(body), {
+        defaults: true,
+        longs: Number,
+        enums: String,
+        arrays: true,
+      }) as { request: CallHostToolRequest__Output; timeoutMs: number };
+      return { kind, id, request: m.request, timeoutMs: m.timeoutMs };
+    }
+    case FrameKind.HOST_CANCEL:
+      return { kind, id };
     default:
       return undefined;
   }
+}
+
+export function hostResultFrame(id: number, res: CallHostToolResponse): Buffer {
+  const t = load().callHostToolResponse;
+  return frame(FrameKind.HOST_RESULT, id, t.encode(res as unknown as protobuf.Message).finish());
+}
+
+/** A failed host call: its gRPC status code and the ErrorDetail bytes of its trailer. */
+export function hostErrorFrame(id: number, code: number, detail: Buffer | undefined): Buffer {
+  const t = load();
+  const body: Record<string, unknown> = { code };
+  if (detail !== undefined) body.detail = t.errorDetail.decode(detail);
+  return frame(FrameKind.HOST_ERROR, id, t.laneError.encode(body as unknown as protobuf.Message).finish());
 }
 
 /** A tool's telemetry as the gRPC path hands it out (proto-loader's options), when it sent any. */

@@ -25,14 +25,19 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { Metadata, type MetadataValue, type ServiceError, status } from '@grpc/grpc-js';
+import { Metadata, type MetadataValue, type ServiceError, type StatusObject, status } from '@grpc/grpc-js';
 import { getLogger } from '@trellis/core';
+import type { CallHostToolRequest__Output } from '../generated/trellis/bridge/v1/CallHostToolRequest.js';
+import type { CallHostToolResponse } from '../generated/trellis/bridge/v1/CallHostToolResponse.js';
 import type { ExecuteRequest } from '../generated/trellis/bridge/v1/ExecuteRequest.js';
 import type { ExecuteResponse__Output } from '../generated/trellis/bridge/v1/ExecuteResponse.js';
 import type { ExecuteStreamResponse__Output } from '../generated/trellis/bridge/v1/ExecuteStreamResponse.js';
 import type { OpenLaneResponse__Output } from '../generated/trellis/bridge/v1/OpenLaneResponse.js';
+import type { Payload__Output } from '../generated/trellis/bridge/v1/Payload.js';
 import type { ToolServiceClient } from '../generated/trellis/bridge/v1/ToolService.js';
+import { hostCallCancelled } from '../host-service.js';
 import { ERROR_METADATA_KEY } from '../protos.js';
+import { removeSegment, removeSegments, takeSegment, writeSegment } from '../shm/segments.js';
 import {
   callFrame,
   cancelFrame,
@@ -41,6 +46,8 @@ import {
   FrameKind,
   FrameReader,
   helloFrame,
+  hostErrorFrame,
+  hostResultFrame,
   type WorkerFrame,
 } from './frames.js';
 
@@ -86,10 +93,31 @@ function traceHeaders(metadata: Metadata | undefined): Record<string, string> | 
   return out;
 }
 
+/** Runs a host tool call for a worker (HostService.run): the lane answers its HOST_CALL frames. */
+export type HostCallRunner = (
+  req: CallHostToolRequest__Output,
+  ac: AbortController,
+  reply: (err: Partial<StatusObject> | null, res?: CallHostToolResponse) => void,
+) => void;
+
+/** Shared-memory payloads on a lane (OpenLaneRequest). */
+export interface LaneShm {
+  /** `trellis-shm.<run id>.` (shm/segments.ts). */
+  readonly prefix: string;
+  /** Payloads of at least this many bytes go through shared memory. */
+  readonly thresholdBytes: number;
+  readonly maxBytes: number;
+}
+
 export class LaneClient {
   readonly path: string;
+  /** Set when the worker accepted shared-memory payloads. */
+  readonly shm: LaneShm | undefined;
   readonly #socket: Socket;
   readonly #calls = new Map<number, OpenCall>();
+  /** Host tool calls the worker made on this lane, by the worker's id: their AbortControllers. */
+  readonly #hostCalls = new Map<number, AbortController>();
+  readonly #hostRunner: HostCallRunner | undefined;
   #nextId = 1;
   #out: Buffer[] = [];
   #flushQueued = false;
@@ -105,14 +133,38 @@ export class LaneClient {
   /** Calls sent over the lane (stats). */
   calls = 0;
 
-  private constructor(path: string, socket: Socket) {
+  private constructor(
+    path: string,
+    socket: Socket,
+    shm: LaneShm | undefined,
+    hostRunner: HostCallRunner | undefined,
+  ) {
     this.path = path;
     this.#socket = socket;
+    this.shm = shm;
+    this.#hostRunner = hostRunner;
     const reader = new FrameReader((kind, id, body) => {
+      if (kind === FrameKind.HOST_CALL || kind === FrameKind.HOST_CANCEL) {
+        const f = decodeWorkerFrame(kind, id, body);
+        if (f?.kind === FrameKind.HOST_CALL) this.#hostCall(f.id, f.request, f.timeoutMs);
+        else this.#hostCalls.get(id)?.abort(hostCallCancelled());
+        return;
+      }
       const call = this.#calls.get(id);
-      if (call === undefined) return; // settled already (cancelled, deadline): ignore the late frame
-      const f = decodeWorkerFrame(kind, id, body);
-      if (f !== undefined) call.onFrame(f);
+      // A late result of a call settled already (cancelled, deadline) is dropped, but a segment
+      // it came in must still be removed.
+      if (call === undefined && kind !== FrameKind.RESULT && kind !== FrameKind.ITEM) return;
+      let f = decodeWorkerFrame(kind, id, body);
+      if (f === undefined) return;
+      try {
+        if (f.kind === FrameKind.RESULT && f.result?.shm) f = { ...f, result: this.#take(f.result) };
+        else if (f.kind === FrameKind.ITEM && f.item?.shm) f = { ...f, item: this.#take(f.item) };
+      } catch (e) {
+        // A segment that is not ours, too large, or gone: the call fails as a transport error.
+        f = { kind: FrameKind.ERROR, id, code: status.DATA_LOSS, detail: undefined };
+        getLogger().warn({ path: this.path, err: (e as Error).message }, 'bad shared-memory payload');
+      }
+      call?.onFrame(f);
     });
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
     socket.on('error', () => {}); // 'close' follows and does the work
@@ -123,9 +175,18 @@ export class LaneClient {
    * Asks the worker for its lane and connects; undefined when it offers none (TCP transport, a
    * path too long, an older worker) or cannot be reached, and the pool then calls over gRPC.
    */
-  static async open(client: ToolServiceClient, deadline: Date): Promise<LaneClient | undefined> {
+  static async open(
+    client: ToolServiceClient,
+    deadline: Date,
+    shm?: LaneShm,
+    hostRunner?: HostCallRunner,
+  ): Promise<LaneClient | undefined> {
+    const request = {
+      ...(shm && { shmPrefix: shm.prefix, shmThresholdBytes: shm.thresholdBytes, maxShmBytes: shm.maxBytes }),
+      hostCalls: hostRunner !== undefined,
+    };
     const r = await new Promise<OpenLaneResponse__Output | undefined>((res) =>
-      client.OpenLane({}, { deadline }, (err: ServiceError | null, out?: OpenLaneResponse__Output) =>
+      client.OpenLane(request, { deadline }, (err: ServiceError | null, out?: OpenLaneResponse__Output) =>
         res(err ? undefined : out),
       ),
     );
@@ -140,7 +201,7 @@ export class LaneClient {
       return undefined;
     }
     socket.setNoDelay?.(true);
-    const lane = new LaneClient(r.path, socket);
+    const lane = new LaneClient(r.path, socket, shm, hostRunner);
     lane.#send(helloFrame(r.token));
     return lane;
   }
@@ -155,8 +216,40 @@ export class LaneClient {
     return this.#calls.size;
   }
 
-  close(): void {
+  /** Closes the lane; with the worker's pid (it has exited), removes the segments it left. */
+  close(workerPid?: number): void {
     this.#socket.destroy();
+    if (workerPid !== undefined && this.shm !== undefined) removeSegments(`${this.shm.prefix}w${workerPid}.`);
+  }
+
+  /** A payload that came in a worker's segment, read into memory (the segment is removed). */
+  #take(p: Payload__Output): Payload__Output {
+    const ref = p.shm!;
+    const size = Number(ref.size);
+    const shm = this.shm;
+    if (shm === undefined || !ref.name.startsWith(`${shm.prefix}w`) || ref.name.includes('/'))
+      throw new Error(`the worker sent a shared-memory segment that is not its own: ${ref.name}`);
+    if (size > shm.maxBytes) {
+      removeSegment(ref.name);
+      throw new Error(`the worker sent ${size} bytes in shared memory, over maxShmBytes (${shm.maxBytes})`);
+    }
+    return { data: takeSegment(ref.name, size), contentType: p.contentType, shm: null };
+  }
+
+  /** The request as sent: large arguments moved into a segment of this host (removed when done). */
+  #outgoing(request: ExecuteRequest): { request: ExecuteRequest; segment: string | undefined } {
+    const shm = this.shm;
+    const data = request.payload?.data;
+    if (shm === undefined || !(data instanceof Uint8Array) || data.length < shm.thresholdBytes)
+      return { request, segment: undefined };
+    const name = writeSegment(shm.prefix, data);
+    return {
+      request: {
+        ...request,
+        payload: { contentType: request.payload!.contentType, shm: { name, size: data.length } },
+      },
+      segment: name,
+    };
   }
 
   #send(b: Buffer): void {
@@ -205,9 +298,38 @@ export class LaneClient {
     if (next !== Number.POSITIVE_INFINITY && !this.#closed) this.#watchDeadline(next);
   };
 
+  /**
+   * A host tool call from the worker: run it as the HostService RPC would (same checks, same
+   * errors); its deadline is the caller's remaining budget, and a cancel frame or the lane closing
+   * fires the host tool's AbortSignal.
+   */
+  #hostCall(id: number, req: CallHostToolRequest__Output, timeoutMs: number): void {
+    const run = this.#hostRunner;
+    if (run === undefined) {
+      this.#send(hostErrorFrame(id, status.UNIMPLEMENTED, undefined));
+      return;
+    }
+    const ac = new AbortController();
+    this.#hostCalls.set(id, ac);
+    const timer = timeoutMs > 0 ? setTimeout(() => ac.abort(hostCallCancelled()), timeoutMs) : undefined;
+    run(req, ac, (err, res) => {
+      if (timer !== undefined) clearTimeout(timer);
+      this.#hostCalls.delete(id);
+      if (err === null) {
+        this.#send(hostResultFrame(id, res ?? {}));
+        return;
+      }
+      const d = err.metadata?.get(ERROR_METADATA_KEY)[0];
+      this.#send(hostErrorFrame(id, err.code ?? status.INTERNAL, d instanceof Buffer ? d : undefined));
+    });
+  }
+
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // The worker is gone or unreachable: its host calls are over (their signals fire).
+    for (const ac of this.#hostCalls.values()) ac.abort(hostCallCancelled());
+    this.#hostCalls.clear();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#calls.size > 0)
       getLogger().debug({ path: this.path, open: this.#calls.size }, 'call lane closed with calls open');
@@ -233,8 +355,12 @@ export class LaneClient {
   ): CallHandle {
     const id = this.#id();
     const deadlineAt = deadlineOf(options);
+    const out = this.#outgoing(request);
     const settle = (err: ServiceError | null, res?: ExecuteResponse__Output): void => {
-      if (this.#calls.delete(id)) cb(err, res);
+      if (!this.#calls.delete(id)) return;
+      // The worker is done with the arguments' segment (or will never map it: cancelled).
+      if (out.segment !== undefined) removeSegment(out.segment);
+      cb(err, res);
     };
     this.#calls.set(id, {
       deadlineAt,
@@ -243,7 +369,10 @@ export class LaneClient {
           settle(null, { result: f.result, durationUs: 0, telemetry: f.telemetry });
         else if (f.kind === FrameKind.ERROR) settle(laneError(f.code, 'the tool call failed', f.detail));
       },
-      onClosed: (err) => cb(err),
+      onClosed: (err) => {
+        if (out.segment !== undefined) removeSegment(out.segment);
+        cb(err);
+      },
       // The worker enforces the deadline too; the host's own check settles the call even when the
       // worker cannot answer (stopped, hung).
       expire: () => {
@@ -255,7 +384,15 @@ export class LaneClient {
     if (timeoutMs > 0) this.#watchDeadline(deadlineAt);
     this.calls++;
     const headers = traceHeaders(metadata);
-    this.#send(callFrame(id, { request, timeoutMs, stream: false, credit: 0, ...(headers && { headers }) }));
+    this.#send(
+      callFrame(id, {
+        request: out.request,
+        timeoutMs,
+        stream: false,
+        credit: 0,
+        ...(headers && { headers }),
+      }),
+    );
     return {
       cancel: () => {
         if (!this.#calls.has(id)) return;
@@ -274,19 +411,25 @@ export class LaneClient {
   ): LaneStream {
     const id = this.#id();
     const deadlineAt = deadlineOf(options);
+    const out = this.#outgoing(request);
     const stream = new LaneStream(
       id,
       credit,
       deadlineAt,
       (b) => this.#send(b),
-      () => this.#calls.delete(id),
+      () => {
+        this.#calls.delete(id);
+        if (out.segment !== undefined) removeSegment(out.segment);
+      },
     );
     this.#calls.set(id, stream);
     const timeoutMs = deadlineAt === Number.POSITIVE_INFINITY ? 0 : Math.max(1, deadlineAt - Date.now());
     if (timeoutMs > 0) this.#watchDeadline(deadlineAt);
     this.calls++;
     const headers = traceHeaders(metadata);
-    this.#send(callFrame(id, { request, timeoutMs, stream: true, credit, ...(headers && { headers }) }));
+    this.#send(
+      callFrame(id, { request: out.request, timeoutMs, stream: true, credit, ...(headers && { headers }) }),
+    );
     return stream;
   }
 }
@@ -344,7 +487,7 @@ export class LaneStream extends EventEmitter {
 
   onClosed(err: ServiceError): void {
     if (this.#done) return;
-    this.#done = true;
+    this.#finish();
     this.#fail(err);
   }
 

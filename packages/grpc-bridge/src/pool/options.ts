@@ -68,6 +68,13 @@ export interface ToolPoolOptions {
    * of one gRPC unary RPC per call (default true; falls back to gRPC when a worker offers no lane).
    */
   readonly lane?: boolean;
+  /**
+   * Over the lane, arguments, results and stream items of at least this many bytes travel through
+   * shared memory (/dev/shm) instead of the socket (default 1 MiB; Infinity: never).
+   */
+  readonly shmThresholdBytes?: number;
+  /** The largest payload sent through shared memory, either way (default 1 GiB); over it: ERR_PAYLOAD_TOO_LARGE. */
+  readonly maxShmBytes?: number;
   readonly latencyWindow?: number;
   /** Clock for heartbeats, queue time-outs and durations (tests may inject one). */
   readonly clock?: Clock;
@@ -152,6 +159,8 @@ export interface NormalizedPoolOptions {
   readonly streamHighWaterMark: number;
   readonly exitAttributionMs: number;
   readonly lane: boolean;
+  readonly shmThresholdBytes: number;
+  readonly maxShmBytes: number;
   readonly latencyWindow: number;
   readonly clock: Clock;
   readonly affinity: AffinityMode;
@@ -186,6 +195,14 @@ function int(o: Record<string, unknown>, field: string, dflt: number, min: numbe
   const v = o[field] ?? dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(field, v, `use a whole number >= ${min}`);
   return v;
+}
+
+function shmThreshold(o: Record<string, unknown>): number {
+  const v = o.shmThresholdBytes ?? BRIDGE_DEFAULTS.shmThresholdBytes;
+  if (v === Number.POSITIVE_INFINITY) return v;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    bad('shmThresholdBytes', v, 'use a whole number of bytes >= 1 (or Infinity: no shared memory)');
+  return v as number;
 }
 
 function ms(o: Record<string, unknown>, field: string, dflt: number, allowInfinity: boolean): number {
@@ -289,6 +306,8 @@ export function normalizePoolOptions(options: ToolPoolOptions): NormalizedPoolOp
     streamHighWaterMark: int(o, 'streamHighWaterMark', BRIDGE_DEFAULTS.streamHighWaterMark, 1),
     exitAttributionMs: ms(o, 'exitAttributionMs', BRIDGE_DEFAULTS.exitAttributionMs, false),
     lane: options.lane ?? BRIDGE_DEFAULTS.lane,
+    shmThresholdBytes: shmThreshold(o),
+    maxShmBytes: int(o, 'maxShmBytes', BRIDGE_DEFAULTS.maxShmBytes, 1),
     latencyWindow: int(o, 'latencyWindow', BRIDGE_DEFAULTS.latencyWindow, 1),
     clock: options.clock ?? systemClock,
     affinity,

@@ -3,6 +3,7 @@
  * the tool list, and where each new worker listens. One per ToolPool object; it outlives restarts of
  * the pool's supervisor, so a pool handle keeps working after its parent restarts it.
  */
+
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { getLogger, type TimerHandle } from '@trellis/core';
 import { BRIDGE_DEFAULTS } from '../defaults.js';
 import type { WorkerExit } from '../errors.js';
 import { HostService } from '../host-service.js';
+import { sharedMemoryAvailable, shmPrefix } from '../shm/segments.js';
 import { PoolLifecycle } from '../telemetry/lifecycle-log.js';
 import { PoolMetrics } from '../telemetry/pool-metrics.js';
 import { textLine, WorkerLogs } from '../telemetry/worker-log.js';
@@ -322,6 +324,10 @@ export class PoolRuntime implements WorkerHost {
       concurrency: this.o.concurrency,
       maxMessageBytes: this.o.maxMessageBytes,
       lane: this.o.lane,
+      shm:
+        this.o.lane && Number.isFinite(this.o.shmThresholdBytes) && sharedMemoryAvailable()
+          ? { prefix: shmPrefix(), thresholdBytes: this.o.shmThresholdBytes, maxBytes: this.o.maxShmBytes }
+          : undefined,
       graceMs: BRIDGE_DEFAULTS.cancelGraceMs,
       maxRssMb: this.o.maxRssMb,
       startTimeoutMs: this.o.startTimeoutMs,
@@ -336,6 +342,9 @@ export class PoolRuntime implements WorkerHost {
       maxReadyLineBytes: BRIDGE_DEFAULTS.maxReadyLineBytes,
       onStderr: this.#stderrSink(slot),
       hostAddress: this.host.address,
+      // With host tools, the lane carries the workers' host calls too (HostService.run).
+      hostCalls:
+        this.host.address === undefined ? undefined : (req, ac, reply) => this.host.run(req, ac, reply),
       clock: this.o.clock,
       onSpawned: (pid) => {
         this.events.worker.started(slot, pid);

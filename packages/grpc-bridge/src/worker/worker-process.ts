@@ -25,7 +25,7 @@ import {
 import { PythonNotFoundError, type WorkerExit, WorkerStartError } from '../errors.js';
 import type { DescribeResponse__Output } from '../generated/trellis/bridge/v1/DescribeResponse.js';
 import type { ToolServiceClient } from '../generated/trellis/bridge/v1/ToolService.js';
-import { LaneClient } from '../lane/lane-client.js';
+import { type HostCallRunner, LaneClient, type LaneShm } from '../lane/lane-client.js';
 import { oomKillCount } from '../pool/robustness.js';
 import { createToolClient } from '../protos.js';
 import {
@@ -69,6 +69,8 @@ export interface WorkerLaunchOptions {
   readonly maxMessageBytes: number;
   /** Open the worker's call lane after Describe (else every call is a gRPC unary RPC). */
   readonly lane?: boolean;
+  /** Shared-memory payloads on the lane (shm/segments.ts); undefined: none. */
+  readonly shm?: LaneShm | undefined;
   /** The worker's `--grace-ms`: how long it lets calls run after SIGTERM before cancelling them. */
   readonly graceMs: number;
   readonly startTimeoutMs: number;
@@ -93,6 +95,8 @@ export interface WorkerLaunchOptions {
   readonly clock: Clock;
   /** The host's HostService (`--host-address`), when the pool serves host tools. */
   readonly hostAddress?: string | undefined;
+  /** Runs the host tool calls the worker sends over its lane (the pool's HostService), if any. */
+  readonly hostCalls?: HostCallRunner | undefined;
   /** Called once the process exists (before readiness), e.g. for a `worker_started` event. */
   readonly onSpawned?: ((pid: number) => void) | undefined;
 }
@@ -211,7 +215,8 @@ export class WorkerProcess {
           ),
         ),
       );
-      const lane = o.lane === false ? undefined : await raceExit(io, LaneClient.open(c, deadline()));
+      const lane =
+        o.lane === false ? undefined : await raceExit(io, LaneClient.open(c, deadline(), o.shm, o.hostCalls));
       const wp = new WorkerProcess(io, ready, c, info, o.clock.now() - t0, o.socketPath, lane);
       if (o.cgroup !== undefined) io.inCgroup = cgroupMembers(o.cgroup).includes(handle.pid);
       if (o.maxRssMb !== undefined) wp.maxRssMb = o.maxRssMb;
@@ -304,7 +309,7 @@ export class WorkerProcess {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.lane?.close();
+    this.lane?.close(this.pid); // and the segments the dead worker left
     this.client.close();
     removeSocket(this.#socketPath);
   }

@@ -1,5 +1,6 @@
 // Original file: protos/trellis/bridge/v1/common.proto
 
+import type { SharedSegment as _trellis_bridge_v1_SharedSegment, SharedSegment__Output as _trellis_bridge_v1_SharedSegment__Output } from '../../../trellis/bridge/v1/SharedSegment.js';
 
 /**
  * A value crossing the bridge: arguments of a call, the result of a call, one item of a stream.
@@ -16,6 +17,12 @@
 export interface Payload {
   'data'?: (Buffer | Uint8Array | string);
   'contentType'?: (string);
+  /**
+   * Set instead of `data` for a large payload on the call lane (lane.proto): the bytes are in a
+   * shared-memory file that the receiver maps instead of copying them through the socket. The
+   * receiver removes the file once it has the payload.
+   */
+  'shm'?: (_trellis_bridge_v1_SharedSegment | null);
 }
 
 /**
@@ -33,4 +40,10 @@ export interface Payload {
 export interface Payload__Output {
   'data': (Buffer);
   'contentType': (string);
+  /**
+   * Set instead of `data` for a large payload on the call lane (lane.proto): the bytes are in a
+   * shared-memory file that the receiver maps instead of copying them through the socket. The
+   * receiver removes the file once it has the payload.
+   */
+  'shm': (_trellis_bridge_v1_SharedSegment__Output | null);
 }

@@ -1,0 +1,100 @@
+/**
+ * Shared-memory segments for large payloads on the call lane (Payload.shm in common.proto): files in
+ * /dev/shm named `trellis-shm.<run id>.<owner>.<n>`, the owner being `h<pid>` (this host) or
+ * `w<pid>` (a worker). The name is the tracking, as a process's run marker is: the registry's sweep
+ * removes the segments of a run whose host died (@trellis/registry, shm-sweep.ts), the host removes a
+ * dead worker's, and the receiver of a payload removes its segment once it has read it.
+ *
+ * Why plain file writes and reads on the Node side, not a mapping: Node has no mmap without a native
+ * addon, and a payload that starts or ends as a JS Buffer has to be copied once into or out of the
+ * mapping anyway; `writeSync`/`readSync` of a tmpfs file is that one copy (memcpy speed, no socket,
+ * no protobuf). The Python side maps the file and makes no copy at all (trellis_worker/shm.py).
+ */
+import { closeSync, existsSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { getProcessTracker } from '@trellis/core';
+
+export const SHM_DIR = '/dev/shm';
+export const SHM_NAME_PREFIX = 'trellis-shm.';
+
+/** `trellis-shm.<run id>.`: this host's run, as recorded in the registry (or its untracked id). */
+export function shmPrefix(): string {
+  const runId = getProcessTracker()?.runId ?? `untracked-${process.pid}`;
+  return `${SHM_NAME_PREFIX}${runId}.`;
+}
+
+/** True when /dev/shm exists (Linux): otherwise large payloads go through the socket. */
+export function sharedMemoryAvailable(): boolean {
+  return existsSync(SHM_DIR);
+}
+
+let seq = 0;
+
+/** Writes `data` into a new segment of this host; returns its name. */
+export function writeSegment(prefix: string, data: Uint8Array): string {
+  const name = `${prefix}h${process.pid}.${++seq}`;
+  const fd = openSync(join(SHM_DIR, name), 'wx', 0o600);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+  } catch (e) {
+    closeSync(fd);
+    removeSegment(name);
+    throw e;
+  }
+  closeSync(fd);
+  return name;
+}
+
+/** Reads a worker's segment into a new Buffer and removes it. */
+export function takeSegment(name: string, size: number): Buffer {
+  const fd = openSync(join(SHM_DIR, name), 'r');
+  try {
+    const out = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, out, off, size - off, off);
+      if (n === 0) throw new Error(`shared-memory segment ${name} is shorter than its ${size} bytes`);
+      off += n;
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+    removeSegment(name);
+  }
+}
+
+export function removeSegment(name: string): void {
+  try {
+    unlinkSync(join(SHM_DIR, name));
+  } catch {
+    // gone already
+  }
+}
+
+/** Removes every segment whose name starts with `prefix` (a dead worker's: `<run prefix>w<pid>.`). */
+export function removeSegments(prefix: string): number {
+  let n = 0;
+  let names: string[];
+  try {
+    names = readdirSync(SHM_DIR);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix)) {
+      removeSegment(name);
+      n++;
+    }
+  }
+  return n;
+}
+
+/** Segments of this host's run still in /dev/shm (tests and chaos check there are none left). */
+export function listSegments(prefix: string = shmPrefix()): string[] {
+  try {
+    return readdirSync(SHM_DIR).filter((n) => n.startsWith(prefix));
+  } catch {
+    return [];
+  }
+}

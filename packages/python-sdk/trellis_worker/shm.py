@@ -1,0 +1,130 @@
+"""Large payloads through shared memory on the call lane (Payload.shm in common.proto).
+
+A payload of at least the host's threshold (1 MiB by default) does not travel through the lane's
+socket: its sender writes it into a file in /dev/shm and sends the file's name; the receiver maps
+the file. Arguments reach a tool as a read-only ``memoryview`` over the mapping (0 copies: a NumPy
+array made with ``np.frombuffer`` shares its memory), and a tool that builds its result in
+``ctx.shared_buffer(n)`` sends it back with 0 copies too; any other large result costs one copy into
+a segment.
+
+Segments are tracked like processes. Their names carry the run id and the owner
+("trellis-shm.<run id>.w<pid>.<n>" for this worker's), so the host removes a dead worker's segments
+and the registry's sweep removes those of a run whose host died. The receiver removes a segment once
+it has the payload; a segment the worker allocated but did not send is removed when the call ends.
+
+Why files in /dev/shm and not ``multiprocessing.shared_memory``: that module registers every segment
+with a resource-tracker process (one more process per worker) and unlinks on its own schedule;
+naming and removal are exactly what has to be under the registry's control here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import mmap
+import os
+from typing import Any
+
+from .errors import PayloadTooLargeError
+
+SHM_DIR = "/dev/shm"
+
+
+class Segment(mmap.mmap):
+    """A mapped segment that knows its file name (so a returned view of it is sent by name)."""
+
+    segment_name: str
+
+
+class ShmConfig:
+    """What the host set for one lane (OpenLaneRequest): name prefix, threshold, limit."""
+
+    __slots__ = ("max_bytes", "prefix", "threshold", "_own", "_seq")
+
+    def __init__(self, prefix: str, threshold: int, max_bytes: int) -> None:
+        self.prefix = prefix
+        self.threshold = threshold if prefix else 0
+        self.max_bytes = max_bytes
+        self._own = f"{prefix}w{os.getpid()}."
+        self._seq = itertools.count(1)  # next() is atomic: sync tools allocate from their threads
+
+    @property
+    def enabled(self) -> bool:
+        return self.threshold > 0
+
+    def _check_size(self, size: int, what: str) -> None:
+        if size > self.max_bytes:
+            raise PayloadTooLargeError(
+                f"{what} is {size} bytes, over the pool's shared-memory payload limit of {self.max_bytes} bytes "
+                "(maxShmBytes); send less data per call, or raise maxShmBytes"
+            )
+
+    def map_argument(self, name: str, size: int) -> memoryview:
+        """A read-only view of a segment the host sent (its arguments)."""
+        if not name.startswith(self.prefix + "h") or "/" in name:
+            raise ValueError(f"shared-memory segment {name!r} is not one of this host's")
+        self._check_size(size, "the arguments")
+        if size == 0:
+            return memoryview(b"")
+        fd = os.open(os.path.join(SHM_DIR, name), os.O_RDONLY)
+        try:
+            mm = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+        finally:
+            os.close(fd)
+        return memoryview(mm)
+
+    def allocate(self, nbytes: int) -> memoryview:
+        """A writable view of a new segment of ``nbytes`` (for a result sent with 0 copies)."""
+        self._check_size(nbytes, "a shared buffer")
+        name = f"{self._own}{next(self._seq)}"
+        path = os.path.join(SHM_DIR, name)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.ftruncate(fd, nbytes)
+            seg = Segment(fd, max(nbytes, 1))
+        except BaseException:
+            os.close(fd)
+            remove(name)
+            raise
+        os.close(fd)
+        seg.segment_name = name
+        return memoryview(seg)[:nbytes]
+
+    def export(self, data: bytes | memoryview) -> tuple[str, int]:
+        """The segment that carries ``data``: its own when ``data`` views a whole segment made by
+        ``allocate`` (0 copies), else a new one it is copied into (1 copy)."""
+        size = len(data) if isinstance(data, bytes) else data.nbytes
+        self._check_size(size, "the result")
+        seg = segment_of(data)
+        if seg is not None and size == len(seg):
+            return seg.segment_name, size
+        view = self.allocate(size)
+        view[:] = data if isinstance(data, bytes) else data.cast("B")
+        seg = segment_of(view)
+        assert seg is not None
+        return seg.segment_name, size
+
+
+def segment_of(value: Any) -> Segment | None:
+    """The Segment under a memoryview or NumPy array (following ``.obj`` and ``.base``), if any."""
+    obj = value
+    for _ in range(16):
+        if isinstance(obj, Segment):
+            return obj
+        if isinstance(obj, memoryview):
+            obj = obj.obj
+        else:
+            obj = getattr(obj, "base", None)
+        if obj is None:
+            return None
+    return None
+
+
+def remove(name: str) -> None:
+    try:
+        os.unlink(os.path.join(SHM_DIR, name))
+    except OSError:
+        pass
+
+
+def shm_available() -> bool:
+    return os.path.isdir(SHM_DIR) and os.access(SHM_DIR, os.W_OK)
