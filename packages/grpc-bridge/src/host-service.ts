@@ -10,6 +10,7 @@
  * passes. A failure goes back as a gRPC status plus an ErrorDetail with the JavaScript error's
  * name, message and stack, which Python raises as HostToolError.
  */
+import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from './generated/host_service.js';
@@ -20,7 +21,7 @@ import type { LogRequest__Output } from './generated/trellis/bridge/v1/LogReques
 import type { LogResponse } from './generated/trellis/bridge/v1/LogResponse.js';
 import { ArgsEncodingProblem, decodePayload, encodeArgs, type ToolArgs } from './payload.js';
 import type { PythonLogRecord } from './pool/options.js';
-import { encodeErrorDetail, findProtoRoot, LOADER_OPTIONS } from './protos.js';
+import { encodeErrorDetail, findProtoRoot, LOADER_OPTIONS, SECRET_METADATA_KEY } from './protos.js';
 
 /** What a host tool receives besides its arguments. */
 export interface HostToolContext {
@@ -113,7 +114,29 @@ export class HostService {
   constructor(
     private readonly onLog: (r: PythonLogRecord) => void,
     private readonly maxMessageBytes: number,
+    /**
+     * The pool's per-run secret: a call without it gets UNAUTHENTICATED. Over loopback TCP any local
+     * user could otherwise call the host tools (as this user).
+     */
+    private readonly secret?: string | undefined,
   ) {}
+
+  /** False (and the call refused with UNAUTHENTICATED) when the caller lacks the pool's secret. */
+  #authorized(
+    call: grpc.ServerUnaryCall<unknown, unknown>,
+    cb: (e: Partial<grpc.StatusObject>) => void,
+  ): boolean {
+    if (this.secret === undefined) return true;
+    const given = call.metadata.get(SECRET_METADATA_KEY)[0];
+    const a = Buffer.from(typeof given === 'string' ? given : (given ?? Buffer.alloc(0)));
+    const b = Buffer.from(this.secret);
+    if (a.length === b.length && timingSafeEqual(a, b)) return true;
+    cb({
+      code: grpc.status.UNAUTHENTICATED,
+      details: 'missing or wrong trellis-secret: this HostService serves only the workers of its pool',
+    });
+    return false;
+  }
 
   get address(): string | undefined {
     return this.#address;
@@ -126,8 +149,11 @@ export class HostService {
       'grpc.max_send_message_length': this.maxMessageBytes,
     });
     const handlers: HostServiceHandlers = {
-      CallHostTool: (call, cb) => this.#call(call, cb),
+      CallHostTool: (call, cb) => {
+        if (this.#authorized(call, cb)) this.#call(call, cb);
+      },
       Log: (call, cb) => {
+        if (!this.#authorized(call, cb)) return;
         this.#log(call.request);
         cb(null, {} satisfies LogResponse);
       },

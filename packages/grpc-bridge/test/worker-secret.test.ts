@@ -48,7 +48,22 @@ except grpc.RpcError as e:
     print(e.code().name)
 `;
 
-function asNobody(address: string, flag: string, secret = ''): Promise<string> {
+/** Calls HostService/CallHostTool("pong") at `address` as `nobody`, without the secret. */
+const HOST_ATTACKER = `
+import sys
+import grpc
+from trellis_worker._stubs import host_service_pb2 as pb
+ch = grpc.insecure_channel(sys.argv[1])
+call = ch.unary_unary("/trellis.bridge.v1.HostService/CallHostTool",
+    request_serializer=lambda m: m.SerializeToString(), response_deserializer=lambda b: b)
+try:
+    call(pb.CallHostToolRequest(tool="pong"), timeout=5)
+    print("OK")
+except grpc.RpcError as e:
+    print(e.code().name)
+`;
+
+function asNobody(address: string, flag: string, secret = '', script = ATTACKER): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       'setpriv',
@@ -58,7 +73,7 @@ function asNobody(address: string, flag: string, secret = ''): Promise<string> {
         '--clear-groups',
         VENV_PYTHON,
         '-c',
-        ATTACKER,
+        script,
         address,
         flag,
         secret,
@@ -106,6 +121,28 @@ test('another local user gets UNAUTHENTICATED on a TCP worker, and the tool does
     const cmdline = readFileSync(`/proc/${w.pid}/cmdline`, 'utf8');
     assert.equal(cmdline.includes(pool.workerSecret()), false);
     assert.equal(await pool.call('secret_seen', {}), '');
+  } finally {
+    await pool.stop();
+  }
+});
+
+test("another local user gets UNAUTHENTICATED from the host's HostService (host tools) on TCP", {
+  skip: isRoot ? false : 'needs root to run a client as the user nobody',
+}, async () => {
+  let ran = 0;
+  const pool = new ToolPool({ name: 'secret-host', tools: [RELIABILITY_TOOLS], size: 1, transport: 'tcp' });
+  pool.exposeHostTool('pong', { type: 'object' }, () => {
+    ran++;
+    return 'pong';
+  });
+  await pool.start();
+  try {
+    const w = pool.stats().workers[0]!;
+    const argv = readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0');
+    const hostAddress = argv[argv.indexOf('--host-address') + 1]!;
+    assert.match(hostAddress, /^127\.0\.0\.1:\d+$/);
+    assert.equal(await asNobody(hostAddress, '', '', HOST_ATTACKER), 'UNAUTHENTICATED');
+    assert.equal(ran, 0, 'the host tool must not have run');
   } finally {
     await pool.stop();
   }

@@ -253,7 +253,7 @@ async def _serve(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, pa
     if args.host_address:
         from .host import HostClient, HostLogHandler  # only workers with a host need its client
 
-        host = HostClient(args.host_address, args.max_message_bytes)
+        host = HostClient(args.host_address, args.max_message_bytes, secret)
         root = logging.getLogger()
         for h in list(root.handlers):
             root.removeHandler(h)

@@ -56,10 +56,24 @@ class HostLogHandler(logging.Handler):
             self.handleError(record)
 
 
+class _WithSecret(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds the pool's secret to every call to the host (its HostService checks it)."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        metadata = list(details.metadata or ()) + [("trellis-secret", self._secret)]
+        details = grpc.aio.ClientCallDetails(
+            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+        )
+        return await continuation(details, request)
+
+
 class HostClient:
     """Connection to the host's HostService at ``address`` (e.g. "unix:/run/trellis/host.sock")."""
 
-    def __init__(self, address: str, max_message_bytes: int) -> None:
+    def __init__(self, address: str, max_message_bytes: int, secret: bytes | None = None) -> None:
         self.address = address
         self._channel = grpc.aio.insecure_channel(
             address,
@@ -67,6 +81,8 @@ class HostClient:
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
             ],
+            # The host refuses calls without its per-run secret (guard.py has the worker's side).
+            interceptors=[_WithSecret(secret.decode())] if secret else None,
         )
         self._stub = host_service_pb2_grpc.HostServiceStub(self._channel)
         self._lock = threading.Lock()

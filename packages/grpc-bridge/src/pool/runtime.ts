@@ -71,7 +71,7 @@ export class PoolRuntime implements WorkerHost {
     this.sessions = new SessionTable(o.sessionTtlMs);
     this.quarantine = o.quarantine ? new Quarantine(o.quarantine) : undefined;
     this.breaker = o.circuitBreaker ? new CircuitBreaker(o.circuitBreaker) : undefined;
-    this.host = new HostService((r) => this.#onLog(r), o.maxMessageBytes);
+    this.host = new HostService((r) => this.#onLog(r), o.maxMessageBytes, this.secret);
     this.dispatcher = new Dispatcher({
       pool: o.name,
       maxQueue: o.maxQueue,
