@@ -4,8 +4,9 @@
  *
  * The record is small and generic: identity (host, pid, incarnation, address), the number of local
  * processes, the global names held here, the OS processes this node supervises (its direct children:
- * Python workers, tool servers), memory, and whatever the app adds with the `status` option (pool
- * sizes, run ids). It is refreshed every statusIntervalMs.
+ * Python workers, tool servers) and the Trellis runs they belong to, memory, and whatever the app adds
+ * with the `status` option (e.g. `{ pools: { tools: pool.stats() } }`). Refreshed every
+ * statusIntervalMs, and soon after the node's global names change.
  */
 import { hostname } from 'node:os';
 import { listProcessIds, readProcCmdline, readProcStat } from '@trellis/core';
@@ -15,6 +16,8 @@ import { num } from '../etcd/etcd-connection.js';
 export interface ChildProcessInfo {
   readonly pid: number;
   readonly command: string;
+  /** The Trellis run the process belongs to (its `--trellis-run-id=` marker), if any. */
+  readonly run: string | undefined;
 }
 
 export interface NodeStatus {
@@ -29,6 +32,8 @@ export interface NodeStatus {
   readonly processes: number;
   readonly names: readonly string[];
   readonly children: readonly ChildProcessInfo[];
+  /** The Trellis runs of those processes (the registry's run ids). */
+  readonly runs: readonly string[];
   readonly rssBytes: number;
   readonly extra: Record<string, unknown>;
 }
@@ -49,7 +54,13 @@ export function childProcesses(): ChildProcessInfo[] {
   for (const pid of listProcessIds()) {
     const st = readProcStat(pid);
     if (st === undefined || st.ppid !== process.pid) continue;
-    out.push({ pid, command: (readProcCmdline(pid) ?? []).slice(0, 4).join(' ').slice(0, 200) });
+    const argv = readProcCmdline(pid) ?? [];
+    const marker = argv.find((a) => a.startsWith('--trellis-run-id='));
+    out.push({
+      pid,
+      command: argv.slice(0, 4).join(' ').slice(0, 200),
+      run: marker === undefined ? undefined : marker.slice('--trellis-run-id='.length),
+    });
     if (out.length >= 200) break;
   }
   return out;
@@ -60,6 +71,7 @@ export function collectStatus(
   names: string[],
   extra?: () => Record<string, unknown>,
 ): NodeStatus {
+  const children = childProcesses();
   let more: Record<string, unknown> = {};
   try {
     more = extra?.() ?? {};
@@ -77,7 +89,8 @@ export function collectStatus(
     updatedAt: Date.now(),
     processes: n.local.procs.size,
     names,
-    children: childProcesses(),
+    children,
+    runs: [...new Set(children.flatMap((c) => (c.run === undefined ? [] : [c.run])))],
     rssBytes: process.memoryUsage.rss(),
     extra: more,
   };
