@@ -414,7 +414,8 @@ function drawCharts(pool, box, series) {
           scales: { x: { time: true } },
           axes: [
             { stroke: '#8a96a3', grid: { stroke: '#26303b' }, ticks: { stroke: '#26303b' } },
-            { stroke: '#8a96a3', grid: { stroke: '#26303b' }, ticks: { stroke: '#26303b' }, size: 48 },
+            // Wide enough for values such as 1,234.5 (uPlot clips what does not fit).
+            { stroke: '#8a96a3', grid: { stroke: '#26303b' }, ticks: { stroke: '#26303b' }, size: 64 },
           ],
           series: [
             {},

@@ -4,10 +4,15 @@
  *   GET  /                 the page (public/index.html, app.js, style.css)
  *   GET  /api/snapshot     the current snapshot as JSON (?events=N: with the newest N events)
  *   GET  /api/events       Server-Sent Events: `snapshot` and `events` pushes
+ *   GET  /api/logs         the workers' log records (?pool, worker, since, limit): the control token
+ *                          or the read token of the announce files
+ *   GET  /metrics          Prometheus exposition (metrics-endpoint.ts)
+ *   GET  /vendor/uplot.*   uPlot, from its npm package (the page's charts)
  *   POST /api/kill         { pid }            needs the token
  *   POST /api/restart      { supervisor, id } needs the token
  *
- * Reading needs no token; every control request does (X-Trellis-Token header or a form field
+ * Reading the tree and the metrics needs no token (the snapshot carries no command line: see
+ * observer.ts stripCommand); the logs need one; every control request does (X-Trellis-Token header or a form field
  * `token`), checked before anything else is looked at. Requests whose Host is not this observer's
  * loopback address are refused, so a web page the browser opens elsewhere cannot reach the API
  * through DNS rebinding, and a control request from another origin is refused too.

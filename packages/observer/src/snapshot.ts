@@ -6,7 +6,8 @@
 import type { LabelledValue, ToolPoolView } from './pool-view.js';
 import type { HealthRecordView, LeaseView, RegistryProcessView, RegistryRunView } from './sources.js';
 
-export const SNAPSHOT_VERSION = 1;
+/** 2: pools as ToolPool views or labelled values, Python workers named in the tree, no command lines. */
+export const SNAPSHOT_VERSION = 2;
 
 /** `running`; `restarting` (the supervisor is retrying or backing off); `stopped` (no process); `unreachable` (its supervisor did not answer in time: the children shown are the last known). */
 export type NodeStatus = 'running' | 'restarting' | 'stopped' | 'unreachable';

@@ -341,6 +341,8 @@ describe('the observer page in Chromium', () => {
       `one worker's tail: ${workers.join(',')}`,
     );
 
+    // The toasts of the control steps are gone (they float over the page), then the picture.
+    await waitFor(async () => (await page.locator('.toast').count()) === 0, 'the toasts to expire');
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });
 });
