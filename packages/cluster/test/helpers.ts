@@ -135,7 +135,10 @@ export class Cleanup {
     this.fns.push(fn);
   }
 
+  /** Kills the child processes first, then runs the added functions (newest first), then stops etcd. */
   async run(): Promise<void> {
+    for (const c of this.children) c.kill9();
+    await Promise.all(this.children.map((c) => c.exited));
     for (const fn of this.fns.splice(0).reverse()) {
       try {
         await fn();
@@ -143,8 +146,6 @@ export class Cleanup {
         // keep cleaning
       }
     }
-    for (const c of this.children) c.kill9();
-    await Promise.all(this.children.map((c) => c.exited));
     for (const e of this.etcds.splice(0)) await e.stop();
   }
 }
