@@ -22,6 +22,13 @@ const SCOPES = {
   cluster: 'cluster',
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+// `--suites=a,b`: run only these suites of the scopes named; their other figures are kept from the
+// previous docs/benchmarks.md (e.g. `pnpm bench bridge --suites=lane,payload`).
+const onlySuites = process.argv
+  .find((a) => a.startsWith('--suites='))
+  ?.slice('--suites='.length)
+  .split(',')
+  .filter(Boolean);
 const scopes = wanted.length ? wanted : Object.keys(SCOPES);
 for (const s of scopes) {
   if (!SCOPES[s]) {
@@ -50,7 +57,9 @@ for (const scope of scopes) {
     continue;
   }
   const mod = await import(pathToFileURL(file).href);
-  const suites = mod.suites ? Object.keys(mod.suites) : ['run'];
+  const suites = (mod.suites ? Object.keys(mod.suites) : ['run']).filter(
+    (s) => onlySuites === undefined || onlySuites.includes(s),
+  );
   const scopeResults = [];
   for (const suite of suites) {
     console.error(`[bench] ${scope}/${suite} ...`);
@@ -99,12 +108,17 @@ function fmt(v) {
 function writeTable(results) {
   const path = join(root, 'docs', 'benchmarks.md');
   const byScope = new Map();
+  // Hand-written notes between the notes markers (before/after comparisons, what a figure means)
+  // are kept as they are.
+  let notes = '';
   // Keep the previous figures of scopes that were not run this time.
   if (existsSync(path)) {
-    const prev = readFileSync(path, 'utf8').match(/<!-- results:(.*) -->/);
+    const text = readFileSync(path, 'utf8');
+    notes = text.match(/<!-- notes:start -->[\s\S]*<!-- notes:end -->/)?.[0] ?? '';
+    const prev = text.match(/<!-- results:(.*) -->/);
     if (prev)
       for (const x of JSON.parse(prev[1]))
-        if (!scopes.includes(x.scope))
+        if (!scopes.includes(x.scope) || (onlySuites !== undefined && !onlySuites.includes(x.suite)))
           (byScope.get(x.scope) ?? byScope.set(x.scope, []).get(x.scope)).push(x);
   }
   for (const x of results) (byScope.get(x.scope) ?? byScope.set(x.scope, []).get(x.scope)).push(x);
@@ -126,6 +140,7 @@ function writeTable(results) {
       `| ${x.scope} | ${x.name} | ${fmt(x.value)} ${x.unit ?? ''} | ${x.baseline === undefined ? '' : `${fmt(x.baseline)} (${x.baselineName ?? 'raw'})`} | ${x.ratio === undefined ? '' : `${x.ratio.toFixed(2)}x`} | ${x.target} | ${x.pass ? 'yes' : '**no**'} |`,
     );
   }
+  if (notes) lines.push('', notes);
   lines.push('', `<!-- results:${JSON.stringify(kept.map(({ samples, ...rest }) => rest))} -->`, '');
   writeFileSync(path, lines.join('\n'));
 }
