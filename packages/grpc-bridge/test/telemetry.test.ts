@@ -237,3 +237,22 @@ test('a health monitor needs nothing but beat(pid): each worker actor beats on i
     await pool.stop();
   }
 });
+
+test('a stderr flood and a huge line: every line is a record, none over 16 KiB, the worker serves on', async () => {
+  const pool = await ToolPool.start({ tools: TELEMETRY_TOOLS, size: 1, name: 'flood' });
+  try {
+    logged.length = 0;
+    assert.equal(await pool.call('flood', { lines: 2000, huge: 200_000 }), 2000);
+    await waitFor(
+      () => logged.some((l) => l.fields.pool === 'flood' && (l.msg ?? '').startsWith('HHHH')),
+      'the huge line',
+    );
+    const lines = logged.filter((l) => l.fields.pool === 'flood' && /^flood line \d+$/.test(l.msg ?? ''));
+    assert.equal(lines.length, 2000, 'one record per line');
+    const huge = logged.find((l) => (l.msg ?? '').startsWith('HHHH'))!;
+    assert.ok(huge.msg!.length <= 16 * 1024 + 1, `cut to 16 KiB (${huge.msg!.length})`);
+    assert.equal(await pool.call('chatty', { n: 1 }), 1);
+  } finally {
+    await pool.stop();
+  }
+});
