@@ -118,8 +118,20 @@ export class PoolLifecycle {
       case 'pool_stopped':
         log.pool('info', `pool stopped: ${e.reason}`, {});
         return;
-      default:
+      // Per call, per session, the process spawn (its readiness is what counts): not logged here.
+      case 'worker_started':
+      case 'call_started':
+      case 'call_finished':
+      case 'call_failed':
+      case 'call_retried':
+      case 'session_ended':
+      case 'queue_full':
         return;
+      default: {
+        // Every event type is decided above: a new one fails to compile until it is.
+        const unhandled: never = e;
+        void unhandled;
+      }
     }
   }
 }
