@@ -16,7 +16,7 @@ import signal
 import sys
 import traceback
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from .constants import DEFAULTS, PROTOCOL, READY_PREFIX
 from .descendants import become_subreaper, join_cgroup, kill_descendants
@@ -29,6 +29,7 @@ from .tool import ToolSpec, collect_tools, load_module
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -65,55 +66,129 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # into structured records for its logger (the host passes --log-format json).
 LOG_FORMATS = ("text", "json")
 
-# The options a host passes, for the fast parser: destination, converter (None: a flag).
-_FAST_OPTIONS: dict[str, tuple[str, Any]] = {
-    "--tools": ("tools", str),
-    "--listen": ("listen", str),
-    "--trellis-run-id": ("run_id", str),
-    "--run-id": ("run_id", str),
-    "--host-address": ("host_address", str),
-    "--host-pid": ("host_pid", _positive),
-    "--concurrency": ("concurrency", _positive),
-    "--max-message-bytes": ("max_message_bytes", _positive),
-    "--grace-ms": ("grace_ms", _non_negative),
-    "--max-rss-mb": ("max_rss_mb", _positive),
-    "--log-level": ("log_level", str),
-    "--log-format": ("log_format", str),
-    "--no-stdin-watch": ("stdin_watch", None),
-}
+
+class _Option(NamedTuple):
+    flags: tuple[str, ...]
+    dest: str
+    #: Converts the value; None for a flag (present: stores False).
+    convert: Callable[[str], Any] | None
+    default: Any
+    help: str | None = None
+    repeat: bool = False
+    required: bool = False
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+
+#: The command line, defined once. Two readers share it: ``_fast_parse`` for the well-formed line a
+#: host sends, and argparse (``build_parser``) for everything else, for its help and error messages.
+#: Why not argparse alone: importing and setting it up costs several ms of every worker's start.
+OPTIONS: tuple[_Option, ...] = (
+    _Option(
+        ("--tools",),
+        "tools",
+        str,
+        None,
+        "module whose @tool functions to serve: dotted name or path to a .py file (repeatable, or comma-separated)",
+        repeat=True,
+        required=True,
+        metavar="MODULE",
+    ),
+    _Option(
+        ("--listen",),
+        "listen",
+        str,
+        "127.0.0.1:0",
+        "unix:/path/to.sock, 127.0.0.1:PORT or [::1]:PORT; port 0 picks a free port (default 127.0.0.1:0)",
+    ),
+    _Option(
+        ("--trellis-run-id", "--run-id"),
+        "run_id",
+        str,
+        "",
+        "id of the host's run; lets the host find and clean up its own workers",
+    ),
+    _Option(
+        ("--host-address",),
+        "host_address",
+        str,
+        "",
+        "address of the host's HostService (unix:/path): enables host tools and log forwarding",
+    ),
+    _Option(
+        ("--host-pid",),
+        "host_pid",
+        _positive,
+        None,
+        "PID of the host; the worker exits at start if its parent is not this process",
+    ),
+    _Option(
+        ("--concurrency",),
+        "concurrency",
+        _positive,
+        DEFAULTS.concurrency,
+        f"tool calls run at once (thread pool size for sync tools; default {DEFAULTS.concurrency})",
+    ),
+    _Option(
+        ("--max-message-bytes",),
+        "max_message_bytes",
+        _positive,
+        DEFAULTS.max_message_bytes,
+        f"largest request or result message (default {DEFAULTS.max_message_bytes})",
+    ),
+    _Option(
+        ("--grace-ms",),
+        "grace_ms",
+        _non_negative,
+        DEFAULTS.grace_ms,
+        f"on SIGTERM, time given to in-flight calls to finish (default {DEFAULTS.grace_ms})",
+    ),
+    _Option(
+        ("--max-rss-mb",),
+        "max_rss_mb",
+        _positive,
+        None,
+        "cap this worker's memory so its RSS stays within this many MiB (RLIMIT_DATA); "
+        f"a tool allocation past it ends the worker with exit code {EXIT_MEMORY}",
+    ),
+    _Option(
+        ("--no-stdin-watch",),
+        "stdin_watch",
+        None,
+        True,
+        "do not exit on stdin EOF (for running by hand with stdin not a pipe from the host)",
+    ),
+    _Option(("--log-level",), "log_level", str, "INFO", choices=LOG_LEVELS),
+    _Option(
+        ("--log-format",),
+        "log_format",
+        str,
+        "text",
+        "how log records are written to stderr: text (readable) or json (one object per line, for a host)",
+        choices=LOG_FORMATS,
+    ),
+)
+
+_BY_FLAG: dict[str, _Option] = {flag: o for o in OPTIONS for flag in o.flags}
 
 
 def _fast_parse(argv: list[str]) -> SimpleNamespace | None:
     """The well-formed command line a host sends (``--opt value``, ``--opt=value``, known options
-    only), without argparse: importing and setting it up costs several ms of every worker's start.
-    Anything else (help, abbreviations, a bad value, a missing --tools) returns None, and argparse
-    parses it again, with its usual messages and exit code 2."""
-    out: dict[str, Any] = {
-        "tools": [],
-        "listen": "127.0.0.1:0",
-        "run_id": "",
-        "host_address": "",
-        "host_pid": None,
-        "concurrency": DEFAULTS.concurrency,
-        "max_message_bytes": DEFAULTS.max_message_bytes,
-        "grace_ms": DEFAULTS.grace_ms,
-        "max_rss_mb": None,
-        "stdin_watch": True,
-        "log_level": "INFO",
-        "log_format": "text",
-    }
+    only), without argparse. Anything else (help, abbreviations, a bad value, a missing required
+    option) returns None, and argparse parses it again, with its usual messages and exit code 2."""
+    out: dict[str, Any] = {o.dest: ([] if o.repeat else o.default) for o in OPTIONS}
     i = 0
     while i < len(argv):
         arg = argv[i]
         name, eq, value = arg.partition("=")
-        option = _FAST_OPTIONS.get(name)
+        option = _BY_FLAG.get(name)
         if option is None:
             return None
-        dest, convert = option
+        convert = option.convert
         if convert is None:
             if eq:
                 return None
-            out[dest] = False
+            out[option.dest] = False
             i += 1
             continue
         if not eq:
@@ -126,17 +201,20 @@ def _fast_parse(argv: list[str]) -> SimpleNamespace | None:
             converted = convert(value)
         except Exception:  # noqa: BLE001 - argparse will report it
             return None
-        if dest == "tools":
-            out["tools"].append(converted)
+        if option.choices is not None and converted not in option.choices:
+            return None
+        if option.repeat:
+            out[option.dest].append(converted)
         else:
-            out[dest] = converted
-    if not out["tools"] or out["log_level"] not in LOG_LEVELS or out["log_format"] not in LOG_FORMATS:
-        return None
+            out[option.dest] = converted
+    for o in OPTIONS:
+        if o.required and not out[o.dest]:
+            return None
     return SimpleNamespace(**out)
 
 
 def parse_args(argv: list[str] | None) -> Any:
-    """The worker's options: the fast parser for what hosts send, argparse for everything else."""
+    """The worker's options: the fast reader for what hosts send, argparse for everything else."""
     if argv is None:
         argv = sys.argv[1:]
     return _fast_parse(argv) or build_parser().parse_args(argv)
@@ -149,75 +227,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m trellis_worker",
         description="Serve the @tool functions of Python modules to a Trellis host over gRPC.",
     )
-    p.add_argument(
-        "--tools",
-        action="append",
-        required=True,
-        metavar="MODULE",
-        help="module whose @tool functions to serve: dotted name or path to a .py file "
-        "(repeatable, or comma-separated)",
-    )
-    p.add_argument(
-        "--listen",
-        default="127.0.0.1:0",
-        help="unix:/path/to.sock, 127.0.0.1:PORT or [::1]:PORT; port 0 picks a free port (default 127.0.0.1:0)",
-    )
-    p.add_argument(
-        "--trellis-run-id",
-        "--run-id",
-        dest="run_id",
-        default="",
-        help="id of the host's run; lets the host find and clean up its own workers",
-    )
-    p.add_argument(
-        "--host-address",
-        default="",
-        help="address of the host's HostService (unix:/path): enables host tools and log forwarding",
-    )
-    p.add_argument(
-        "--host-pid",
-        type=_positive,
-        default=None,
-        help="PID of the host; the worker exits at start if its parent is not this process",
-    )
-    p.add_argument(
-        "--concurrency",
-        type=_positive,
-        default=DEFAULTS.concurrency,
-        help=f"tool calls run at once (thread pool size for sync tools; default {DEFAULTS.concurrency})",
-    )
-    p.add_argument(
-        "--max-message-bytes",
-        type=_positive,
-        default=DEFAULTS.max_message_bytes,
-        help=f"largest request or result message (default {DEFAULTS.max_message_bytes})",
-    )
-    p.add_argument(
-        "--grace-ms",
-        type=_non_negative,
-        default=DEFAULTS.grace_ms,
-        help=f"on SIGTERM, time given to in-flight calls to finish (default {DEFAULTS.grace_ms})",
-    )
-    p.add_argument(
-        "--max-rss-mb",
-        type=_positive,
-        default=None,
-        help="cap this worker's memory so its RSS stays within this many MiB (RLIMIT_DATA); "
-        f"a tool allocation past it ends the worker with exit code {EXIT_MEMORY}",
-    )
-    p.add_argument(
-        "--no-stdin-watch",
-        dest="stdin_watch",
-        action="store_false",
-        help="do not exit on stdin EOF (for running by hand with stdin not a pipe from the host)",
-    )
-    p.add_argument("--log-level", default="INFO", choices=list(LOG_LEVELS))
-    p.add_argument(
-        "--log-format",
-        default="text",
-        choices=list(LOG_FORMATS),
-        help="how log records are written to stderr: text (readable) or json (one object per line, for a host)",
-    )
+    for o in OPTIONS:
+        kw: dict[str, Any] = {"dest": o.dest, "default": o.default, "help": o.help}
+        if o.convert is None:
+            kw["action"] = "store_false"
+        else:
+            if o.convert is not str:
+                kw["type"] = o.convert
+            if o.repeat:
+                kw["action"] = "append"
+            if o.choices is not None:
+                kw["choices"] = list(o.choices)
+            if o.metavar is not None:
+                kw["metavar"] = o.metavar
+        if o.required:
+            kw["required"] = True
+        p.add_argument(*o.flags, **kw)
     return p
 
 

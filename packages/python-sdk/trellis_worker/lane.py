@@ -40,7 +40,6 @@ from .payload import decode_value, encode_value
 from .shm import ShmConfig
 from .shm import remove as remove_segment
 from .status import error_detail, status_for
-from .telemetry import start_call_trace
 
 if TYPE_CHECKING:
     from .server import Worker
@@ -308,59 +307,45 @@ class LaneConnection(asyncio.Protocol):
 
     async def _run(self, call_id: int, call: _Call, msg: lane_pb2.LaneCall, deadline: float | None) -> None:
         w = self._w
-        stats = w.stats
-        stats.in_flight += 1
         request = msg.request
         tool = request.tool
         shm = self._lane.shm
         ctx: ToolContext | None = None
         sent = ""
         try:
-            spec, kwargs, ctx = self._prepare(request, deadline)
-            w.active.add(ctx)
-            trace = ctx._trace = start_call_trace(_trace_headers(msg), spec.name, ctx.call_id, ctx.session_id)
-            error: BaseException | None = None
-            try:
-                (data, content_type), duration_us = await w.runner.run(spec, kwargs, ctx)
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                w.active.discard(ctx)
-                if trace is not None:
-                    trace.end(error)
-            telemetry = ctx._telemetry.take() if ctx._telemetry is not None else None
-            size = len(data) if type(data) is bytes else data.nbytes
-            if shm.enabled and size >= shm.threshold:
-                # Large: the bytes go by shared memory (no copy when the tool built them in
-                # ctx.shared_buffer), the frame carries the segment's name.
-                sent, size = shm.export(data)
-                response = pb.ExecuteResponse(
-                    result=common_pb2.Payload(
-                        content_type=content_type, shm=common_pb2.SharedSegment(name=sent, size=size)
-                    ),
-                    duration_us=duration_us,
-                )
-                if telemetry is not None:
-                    response.telemetry.CopyFrom(telemetry)
-                body = response.SerializeToString()
-            else:
-                body = encode_execute_response(
-                    data if type(data) is bytes else bytes(data),
-                    content_type,
-                    duration_us,
-                    telemetry.SerializeToString() if telemetry is not None else b"",
-                )
-                w.check_size_of(len(body), spec, "result")
-            self._send(RESULT, call_id, body)
+            with w.counting():
+                spec, kwargs, ctx = self._prepare(request, deadline)
+                with w.track(ctx, _trace_headers(msg)):
+                    (data, content_type), duration_us = await w.runner.run(spec, kwargs, ctx)
+                telemetry = ctx._telemetry.take() if ctx._telemetry is not None else None
+                size = len(data) if type(data) is bytes else data.nbytes
+                if shm.enabled and size >= shm.threshold:
+                    # Large: the bytes go by shared memory (no copy when the tool built them in
+                    # ctx.shared_buffer), the frame carries the segment's name.
+                    sent, size = shm.export(data)
+                    response = pb.ExecuteResponse(
+                        result=common_pb2.Payload(
+                            content_type=content_type, shm=common_pb2.SharedSegment(name=sent, size=size)
+                        ),
+                        duration_us=duration_us,
+                    )
+                    if telemetry is not None:
+                        response.telemetry.CopyFrom(telemetry)
+                    body = response.SerializeToString()
+                else:
+                    body = encode_execute_response(
+                        data if type(data) is bytes else bytes(data),
+                        content_type,
+                        duration_us,
+                        telemetry.SerializeToString() if telemetry is not None else b"",
+                    )
+                    w.check_size_of(len(body), spec, "result")
+                self._send(RESULT, call_id, body)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a LANE_ERROR frame
-            stats.calls_failed += 1
             if sent:
                 remove_segment(sent)  # not sent after all
             self._fail(call_id, call, exc, tool)
         finally:
-            stats.in_flight -= 1
-            stats.calls_served += 1
             self._end(call_id, call)
             if ctx is not None and ctx._segments:
                 # Buffers the tool allocated and did not return: nobody else will remove them.
@@ -386,58 +371,44 @@ class LaneConnection(asyncio.Protocol):
 
     async def _run_stream(self, call_id: int, call: _Call, msg: lane_pb2.LaneCall, deadline: float | None) -> None:
         w = self._w
-        stats = w.stats
-        stats.in_flight += 1
         request = msg.request
         tool = request.tool
         shm = self._lane.shm
         try:
-            spec, kwargs, ctx = self._prepare(request, deadline)
-            w.active.add(ctx)
-            trace = ctx._trace = start_call_trace(_trace_headers(msg), spec.name, ctx.call_id, ctx.session_id)
-            error: BaseException | None = None
-            try:
-                index = 0
-                async for data, content_type in w.runner.stream(spec, kwargs, ctx):
-                    size = len(data) if type(data) is bytes else data.nbytes
-                    if shm.enabled and size >= shm.threshold:
-                        name, size = shm.export(data)
-                        payload = common_pb2.Payload(
-                            content_type=content_type, shm=common_pb2.SharedSegment(name=name, size=size)
-                        )
-                        data = b""
-                    else:
-                        payload = common_pb2.Payload(
-                            data=data if type(data) is bytes else bytes(data), content_type=content_type
-                        )
-                    item = pb.ExecuteStreamResponse(item=payload, index=index)
-                    if ctx._telemetry is not None:
-                        telemetry = ctx._telemetry.take()
-                        if telemetry is not None:
-                            item.telemetry.CopyFrom(telemetry)
-                    w.check_size(item, len(data) + len(content_type), spec, f"stream item {index}")
-                    # Backpressure: no item beyond the host's credit (its highWaterMark), so a slow
-                    # consumer slows the generator down instead of filling memory.
-                    while call.credit <= 0:
-                        call.credit_waiter = self._loop.create_future()
-                        await call.credit_waiter
-                    call.credit -= 1
-                    self._send(ITEM, call_id, item.SerializeToString())
-                    index += 1
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                w.active.discard(ctx)
-                if trace is not None:
-                    trace.end(error)
-            self._send(END, call_id)
+            with w.counting():
+                spec, kwargs, ctx = self._prepare(request, deadline)
+                with w.track(ctx, _trace_headers(msg)):
+                    index = 0
+                    async for data, content_type in w.runner.stream(spec, kwargs, ctx):
+                        size = len(data) if type(data) is bytes else data.nbytes
+                        if shm.enabled and size >= shm.threshold:
+                            name, size = shm.export(data)
+                            payload = common_pb2.Payload(
+                                content_type=content_type, shm=common_pb2.SharedSegment(name=name, size=size)
+                            )
+                            data = b""
+                        else:
+                            payload = common_pb2.Payload(
+                                data=data if type(data) is bytes else bytes(data), content_type=content_type
+                            )
+                        item = pb.ExecuteStreamResponse(item=payload, index=index)
+                        if ctx._telemetry is not None:
+                            telemetry = ctx._telemetry.take()
+                            if telemetry is not None:
+                                item.telemetry.CopyFrom(telemetry)
+                        w.check_size(item, len(data) + len(content_type), spec, f"stream item {index}")
+                        # Backpressure: no item beyond the host's credit (its highWaterMark), so a slow
+                        # consumer slows the generator down instead of filling memory.
+                        while call.credit <= 0:
+                            call.credit_waiter = self._loop.create_future()
+                            await call.credit_waiter
+                        call.credit -= 1
+                        self._send(ITEM, call_id, item.SerializeToString())
+                        index += 1
+                self._send(END, call_id)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a LANE_ERROR frame
-            stats.calls_failed += 1
             self._fail(call_id, call, exc, tool)
         finally:
-            stats.in_flight -= 1
-            stats.calls_served += 1
             self._end(call_id, call)
 
 

@@ -6,7 +6,8 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -151,6 +152,45 @@ class Worker:
         self.runner.threads.shutdown()
 
     # --- per call ---------------------------------------------------------------------------------
+    # Every call, unary or stream, over gRPC or the lane, is kept the same way:
+    #     with w.counting():                 # the heartbeat's in_flight / served / failed
+    #         spec, kwargs, ctx = w.prepare(...)
+    #         with w.track(ctx, headers):    # cancellable by stop(), and its trace span
+    #             ... run the tool ...
+    # Why two: a call that fails in prepare (unknown tool, bad arguments) counts as served and
+    # failed, but has no context to track yet.
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        """Counts one call in the worker's stats for as long as it runs."""
+        stats = self.stats
+        stats.in_flight += 1
+        try:
+            yield
+        except BaseException:
+            stats.calls_failed += 1
+            raise
+        finally:
+            stats.in_flight -= 1
+            stats.calls_served += 1
+
+    @contextmanager
+    def track(self, ctx: ToolContext, headers: Any) -> Iterator[None]:
+        """While the tool runs: ``ctx`` is among the calls ``stop`` cancels, and the call's trace span
+        (when tracing is on; ``headers`` carry the caller's traceparent) ends with its error, if any."""
+        active = self.active
+        active.add(ctx)
+        trace = ctx._trace = start_call_trace(headers, ctx.tool, ctx.call_id, ctx.session_id)
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            active.discard(ctx)
+            if trace is not None:
+                trace.end(error)
 
     def prepare(
         self,
@@ -277,25 +317,10 @@ class ToolServicer:
     @grpc_errors
     async def Execute(self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext) -> pb.ExecuteResponse:
         w = self._w
-        stats = w.stats
-        stats.in_flight += 1
-        try:
+        with w.counting():
             spec, kwargs, ctx = w.prepare(request, context)
-            active = w.active
-            active.add(ctx)
-            trace = ctx._trace = start_call_trace(
-                trace_headers(context.invocation_metadata()), spec.name, ctx.call_id, ctx.session_id
-            )
-            error: BaseException | None = None
-            try:
+            with w.track(ctx, trace_headers(context.invocation_metadata())):
                 (data, content_type), duration_us = await w.runner.run(spec, kwargs, ctx)
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                active.discard(ctx)
-                if trace is not None:
-                    trace.end(error)
             response = pb.ExecuteResponse(
                 result=common_pb2.Payload(data=_as_bytes(data), content_type=content_type),
                 duration_us=duration_us,
@@ -306,28 +331,15 @@ class ToolServicer:
                     response.telemetry.CopyFrom(telemetry)
             w.check_size(response, len(data) + len(content_type), spec, "result")
             return response
-        except BaseException:
-            stats.calls_failed += 1
-            raise
-        finally:
-            stats.in_flight -= 1
-            stats.calls_served += 1
 
     @grpc_errors
     async def ExecuteStream(
         self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ExecuteStreamResponse]:
         w = self._w
-        stats = w.stats
-        stats.in_flight += 1
-        try:
+        with w.counting():
             spec, kwargs, ctx = w.prepare(request, context)
-            w.active.add(ctx)
-            trace = ctx._trace = start_call_trace(
-                trace_headers(context.invocation_metadata()), spec.name, ctx.call_id, ctx.session_id
-            )
-            error: BaseException | None = None
-            try:
+            with w.track(ctx, trace_headers(context.invocation_metadata())):
                 index = 0
                 async for data, content_type in w.runner.stream(spec, kwargs, ctx):
                     item = pb.ExecuteStreamResponse(
@@ -343,19 +355,6 @@ class ToolServicer:
                     w.check_size(item, len(data) + len(content_type), spec, f"stream item {index}")
                     yield item
                     index += 1
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                w.active.discard(ctx)
-                if trace is not None:
-                    trace.end(error)
-        except BaseException:
-            stats.calls_failed += 1
-            raise
-        finally:
-            stats.in_flight -= 1
-            stats.calls_served += 1
 
     @grpc_errors
     async def Heartbeat(self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext) -> pb.HeartbeatResponse:
