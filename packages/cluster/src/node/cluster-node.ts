@@ -16,20 +16,12 @@
  * node that was declared down cannot register (or keep) a name under its old incarnation.
  */
 import { hostname } from 'node:os';
-import {
-  type Client,
-  status as GrpcStatus,
-  Server,
-  type ServerWritableStream,
-  type ServiceError,
-} from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import {
   callTimeoutError,
   call as coreCall,
   currentNode,
-  decodeReason,
   deserializeError,
-  type ExitReason,
   encodeReason,
   getLogger,
   isPid,
@@ -39,11 +31,9 @@ import {
   noprocError,
   type Pid,
   type Ref,
-  serializeError,
 } from '@trellis/core';
 import type { IKeyValue, Watcher } from 'etcd3';
 import {
-  ClusterTlsError,
   InvalidClusterOptionsError,
   NodeDownError,
   NodeNameTakenError,
@@ -59,18 +49,16 @@ import {
 } from '../etcd/etcd-connection.js';
 import { EtcdLeaseStore } from '../etcd/etcd-lease-store.js';
 import { type Member, Membership, type NodeEvent } from './membership.js';
+import { nodeServiceHandlers } from './node-service.js';
+import { Peers } from './peers.js';
 import { type GlobalPid, RemoteMonitors, type RemoteWatcher } from './remote-monitors.js';
 import { collectStatus, type NodeStatus } from './status.js';
 import {
   type Ack,
   type CallRep,
   type CallReq,
-  clientCredentials,
   type ExitReq,
-  type MonitorEvent,
-  type MonitorReq,
   NODE_SERVICE,
-  NodeClient,
   type NodeTlsOptions,
   type PingRep,
   type SendReq,
@@ -172,10 +160,7 @@ export class ClusterNode {
   #address = '';
   readonly #o: ClusterOptions;
   readonly #server: Server;
-  readonly #peers = new Map<
-    string,
-    { address: string; client: Client & Record<string, (...a: any[]) => any> }
-  >();
+  readonly #peers: Peers;
   readonly #names = new Map<string, NameRecord>();
   /** Global names held by processes of this node: re-registered after a rejoin. */
   readonly #localNames = new Map<string, { pid: Pid; ref: Ref }>();
@@ -198,17 +183,20 @@ export class ClusterNode {
     this.node = o.node ?? `${hostname()}-${process.pid}`;
     this.memberTtlMs = o.memberTtlMs ?? CLUSTER_DEFAULTS.memberTtlMs;
     this.membership = new Membership((e) => this.#onNodeEvent(e));
+    this.#peers = new Peers(this.membership, o.tls);
     this.#server = new Server();
     this.#monitors = new RemoteMonitors(local, {
-      openMonitor: (t, onExit, onEnd) => this.#openMonitor(t, onExit, onEnd),
+      openMonitor: (t, onExit, onEnd) => this.#peers.openMonitor(t, onExit, onEnd),
       isMember: (n, inc) => this.membership.get(n)?.incarnation === inc,
       sendExit: (t, reason) => {
-        void this.#unary<Ack>(
-          t.node,
-          'Exit',
-          { inc: t.incarnation, pid: t.pid, reason: encodeReason(reason) } satisfies ExitReq,
-          2000,
-        ).catch(() => {});
+        void this.#peers
+          .unary<Ack>(
+            t.node,
+            'Exit',
+            { inc: t.incarnation, pid: t.pid, reason: encodeReason(reason) } satisfies ExitReq,
+            2000,
+          )
+          .catch(() => {});
       },
     });
   }
@@ -298,11 +286,7 @@ export class ClusterNode {
   #onNodeEvent(e: NodeEvent): void {
     if (e.type === 'nodedown') {
       this.#monitors.nodeDown(e.node, e.incarnation);
-      const p = this.#peers.get(e.node);
-      if (p !== undefined) {
-        this.#peers.delete(e.node);
-        p.client.close();
-      }
+      this.#peers.drop(e.node);
       for (const [name, r] of this.#names)
         if (r.node === e.node && r.incarnation === e.incarnation) this.#names.delete(name);
     }
@@ -354,7 +338,7 @@ export class ClusterNode {
    */
   async registerGlobal(name: string, pid: Pid): Promise<void> {
     checkName(name, 'global name');
-    if (!isPid(pid) || !this.#isAlive(pid))
+    if (!isPid(pid) || (this.local.isLocal(pid) && !this.local.procs.has(pid)))
       throw new NoProcError(`registerGlobal("${name}", ${String(pid)})`);
     const held = this.#localNames.get(name);
     if (held !== undefined && held.pid === pid) return;
@@ -495,7 +479,7 @@ export class ClusterNode {
     timeoutMs: number,
     what: string,
   ): Promise<R> {
-    const rep = await this.#unary<CallRep>(
+    const rep = await this.#peers.unary<CallRep>(
       node,
       'Call',
       { inc, to, req, t: timeoutMs } satisfies CallReq,
@@ -507,7 +491,7 @@ export class ClusterNode {
   }
 
   async #remoteSend(node: string, inc: number, to: Target, msg: unknown, what: string): Promise<void> {
-    const rep = await this.#unary<Ack>(
+    const rep = await this.#peers.unary<Ack>(
       node,
       'Send',
       { inc, to, msg } satisfies SendReq,
@@ -519,149 +503,24 @@ export class ClusterNode {
 
   /** Answers a node's reachability probe; the incarnation tells a rejoined node from its old self. */
   ping(node: string, timeoutMs: number = CLUSTER_DEFAULTS.probeTimeoutMs): Promise<PingRep> {
-    return this.#unary<PingRep>(node, 'Ping', {}, timeoutMs);
+    return this.#peers.unary<PingRep>(node, 'Ping', {}, timeoutMs);
   }
 
-  #peer(node: string): Client & Record<string, (...a: any[]) => any> {
-    const m = this.membership.get(node);
-    if (m === undefined) throw new NodeDownError(node, 'call');
-    const p = this.#peers.get(node);
-    if (p !== undefined && p.address === m.address) return p.client;
-    p?.client.close();
-    const { creds, options } = clientCredentials(this.#o.tls);
-    const client = new NodeClient(m.address, creds, options);
-    this.#peers.set(node, { address: m.address, client });
-    return client;
-  }
-
-  #unary<R>(
-    node: string,
-    method: string,
-    req: unknown,
-    timeoutMs: number,
-    onDeadline?: () => Error,
-  ): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      let client: Client & Record<string, (...a: any[]) => any>;
-      try {
-        client = this.#peer(node);
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      client[method](req, { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, rep: R) => {
-        if (err === null) resolve(rep);
-        else reject(this.#mapError(node, method, err, onDeadline));
-      });
-    });
-  }
-
-  #mapError(node: string, method: string, err: ServiceError, onDeadline?: () => Error): Error {
-    const what = `${method} on node "${node}"`;
-    if (err.code === GrpcStatus.DEADLINE_EXCEEDED)
-      return onDeadline?.() ?? new NodeUnreachableError(node, what, err.details);
-    if (/SSL|certificate|handshake|TLS/i.test(err.details ?? ''))
-      return new ClusterTlsError(node, err.details);
-    if (this.membership.get(node) === undefined) return new NodeDownError(node, what);
-    return new NodeUnreachableError(node, what, err.details);
-  }
-
-  #openMonitor(t: GlobalPid, onExit: (e: MonitorEvent) => void, onEnd: (err: unknown) => void): () => void {
-    let client: Client & Record<string, (...a: any[]) => any>;
-    try {
-      client = this.#peer(t.node);
-    } catch (e) {
-      queueMicrotask(() => onEnd(e));
-      return () => {};
-    }
-    let done = false;
-    const call = client.Monitor({ inc: t.incarnation, pid: t.pid } satisfies MonitorReq);
-    call.on('data', (ev: MonitorEvent) => {
-      if (done) return;
-      done = true;
-      onExit({ reason: decodeReason(ev.reason) });
-    });
-    call.on('error', (e: unknown) => {
-      if (!done) {
-        done = true;
-        onEnd(e);
-      }
-    });
-    call.on('end', () => {
-      if (!done) {
-        done = true;
-        onEnd(new Error('monitor stream ended'));
-      }
-    });
-    return () => {
-      done = true;
-      call.cancel();
-    };
-  }
-
-  // ---- the gRPC server: what other nodes ask of this one ----------------------------------------
-
-  #resolve(to: Target): Pid | undefined {
-    if ('name' in to) return this.#localNames.get(to.name)?.pid;
-    return this.#isAlive(to.pid) ? to.pid : undefined;
-  }
-
-  #isAlive(pid: Pid): boolean {
-    return !this.local.isLocal(pid) || this.local.procs.has(pid);
-  }
+  // ---- the gRPC server: what other nodes ask of this one (node-service.ts) -----------------------
 
   async #listen(): Promise<void> {
-    const wrong = (inc: number) => inc !== this.#incarnation;
-    this.#server.addService(NODE_SERVICE, {
-      Call: (c: { request: CallReq }, cb: (e: null, r: CallRep) => void) => {
-        const r = c.request;
-        const what = 'name' in r.to ? r.to.name : `${r.to.pid}@${this.node}`;
-        const pid = wrong(r.inc) ? undefined : this.#resolve(r.to);
-        if (pid === undefined) {
-          cb(null, { e: serializeError(noprocError(what, 'name' in r.to)) });
-          return;
-        }
-        coreCall(pid, r.req, r.t).then(
-          (v) => cb(null, { v }),
-          (e) => cb(null, { e: serializeError(e) }),
-        );
-      },
-      Send: (c: { request: SendReq }, cb: (e: null, r: Ack) => void) => {
-        const r = c.request;
-        const pid = wrong(r.inc) ? undefined : this.#resolve(r.to);
-        if (pid === undefined)
-          cb(null, {
-            e: serializeError(new NoProcError(`send to ${JSON.stringify(r.to)} on node "${this.node}"`)),
-          });
-        else {
-          this.local.send(pid, r.msg);
-          cb(null, { ok: true });
-        }
-      },
-      Exit: (c: { request: ExitReq }, cb: (e: null, r: Ack) => void) => {
-        const r = c.request;
-        if (!wrong(r.inc) && this.#isAlive(r.pid))
-          this.local.exit(this.local.selfPid, r.pid, decodeReason(r.reason));
-        cb(null, { ok: true });
-      },
-      Ping: (_c: unknown, cb: (e: null, r: PingRep) => void) => {
-        cb(null, { node: this.node, inc: this.#incarnation });
-      },
-      Monitor: (s: ServerWritableStream<MonitorReq, MonitorEvent>) => {
-        const r = s.request;
-        const answer = (reason: ExitReason) => {
-          if (s.cancelled) return;
-          s.write({ reason: encodeReason(reason) });
-          s.end();
-        };
-        if (wrong(r.inc) || !this.#isAlive(r.pid)) {
-          answer({ type: 'noproc' });
-          return;
-        }
-        const ref = this.local.monitor((reason) => answer(reason), r.pid);
-        s.on('cancelled', () => this.local.demonitor(ref));
-      },
-    });
+    const self = this;
+    this.#server.addService(
+      NODE_SERVICE,
+      nodeServiceHandlers({
+        node: this.node,
+        get incarnation() {
+          return self.#incarnation;
+        },
+        local: this.local,
+        localName: (name) => this.#localNames.get(name)?.pid,
+      }),
+    );
     const listen = this.#o.listen ?? CLUSTER_DEFAULTS.listen;
     const port = await new Promise<number>((resolve, reject) => {
       this.#server.bindAsync(listen, serverCredentials(this.#o.tls), (err, p) =>
@@ -944,8 +803,7 @@ export class ClusterNode {
     if (this.#leaseId !== '') await this.etcd.leaseRevoke(this.#leaseId, 1000).catch(() => {});
     await this.#watcher?.cancel().catch(() => {});
     await this.#leaseStore?.close().catch(() => {});
-    for (const p of this.#peers.values()) p.client.close();
-    this.#peers.clear();
+    this.#peers.close();
     await new Promise<void>((r) => {
       this.#server.tryShutdown(() => r());
       setTimeout(() => {
