@@ -73,6 +73,14 @@ export class Node {
   readonly selfPid: Pid;
   readonly procs = new Map<Pid, Proc>();
   readonly names = new Map<string, Pid>();
+  /**
+   * Names registered in the other threads of this Node.js process (the thread directory, kept by the
+   * main thread's hub and replicated to every thread): a name resolves from every thread. Local names
+   * come first.
+   */
+  readonly remoteNames = new Map<string, Pid>();
+  /** Told of every local registration and its end (the thread transport publishes them). */
+  nameHook: ((op: 'reg' | 'unreg', name: string, pid: Pid) => void) | undefined;
   readonly calls = new CallTable();
   router: RemoteRouter | undefined;
   defaultClock: Clock = systemClock;
@@ -97,7 +105,7 @@ export class Node {
 
   spawn(body: Body, opts: SpawnOptions = {}): Pid {
     if (opts.name !== undefined) {
-      const holder = this.names.get(opts.name);
+      const holder = this.names.get(opts.name) ?? this.remoteNames.get(opts.name);
       if (holder !== undefined) throw new NameTakenError(opts.name, holder);
     }
     const pid = makePid(this.id, this.#nextId++);
@@ -106,6 +114,7 @@ export class Node {
     if (opts.name !== undefined) {
       this.names.set(opts.name, pid);
       proc.name = opts.name;
+      this.nameHook?.('reg', opts.name, pid);
     }
     if (opts.link !== undefined) {
       // A link to a process that is already gone is answered with a noproc exit signal, which the new
@@ -134,7 +143,10 @@ export class Node {
     if (!proc.alive) return;
     proc.markDead(reason);
     this.procs.delete(proc.pid);
-    if (proc.name !== undefined && this.names.get(proc.name) === proc.pid) this.names.delete(proc.name);
+    if (proc.name !== undefined && this.names.get(proc.name) === proc.pid) {
+      this.names.delete(proc.name);
+      this.nameHook?.('unreg', proc.name, proc.pid);
+    }
     if (proc.inboundCalls) {
       for (const from of proc.inboundCalls) this.#failCall(from, reason);
       proc.inboundCalls = undefined;
@@ -183,7 +195,7 @@ export class Node {
     let pid: Pid;
     if (typeof to === 'string' && to.charCodeAt(0) === 60 /* < */) pid = to as Pid;
     else {
-      const p = this.names.get(to);
+      const p = this.names.get(to) ?? this.remoteNames.get(to);
       if (p === undefined)
         throw new NoProcError(`send to "${to}" (no process is registered under that name)`);
       pid = p;
@@ -258,7 +270,7 @@ export class Node {
    */
   monitorName(watcherProc: Proc, name: string): Ref {
     const ref = this.newRef();
-    const pid = this.names.get(name);
+    const pid = this.names.get(name) ?? this.remoteNames.get(name);
     if (pid === undefined) {
       watcherProc.deliver({ type: 'DOWN', ref, name, pid: undefined, reason: Exit.noproc });
       return ref;
@@ -315,8 +327,13 @@ export class Node {
   // ---- names -------------------------------------------------------------------------------------
 
   register(name: string, pid: Pid): void {
-    const holder = this.names.get(name);
-    if (holder !== undefined) throw new NameTakenError(name, holder);
+    const local = this.names.get(name);
+    if (local !== undefined) throw new NameTakenError(name, local);
+    const remote = this.remoteNames.get(name);
+    // The thread directory already has this very name for this very pid (a thread actor registered
+    // itself); registering it here as well is then harmless, and code written before names crossed
+    // threads does just that.
+    if (remote !== undefined && remote !== pid) throw new NameTakenError(name, remote);
     if (!this.isLocal(pid)) {
       // A name in this thread for a process of another thread (a thread actor seen from its parent):
       // freed when that process exits, like any name (OTP statement 35).
@@ -333,6 +350,7 @@ export class Node {
     if (p.name !== undefined) throw new AlreadyRegisteredError(name, pid, p.name);
     p.name = name;
     this.names.set(name, pid);
+    this.nameHook?.('reg', name, pid);
   }
 
   unregister(name: string): void {
@@ -340,11 +358,15 @@ export class Node {
     if (pid === undefined) return;
     this.names.delete(name);
     const p = this.procs.get(pid);
-    if (p) p.name = undefined;
+    if (p) {
+      p.name = undefined;
+      this.nameHook?.('unreg', name, pid);
+    }
   }
 
+  /** The pid registered under `name` in this thread or, failing that, in any other thread. */
   whereis(name: string): Pid | undefined {
-    return this.names.get(name);
+    return this.names.get(name) ?? this.remoteNames.get(name);
   }
 
   // ---- call / reply ------------------------------------------------------------------------------
@@ -380,7 +402,7 @@ export class Node {
     let target: Pid;
     const byName = !(typeof to === 'string' && to.charCodeAt(0) === 60);
     if (byName) {
-      const p = this.names.get(to);
+      const p = this.names.get(to) ?? this.remoteNames.get(to);
       if (p === undefined) {
         reject(noprocError(to, true));
         return;

@@ -186,12 +186,14 @@ describe('thread actors: links and monitors across threads', () => {
     handleCall: (req: { op: string }, _from, s) => reply(req.op === 'get' ? s : -1, s),
   });
 
-  test('a thread actor calls a main-thread server; a name is looked up in its own thread', async () => {
+  test('a thread actor calls a main-thread server, by pid and by its name (names resolve across threads)', async () => {
     const srv = (await startServer(mainServer, [], { name: 'main-counter' })) as Pid;
     const pid = (await spawnThread(SERVER, { args: [{}] })) as Pid;
     assert.deepEqual(await call(pid, { op: 'call', to: srv, req: { op: 'get' } }), { ok: 100 });
-    // Names are per thread: "main-counter" is not registered in the actor's thread.
-    const byName = (await call(pid, { op: 'call', to: 'main-counter', req: { op: 'get' } })) as {
+    // The thread got the directory of names when it booted (names-across-threads.test.ts has more).
+    assert.deepEqual(await call(pid, { op: 'call', to: 'main-counter', req: { op: 'get' } }), { ok: 100 });
+    // An unknown name is still ERR_NOPROC.
+    const byName = (await call(pid, { op: 'call', to: 'no-such-name', req: { op: 'get' } })) as {
       error: string;
     };
     assert.equal(byName.error, 'ERR_NOPROC');

@@ -18,8 +18,9 @@
  */
 import type { Piscina } from 'piscina';
 import { match, P } from 'ts-pattern';
+import { call } from '../actor.js';
 import type { Clock } from '../clock.js';
-import { deserializeError, type SerializedError } from '../errors.js';
+import { deserializeError, type SerializedError, serializeError } from '../errors.js';
 import type { ExitReason } from '../exit-reason.js';
 import {
   defineServer,
@@ -350,8 +351,16 @@ const poolServer = defineServer<TaskPool, [NormalizedTaskPoolOptions, Clock, Pis
   init(ctx: ServerContext, o, clock, Piscina) {
     return new TaskPool(ctx.self, ctx.node, o, clock, Piscina);
   },
-  handleCall(request: unknown, _from, pool) {
-    // Lets another thread read the stats (runTask itself is local to the pool's thread).
+  handleCall(request: unknown, from, pool, ctx) {
+    // runTask from another thread: run it here and answer when it settles, without blocking the pool.
+    if (isRemoteRun(request)) {
+      pool.run(request.$runTask, { timeoutMs: request.timeoutMs }).then(
+        (v) => ctx.reply(from, { ok: true, v } satisfies RemoteRunReply),
+        (e: unknown) => ctx.reply(from, { ok: false, e: serializeError(e) } satisfies RemoteRunReply),
+      );
+      return noreply(pool);
+    }
+    // Lets another thread read the stats.
     return reply(request === 'stats' ? pool.stats() : undefined, pool);
   },
   handleInfo(msg: unknown, pool) {
@@ -420,8 +429,49 @@ function lookup(pool: Pid | string): TaskPool | TaskPoolNoProcError {
  */
 export function runTask<R = unknown>(pool: Pid | string, task: unknown, opts?: RunTaskOptions): Promise<R> {
   const p = pools.get(pool) ?? lookup(pool);
-  if (p instanceof TaskPoolNoProcError) return Promise.reject(p);
+  if (p instanceof TaskPoolNoProcError) {
+    // A pool of another thread (by pid, or by a name from the thread directory): ask it by a call.
+    const node = currentNode();
+    const pid = isPid(pool) ? pool : node.whereis(pool);
+    if (pid !== undefined && !node.isLocal(pid)) return runRemote<R>(pid, task, opts);
+    return Promise.reject(p);
+  }
   return p.run(task, opts) as Promise<R>;
+}
+
+interface RemoteRun {
+  readonly $runTask: unknown;
+  readonly timeoutMs: number | undefined;
+}
+type RemoteRunReply =
+  | { readonly ok: true; readonly v: unknown }
+  | { readonly ok: false; readonly e: SerializedError };
+
+function isRemoteRun(r: unknown): r is RemoteRun {
+  return typeof r === 'object' && r !== null && '$runTask' in r;
+}
+
+async function runRemote<R>(pid: Pid, task: unknown, opts: RunTaskOptions | undefined): Promise<R> {
+  if (opts?.signal !== undefined || (opts?.transferList?.length ?? 0) > 0) {
+    throw new TaskPoolNoProcError(
+      pid,
+      "the pool lives in another thread, and an AbortSignal or a transferList cannot be sent there; run the task from the pool's thread for those, or drop them",
+    );
+  }
+  // No call time-out: the task's own (timeoutMs, or the pool's taskTimeoutMs) bounds it.
+  let r: RemoteRunReply;
+  try {
+    const req: RemoteRun = { $runTask: task, timeoutMs: opts?.timeoutMs };
+    r = await call<RemoteRunReply>(pid, req, { timeoutMs: Number.POSITIVE_INFINITY });
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'ERR_NOPROC') throw e;
+    throw new TaskPoolNoProcError(
+      pid,
+      `no task pool with this pid is running in thread ${nodeOf(pid)} (the pool or its thread has exited); address the pool by its registered name so a restarted pool is found`,
+    );
+  }
+  if (!r.ok) throw deserializeError(r.e);
+  return r.v as R;
 }
 
 /** A snapshot of a pool's counters (this thread only; from another thread, `call(pool, 'stats')`). */

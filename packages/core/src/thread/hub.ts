@@ -22,7 +22,7 @@ import { bounce, currentNode, type Node } from '../node.js';
 import { nodeOf, type Pid } from '../pid.js';
 import type { RemoteRouter, Signal, Transferable } from '../signals.js';
 import { ThreadExitError, ThreadOutOfMemoryError, ThreadUncaughtError } from './errors.js';
-import type { BootData, DelegatedSpawn, Frame, StartRequest, ToMain } from './protocol.js';
+import type { BootData, DelegatedSpawn, Frame, NameNotice, StartRequest, ToMain } from './protocol.js';
 import { type DroppedItem, FrameSender, type FrameVisitor, failedCallFor, readFrame } from './transport.js';
 
 /**
@@ -115,10 +115,40 @@ export class ThreadHub implements RemoteRouter {
   /** A router that was installed before us (for nodes that are not our threads). */
   readonly #prev: RemoteRouter | undefined;
 
+  /** Every name registered in a thread other than main's, by name (main's own are node.names). */
+  readonly #directory = new Map<string, Pid>();
+
   constructor(node: Node) {
     this.node = node;
     this.#prev = node.router;
     node.router = this;
+    // The main thread's own names reach every thread too.
+    node.nameHook = (op, name, pid) => this.#broadcastName(op, name, pid, undefined);
+  }
+
+  /** Tells every thread (but `except`) of a name registered or freed. */
+  #broadcastName(op: 'reg' | 'unreg', name: string, pid: Pid, except: number | undefined): void {
+    for (const t of this.threads.values())
+      if (t.id !== except && t.state !== 'dead') t.sender.control({ k: 'name', op, name, pid });
+  }
+
+  /** A thread registered or freed a name: keep the directory, replicate it, settle a clash. */
+  #onName(h: ThreadHandle, c: NameNotice): void {
+    if (c.op === 'unreg') {
+      if (this.#directory.get(c.name) !== c.pid) return;
+      this.#directory.delete(c.name);
+      this.node.remoteNames.delete(c.name);
+      this.#broadcastName('unreg', c.name, c.pid, h.id);
+      return;
+    }
+    const holder = this.node.names.get(c.name) ?? this.#directory.get(c.name);
+    if (holder !== undefined && holder !== c.pid) {
+      h.sender.control({ k: 'name_lost', name: c.name, pid: c.pid, holder });
+      return;
+    }
+    this.#directory.set(c.name, c.pid);
+    this.node.remoteNames.set(c.name, c.pid);
+    this.#broadcastName('reg', c.name, c.pid, h.id);
   }
 
   // ---- RemoteRouter -------------------------------------------------------------------------------
@@ -160,6 +190,10 @@ export class ThreadHub implements RemoteRouter {
       start === undefined ? 'booting' : 'starting',
     );
     if (start !== undefined) handle.start = deferred();
+    // The directory as it is now; changes follow as they happen (the port keeps them in order).
+    for (const [name, pid] of this.node.names)
+      if (this.node.isLocal(pid)) sender.control({ k: 'name', op: 'reg', name, pid });
+    for (const [name, pid] of this.#directory) sender.control({ k: 'name', op: 'reg', name, pid });
     this.threads.set(handle.id, handle);
     const visitor = this.#visitor(handle);
     worker.on('message', (frame: Frame) => readFrame(frame, visitor));
@@ -280,6 +314,9 @@ export class ThreadHub implements RemoteRouter {
       case 'spawn':
         this.#spawnFor(h, c.req, c.spec);
         return;
+      case 'name':
+        this.#onName(h, c);
+        return;
     }
   }
 
@@ -315,6 +352,13 @@ export class ThreadHub implements RemoteRouter {
     // at it (a link or monitor that crossed the `exiting` on the way) points at processes that no
     // longer exist.
     const down = h.rootReason !== undefined ? Exit.noproc : reason;
+    // The thread's names are gone with it (its exiting processes may not have said so).
+    for (const [name, pid] of [...this.#directory]) {
+      if (nodeOf(pid) !== h.id) continue;
+      this.#directory.delete(name);
+      if (this.node.remoteNames.get(name) === pid) this.node.remoteNames.delete(name);
+      this.#broadcastName('unreg', name, pid, h.id);
+    }
     this.node.nodeDown(h.id, down);
     const encoded = encodeReason(down);
     for (const other of this.threads.values()) {

@@ -92,12 +92,26 @@ export type ToMain =
   /** The root process has exited with `r`; the other processes of the thread are gone too. */
   | { readonly k: 'exiting'; readonly r: ExitReason }
   /** spawnThread called inside a thread: the main thread spawns and answers with `spawn_*`. */
-  | { readonly k: 'spawn'; readonly req: number; readonly spec: DelegatedSpawn };
+  | { readonly k: 'spawn'; readonly req: number; readonly spec: DelegatedSpawn }
+  /** A name registered (or freed) in this thread: the hub keeps the directory of every thread's names. */
+  | NameNotice;
+
+/** A change of the thread directory of names (see node.ts remoteNames and hub.ts). */
+export interface NameNotice {
+  readonly k: 'name';
+  readonly op: 'reg' | 'unreg';
+  readonly name: string;
+  readonly pid: Pid;
+}
 
 /** Control messages from the main thread to a thread. */
 export type ToThread =
   /** Start the root process (sent to a warm spare when it is taken into use). */
   | { readonly k: 'start'; readonly start: StartRequest }
+  /** A name of another thread registered or freed (the directory, replicated to every thread). */
+  | NameNotice
+  /** This thread's registration of `name` lost against `holder` (registered first elsewhere). */
+  | { readonly k: 'name_lost'; readonly name: string; readonly pid: Pid; readonly holder: Pid }
   | { readonly k: 'spawned'; readonly req: number; readonly pid: Pid }
   | { readonly k: 'spawn_ignored'; readonly req: number }
   /** `r` is set when the failure has an exit reason (InitFailedError). */

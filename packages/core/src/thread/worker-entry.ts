@@ -80,8 +80,29 @@ function runThread(boot: BootData, imported: ImportedModule): void {
   let definition: Definition | undefined;
   let started = false;
 
+  // Names registered here are published to the hub's directory, which replicates them to every thread.
+  node.nameHook = (op, name, pid) => sender.control({ k: 'name', op, name, pid });
+
   const control = (c: ToThread): void => {
     switch (c.k) {
+      case 'name':
+        if (c.op === 'reg') node.remoteNames.set(c.name, c.pid);
+        else if (node.remoteNames.get(c.name) === c.pid) node.remoteNames.delete(c.name);
+        return;
+      case 'name_lost':
+        // Two threads registered one name at nearly the same time; the hub kept the first. Ours is
+        // dropped (the process runs on without it), as OTP's global resolves a clash by keeping one.
+        if (node.names.get(c.name) === c.pid) {
+          node.nameHook = undefined; // the hub already knows
+          node.unregister(c.name);
+          node.nameHook = (op, name, pid) => sender.control({ k: 'name', op, name, pid });
+          process.emitWarning(
+            `name "${c.name}" of ${c.pid} was dropped: ${c.holder} in another thread registered it first`,
+            { code: 'TRELLIS_NAME_CONFLICT' },
+          );
+        }
+        node.remoteNames.set(c.name, c.holder);
+        return;
       case 'start':
         if (!started && definition !== undefined) {
           started = true;
