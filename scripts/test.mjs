@@ -5,9 +5,11 @@
 //    code under test is exactly what users get);
 // 2. runs the Python SDK's pytest suite with the project virtualenv, when the SDK is present;
 // 3. runs every node:test file under packages/*/dist/test;
-// 4. checks that nothing was left behind: no process whose command line carries a Trellis run marker
+// 4. runs the consumer test (scripts/test-consumer.mjs: the packages packed and installed into an
+//    app outside the repository);
+// 5. checks that nothing was left behind: no process whose command line carries a Trellis run marker
 //    and no descendant of this runner still alive;
-// 5. prints one closing line `tests: N passed, N failed` and exits non-zero on any failure.
+// 6. prints one closing line `tests: N passed, N failed` and exits non-zero on any failure.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -101,6 +103,23 @@ const nodeStatus = await new Promise((res) => {
     res(code);
   });
 });
+
+// --- consumer test: Trellis installed into an app outside this repo (scripts/test-consumer.mjs) ---
+// Full runs only, or when a filter names it (`pnpm test consumer`). Its closing line
+// `consumer: N passed, N failed` is added to the totals.
+if (only.length === 0 || only.some((o) => 'consumer'.includes(o))) {
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'test-consumer.mjs')], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 15 * 60 * 1000,
+  });
+  process.stdout.write(r.stdout ?? '');
+  const m = /consumer: (\d+) passed, (\d+) failed/.exec(r.stdout ?? '');
+  passed += m ? Number(m[1]) : 0;
+  failed += m ? Number(m[2]) : 1;
+  if (m && r.status !== 0 && Number(m[2]) === 0) failed += 1;
+}
 
 // --- leftovers -----------------------------------------------------------------------------------
 function leftovers() {

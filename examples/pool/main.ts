@@ -157,8 +157,14 @@ summary
   calls          ${CALLS} in ${ms(callsMs)} (${Math.round((CALLS / callsMs) * 1000)} calls/s)
   succeeded      ${ok}
   clean errors   ${CALLS - ok - unexpected.length} (${codes})
+                 expected: 1 call in 10 sends bad input on purpose, a reading the tool rejects
+                 (ERR_TOOL_FAILED, Python's ValueError) or an argument of the wrong type
+                 (ERR_INVALID_ARGUMENT, refused by the schema check); calls running on the
+                 killed worker that are not idempotent fail with ERR_WORKER_EXITED
   retried        ${s.calls.retried} idempotent call(s) moved off the killed worker
   latency        p50 ${ms(s.latencyMs.p50)}, p99 ${ms(s.latencyMs.p99)}
+                 includes the wait in the pool's queue: ${CALLERS} callers share ${WORKERS} workers x 4
+                 slots, so most calls wait for a slot; the time in Python is a small part of it
   restarts       ${s.restarts}
   workers alive  ${s.readyWorkers}/${WORKERS} (pids ${pids().join(', ')})`);
 for (const e of unexpected) console.log(`  UNEXPECTED: ${(e as Error)?.message ?? String(e)}`);

@@ -2,8 +2,10 @@
  * `start(tree)`: runs a top-level supervisor as the application.
  *
  * On SIGINT or SIGTERM the whole tree is shut down in order (reverse start order at every level,
- * honouring each child's shutdown spec) and the process exits with code 0. If the top supervisor
- * dies for any other reason (say it reached its restart intensity), the process exits non-zero.
+ * honouring each child's shutdown spec) and the process exits with code 0, calls that were in
+ * flight failing cleanly. `app.stop()` stops the tree the same way and resolves: the process goes
+ * on. If the top supervisor dies for any other reason (say it reached its restart intensity), the
+ * process exits non-zero.
  */
 
 import { Exit, type ExitReason, formatReason } from './exit-reason.js';
@@ -19,7 +21,12 @@ import {
 export interface StartOptions extends Omit<StartSupervisorOptions, 'link' | 'parent'> {
   /** Install SIGINT/SIGTERM handlers that stop the tree (default true). */
   readonly handleSignals?: boolean;
-  /** Call process.exit when the tree ends (default true; tests pass false). */
+  /**
+   * Whether the application owns the process (default true): it keeps Node alive while the tree runs,
+   * exits 0 after a signal (SIGINT/SIGTERM) stopped the tree, and exits 1 when the top supervisor
+   * dies on its own (restart intensity). `app.stop()` never exits the process: it resolves, and your
+   * code carries on. With false, nothing keeps Node alive and nothing exits (tests, embedding).
+   */
   readonly exitProcess?: boolean;
   /** Where to report how the application ended (default console.error for abnormal ends). */
   readonly log?: (line: string) => void;
@@ -38,6 +45,14 @@ export interface Application {
   readonly done: Promise<ExitReason>;
 }
 
+/** Errors of calls that fail because the tree is stopping (see onSignal in start). */
+const STOPPING_CODES = new Set([
+  'ERR_POOL_CLOSED',
+  'ERR_CALL_SERVER_EXITED',
+  'ERR_NOPROC',
+  'ERR_WORKER_EXITED',
+]);
+
 export async function start(tree: SupervisorSpec, opts: StartOptions = {}): Promise<Application> {
   const node = currentNode();
   // The node's pseudo-process is the top supervisor's parent: an exit signal from it is an order to stop.
@@ -46,6 +61,7 @@ export async function start(tree: SupervisorSpec, opts: StartOptions = {}): Prom
   const pid = await startSupervisor(spec, { ...opts, parent: node.selfPid }, node);
   const done = node.exited(pid);
   let stopping = false;
+  let bySignal: NodeJS.Signals | undefined;
   const stop = (): Promise<ExitReason> => {
     if (!stopping) {
       stopping = true;
@@ -53,7 +69,31 @@ export async function start(tree: SupervisorSpec, opts: StartOptions = {}): Prom
     }
     return done;
   };
-  const onSignal = () => void stop();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (bySignal === undefined && !stopping && opts.exitProcess !== false) {
+      bySignal = signal;
+      // Calls in flight when Ctrl-C comes fail as the tree stops (a pool's queued and running calls
+      // with ERR_POOL_CLOSED, a server's callers with ERR_CALL_SERVER_EXITED). Awaited in the app's
+      // main module, that failure would end the process at once with a stack trace and code 1,
+      // before the tree is down. The application is stopping on the user's order: report each such
+      // failure in one line and exit 0 once the tree has stopped. Any other error keeps its trace
+      // and makes the exit code 1.
+      process.on('uncaughtException', onStoppingError);
+      process.on('unhandledRejection', onStoppingError);
+    }
+    void stop();
+  };
+  const onStoppingError = (err: unknown) => {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && STOPPING_CODES.has(code)) {
+      (opts.log ?? console.error)(
+        `trellis: a call in flight failed as the application stopped on ${bySignal}: ${code}: ${String((err as Error).message).split('\n')[0]}`,
+      );
+    } else {
+      console.error(err);
+      process.exitCode = 1;
+    }
+  };
   const handle = opts.handleSignals !== false;
   if (handle) {
     process.on('SIGINT', onSignal);
@@ -72,8 +112,11 @@ export async function start(tree: SupervisorSpec, opts: StartOptions = {}): Prom
     }
     const clean = stopping && (reason.type === 'shutdown' || reason.type === 'normal');
     if (!clean) (opts.log ?? console.error)(`trellis: top supervisor ${pid} exited: ${formatReason(reason)}`);
-    if (opts.exitProcess !== false) process.exit(clean ? 0 : 1);
-    else if (!clean) process.exitCode = 1;
+    if (opts.exitProcess === false) {
+      if (!clean) process.exitCode = 1;
+    } else if (!clean) process.exit(1);
+    // A signal's stop ends the process (after the errors reported above, if any); app.stop() returns.
+    else if (bySignal !== undefined) setImmediate(() => process.exit(process.exitCode ?? 0));
   });
   return { pid, stop, done };
 }

@@ -121,12 +121,31 @@ export interface GenServer<
   formatStatus?: FormatStatus<S>;
 }
 
-/** Identity function that lets TypeScript infer a behaviour's types in one place. */
+/**
+ * Identity function that lets TypeScript infer a behaviour's types in one place.
+ *
+ * The reply type `Rep` is never inferred from handleCall (`NoInfer`): TypeScript would take it from
+ * the first `reply(...)` it meets, so a handleCall answering `reply('name', s)` in one branch and
+ * `reply(42, s)` in another failed to type-check. Give `Rep` explicitly to constrain the replies.
+ */
 export function defineServer<S, Args extends unknown[], Req = any, Rep = any, Cast = any, Info = any>(
-  b: GenServer<S, Args, Req, Rep, Cast, Info>,
+  b: GenServerDef<S, Args, Req, Rep, Cast, Info>,
 ): GenServer<S, Args, Req, Rep, Cast, Info> {
   return b;
 }
+
+/** GenServer as defineServer takes it: the same, with the reply type not inferred from handleCall. */
+export type GenServerDef<S, Args extends unknown[], Req, Rep, Cast, Info> = Omit<
+  GenServer<S, Args, Req, Rep, Cast, Info>,
+  'handleCall'
+> & {
+  handleCall?(
+    request: Req,
+    from: CallFrom,
+    state: S,
+    ctx: ServerContext,
+  ): Awaitable<CallResult<S, NoInfer<Rep>>>;
+};
 
 export class ServerContext extends ActorContext {
   /** The process that started this server (its supervisor), if any. */

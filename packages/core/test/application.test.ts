@@ -13,6 +13,7 @@ import { assertClean, recorder } from './fixtures/app-otp-kit.js';
 
 const ORDERED = fileURLToPath(new URL('./fixtures/app-ordered.js', import.meta.url));
 const CRASH = fileURLToPath(new URL('./fixtures/app-crash.js', import.meta.url));
+const INFLIGHT = fileURLToPath(new URL('./fixtures/app-inflight.js', import.meta.url));
 const LIMIT_MS = 20_000;
 
 const children: ChildProcess[] = [];
@@ -31,8 +32,8 @@ interface Run {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function runApp(file: string): Run {
-  const child = spawnChild(process.execPath, [file, 'trellis-test-marker'], {
+function runApp(file: string, ...args: string[]): Run {
+  const child = spawnChild(process.execPath, [file, 'trellis-test-marker', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -114,6 +115,27 @@ describe('application', () => {
     assert.equal(code, 1);
     assert.deepEqual(app.stdout(), ['start worker', 'start worker']);
     assert.match(app.stderr(), /top supervisor <\d+\.\d+> exited: shutdown/);
+  });
+
+  test('Ctrl-C with a call in flight: the call fails in one line, no stack trace, exit code 0', async () => {
+    const app = runApp(INFLIGHT, 'signal');
+    await app.line('ready');
+    app.child.kill('SIGINT');
+    assert.deepEqual(await app.exited, { code: 0, signal: null });
+    assert.deepEqual(app.stdout(), ['ready']);
+    const err = app.stderr().trim().split('\n');
+    assert.equal(err.length, 1, app.stderr());
+    assert.match(
+      err[0]!,
+      /^trellis: a call in flight failed as the application stopped on SIGINT: ERR_CALL_SERVER_EXITED: /,
+    );
+  });
+
+  test('app.stop() resolves and the program carries on (the process is not exited)', async () => {
+    const app = runApp(INFLIGHT, 'stop');
+    assert.deepEqual(await app.exited, { code: 0, signal: null });
+    assert.deepEqual(app.stdout(), ['after stop']);
+    assert.equal(app.stderr(), '');
   });
 
   test('in-process: stop() shuts the tree down and resolves with shutdown', async () => {

@@ -255,3 +255,10 @@ export class CircuitOpenError extends TrellisError {
     );
   }
 }
+
+/** ERR_PYTHON_ENV: a pool's `python: { requirements, version }` env could not be made. */
+export class PythonEnvError extends TrellisError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super('ERR_PYTHON_ENV', message, { details: stripUndefined(details) });
+  }
+}

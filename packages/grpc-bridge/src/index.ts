@@ -11,6 +11,7 @@ export {
   InvalidPoolOptionsError,
   PoolClosedError,
   PoolSaturatedError,
+  PythonEnvError,
   PythonNotFoundError,
   QueueTimeoutError,
   SessionWorkerGoneError,
@@ -48,5 +49,12 @@ export { ToolPool } from './pool/tool-pool.js';
 export { ERROR_METADATA_KEY, findProtoRoot, PROTOCOL } from './protos.js';
 export type { WorkerLogListener, WorkerLogRecord } from './telemetry/worker-log.js';
 export { findRepoRoot, type PythonSource, type ResolvedPython, resolvePython } from './worker/python.js';
+export {
+  findUv,
+  type ProvisionedEnv,
+  type PythonEnvSpec,
+  provisionPythonEnv,
+  venvCacheDir,
+} from './worker/python-env.js';
 export { PythonWorker } from './worker/python-worker.js';
 export { type ToolDescription, WorkerProcess } from './worker/worker-process.js';

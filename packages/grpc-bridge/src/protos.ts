@@ -1,5 +1,5 @@
 /**
- * The trellis.bridge.v1 protocol, loaded once at run time from `<repo>/protos` with
+ * The trellis.bridge.v1 protocol, loaded once at run time from the package's own dist/protos with
  * @grpc/proto-loader. The options match the generated types in ./generated (see
  * scripts/gen-types.mjs), so the objects grpc-js hands out have exactly those types.
  *
@@ -23,18 +23,20 @@ export const ERROR_METADATA_KEY = 'trellis-error-bin';
 const TOOL_SERVICE = 'trellis/bridge/v1/tool_service.proto';
 const COMMON = 'trellis/bridge/v1/common.proto';
 
-/** `<repo>/protos`, found by walking up from this module (src/ or dist/src/). */
+/**
+ * The protos shipped inside this package: `<package>/dist/protos` (copied from the repository's
+ * protos/ by `pnpm build`, scripts/copy-protos.mjs). The package root is the first folder above this
+ * module holding a package.json, wherever the module sits below it and wherever the package is
+ * installed (npm, pnpm's store, a symlinked workspace).
+ */
 export function findProtoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 12; i++) {
-    const candidate = join(dir, 'protos');
-    if (existsSync(join(candidate, TOOL_SERVICE))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
+  const here = dirname(fileURLToPath(import.meta.url));
+  let dir = here;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  const root = join(dir, 'dist', 'protos');
+  if (existsSync(join(root, TOOL_SERVICE))) return root;
   throw new Error(
-    `cannot find protos/${TOOL_SERVICE} above ${fileURLToPath(import.meta.url)}; @trellis/grpc-bridge must run inside the Trellis repository (or a copy with its protos/ directory)`,
+    `@trellis/grpc-bridge is incomplete: ${join(root, TOOL_SERVICE)} is missing (the package ships its protos in dist/protos). Reinstall @trellis/grpc-bridge; in the Trellis repository, run \`pnpm build\``,
   );
 }
 

@@ -100,6 +100,10 @@ export function isRegistryLike(v: unknown): v is RegistryLike {
  * labelled values (nested objects as dotted names).
  */
 export interface PoolSource {
+  /**
+   * Typed `object`, not a Record: a stats interface such as the bridge's PoolStats has no index
+   * signature, so it would not be assignable to one (TS2322 when a ToolPool is a pool source).
+   */
   stats(): MaybePromise<object>;
   /** Log records of the pool's workers, as they happen; returns the unsubscribe function. */
   onLog?(listener: (record: PoolLogRecordInput) => void): () => void;

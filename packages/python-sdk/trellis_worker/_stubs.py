@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # loaded lazily at run time (__getattr__ below); typed as the real modules
+    from ._proto.trellis.bridge.v1 import host_service_pb2 as host_service_pb2
+    from ._proto.trellis.bridge.v1 import host_service_pb2_grpc as host_service_pb2_grpc
+
 try:
     from ._proto.trellis.bridge.v1 import (
         common_pb2,

@@ -25,6 +25,7 @@ from .lifecycle import arm_parent_death_signal, parent_is_gone, watch_stdin
 from .log_format import JsonLineFormatter, StderrFormatter
 from .memory import EXIT_MEMORY, arm_memory_cap
 from .server import ListenAddressError, Worker
+from .socket_cleanup import remove_socket_files
 from .tool import ToolSpec, collect_tools, load_module
 
 if TYPE_CHECKING:
@@ -400,6 +401,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     code = _run(args, tools, ready_fd, parent, secret)
     # Whatever the tools started goes with the worker, escaped or not (host gone, SIGTERM, failure).
     kill_descendants(DESCENDANTS_KILL_BUDGET_S, cgroup)
+    remove_socket_files(args.listen, args.host_address, host_gone=parent_is_gone(parent))
     os._exit(code)
 
 

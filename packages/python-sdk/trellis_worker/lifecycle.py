@@ -40,7 +40,7 @@ def parent_is_gone(expected_ppid: int) -> bool:
     return os.getppid() != expected_ppid
 
 
-def watch_stdin(on_eof: Callable[[], None]) -> threading.Thread:
+def watch_stdin(on_eof: Callable[[], object]) -> threading.Thread:
     """Calls ``on_eof`` (from a daemon thread) when stdin reaches end of file or fails.
 
     Whatever the host writes to stdin is read and ignored; only the EOF matters."""

@@ -175,7 +175,7 @@ class ToolRunner:
             if _HAS_TIMEOUT:
                 # asyncio.timeout (3.11+) arms one timer on the current task; wait_for would also
                 # create a Task per call.
-                async with asyncio.timeout(remaining):
+                async with asyncio.timeout(remaining):  # type: ignore[attr-defined,unused-ignore]
                     return await aw
             return await asyncio.wait_for(aw, remaining)
         except asyncio.TimeoutError:

@@ -58,6 +58,13 @@ def parse_listen(address: str) -> tuple[str, str]:
         if not path:
             raise ListenAddressError("--listen unix: needs a socket path, e.g. unix:/tmp/trellis-w1.sock")
         path = os.path.abspath(path)
+        # gRPC's own bind error only says "Failed to add port": name the usual cause here.
+        folder = os.path.dirname(path)
+        if not os.path.isdir(folder):
+            raise ListenAddressError(
+                f"cannot listen on unix:{path}: the folder {folder} does not exist; create it first "
+                f"(mkdir -p {folder}) or use a socket path in an existing folder"
+            )
         if len(path.encode()) > MAX_UNIX_PATH:
             raise ListenAddressError(
                 f"Unix socket path is {len(path.encode())} bytes, over the {MAX_UNIX_PATH}-byte limit: {path}; "

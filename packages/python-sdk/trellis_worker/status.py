@@ -68,7 +68,7 @@ def _clip_tail(text: str, limit: int) -> str:
 
 
 _INTERNAL_DIRS = tuple(
-    os.path.dirname(m.__file__) + os.sep for m in (sys.modules["trellis_worker"], asyncio, concurrent.futures)
+    os.path.dirname(str(m.__file__)) + os.sep for m in (sys.modules["trellis_worker"], asyncio, concurrent.futures)
 )
 
 

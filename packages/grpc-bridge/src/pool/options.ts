@@ -2,10 +2,12 @@
  * ToolPool options: what a user may set, validation with messages that name the field and the fix,
  * and the normalized form with every default filled in (BRIDGE_DEFAULTS).
  */
+
 import type { Clock, Pid } from '@trellis/core';
 import { systemClock } from '@trellis/core';
 import { BRIDGE_DEFAULTS } from '../defaults.js';
 import { InvalidPoolOptionsError } from '../errors.js';
+import type { PythonEnvSpec } from '../worker/python-env.js';
 import { leastLoaded, type WorkerSelector } from './selection.js';
 
 /**
@@ -51,8 +53,12 @@ export interface ToolPoolOptions {
   readonly restartIntensity?: number;
   readonly restartPeriodMs?: number;
   readonly transport?: 'unix' | 'tcp';
-  /** The Python interpreter (default `$TRELLIS_PYTHON`, else `<repo>/.venv/bin/python`). */
-  readonly python?: string;
+  /**
+   * The Python that runs the workers: an interpreter (path or command name), or what the pool needs,
+   * `{ requirements: ['rapidfuzz>=3'], version: '3.11' }`, for which Trellis makes (once, cached) a
+   * virtualenv with uv, else venv + pip (docs/python-tool-server.md, "How Python is found").
+   */
+  readonly python?: string | PythonEnvSpec;
   /** Working directory of the workers (default: this process's). */
   readonly cwd?: string;
   /** Extra environment variables for the workers (added to this process's environment). */
@@ -151,7 +157,7 @@ export interface NormalizedPoolOptions {
   readonly restartIntensity: number;
   readonly restartPeriodMs: number;
   readonly transport: 'unix' | 'tcp';
-  readonly python: string | undefined;
+  readonly python: string | PythonEnvSpec | undefined;
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly onStderr: ((line: string, pid: number) => void) | undefined;
@@ -244,9 +250,29 @@ export function normalizePoolOptions(options: ToolPoolOptions): NormalizedPoolOp
   const maxMessageBytes = int(o, 'maxMessageBytes', BRIDGE_DEFAULTS.maxMessageBytes, 1024);
   if (maxMessageBytes > 2 ** 31 - 1)
     bad('maxMessageBytes', maxMessageBytes, 'use at most 2147483647 (gRPC limit)');
-  for (const f of ['python', 'cwd'] as const) {
-    if (o[f] !== undefined && (typeof o[f] !== 'string' || o[f] === '')) bad(f, o[f], 'use a non-empty path');
-  }
+  if (o.cwd !== undefined && (typeof o.cwd !== 'string' || o.cwd === ''))
+    bad('cwd', o.cwd, 'use a non-empty path');
+  if (typeof o.python === 'object' && o.python !== null) {
+    const { requirements, version, sdk } = o.python as Record<string, unknown>;
+    if (
+      requirements !== undefined &&
+      (!Array.isArray(requirements) || requirements.some((r) => typeof r !== 'string' || r.trim() === ''))
+    )
+      bad(
+        'python.requirements',
+        requirements,
+        "use an array of pip requirement strings, e.g. ['rapidfuzz>=3']",
+      );
+    if (version !== undefined && (typeof version !== 'string' || !/^\d+(\.\d+){0,2}$/.test(version)))
+      bad('python.version', version, "use a version such as '3.11'");
+    if (sdk !== undefined && (typeof sdk !== 'string' || sdk === ''))
+      bad('python.sdk', sdk, 'use a path to a trellis_worker wheel or source folder');
+  } else if (o.python !== undefined && (typeof o.python !== 'string' || o.python === ''))
+    bad(
+      'python',
+      o.python,
+      "use a path or command name of a Python interpreter, or { requirements: [...], version: '3.11' }",
+    );
   if (o.env !== undefined) {
     if (
       typeof o.env !== 'object' ||

@@ -45,7 +45,7 @@ import type { HostToolFn } from '../host-service.js';
 import type { ToolArgs } from '../payload.js';
 import { loadProtocol } from '../protos.js';
 import type { WorkerLogListener } from '../telemetry/worker-log.js';
-import { resolvePython } from '../worker/python.js';
+import { provisionedPython, resolvePython } from '../worker/python.js';
 import { PythonWorker } from '../worker/python-worker.js';
 import type { ToolDescription } from '../worker/worker-process.js';
 import type { PoolEventListener } from './events.js';
@@ -314,7 +314,10 @@ export class ToolPool {
     const o = rt.o;
     const t0 = o.clock.now();
     try {
-      rt.python = resolvePython(o.python, { ...process.env, ...o.env });
+      rt.python =
+        typeof o.python === 'object'
+          ? await provisionedPython(o.python, this.name, { ...process.env, ...o.env }, o.cwd)
+          : resolvePython(o.python, { ...process.env, ...o.env }, o.cwd);
       loadProtocol();
       rt.openSockets();
       rt.openCgroups();

@@ -185,7 +185,7 @@ export class WorkerProcess {
     } catch (e) {
       if (e instanceof SpawnFailedError) {
         throw new PythonNotFoundError(
-          `cannot run the Python interpreter ${o.python.command} (${(e.cause as Error | undefined)?.message ?? e.message}); ${o.python.source === 'venv' ? 'run `pnpm install` to recreate the project virtualenv' : 'point TRELLIS_PYTHON (or the python option) at a working Python >= 3.10'}`,
+          `cannot run the Python interpreter ${o.python.command} (${(e.cause as Error | undefined)?.message ?? e.message}); ${o.python.source === 'venv' ? 'run `pnpm install` to recreate the project virtualenv' : o.python.source === 'provisioned' ? 'delete that provisioned env (it is rebuilt on the next start)' : 'point TRELLIS_PYTHON (or the pool option python) at a working Python >= 3.10, or give the pool python: { requirements: [...] }'}`,
           { python: o.python.command, source: o.python.source },
         );
       }
