@@ -6,8 +6,7 @@
 import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DoctorCheck } from '@trellis/core/cli';
-import { REGISTRY_DEFAULTS } from './defaults.js';
-import { resolveRegistryDir } from './location.js';
+import { HOME_DEFAULTS, resolveHomeDir } from '@trellis/home';
 
 const MIN_FREE_MIB = 64;
 
@@ -15,18 +14,18 @@ export const doctorChecks: readonly DoctorCheck[] = [
   {
     name: 'registry dir',
     run: (ctx) => {
-      const dir = resolveRegistryDir({ cwd: ctx.cwd, env: ctx.env });
+      const dir = resolveHomeDir({ cwd: ctx.cwd, env: ctx.env });
       // The directory is created on first start: check the nearest folder that exists.
       let probe = dir;
       while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
-      const how = `${REGISTRY_DEFAULTS.homeEnv} or ./.trellis`;
+      const how = `${HOME_DEFAULTS.homeEnv} or ./.trellis`;
       try {
         accessSync(probe, constants.W_OK);
       } catch {
         return {
           status: 'fail',
           detail: `${dir} cannot be written (${probe} is read-only for this user)`,
-          fix: `set ${REGISTRY_DEFAULTS.homeEnv}=/a/writable/dir, or run from a writable directory (default ${how})`,
+          fix: `set ${HOME_DEFAULTS.homeEnv}=/a/writable/dir, or run from a writable directory (default ${how})`,
         };
       }
       const fs = statfsSync(probe);
@@ -35,7 +34,7 @@ export const doctorChecks: readonly DoctorCheck[] = [
         return {
           status: 'fail',
           detail: `${dir}: only ${freeMiB} MiB free`,
-          fix: `free disk space, or set ${REGISTRY_DEFAULTS.homeEnv} to a directory on another disk`,
+          fix: `free disk space, or set ${HOME_DEFAULTS.homeEnv} to a directory on another disk`,
         };
       return {
         status: 'ok',

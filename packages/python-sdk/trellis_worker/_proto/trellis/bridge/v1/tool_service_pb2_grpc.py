@@ -69,6 +69,11 @@ class ToolServiceStub:
                 request_serializer=trellis_dot_bridge_dot_v1_dot_tool__service__pb2.EndSessionRequest.SerializeToString,
                 response_deserializer=trellis_dot_bridge_dot_v1_dot_tool__service__pb2.EndSessionResponse.FromString,
                 _registered_method=True)
+        self.OpenLane = channel.unary_unary(
+                '/trellis.bridge.v1.ToolService/OpenLane',
+                request_serializer=trellis_dot_bridge_dot_v1_dot_tool__service__pb2.OpenLaneRequest.SerializeToString,
+                response_deserializer=trellis_dot_bridge_dot_v1_dot_tool__service__pb2.OpenLaneResponse.FromString,
+                _registered_method=True)
 
 
 class ToolServiceServicer:
@@ -125,6 +130,14 @@ class ToolServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenLane(self, request, context):
+        """Where and how to connect to the worker's call lane (lane.proto): a framed Unix socket carrying
+        many calls at once. UNIMPLEMENTED from a worker without one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ToolServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +175,11 @@ def add_ToolServiceServicer_to_server(servicer, server):
                     servicer.EndSession,
                     request_deserializer=trellis_dot_bridge_dot_v1_dot_tool__service__pb2.EndSessionRequest.FromString,
                     response_serializer=trellis_dot_bridge_dot_v1_dot_tool__service__pb2.EndSessionResponse.SerializeToString,
+            ),
+            'OpenLane': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenLane,
+                    request_deserializer=trellis_dot_bridge_dot_v1_dot_tool__service__pb2.OpenLaneRequest.FromString,
+                    response_serializer=trellis_dot_bridge_dot_v1_dot_tool__service__pb2.OpenLaneResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -353,6 +371,33 @@ class ToolService:
             '/trellis.bridge.v1.ToolService/EndSession',
             trellis_dot_bridge_dot_v1_dot_tool__service__pb2.EndSessionRequest.SerializeToString,
             trellis_dot_bridge_dot_v1_dot_tool__service__pb2.EndSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenLane(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trellis.bridge.v1.ToolService/OpenLane',
+            trellis_dot_bridge_dot_v1_dot_tool__service__pb2.OpenLaneRequest.SerializeToString,
+            trellis_dot_bridge_dot_v1_dot_tool__service__pb2.OpenLaneResponse.FromString,
             options,
             channel_credentials,
             insecure,
