@@ -23,14 +23,19 @@ import { reportSupervisorEvent } from './reports.js';
 import type { RestartIntensity } from './restart-intensity.js';
 
 export class SupervisorStartError extends TrellisError {
-  readonly reason: ExitReason;
+  declare readonly reason: ExitReason;
   constructor(id: string, childReason: ExitReason) {
     super(
       'ERR_SUPERVISOR_START_FAILED',
       `supervisor failed to start child "${id}": ${describeReason(childReason)}; the children already started were stopped`,
       { details: { id }, cause: childReason.type === 'error' ? childReason.cause : undefined },
     );
-    this.reason = Exit.shutdown({ failedToStartChild: id, reason: childReason });
+    // Not enumerable: printed (an uncaught start failure), the error would otherwise show the child's
+    // error three times, in the message, inside `reason` and as `[cause]`; the cause is enough.
+    Object.defineProperty(this, 'reason', {
+      value: Exit.shutdown({ failedToStartChild: id, reason: childReason }),
+      enumerable: false,
+    });
   }
 }
 
