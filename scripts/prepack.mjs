@@ -4,7 +4,7 @@
 // @trellis/grpc-bridge also the trellis_worker wheel into its dist/python/ folder, which the tarball
 // ships for pools that provision their own Python env (python-env.ts).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildWheel } from './build-wheel.mjs';
 
@@ -12,20 +12,16 @@ const root = resolve(import.meta.dirname, '..');
 const pkgDir = process.cwd();
 const { name } = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
 
-const tsc = join(root, 'node_modules', '.bin', 'tsc');
-const packages = readdirSync(join(root, 'packages')).filter((p) =>
-  existsSync(join(root, 'packages', p, 'tsconfig.json')),
-);
-const steps = [
-  [tsc, ['-b', ...packages.map((p) => `packages/${p}/tsconfig.json`)]],
-  [process.execPath, ['scripts/bundle-core.mjs']],
-  [process.execPath, ['scripts/copy-protos.mjs']],
-];
-for (const [cmd, args] of steps) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) {
-    console.error(`prepack of ${name}: \`${cmd} ${args.join(' ')}\` failed`);
-    process.exit(1);
-  }
+// The workspace's own build (root package.json "build": tsc -b, the core bundle, the protos copy...),
+// run as it is written there so the two never drift apart; incremental, so cheap when nothing changed.
+const build = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.build;
+const r = spawnSync('sh', ['-c', build], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}:${process.env.PATH}` },
+});
+if (r.status !== 0) {
+  console.error(`prepack of ${name}: the workspace build (\`${build}\`) failed`);
+  process.exit(1);
 }
 if (name === '@trellis/grpc-bridge') buildWheel({ outDir: join(pkgDir, 'dist', 'python') });

@@ -103,7 +103,7 @@ class HostClient:
         data, content_type = encode_value(args)
         request = host_service_pb2.CallHostToolRequest(
             tool=tool,
-            payload=common_pb2.Payload(data=data, content_type=content_type),
+            payload=common_pb2.Payload(data=data, content_type=content_type),  # type: ignore[arg-type]  # protobuf takes a memoryview too
             session_id=session_id,
             call_id=call_id,
             worker_pid=os.getpid(),

@@ -318,7 +318,7 @@ class LaneConnection(asyncio.Protocol):
                 with w.track(ctx, _trace_headers(msg)):
                     (data, content_type), duration_us = await w.runner.run(spec, kwargs, ctx)
                 telemetry = ctx._telemetry.take() if ctx._telemetry is not None else None
-                size = len(data) if type(data) is bytes else data.nbytes
+                size = len(data) if isinstance(data, bytes) else data.nbytes
                 if shm.enabled and size >= shm.threshold:
                     # Large: the bytes go by shared memory (no copy when the tool built them in
                     # ctx.shared_buffer), the frame carries the segment's name.
@@ -380,7 +380,7 @@ class LaneConnection(asyncio.Protocol):
                 with w.track(ctx, _trace_headers(msg)):
                     index = 0
                     async for data, content_type in w.runner.stream(spec, kwargs, ctx):
-                        size = len(data) if type(data) is bytes else data.nbytes
+                        size = len(data) if isinstance(data, bytes) else data.nbytes
                         if shm.enabled and size >= shm.threshold:
                             name, size = shm.export(data)
                             payload = common_pb2.Payload(

@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - other interpreters
 
 T = TypeVar("T")
 _HAS_TIMEOUT = hasattr(asyncio, "timeout")
-Encoded = tuple[bytes, str]
+Encoded = tuple[bytes | memoryview, str]
 
 # A job for a tool thread: (function, keyword arguments, future of the call or None, context).
 _Job = tuple[Callable[..., Any], "dict[str, Any] | None", "asyncio.Future[Any] | None", ToolContext]

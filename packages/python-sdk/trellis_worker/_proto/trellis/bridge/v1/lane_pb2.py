@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from . import common_pb2 as trellis_dot_bridge_dot_v1_dot_common__pb2
+from . import host_service_pb2 as trellis_dot_bridge_dot_v1_dot_host__service__pb2
 from . import tool_service_pb2 as trellis_dot_bridge_dot_v1_dot_tool__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctrellis/bridge/v1/lane.proto\x12\x11trellis.bridge.v1\x1a\x1etrellis/bridge/v1/common.proto\x1a$trellis/bridge/v1/tool_service.proto\"\xdd\x01\n\x08LaneCall\x12\x32\n\x07request\x18\x01 \x01(\x0b\x32!.trellis.bridge.v1.ExecuteRequest\x12\x12\n\ntimeout_ms\x18\x02 \x01(\x01\x12\x0e\n\x06stream\x18\x03 \x01(\x08\x12\x0e\n\x06\x63redit\x18\x04 \x01(\r\x12\x39\n\x07headers\x18\x05 \x03(\x0b\x32(.trellis.bridge.v1.LaneCall.HeadersEntry\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\tLaneError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12.\n\x06\x64\x65tail\x18\x02 \x01(\x0b\x32\x1e.trellis.bridge.v1.ErrorDetail*\xaf\x01\n\rLaneFrameKind\x12\x1f\n\x1bLANE_FRAME_KIND_UNSPECIFIED\x10\x00\x12\x0e\n\nLANE_HELLO\x10\x01\x12\r\n\tLANE_CALL\x10\x02\x12\x0f\n\x0bLANE_CANCEL\x10\x03\x12\x0f\n\x0bLANE_CREDIT\x10\x04\x12\x0f\n\x0bLANE_RESULT\x10\x05\x12\r\n\tLANE_ITEM\x10\x06\x12\x0c\n\x08LANE_END\x10\x07\x12\x0e\n\nLANE_ERROR\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctrellis/bridge/v1/lane.proto\x12\x11trellis.bridge.v1\x1a\x1etrellis/bridge/v1/common.proto\x1a$trellis/bridge/v1/host_service.proto\x1a$trellis/bridge/v1/tool_service.proto\"\xdd\x01\n\x08LaneCall\x12\x32\n\x07request\x18\x01 \x01(\x0b\x32!.trellis.bridge.v1.ExecuteRequest\x12\x12\n\ntimeout_ms\x18\x02 \x01(\x01\x12\x0e\n\x06stream\x18\x03 \x01(\x08\x12\x0e\n\x06\x63redit\x18\x04 \x01(\r\x12\x39\n\x07headers\x18\x05 \x03(\x0b\x32(.trellis.bridge.v1.LaneCall.HeadersEntry\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\tLaneError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12.\n\x06\x64\x65tail\x18\x02 \x01(\x0b\x32\x1e.trellis.bridge.v1.ErrorDetail\"[\n\x0cLaneHostCall\x12\x37\n\x07request\x18\x01 \x01(\x0b\x32&.trellis.bridge.v1.CallHostToolRequest\x12\x12\n\ntimeout_ms\x18\x02 \x01(\x01*\x84\x02\n\rLaneFrameKind\x12\x1f\n\x1bLANE_FRAME_KIND_UNSPECIFIED\x10\x00\x12\x0e\n\nLANE_HELLO\x10\x01\x12\r\n\tLANE_CALL\x10\x02\x12\x0f\n\x0bLANE_CANCEL\x10\x03\x12\x0f\n\x0bLANE_CREDIT\x10\x04\x12\x0f\n\x0bLANE_RESULT\x10\x05\x12\r\n\tLANE_ITEM\x10\x06\x12\x0c\n\x08LANE_END\x10\x07\x12\x0e\n\nLANE_ERROR\x10\x08\x12\x12\n\x0eLANE_HOST_CALL\x10\t\x12\x14\n\x10LANE_HOST_CANCEL\x10\n\x12\x14\n\x10LANE_HOST_RESULT\x10\x0b\x12\x13\n\x0fLANE_HOST_ERROR\x10\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,12 +36,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LANECALL_HEADERSENTRY']._loaded_options = None
   _globals['_LANECALL_HEADERSENTRY']._serialized_options = b'8\001'
-  _globals['_LANEFRAMEKIND']._serialized_start=421
-  _globals['_LANEFRAMEKIND']._serialized_end=596
-  _globals['_LANECALL']._serialized_start=122
-  _globals['_LANECALL']._serialized_end=343
-  _globals['_LANECALL_HEADERSENTRY']._serialized_start=297
-  _globals['_LANECALL_HEADERSENTRY']._serialized_end=343
-  _globals['_LANEERROR']._serialized_start=345
-  _globals['_LANEERROR']._serialized_end=418
+  _globals['_LANEFRAMEKIND']._serialized_start=552
+  _globals['_LANEFRAMEKIND']._serialized_end=812
+  _globals['_LANECALL']._serialized_start=160
+  _globals['_LANECALL']._serialized_end=381
+  _globals['_LANECALL_HEADERSENTRY']._serialized_start=335
+  _globals['_LANECALL_HEADERSENTRY']._serialized_end=381
+  _globals['_LANEERROR']._serialized_start=383
+  _globals['_LANEERROR']._serialized_end=456
+  _globals['_LANEHOSTCALL']._serialized_start=458
+  _globals['_LANEHOSTCALL']._serialized_end=549
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from . import common_pb2 as _common_pb2
+from . import host_service_pb2 as _host_service_pb2
 from . import tool_service_pb2 as _tool_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -20,6 +21,10 @@ class LaneFrameKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LANE_ITEM: _ClassVar[LaneFrameKind]
     LANE_END: _ClassVar[LaneFrameKind]
     LANE_ERROR: _ClassVar[LaneFrameKind]
+    LANE_HOST_CALL: _ClassVar[LaneFrameKind]
+    LANE_HOST_CANCEL: _ClassVar[LaneFrameKind]
+    LANE_HOST_RESULT: _ClassVar[LaneFrameKind]
+    LANE_HOST_ERROR: _ClassVar[LaneFrameKind]
 LANE_FRAME_KIND_UNSPECIFIED: LaneFrameKind
 LANE_HELLO: LaneFrameKind
 LANE_CALL: LaneFrameKind
@@ -29,6 +34,10 @@ LANE_RESULT: LaneFrameKind
 LANE_ITEM: LaneFrameKind
 LANE_END: LaneFrameKind
 LANE_ERROR: LaneFrameKind
+LANE_HOST_CALL: LaneFrameKind
+LANE_HOST_CANCEL: LaneFrameKind
+LANE_HOST_RESULT: LaneFrameKind
+LANE_HOST_ERROR: LaneFrameKind
 
 class LaneCall(_message.Message):
     __slots__ = ("request", "timeout_ms", "stream", "credit", "headers")
@@ -58,3 +67,11 @@ class LaneError(_message.Message):
     code: int
     detail: _common_pb2.ErrorDetail
     def __init__(self, code: _Optional[int] = ..., detail: _Optional[_Union[_common_pb2.ErrorDetail, _Mapping]] = ...) -> None: ...
+
+class LaneHostCall(_message.Message):
+    __slots__ = ("request", "timeout_ms")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    request: _host_service_pb2.CallHostToolRequest
+    timeout_ms: float
+    def __init__(self, request: _Optional[_Union[_host_service_pb2.CallHostToolRequest, _Mapping]] = ..., timeout_ms: _Optional[float] = ...) -> None: ...
