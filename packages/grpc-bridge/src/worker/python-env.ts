@@ -16,9 +16,9 @@
  * removed by the next build. A venv renamed after creation works for `python -m ...`, the only way
  * Trellis runs it (Python finds its prefix from the pyvenv.cfg next to its executable).
  *
- * The SDK installed into the env: `sdk` in the spec, else $TRELLIS_SDK_WHEEL, else the wheel
- * shipped inside this package (dist/python/trellis_worker-*.whl, built by prepack), else the SDK's
- * source folder when running inside the Trellis repository.
+ * The SDK installed into the env: `sdk` in the spec, else $TRELLIS_SDK_WHEEL, else the SDK's source
+ * folder when running inside the Trellis repository, else the wheel shipped inside this package
+ * (dist/python/trellis_worker-*.whl, built by prepack).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -90,31 +90,36 @@ export function findSdkSource(spec: PythonEnvSpec, env: NodeJS.ProcessEnv = proc
   // This package's root: the first folder above this module with a package.json.
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  // In the Trellis repository, the SDK's sources (a wheel in dist/python is only a leftover of the
+  // last `pnpm pack` there, maybe older than the sources).
+  const repoSdk = resolve(dir, '..', 'python-sdk');
+  if (existsSync(join(repoSdk, 'pyproject.toml'))) return repoSdk;
   const wheels = join(dir, 'dist', 'python');
   if (existsSync(wheels)) {
     const whl = readdirSync(wheels).find((f) => /^trellis_worker-.*\.whl$/.test(f));
     if (whl) return join(wheels, whl);
   }
-  const repoSdk = resolve(dir, '..', 'python-sdk');
-  if (existsSync(join(repoSdk, 'pyproject.toml'))) return repoSdk;
   return undefined;
 }
 
-/** What the sdk source contributes to the cache key: a wheel's bytes, or a source tree's pyproject + files. */
+/**
+ * What the sdk source contributes to the cache key: a wheel's bytes, or a source folder's
+ * pyproject.toml and trellis_worker/ sources (only those: building the folder leaves build/ and
+ * *.egg-info next to them, which must not change the key).
+ */
 function sdkFingerprint(sdk: string): string {
   const h = createHash('sha256');
-  if (sdk.endsWith('.whl')) h.update(readFileSync(sdk));
-  else {
-    const walk = (d: string): void => {
-      for (const n of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-        if (n.name === '__pycache__' || n.name.endsWith('.egg-info') || n.name === 'tests') continue;
-        const p = join(d, n.name);
-        if (n.isDirectory()) walk(p);
-        else if (/\.(py|toml|typed)$/.test(n.name)) h.update(p.slice(sdk.length)).update(readFileSync(p));
-      }
-    };
-    walk(sdk);
-  }
+  if (sdk.endsWith('.whl')) return h.update(readFileSync(sdk)).digest('hex');
+  h.update(readFileSync(join(sdk, 'pyproject.toml')));
+  const walk = (d: string): void => {
+    for (const n of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (n.name === '__pycache__') continue;
+      const p = join(d, n.name);
+      if (n.isDirectory()) walk(p);
+      else if (/\.(py|pyi|typed)$/.test(n.name)) h.update(p.slice(sdk.length)).update(readFileSync(p));
+    }
+  };
+  walk(join(sdk, 'trellis_worker'));
   return h.digest('hex');
 }
 
