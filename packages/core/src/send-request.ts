@@ -69,6 +69,7 @@ export class ReqIdCollection<R = unknown, L = unknown> {
   readonly labels = new Map<ReqId<R>, L>();
   /** Settled requests not yet handed out, in the order they settled. */
   #ready: ReqId<R>[] = [];
+  #readHead = 0;
   #waiter: (() => void) | undefined;
 
   get size(): number {
@@ -86,8 +87,14 @@ export class ReqIdCollection<R = unknown, L = unknown> {
   /** @internal the first settled request, removed from the ready queue (and from the set with `del`) */
   take(del: boolean): LabeledResponse<R, L> | undefined {
     for (;;) {
-      const id = this.#ready.shift();
-      if (id === undefined) return undefined;
+      // A read index instead of shift(): a fan-out drains the whole queue, one response at a time.
+      if (this.#readHead >= this.#ready.length) {
+        this.#ready.length = 0;
+        this.#readHead = 0;
+        return undefined;
+      }
+      const id = this.#ready[this.#readHead]!;
+      this.#ready[this.#readHead++] = undefined as unknown as ReqId<R>;
       if (!this.labels.has(id) || id.consumed) continue;
       const label = this.labels.get(id) as L;
       if (del) {
@@ -96,15 +103,15 @@ export class ReqIdCollection<R = unknown, L = unknown> {
         id.collection = undefined;
       }
       const r = id.result!;
-      return r.status === 'timeout' ? r : { ...r, label };
+      if (r.status === 'reply') return { status: 'reply', value: r.value, label };
+      if (r.status === 'error') return { status: 'error', error: r.error, label };
+      return r;
     }
   }
 
-  /** @internal */
-  wait(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#waiter = resolve;
-    });
+  /** @internal `fn` runs once, at the next response that settles (replacing any earlier waiter). */
+  onReady(fn: () => void): void {
+    this.#waiter = fn;
   }
 
   /** @internal */
@@ -278,16 +285,18 @@ export function checkResponse<R, L>(
   return target.take(del) ?? 'no_reply';
 }
 
-async function waitColl<R, L>(
+function waitColl<R, L>(
   coll: ReqIdCollection<R, L>,
   timeoutMs: number,
   del: boolean,
   abandonOnTimeout: boolean,
   opts: WaitOptions,
 ): Promise<LabeledResponse<R, L> | 'no_request'> {
-  if (coll.size === 0) return 'no_request';
+  // Not an async function: a response already there is answered without the extra promise hops
+  // (a fan-out reads most responses this way).
+  if (coll.size === 0) return Promise.resolve('no_request');
   const now = coll.take(del);
-  if (now !== undefined) return now;
+  if (now !== undefined) return Promise.resolve(now);
   const timedOut = (): LabeledResponse<R, L> => {
     if (abandonOnTimeout) {
       for (const id of coll.labels.keys()) id.abandon();
@@ -295,29 +304,25 @@ async function waitColl<R, L>(
     }
     return { status: 'timeout' };
   };
-  if (timeoutMs <= 0) return timedOut();
-  const clock = opts.clock ?? currentNode().defaultClock;
-  let timer: TimerHandle | undefined;
-  let expired = false;
-  const expiry = Number.isFinite(timeoutMs)
-    ? new Promise<void>((resolve) => {
-        timer = clock.setTimeout(() => {
-          expired = true;
-          resolve();
-        }, timeoutMs);
-      })
-    : undefined;
-  for (;;) {
-    const arrived = coll.wait();
-    await (expiry === undefined ? arrived : Promise.race([arrived, expiry]));
-    if (expired) {
-      coll.cancelWait();
-      return timedOut();
-    }
-    const r = coll.take(del);
-    if (r !== undefined) {
+  if (timeoutMs <= 0) return Promise.resolve(timedOut());
+  return new Promise((resolve) => {
+    const clock = opts.clock ?? currentNode().defaultClock;
+    let timer: TimerHandle | undefined;
+    const arrived = (): void => {
+      const r = coll.take(del);
+      if (r === undefined) {
+        coll.onReady(arrived); // settled a request that is no longer in the collection
+        return;
+      }
       if (timer !== undefined) clock.clearTimeout(timer);
-      return r;
+      resolve(r);
+    };
+    coll.onReady(arrived);
+    if (Number.isFinite(timeoutMs)) {
+      timer = clock.setTimeout(() => {
+        coll.cancelWait();
+        resolve(timedOut());
+      }, timeoutMs);
     }
-  }
+  });
 }

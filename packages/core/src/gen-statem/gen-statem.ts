@@ -276,11 +276,13 @@ async function statemLoop<St, D, Args extends unknown[]>(
    * Carries out one callback result: new state and data, actions in order, postponing, and the
    * state enter call when the state changed. `event` is undefined for enter calls and init.
    */
-  const transition = async (
+  // Not an async function: on the hot path (an event kept in its state) it finishes synchronously,
+  // without the promise hops an await would add to every event.
+  const transition = (
     result: AnyResult<St, D>,
     event: StatemEvent | undefined,
     enter: boolean,
-  ): Promise<void> => {
+  ): Promise<void> | undefined => {
     if (typeof result !== 'object' || result === null || !(STATEM in result))
       throw new BadStatemResultError(
         `a handler returned ${String(result)}`,
@@ -290,7 +292,7 @@ async function statemLoop<St, D, Args extends unknown[]>(
     if (tag === 'stop') {
       for (const a of result.replies) if (a.a === 'reply') ctx.reply(a.from, a.value);
       if (!result.keepData) data = result.data as D;
-      await finish(result.reason);
+      return finish(result.reason);
     }
     const old = state;
     let next = state;
@@ -303,7 +305,11 @@ async function statemLoop<St, D, Args extends unknown[]>(
         'a state enter call changed the state',
         'return keepState or repeatState from enter calls (OTP forbids changing state there)',
       );
-    const inserted: StatemEvent[] = [];
+    let inserted: StatemEvent[] | undefined;
+    const insert = (e: StatemEvent): void => {
+      if (inserted === undefined) inserted = [e];
+      else inserted.push(e);
+    };
     let doPostpone = false;
     let eventTimeoutAction: { ms: number; content: unknown } | undefined;
     let hibernate = false;
@@ -330,7 +336,7 @@ async function statemLoop<St, D, Args extends unknown[]>(
               'nextEvent in a state enter call',
               'insert events from event handlers',
             );
-          inserted.push(a.event as StatemEvent);
+          insert(a.event as StatemEvent);
           break;
         case 'timeout':
           if (a.kind === 'timeout') eventTimeoutAction = { ms: a.ms, content: a.content };
@@ -338,7 +344,7 @@ async function statemLoop<St, D, Args extends unknown[]>(
             clear(stateTimer);
             stateTimer = { kind: 'state_timeout', name: undefined, content: a.content, handle: undefined };
             if (a.ms <= 0) {
-              inserted.push(timeoutEvent(stateTimer));
+              insert(timeoutEvent(stateTimer));
               stateTimer = undefined;
             } else if (Number.isFinite(a.ms)) arm(stateTimer, a.ms);
             else stateTimer = undefined;
@@ -354,7 +360,7 @@ async function statemLoop<St, D, Args extends unknown[]>(
           };
           if (a.ms <= 0) {
             generic.delete(a.name);
-            inserted.push(timeoutEvent(rec));
+            insert(timeoutEvent(rec));
           } else if (Number.isFinite(a.ms)) generic.set(a.name, arm(rec, a.ms));
           else generic.delete(a.name);
           break;
@@ -388,13 +394,22 @@ async function statemLoop<St, D, Args extends unknown[]>(
     state = next;
     if (changed || tag === 'repeat') {
       // Postponed events are retried after a state change (and a repeat), behind inserted ones.
-      queue = [...inserted, ...postponed, ...queue];
+      if (inserted !== undefined || postponed.length > 0)
+        queue = [...(inserted ?? []), ...postponed, ...queue];
       postponed = [];
-    } else if (inserted.length > 0) queue = [...inserted, ...queue];
+    } else if (inserted !== undefined) queue = [...inserted, ...queue];
     if (sys.trace && !enter) sys.log('state', { state, data });
-    if ((changed || tag === 'repeat') && common.stateEnter === true && !enter) {
-      await enterState(old);
-    }
+    if ((changed || tag === 'repeat') && common.stateEnter === true && !enter)
+      return enterState(old).then(() => after(eventTimeoutAction, hibernate));
+    after(eventTimeoutAction, hibernate);
+    return undefined;
+  };
+
+  /** The end of a transition, after its state enter call: the event time-out and hibernation. */
+  const after = (
+    eventTimeoutAction: { ms: number; content: unknown } | undefined,
+    hibernate: boolean,
+  ): void => {
     if (eventTimeoutAction !== undefined) {
       // The event time-out starts only when no event is waiting; a 0 time-out fires at once then.
       const waiting = queue.length > 0 || proc.mailbox.size > 0;
@@ -477,7 +492,8 @@ async function statemLoop<St, D, Args extends unknown[]>(
       lastEvent = event;
       let r = handler(event, state, data);
       if (r instanceof Promise) r = await r;
-      await transition(r, event, false);
+      const t = transition(r, event, false);
+      if (t !== undefined) await t;
     }
   } catch (e) {
     if (!proc.alive) throw e;
