@@ -22,7 +22,10 @@ from typing import Any
 
 from ._stubs import tool_service_pb2 as pb
 
-_otel: Any = None  # None: not tried yet; False: not installed; else (context, trace, propagator)
+_otel: Any = None  # None: not tried yet; False: not installed; else (context, trace, propagator, proxy class)
+# The tracer of the current global provider, made once per provider (get_tracer builds an object).
+_tracer: Any = None
+_tracer_of: Any = None
 
 METRIC_KINDS = ("counter", "histogram", "gauge")
 
@@ -35,7 +38,7 @@ def _load_otel() -> Any:
             from opentelemetry import trace as otel_trace
             from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-            _otel = (otel_context, otel_trace, TraceContextTextMapPropagator())
+            _otel = (otel_context, otel_trace, TraceContextTextMapPropagator(), otel_trace.ProxyTracerProvider)
         except ImportError:
             _otel = False
     return _otel
@@ -59,13 +62,13 @@ class CallTrace:
 
     __slots__ = ("span", "_token", "context", "_otel")
 
-    def __init__(self, headers: Mapping[str, str], tool: str, call_id: str, session_id: str) -> None:
-        otel_context, otel_trace, propagator = self._otel = _otel
+    def __init__(self, tracer: Any, headers: Mapping[str, str], tool: str, call_id: str, session_id: str) -> None:
+        otel_context, otel_trace, propagator, _ = self._otel = _otel
         parent = propagator.extract(dict(headers))
         attributes = {"trellis.tool": tool, "trellis.call_id": call_id, "rpc.system": "grpc"}
         if session_id:
             attributes["trellis.session_id"] = session_id
-        self.span = otel_trace.get_tracer("trellis_worker").start_span(
+        self.span = tracer.start_span(
             f"tool {tool}", context=parent, kind=otel_trace.SpanKind.SERVER, attributes=attributes
         )
         self._token = otel_context.attach(otel_trace.set_span_in_context(self.span, parent))
@@ -74,7 +77,7 @@ class CallTrace:
         self.context = contextvars.copy_context()
 
     def end(self, error: BaseException | None) -> None:
-        otel_context, otel_trace, _ = self._otel
+        otel_context, otel_trace, _, _ = self._otel
         try:
             otel_context.detach(self._token)
         except Exception:  # noqa: BLE001 - detaching in another context only warns in OpenTelemetry
@@ -86,10 +89,21 @@ class CallTrace:
 
 
 def start_call_trace(headers: Mapping[str, str] | None, tool: str, call_id: str, session_id: str) -> CallTrace | None:
-    """Continues the host's trace for one call, when it sent one and opentelemetry is installed."""
+    """Continues the host's trace for one call, when it sent one, opentelemetry is installed and a
+    TracerProvider is configured in this process. Without a provider (the API's proxy) nothing
+    could record the span: the call then costs only this check (the worker's per-call budget is a
+    few tens of microseconds, and making a span that nobody records would take a noticeable part)."""
+    global _tracer, _tracer_of
     if headers is None or not _load_otel():
         return None
-    return CallTrace(headers, tool, call_id, session_id)
+    otel_trace = _otel[1]
+    provider = otel_trace.get_tracer_provider()
+    if isinstance(provider, _otel[3]):
+        return None
+    if provider is not _tracer_of:
+        _tracer = provider.get_tracer("trellis_worker")
+        _tracer_of = provider
+    return CallTrace(_tracer, headers, tool, call_id, session_id)
 
 
 class CallTelemetry:
@@ -158,6 +172,6 @@ class CallTelemetry:
 @contextmanager
 def otel_span(name: str, attributes: Mapping[str, Any] | None) -> Iterator[None]:
     """A span of Python's own OpenTelemetry SDK, under the current span (the call's)."""
-    _, otel_trace, _ = _otel
+    _, otel_trace, _, _ = _otel
     with otel_trace.get_tracer("trellis_worker").start_as_current_span(name, attributes=dict(attributes or {})):
         yield
