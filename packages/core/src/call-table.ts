@@ -41,7 +41,7 @@ export function noprocError(target: string, isName: boolean): CallError {
   return new CallError(
     'ERR_NOPROC',
     isName
-      ? `call to "${target}": no process is registered under that name in this thread. Start it first (is it a child of a running supervisor?) or check the name. Names are per thread: a thread actor's name (threadChild(url, { name })) is registered inside its own thread only, so from another thread call its pid, or register(name, pid) here`
+      ? `call to "${target}": no process is registered under that name, in any thread. Start it first (is it a child of a running supervisor, or being restarted?) or check the name`
       : `call to ${target}: no such process (it has exited). Look the server up again, e.g. by its registered name`,
     'noproc',
     { target },

@@ -30,11 +30,7 @@ export interface SpawnThreadOptions {
   readonly args?: readonly unknown[];
   /** Link the root to this pid before it runs (spawn_link); a supervisor passes itself. */
   readonly link?: Pid;
-  /**
-   * Register the root under this name IN ITS OWN THREAD only (names are per thread, as Erlang's
-   * local names are per node): `call(name)` from the main thread does not find it (ERR_NOPROC). To
-   * reach it from here, call its pid, or `register(name, pid)` in this thread (again after a restart).
-   */
+  /** Register the root under this name; it resolves from every thread (docs/thread-actors.md, names). */
   readonly name?: string;
   /** The root traps exits from its start. */
   readonly trapExit?: boolean;
