@@ -7,6 +7,7 @@
  *   `child_process.spawn` of it with the same argument vector (p50 ratio, target <= 1.2); and the
  *   same against `spawnProcess` with a no-op tracker, which isolates the registry's share;
  * - sweep: reaping 1,000 stale records of a dead run (target < 100 ms), against one /proc pass;
+ * - peer check: the peer watch's tick with 10 live runs recorded (target < 1 ms), against one /proc pass;
  * - stop: `stopAll` of 50 children that honour SIGTERM (target < 2x the grace period), against
  *   signalling the same number of bare children and awaiting their exit.
  */
@@ -25,8 +26,10 @@ import {
   spawnProcess,
   type TrackedProcessInfo,
 } from '@trellis/core';
+import { currentIdentity } from '@trellis/home';
 import { createRunId, homeTagFor, Registry, RegistryStore } from '../src/index.js';
 import { snapshotProcesses } from '../src/proc-scan.js';
+import { anyDeadRun } from '../src/sweep.js';
 
 export interface Result {
   name: string;
@@ -236,7 +239,14 @@ function writeStaleRun(store: RegistryStore, n: number): void {
 }
 
 async function benchSweep(dir: string, repeats: number): Promise<Result> {
-  const registry = await Registry.open({ dir, logger: quiet, installTracker: false, sweepAtBoot: false });
+  // The periodic watch for dead peers is off: it would reap the stale run before the timed sweep.
+  const registry = await Registry.open({
+    dir,
+    logger: quiet,
+    installTracker: false,
+    sweepAtBoot: false,
+    peerCheckMs: 0,
+  });
   const writer = RegistryStore.open({ dir, logger: quiet });
   const sweeps: number[] = [];
   const scans: number[] = [];
@@ -264,6 +274,64 @@ async function benchSweep(dir: string, repeats: number): Promise<Result> {
     median(scans),
     '< 100 ms (baseline: one /proc pass)',
     value < 100,
+  );
+}
+
+/**
+ * The peer watch's tick (issue 13, defect 2): with `runs` live runs recorded beside this one, the
+ * cheap question "is any run dead?" (one range read of the run records, one /proc/<pid>/stat read per
+ * run), against one /proc pass without markers (the least a sweep costs). Target: well under 1 ms,
+ * so a check every second costs nothing noticeable.
+ */
+async function benchPeerCheck(dir: string, runs: number, iterations: number): Promise<Result> {
+  const registry = await Registry.open({
+    dir,
+    logger: quiet,
+    installTracker: false,
+    sweepAtBoot: false,
+    peerCheckMs: 0,
+  });
+  const writer = RegistryStore.open({ dir, logger: quiet });
+  const checks: number[] = [];
+  const scans: number[] = [];
+  try {
+    // Live peers: this process's own PID and start time make every one of them alive.
+    const me = readProcStat(process.pid)!;
+    for (let i = 0; i < runs; i++) {
+      const runId = createRunId(homeTagFor(dir), { pid: process.pid, startTime: me.startTime });
+      writer.putRun({
+        runId,
+        hostPid: process.pid,
+        hostStartTime: me.startTime,
+        bootId: readBootId()!,
+        hostname: hostname(),
+        pidNamespace: readPidNamespace()!,
+        startedAt: new Date().toISOString(),
+        cwd: dir,
+      });
+    }
+    const here = currentIdentity(homeTagFor(dir));
+    for (let i = 0; i < iterations; i++) {
+      let t = performance.now();
+      const dead = anyDeadRun(writer, here, registry.runId);
+      checks.push(performance.now() - t);
+      if (dead) throw new Error('a live run was judged dead');
+      t = performance.now();
+      snapshotProcesses(false);
+      scans.push(performance.now() - t);
+    }
+  } finally {
+    await writer.close();
+    await registry.close();
+  }
+  const value = median(checks);
+  return result(
+    `peer_check.${runs}_live_runs`,
+    value,
+    'ms',
+    median(scans),
+    '< 1 ms (baseline: one /proc pass)',
+    value < 1,
   );
 }
 
@@ -353,6 +421,7 @@ async function inTmp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 export const suites = {
   spawn: (): Promise<Result[]> => inTmp((dir) => benchSpawn(dir, 500)),
   sweep: (): Promise<Result[]> => inTmp(async (dir) => [await benchSweep(dir, 15)]),
+  peerCheck: (): Promise<Result[]> => inTmp(async (dir) => [await benchPeerCheck(dir, 10, 500)]),
   stop: (): Promise<Result[]> => inTmp(async (dir) => [await benchStop(dir, 3, 50, 1000)]),
 };
 
@@ -361,6 +430,7 @@ export async function run(options: RunOptions = {}): Promise<Result[]> {
   return inTmp(async (dir) => [
     ...(await benchSpawn(join(dir, 'spawn'), options.spawnIterations ?? 500)),
     await benchSweep(join(dir, 'sweep'), options.sweepRepeats ?? 15),
+    await benchPeerCheck(join(dir, 'peer-check'), 10, 500),
     await benchStop(join(dir, 'stop'), options.stopRepeats ?? 3, 50, 1000),
   ]);
 }
