@@ -53,7 +53,7 @@ export interface StartRequest {
   readonly args: readonly unknown[];
   /** Link the root to this pid (its parent, e.g. a supervisor) before it runs. */
   readonly parent?: Pid | undefined;
-  /** Register the root under this name in its own thread (names are per thread). */
+  /** Register the root under this name in its own thread (published to every thread). */
   readonly name?: string | undefined;
   readonly trapExit?: boolean | undefined;
 }
