@@ -124,6 +124,32 @@ async function control(path, body) {
   }
 }
 
+/** getStatus of one process (behind the token): its state as its formatStatus shows it. */
+async function showStatus(pid) {
+  let res;
+  try {
+    res = await fetch('/api/status', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-trellis-token': state.token },
+      body: JSON.stringify({ pid }),
+    });
+  } catch (e) {
+    toast(`request failed: ${e.message}`, true);
+    return;
+  }
+  const answer = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = answer.error || {};
+    toast(`${res.status} ${err.code || ''}: ${err.message || 'refused'}`, true);
+    return;
+  }
+  const st = answer.status || {};
+  const name = st.stateName === undefined ? '' : ` in state ${JSON.stringify(st.stateName)}`;
+  toast(
+    `${st.behaviour} ${pid}${name} (${st.status}, ${st.messageQueueLength} queued): ${JSON.stringify(st.state)}`,
+  );
+}
+
 // ---- tree ----------------------------------------------------------------------------------------
 
 function healthBadge(h) {
@@ -161,6 +187,20 @@ function treeRows(node, depth, out) {
           onclick: () => control('/api/kill', { pid: node.pid }),
         },
         'kill',
+      ),
+    );
+  }
+  if (node.pid && node.type !== 'supervisor') {
+    controls.append(
+      ' ',
+      el(
+        'button',
+        {
+          'data-action': 'status',
+          title: 'getStatus: its state as its formatStatus shows it (needs the token)',
+          onclick: () => showStatus(node.pid),
+        },
+        'state',
       ),
     );
   }

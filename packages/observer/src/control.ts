@@ -3,7 +3,15 @@
  * neither the root (nobody would restart it: stop the application instead) nor the observer's own
  * actor (the page would lose its server).
  */
-import { exit, isPid, type Pid, restartChild, terminateChild } from '@trellis/core';
+import {
+  exit,
+  getStatus,
+  isPid,
+  type Pid,
+  restartChild,
+  type ServerStatus,
+  terminateChild,
+} from '@trellis/core';
 import { ObserverRequestError } from './errors.js';
 import type { TreeNodeView } from './snapshot.js';
 
@@ -51,6 +59,29 @@ export function checkKill(tree: TreeNodeView | null, pid: unknown): TreeNodeView
   }
   if (node.observer) throw refused(`${pid} is the observer itself; killing it would take this page down`);
   return node;
+}
+
+/** Checks a status request against the tree; returns the node to ask. */
+export function checkStatus(tree: TreeNodeView | null, pid: unknown): TreeNodeView {
+  if (!isPid(pid))
+    throw badRequest(`status needs { pid } with a Trellis pid such as "<0.12>", got ${JSON.stringify(pid)}`);
+  const node = findByPid(tree, pid);
+  if (node === undefined) throw notInTree(`process ${pid}`);
+  return node;
+}
+
+/**
+ * sys:get_status of a gen_server or gen_statem: its state as its formatStatus shows it. A process
+ * that answers no sys requests (a supervisor, a plain actor) is refused after `timeoutMs`.
+ */
+export async function status(pid: string, timeoutMs: number): Promise<ServerStatus> {
+  try {
+    return await getStatus(pid as Pid, { timeoutMs });
+  } catch (e) {
+    throw refused(
+      `${pid} did not answer a status request (${(e as Error).message}); only gen_servers and gen_statems answer them`,
+    );
+  }
 }
 
 /** `exit(pid, 'kill')`: untrappable; the supervisor restarts the child as its restart type says. */

@@ -10,6 +10,7 @@
  *   GET  /vendor/uplot.*   uPlot, from its npm package (the page's charts)
  *   POST /api/kill         { pid }            needs the token
  *   POST /api/restart      { supervisor, id } needs the token
+ *   POST /api/status       { pid }            needs the token: getStatus of a gen_server/gen_statem
  *
  * Reading the tree and the metrics needs no token (the snapshot carries no command line: see
  * observer.ts stripCommand); the logs need one; every control request does (X-Trellis-Token header or a form field
@@ -39,6 +40,8 @@ export interface HttpApi {
   attach(res: ServerResponse): boolean;
   kill(body: Record<string, unknown>): Promise<unknown>;
   restart(body: Record<string, unknown>): Promise<unknown>;
+  /** getStatus of a process of the tree: its state as its formatStatus shows it (needs the token). */
+  status(body: Record<string, unknown>): Promise<unknown>;
 }
 
 const PUBLIC = new URL('../../public/', import.meta.url);
@@ -102,7 +105,7 @@ async function handle(
   }
   const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
   const path = url.pathname;
-  if (path === '/api/kill' || path === '/api/restart') {
+  if (path === '/api/kill' || path === '/api/restart' || path === '/api/status') {
     if (req.method !== 'POST') throw methodNotAllowed('POST');
     const origin = req.headers.origin;
     if (origin !== undefined && !hosts.some((h) => origin === `http://${h}`)) {
@@ -117,7 +120,13 @@ async function handle(
     const given = typeof header === 'string' ? header : body.token;
     // The token is checked before the request is looked at: without it nothing is validated or done.
     if (!tokenMatches(api.token, given)) throw forbidden();
-    const result = path === '/api/kill' ? await api.kill(body) : await api.restart(body);
+    // /api/status is a POST behind the token too: a process's state may hold what only its owner may see.
+    const result =
+      path === '/api/kill'
+        ? await api.kill(body)
+        : path === '/api/restart'
+          ? await api.restart(body)
+          : await api.status(body);
     sendJson(res, 200, { ok: true, ...(result as object) });
     return;
   }

@@ -9,7 +9,7 @@
 import type { Server, ServerResponse } from 'node:http';
 import { currentNode, eventBus, type SupervisorEvent, type TimerHandle } from '@trellis/core';
 import { listAnnounced, removeAnnounce, writeAnnounce } from './announce.js';
-import { checkKill, checkRestart, kill, restart } from './control.js';
+import { checkKill, checkRestart, checkStatus, kill, restart, status } from './control.js';
 import { OBSERVER_DEFAULTS } from './defaults.js';
 import { ObserverListenError } from './errors.js';
 import { EventLog } from './event-log.js';
@@ -106,6 +106,7 @@ class Observer {
         attach: (res) => this.#attach(res),
         kill: (body) => this.#kill(body),
         restart: (body) => this.#restart(body),
+        status: (body) => this.#status(body),
         readToken: this.#readToken,
         logs: (q) => this.#logsJson(q),
         metrics: (req, res) => {
@@ -358,6 +359,12 @@ class Observer {
   #ping(): void {
     for (const res of this.#clients) res.write(': keep-alive\n\n');
     this.#keepAlive = this.#o.clock.setTimeout(() => this.#ping(), OBSERVER_DEFAULTS.keepAliveMs);
+  }
+
+  async #status(body: Record<string, unknown>): Promise<unknown> {
+    const tree = await this.#currentTree((t) => checkStatus(t, body.pid));
+    const node = checkStatus(tree, body.pid);
+    return { status: await status(node.pid!, 2000) };
   }
 
   async #kill(body: Record<string, unknown>): Promise<unknown> {
