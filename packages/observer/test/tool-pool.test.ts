@@ -81,11 +81,11 @@ test('/metrics has the pool, worker and supervisor series with their labels', as
     return r.status === 200 && /trellis_worker_cpu_time/.test(r.body) ? (r.body as string) : undefined;
   }, 'a scrape with worker CPU');
   const has = (re: RegExp, what: string) => assert.match(text, re, what);
-  has(/# TYPE trellis_tool_calls_total counter/, 'calls counter');
   has(
-    /trellis_tool_calls_total\{[^}]*trellis_pool="py"[^}]*trellis_tool="chatty"[^}]*outcome="ok"[^}]*\} 5/,
+    /trellis_tool_duration_count\{[^}]*trellis_pool="py"[^}]*trellis_tool="chatty"[^}]*outcome="ok"[^}]*\} 5/,
     'ok calls by tool',
   );
+  has(/trellis_tool_duration_count\{[^}]*trellis_tool="crash"[^}]*outcome="error"[^}]*\} 1/, 'failed calls');
   has(
     /trellis_tool_errors_total\{[^}]*trellis_tool="crash"[^}]*code="ERR_WORKER_EXITED"[^}]*\} 1/,
     'errors by code',

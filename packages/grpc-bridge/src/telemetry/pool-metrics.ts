@@ -2,9 +2,12 @@
  * The pool's metrics through OpenTelemetry's metrics API (`@opentelemetry/api` only): the app's
  * MeterProvider (or the observer's, which serves them on `/metrics` for Prometheus) collects them.
  *
- *   trellis.tool.calls            counter    pool, tool, outcome (ok | error)
+ *   trellis.tool.duration         histogram  pool, tool, outcome (ok | error): seconds, queueing
+ *                                            included; its count is the calls finished
  *   trellis.tool.errors           counter    pool, tool, code (the TrellisError code)
- *   trellis.tool.duration         histogram  pool, tool (seconds, queueing included)
+ *
+ * One record per successful call, not two (a calls counter beside the histogram): the SDK hashes
+ * the attributes on every record, which at tens of thousands of calls a second is what costs.
  *   trellis.pool.queue.depth      gauge      pool
  *   trellis.pool.in_flight        gauge      pool
  *   trellis.pool.workers.ready    gauge      pool
@@ -46,7 +49,6 @@ const NOOP_METER = createNoopMeter().constructor;
 interface Instruments {
   readonly provider: MeterProvider;
   readonly meter: Meter;
-  readonly calls: Counter;
   readonly errors: Counter;
   readonly duration: Histogram;
   readonly restarts: Counter;
@@ -139,10 +141,9 @@ export class PoolMetrics {
     return {
       provider,
       meter,
-      calls: meter.createCounter('trellis.tool.calls', { description: 'Tool calls finished' }),
       errors: meter.createCounter('trellis.tool.errors', { description: 'Tool calls failed, by error code' }),
       duration: meter.createHistogram('trellis.tool.duration', {
-        description: 'Duration of tool calls, queueing included',
+        description: 'Duration of tool calls, queueing included (its count: the calls finished, by outcome)',
         unit: 's',
         advice: { explicitBucketBoundaries: DURATION_BUCKETS },
       }),
@@ -178,12 +179,11 @@ export class PoolMetrics {
     const i = this.#current();
     if (i === undefined) return;
     const a = this.#toolAttrs(tool);
-    i.duration.record(ms / 1000, a.tool);
     if (code === undefined) {
-      i.calls.add(1, a.ok);
+      i.duration.record(ms / 1000, a.ok);
       return;
     }
-    i.calls.add(1, a.err);
+    i.duration.record(ms / 1000, a.err);
     i.errors.add(1, { ...a.tool, code });
   }
 
