@@ -69,9 +69,14 @@ export function startBare(socket: string, blocking = false): Promise<BareServer>
   });
 }
 
-/** A connected raw client. */
-export async function rawClient(address: string): Promise<ToolServiceClient> {
-  const c = createToolClient(address, MAX_MESSAGE_BYTES);
+/**
+ * A connected raw client. `secret`: the pool's per-run worker secret (`pool.workerSecret()`), which
+ * a client of a pool's own trellis_worker must send (the worker answers UNAUTHENTICATED without it);
+ * the bare servers take none. Attached the way the pool attaches it (createToolClient's interceptor),
+ * so a "raw client to the same worker" baseline pays the same per-call metadata as the pool.
+ */
+export async function rawClient(address: string, secret?: string): Promise<ToolServiceClient> {
+  const c = createToolClient(address, MAX_MESSAGE_BYTES, secret);
   await new Promise<void>((res, rej) =>
     c.waitForReady(new Date(Date.now() + 10_000), (e) => (e ? rej(e) : res())),
   );

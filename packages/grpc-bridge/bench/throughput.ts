@@ -86,7 +86,9 @@ export async function benchThroughput(): Promise<BenchResult[]> {
   try {
     const raw = (i: number) => rawCall(clients[i % 2]!, ARGS);
     const viaPool = () => pool.call('echo', ARGS);
-    const same = await Promise.all(pool.stats().workers.map((w) => rawClient(w.address)));
+    const same = await Promise.all(
+      pool.stats().workers.map((w) => rawClient(w.address, pool.workerSecret())),
+    );
     const rawSdk = (i: number) => rawCall(same[i % 2]!, ARGS, true);
     try {
       for (const f of [raw, viaPool, rawSdk]) await rate(2000, f);

@@ -93,7 +93,7 @@ export async function benchUnary(): Promise<BenchResult[]> {
     // The gRPC unary path (the fallback when a worker has no lane); the lane has its own suite.
     lane: false,
   });
-  const sameWorker = await rawClient(pool.stats().workers[0]!.address);
+  const sameWorker = await rawClient(pool.stats().workers[0]!.address, pool.workerSecret());
   try {
     const raw = () => rawCall(client, ARGS);
     const rawBlocking = () => rawCall(blockingClient, ARGS);
