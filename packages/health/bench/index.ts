@@ -4,9 +4,11 @@
  *
  * - monitor CPU: 1,000 actors each waking every 100 ms for ~5 s, with heartbeat monitoring (beat on
  *   every wake, one scan timer, LMDB flushes) against the same actors and timers without it; CPU is
- *   process.cpuUsage() over wall time, in % of one core. Target: monitoring adds <= 5% of one core.
+ *   process.cpuUsage() over wall time, in % of one core. Target: ratio <= 3 (median of the per-round
+ *   ratios; the added % of one core is printed beside it).
  * - lease renew: p50 of one awaited keepAlive (one LMDB write transaction) against a bare LMDB
- *   putSync of the same record in the same file. Target: <= 1 ms.
+ *   putSync of the same record in the same file. Target: ratio <= 3 (a ratio, never an absolute
+ *   time: "no" must mean a regression, not a slow disk or a loaded box).
  * - failover: kill -9 of the leader process to the follower process holding the lease, against the
  *   TTL (the wait no design can avoid). Target: <= TTL + one renew interval. (It is often below the
  *   TTL: the lease expires TTL after the leader's LAST renewal, which preceded the kill.) Also the
@@ -134,6 +136,7 @@ export async function benchMonitorCpu(o: CpuOptions = {}): Promise<Result[]> {
   const base: number[] = [];
   const mon: number[] = [];
   const delta: number[] = [];
+  const ratios: number[] = [];
   for (let r = 0; r < rounds; r++) {
     // Interleaved, so drift of the machine's load affects both alike.
     const b = await cpuRound(actors, intervalMs, seconds, false);
@@ -141,16 +144,19 @@ export async function benchMonitorCpu(o: CpuOptions = {}): Promise<Result[]> {
     base.push(b);
     mon.push(m);
     delta.push(m - b);
+    ratios.push(m / b);
   }
   const overhead = median(delta);
+  // A ratio, not "adds <= 5% of one core": on a slower or loaded box both arms cost more CPU alike.
+  const ratio = median(ratios);
   return [
     result(
       `monitor_cpu_${actors}x${intervalMs}ms`,
       median(mon),
       '% of one core',
       median(base),
-      `monitoring adds <= 5% of one core to the same actors and timers (median added: ${round(overhead, 2)}%)`,
-      overhead <= 5,
+      `ratio <= 3 (CPU with monitoring vs the same actors and timers without; median of per-round ratios ${round(ratio, 2)}, median added ${round(overhead, 2)}% of one core)`,
+      ratio <= 3,
     ),
   ];
 }
@@ -184,8 +190,8 @@ export async function benchLeaseRenew(iterations = 3000): Promise<Result[]> {
         p50,
         'ms',
         median(put),
-        'lease renew p50 <= 1 ms (baseline: bare LMDB putSync, same file)',
-        p50 <= 1,
+        'ratio <= 3 (lease renew p50 vs a bare LMDB putSync of the same record, same file)',
+        p50 / median(put) <= 3,
       ),
     ];
   } finally {
