@@ -162,6 +162,22 @@ export class RegistryStore {
    * the transaction is kept. The caller (a spawn's reservation) is refused; the host goes on.
    */
   #write<T>(commit: () => T): T {
+    // Why ask statfs before every write (a few µs; registry writes are per spawn, not per call): a
+    // commit that meets ENOSPC in LMDB's page spill has been seen to abort the whole host inside
+    // lmdb-js's native error path (chaos, disk-full fault), which no catch here can stop. Refusing
+    // while the filesystem is below the floor keeps LMDB away from that path whenever the disk is
+    // already full; only a disk that fills during the few µs of one commit can still reach it.
+    let room: ReturnType<typeof roomOn>;
+    try {
+      room = roomOn(this.dir, REGISTRY_DEFAULTS.minFreeBytes);
+    } catch (err) {
+      throw new RegistryUnavailableError(this.path, err);
+    }
+    if (!room.enough)
+      throw new RegistryUnavailableError(
+        this.path,
+        noRoomError(this.dir, room, REGISTRY_DEFAULTS.minFreeBytes),
+      );
     try {
       return commit();
     } catch (err) {
