@@ -207,6 +207,7 @@ export async function benchGlobalCall(rounds = 7, n = 500): Promise<BenchResult[
       node: 'bench',
       memberTtlMs: 5000,
       probeIntervalMs: 0,
+      insecure: true, // the figures compare against a plain grpc-js baseline
     });
     // Keep this process's own event loop comparable: an idle local server, as any node has.
     await startServer(

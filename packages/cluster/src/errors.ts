@@ -52,14 +52,25 @@ export class NodeUnreachableError extends TrellisError {
   }
 }
 
-/** A peer refused this node's TLS identity, or this node refused the peer's. */
-export class ClusterTlsError extends TrellisError {
-  constructor(node: string, cause: unknown) {
+/**
+ * A TLS handshake with a node was refused: the peer rejected this side's certificate (none, another
+ * CA's, expired), or this side rejected the peer's. grpc-js alone reports it as UNAVAILABLE, which
+ * looks exactly like a dead host; this says what it is and why.
+ */
+export class TlsRefusedError extends TrellisError {
+  constructor(node: string, address: string, reason: string) {
     super(
-      'ERR_CLUSTER_TLS',
-      `TLS between this node and node "${node}" failed (${(cause as Error)?.message ?? String(cause)}); give every node a certificate signed by the cluster's CA (option tls: { ca, cert, key }) with the node's DNS name in its SANs`,
-      { cause, details: { node } },
+      'ERR_TLS_REFUSED',
+      `TLS with node "${node}" at ${address} was refused: ${reason}; give this node a certificate signed by the cluster's CA (\`trellis certs issue <node>\`, option tls: { ca, cert, key }), not expired, with the DNS name the nodes check (default trellis-node) in its SANs`,
+      { details: { node, address, reason } },
     );
+  }
+}
+
+/** `trellis certs init|issue` (or initClusterCa/issueNodeCert) could not make a certificate. */
+export class ClusterCertsError extends TrellisError {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_CLUSTER_CERTS', message, { cause });
   }
 }
 

@@ -1,13 +1,25 @@
 // @trellis/cluster: Trellis across machines on etcd (docs/cluster.md): leases, membership, global names.
 
 export {
-  ClusterTlsError,
+  type CaFiles,
+  type CertsDirOptions,
+  DEFAULT_NODE_DNS_NAME,
+  defaultCertsDir,
+  initClusterCa,
+  issueNodeCert,
+  type NodeCertFiles,
+  readNodeTls,
+} from './certs/certs.js';
+export { type CliIo as CertsCliIo, main as certsMain } from './certs/certs-cli.js';
+export {
+  ClusterCertsError,
   ClusterUnavailableError,
   InvalidClusterOptionsError,
   NoConnectionError,
   NodeDownError,
   NodeNameTakenError,
   NodeUnreachableError,
+  TlsRefusedError,
 } from './errors.js';
 export {
   ETCD_DEFAULTS,
@@ -43,6 +55,8 @@ export {
 } from './node/cluster-node.js';
 export { ClusterViaRegistry } from './node/cluster-via.js';
 export { type Member, Membership, type NodeEvent } from './node/membership.js';
+export { type PingNodeOptions, pingNode } from './node/ping-node.js';
 export type { GlobalPid, RemoteDownMessage, RemoteWatcher } from './node/remote-monitors.js';
 export { type ChildProcessInfo, type ClusterView, type NodeStatus, readClusterView } from './node/status.js';
-export type { NodeTlsOptions } from './node/wire.js';
+export { type ClientTls, probeTlsRefusal } from './node/tls-refusal.js';
+export type { NodeTlsOptions, PingRep } from './node/wire.js';

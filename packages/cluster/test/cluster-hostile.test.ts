@@ -32,6 +32,7 @@ async function node(cluster: string, name: string): Promise<ClusterNode> {
     node: name,
     memberTtlMs: 1000,
     probeIntervalMs: 0,
+    insecure: true,
   });
   cleanup.add(() => n.stop());
   return n;
@@ -109,6 +110,7 @@ describe('a cluster node under hostile input', () => {
         node: 'a',
         memberTtlMs: 1000,
         probeIntervalMs: 0,
+        insecure: true,
       }),
       (e: Error & { code: string }) => e.code === 'ERR_CLUSTER_NODE_NAME_TAKEN' && e.message.includes('"a"'),
     );

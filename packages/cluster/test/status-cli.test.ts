@@ -37,6 +37,7 @@ describe('trellis status --cluster', () => {
       name: 'statuscli',
       node: 'solo',
       probeIntervalMs: 0,
+      insecure: true,
     });
     cleanup.add(() => node.stop());
     const pid = spawn(async (ctx) => {

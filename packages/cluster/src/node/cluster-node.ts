@@ -53,6 +53,7 @@ import { nodeServiceHandlers } from './node-service.js';
 import { Peers } from './peers.js';
 import { type GlobalPid, RemoteMonitors, type RemoteWatcher } from './remote-monitors.js';
 import { collectStatus, type NodeStatus } from './status.js';
+import { watchTlsRefusals } from './tls-refusal.js';
 import {
   type Ack,
   type CallRep,
@@ -80,8 +81,10 @@ export interface ClusterOptions {
   readonly listen?: string;
   /** The address other nodes dial (default: the listen address with the port bound). */
   readonly advertise?: string;
-  /** mTLS between nodes: every node presents a certificate signed by `ca`. */
+  /** mTLS between nodes: every node presents a certificate signed by `ca` (`trellis certs`). */
   readonly tls?: NodeTlsOptions;
+  /** Plain TCP between nodes, without TLS: only when set to true (a warning is logged). Either this or `tls`. */
+  readonly insecure?: boolean;
   /** Interval of the reachability probes (default 1000 ms; 0 turns them off). */
   readonly probeIntervalMs?: number;
   /** Interval of the status record updates (default 5000 ms). */
@@ -214,6 +217,20 @@ export class ClusterNode {
       throw new InvalidClusterOptionsError(`memberTtlMs is ${ttl}; use 1000 to 3600000 ms`, {
         field: 'memberTtlMs',
       });
+    if (o.tls === undefined && o.insecure !== true)
+      throw new InvalidClusterOptionsError(
+        'no tls option: nodes talk mTLS by default; make a CA and a certificate per node (`trellis certs init`, `trellis certs issue <node>`) and pass tls: readNodeTls(<node>), or pass insecure: true for plain TCP on a network you trust',
+        { field: 'tls' },
+      );
+    if (o.tls !== undefined && o.insecure === true)
+      throw new InvalidClusterOptionsError('both tls and insecure: true are set; pass one of them', {
+        field: 'insecure',
+      });
+    if (o.insecure === true)
+      getLogger().warn(
+        { event: 'cluster_insecure', cluster: name, node: o.node },
+        'insecure: true: calls between the nodes of this cluster go over plain TCP, unauthenticated and unencrypted; use tls (trellis certs) outside a trusted network',
+      );
     const etcd = await EtcdConnection.connect({
       endpoints: o.etcd,
       tls: o.etcdTls,
@@ -527,6 +544,7 @@ export class ClusterNode {
         err ? reject(err) : resolve(p),
       );
     });
+    if (this.#o.tls !== undefined) watchTlsRefusals(this.#server, this.node);
     const host = listen.slice(0, listen.lastIndexOf(':'));
     this.#address = this.#o.advertise ?? `${host}:${port}`;
   }

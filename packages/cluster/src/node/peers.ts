@@ -6,9 +6,10 @@
  */
 import { type Client, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { decodeReason } from '@trellis/core';
-import { ClusterTlsError, NodeDownError, NodeUnreachableError } from '../errors.js';
+import { NodeDownError, NodeUnreachableError, TlsRefusedError } from '../errors.js';
 import type { Membership } from './membership.js';
 import type { GlobalPid } from './remote-monitors.js';
+import { probeTlsRefusal } from './tls-refusal.js';
 import {
   clientCredentials,
   type MonitorEvent,
@@ -59,17 +60,22 @@ export class Peers {
       }
       client[method]?.(req, { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, rep: R) => {
         if (err === null) resolve(rep);
-        else reject(this.#mapError(node, method, err, onDeadline));
+        else this.#mapError(node, method, err, onDeadline).then(reject, reject);
       });
     });
   }
 
-  #mapError(node: string, method: string, err: ServiceError, onDeadline?: () => Error): Error {
+  async #mapError(node: string, method: string, err: ServiceError, onDeadline?: () => Error): Promise<Error> {
     const what = `${method} on node "${node}"`;
     if (err.code === GrpcStatus.DEADLINE_EXCEEDED)
       return onDeadline?.() ?? new NodeUnreachableError(node, what, err.details);
-    if (/SSL|certificate|handshake|TLS/i.test(err.details ?? ''))
-      return new ClusterTlsError(node, err.details);
+    // grpc-js says UNAVAILABLE for a refused handshake as for a dead host: ask the peer once with a
+    // TLS connection of our own which one it is (tls-refusal.ts). Only on this error path.
+    const address = this.#membership.get(node)?.address;
+    if (this.#tls !== undefined && address !== undefined && err.code === GrpcStatus.UNAVAILABLE) {
+      const reason = await probeTlsRefusal(address, this.#tls);
+      if (reason !== undefined) return new TlsRefusedError(node, address, reason);
+    }
     if (this.#membership.get(node) === undefined) return new NodeDownError(node, what);
     return new NodeUnreachableError(node, what, err.details);
   }

@@ -104,7 +104,11 @@ export function serverCredentials(tls: NodeTlsOptions | undefined): ServerCreden
   return SC.createSsl(tls.ca, [{ private_key: tls.key, cert_chain: tls.cert }], true);
 }
 
-export function clientCredentials(tls: NodeTlsOptions | undefined): {
+export function clientCredentials(
+  tls:
+    | { readonly ca: Buffer; readonly cert?: Buffer; readonly key?: Buffer; readonly serverName?: string }
+    | undefined,
+): {
   creds: ChannelCredentials;
   options: Record<string, unknown>;
 } {
@@ -113,7 +117,7 @@ export function clientCredentials(tls: NodeTlsOptions | undefined): {
     return { creds: credentials.createInsecure(), options: { 'grpc.enable_http_proxy': 0 } };
   const serverName = tls.serverName ?? 'trellis-node';
   return {
-    creds: credentials.createSsl(tls.ca, tls.key, tls.cert),
+    creds: credentials.createSsl(tls.ca, tls.key ?? null, tls.cert ?? null),
     // Nodes dial each other by IP; the certificate names the DNS name (cluster-notes.md: DEP0123).
     options: {
       'grpc.ssl_target_name_override': serverName,
