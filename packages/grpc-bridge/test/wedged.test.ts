@@ -76,6 +76,12 @@ test('two workers with one slot each: after a stuck call, steady calls all succe
       .filter((e): e is Started => e.type === 'call_started' && e.pid === stuck.pid);
     assert.deepEqual(intoStuck, [], 'no call was sent to the stuck worker after its call ended');
     assert.equal(pool.stats().restarts, 0, 'a recycle, not a crash restart');
+    // A recycled process retires after its recycle event (drain, then stop): over the call lane the
+    // ten steady calls above can all finish before it has exited, so wait for its exit event first.
+    await waitFor(
+      () => events.some((e) => e.type === 'worker_exited' && e.pid === stuck.pid),
+      'the recycled stuck worker to exit',
+    );
     assert.ok(
       !pool.stats().workers.some((w) => w.pid === stuck.pid),
       'the stuck process is gone from the pool',
