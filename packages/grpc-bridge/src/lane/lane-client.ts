@@ -73,6 +73,8 @@ export function laneError(code: number, details: string, detail?: Buffer): Servi
   return Object.assign(new Error(`${code} ${details}`), { code, details, metadata });
 }
 
+/** How much later than the worker's budget a host tool's own timer fires (see #hostCall). */
+const HOST_TIMER_SLACK_MS = 25;
 /** Date.now() of a grpc-style deadline option (Infinity: none). */
 function deadlineOf(options: { deadline?: Date | number }): number {
   const d = options.deadline;
@@ -311,7 +313,15 @@ export class LaneClient {
     }
     const ac = new AbortController();
     this.#hostCalls.set(id, ac);
-    const timer = timeoutMs > 0 ? setTimeout(() => ac.abort(hostCallCancelled()), timeoutMs) : undefined;
+    // The host tool's own timer is the worker's budget plus a little slack. Why: that budget is the
+    // outer call's, so both timers fall due in the same millisecond; had the host tool's fired first,
+    // its abort would reach the tool as an error and come back as ERR_TOOL_FAILED before the outer
+    // call's deadline settled it as ERR_DEADLINE_EXCEEDED (seen under load). With the slack the outer
+    // deadline always wins; it cancels the tool, whose HOST_CANCEL fires this signal at once.
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => ac.abort(hostCallCancelled()), timeoutMs + HOST_TIMER_SLACK_MS)
+        : undefined;
     run(req, ac, (err, res) => {
       if (timer !== undefined) clearTimeout(timer);
       this.#hostCalls.delete(id);
