@@ -22,11 +22,12 @@ def test_last_worker_out_removes_the_hosts_socket_folder():
     folder = tempfile.mkdtemp(prefix="trellis-")
     try:
         socks = [os.path.join(folder, n) for n in ("w0-1.sock", "w1-2.sock", "host.sock")]
-        for s in socks:
+        for s in [*socks, socks[0] + ".lane", socks[1] + ".lane"]:
             open(s, "w").close()
-        # The first worker out: its own socket goes, the folder stays (another worker's is there).
+        # The first worker out: its own sockets (gRPC and call lane) go, the folder stays (another
+        # worker's are there).
         remove_socket_files(f"unix:{socks[0]}", f"unix:{socks[2]}", host_gone=False)
-        assert sorted(os.listdir(folder)) == ["host.sock", "w1-2.sock"]
+        assert sorted(os.listdir(folder)) == ["host.sock", "w1-2.sock", "w1-2.sock.lane"]
         # The last one, with the host gone (kill -9): the host's socket and the folder go too.
         remove_socket_files(f"unix:{socks[1]}", f"unix:{socks[2]}", host_gone=True)
         assert not os.path.exists(folder)

@@ -22,9 +22,12 @@ def _unix_path(address: str) -> str | None:
 
 
 def remove_socket_files(listen: str, host_address: str, host_gone: bool) -> None:
-    paths = [_unix_path(listen)]
+    own = _unix_path(listen)
+    # The worker's call lane listens beside its gRPC socket, on ``<socket>.lane`` (lane.py).
+    paths = [own, None if own is None else own + ".lane"]
     if host_gone:
         paths.append(_unix_path(host_address))
+    folders: list[str] = []
     for path in paths:
         if path is None:
             continue
@@ -33,6 +36,9 @@ def remove_socket_files(listen: str, host_address: str, host_gone: bool) -> None
         except OSError:
             pass
         folder = os.path.dirname(path)
+        if folder not in folders:
+            folders.append(folder)
+    for folder in folders:
         # Only the folder the host made for its sockets (mkdtemp's "trellis-" prefix), never a
         # folder the user named.
         if os.path.basename(folder).startswith("trellis-"):
