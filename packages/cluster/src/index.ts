@@ -44,17 +44,12 @@ export {
   clusterNodeChild,
   start,
 } from './node/cluster-child.js';
-export {
-  CLUSTER_DEFAULTS,
-  ClusterNode,
-  type ClusterOptions,
-  type ConnectionState,
-  currentCluster,
-  type NodeMonitorMessage,
-  type NodeWatcher,
-} from './node/cluster-node.js';
+export { ClusterNode, currentCluster } from './node/cluster-node.js';
 export { ClusterViaRegistry } from './node/cluster-via.js';
+export type { MemberLeaseLoss } from './node/member-lease.js';
 export { type Member, Membership, type NodeEvent } from './node/membership.js';
+export { CLUSTER_DEFAULTS, type ClusterOptions, type ConnectionState } from './node/node-options.js';
+export type { NodeMonitorMessage, NodeWatcher } from './node/node-watchers.js';
 export { type PingNodeOptions, pingNode } from './node/ping-node.js';
 export type { GlobalPid, RemoteDownMessage, RemoteWatcher } from './node/remote-monitors.js';
 export { type ChildProcessInfo, type ClusterView, type NodeStatus, readClusterView } from './node/status.js';

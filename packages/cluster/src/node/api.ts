@@ -3,8 +3,9 @@
  * `global:whereis_name/1`: they use the cluster node started in this process (`currentCluster()`).
  */
 import type { Pid, Ref } from '@trellis/core';
-import { currentCluster, type NodeWatcher } from './cluster-node.js';
+import { currentCluster } from './cluster-node.js';
 import type { Member } from './membership.js';
+import type { NodeWatcher } from './node-watchers.js';
 import type { GlobalPid } from './remote-monitors.js';
 
 export const nodes = (): Member[] => currentCluster().nodes();

@@ -20,8 +20,9 @@ import {
   startServer,
   unregisterViaRegistry,
 } from '@trellis/core';
-import { ClusterNode, type ClusterOptions } from './cluster-node.js';
+import { ClusterNode } from './cluster-node.js';
 import { ClusterViaRegistry } from './cluster-via.js';
+import type { ClusterOptions } from './node-options.js';
 
 export interface ClusterNodeChildOptions extends ClusterOptions {
   /** Registered name of the node's server (default 'cluster'). */
