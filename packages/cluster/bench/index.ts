@@ -22,17 +22,10 @@ import { type Child, Cleanup } from '../test/helpers.js';
 import { netnsAvailable } from '../test/netns.js';
 import { runTrial, startPartitionLab } from '../test/partition-trials.js';
 import { RawClient } from '../test/raw-echo.js';
+import { benchRawMtls } from './pool.js';
+import type { BenchResult } from './result.js';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  baselineName?: string;
-  ratio?: number;
-  target: string;
-  pass: boolean;
-}
+export type { BenchResult } from './result.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -313,4 +306,5 @@ export const suites = {
   node_down: () => benchNodeDown(),
   global_call: () => benchGlobalCall(),
   partitions: () => benchPartitions(),
+  raw_mtls: () => benchRawMtls(),
 };
