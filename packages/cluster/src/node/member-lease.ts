@@ -47,6 +47,7 @@ export class MemberLease {
   #deadline = 0;
   #state: ConnectionState = 'up';
   #timer: NodeJS.Timeout | undefined;
+  #deadlineTimer: NodeJS.Timeout | undefined;
   #rejoining: Promise<void> | undefined;
 
   constructor(host: MemberLeaseHost) {
@@ -88,6 +89,30 @@ export class MemberLease {
     return Math.max(100, this.#h.memberTtlMs / 10);
   }
 
+  /**
+   * Sets the deadline and wakes at it: a keep-alive that hangs (etcd stopped, a partition) must not
+   * leave the node counting itself a member past it. Waiting for the next keep-alive to fail would
+   * add up to TTL/3 plus its timeout, and by then etcd may have expired the lease and others acted.
+   */
+  #setDeadline(at: number): void {
+    this.#deadline = at;
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = setTimeout(
+      () => this.#pastDeadline('no keep-alive answered'),
+      Math.max(0, at - performance.now()),
+    );
+    this.#deadlineTimer.unref();
+  }
+
+  #pastDeadline(err: string): void {
+    if (this.#state !== 'up' || performance.now() < this.#deadline) return;
+    this.#disconnect('deadline');
+    this.#log.warn(
+      { cluster: this.#h.cluster, node: this.#h.node, err },
+      'lost etcd: past the member deadline',
+    );
+  }
+
   /** up → disconnected: the only transition `onLost` listeners hear of. */
   #disconnect(why: MemberLeaseLoss): void {
     if (this.#state !== 'up') return;
@@ -121,11 +146,16 @@ export class MemberLease {
         [{ request_put: { key, value: enc(JSON.stringify(value)), lease: lease.id } }],
         [{ request_range: { key } }],
       );
+      if (t.succeeded && this.#state === 'stopped') {
+        // The node stopped while this join was under way: leave at once rather than come back up.
+        await h.etcd.leaseRevoke(lease.id).catch(() => {});
+        return;
+      }
       if (t.succeeded) {
         this.#incarnation = num(t.header.revision);
         this.#leaseId = lease.id;
-        this.#deadline = sent + Math.min(h.memberTtlMs, lease.ttlS * 1000) - this.#margin();
         this.#state = 'up';
+        this.#setDeadline(sent + Math.min(h.memberTtlMs, lease.ttlS * 1000) - this.#margin());
         h.membership.put({ ...value, incarnation: this.#incarnation });
         this.#log.info(
           { cluster: h.cluster, node: h.node, incarnation: this.#incarnation, address: h.address },
@@ -170,17 +200,13 @@ export class MemberLease {
         Math.max(200, Math.min(h.etcd.callTimeoutMs, h.memberTtlMs / 3)),
       );
     } catch (e) {
-      if (this.#state === 'up' && performance.now() >= this.#deadline) {
-        this.#disconnect('deadline');
-        this.#log.warn(
-          { cluster: h.cluster, node: h.node, err: String(e) },
-          'lost etcd: past the member deadline',
-        );
-      }
+      this.#pastDeadline(String(e));
       return;
     }
+    // stopping() may have run while the keep-alive was in flight.
+    if ((this.#state as ConnectionState) === 'stopped') return;
     if (ttlS > 0) {
-      this.#deadline = sent + Math.min(h.memberTtlMs, ttlS * 1000) - this.#margin();
+      this.#setDeadline(sent + Math.min(h.memberTtlMs, ttlS * 1000) - this.#margin());
       if (this.#state === 'disconnected') this.#state = 'up';
       return;
     }
@@ -215,6 +241,7 @@ export class MemberLease {
   stopping(): void {
     this.#state = 'stopped';
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
     this.#lost.clear();
   }
 
