@@ -88,3 +88,26 @@ export class NoConnectionError extends TrellisError {
     );
   }
 }
+
+/**
+ * An agent refused to launch a worker: the node is not an agent, it lost its member lease, it is
+ * stopping, or the request was malformed (`details.reason` says which).
+ */
+export class AgentRefusedError extends TrellisError {
+  constructor(agent: string, reason: string, hint: string) {
+    super('ERR_AGENT_REFUSED', `agent "${agent}" refused the launch: ${reason}; ${hint}`, {
+      details: { agent, reason },
+    });
+  }
+}
+
+/** Watch, Stop or Kill named a worker the agent does not host (never launched, or long gone). */
+export class AgentNoWorkerError extends TrellisError {
+  constructor(agent: string, workerId: string) {
+    super(
+      'ERR_AGENT_NO_WORKER',
+      `agent "${agent}" hosts no worker "${workerId}": it exited and was forgotten, or the agent restarted since it was launched; launch a new worker`,
+      { details: { agent, workerId } },
+    );
+  }
+}

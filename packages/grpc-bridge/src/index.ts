@@ -46,8 +46,9 @@ export {
 export type { CreateSessionOptions, Session } from './pool/sessions.js';
 export type { PoolStats, WorkerStatsView } from './pool/stats.js';
 export { ToolPool } from './pool/tool-pool.js';
-export { ERROR_METADATA_KEY, findProtoRoot, PROTOCOL } from './protos.js';
+export { createToolClient, ERROR_METADATA_KEY, findProtoRoot, PROTOCOL, SECRET_METADATA_KEY } from './protos.js';
 export type { WorkerLogListener, WorkerLogRecord } from './telemetry/worker-log.js';
+export { newWorkerTag, WorkerCgroups } from './worker/descendants.js';
 export { findRepoRoot, type PythonSource, type ResolvedPython, resolvePython } from './worker/python.js';
 export {
   findUv,
@@ -57,4 +58,4 @@ export {
   venvCacheDir,
 } from './worker/python-env.js';
 export { PythonWorker } from './worker/python-worker.js';
-export { type ToolDescription, WorkerProcess } from './worker/worker-process.js';
+export { type ToolDescription, type WorkerLaunchOptions, WorkerProcess } from './worker/worker-process.js';

@@ -40,7 +40,7 @@ import { type GlobalPid, RemoteMonitors, type RemoteWatcher } from './remote-mon
 import { collectStatus, type NodeStatus } from './status.js';
 import { StatusPublisher } from './status-publisher.js';
 import { watchTlsRefusals } from './tls-refusal.js';
-import { NODE_SERVICE, type PingRep, serverCredentials } from './wire.js';
+import { NODE_SERVICE, type NodeTlsOptions, type PingRep, serverCredentials } from './wire.js';
 
 let current: ClusterNode | undefined;
 
@@ -102,6 +102,7 @@ export class ClusterNode {
       memberTtlMs: this.memberTtlMs,
       etcd,
       membership: this.membership,
+      roles: o.roles,
       get address() {
         return self.#address;
       },
@@ -178,6 +179,19 @@ export class ClusterNode {
   }
   get state(): ConnectionState {
     return this.#lease.state;
+  }
+  /** performance.now() past which this node can no longer vouch for its member lease (agent-side kill rule). */
+  get memberDeadline(): number {
+    return this.#lease.deadline;
+  }
+  /** The host the gRPC server is bound to (an agent's workers listen there too). */
+  get listenHost(): string {
+    const listen = this.#o.listen ?? CLUSTER_DEFAULTS.listen;
+    return listen.slice(0, listen.lastIndexOf(':'));
+  }
+  /** This node's mTLS options (undefined: insecure), for services that dial or serve as the node does. */
+  get tls(): NodeTlsOptions | undefined {
+    return this.#o.tls;
   }
   /** This node's identity as others see it. */
   get self(): GlobalPid & { readonly address: string } {

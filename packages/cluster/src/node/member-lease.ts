@@ -31,6 +31,8 @@ export interface MemberLeaseHost {
   readonly membership: Membership;
   /** The node-to-node address written in the member record (known once the server is bound). */
   readonly address: string;
+  /** Roles written in the member record (e.g. 'agent'), if any. */
+  readonly roles?: readonly string[] | undefined;
   /** After each join: publish the status record. */
   joined(): Promise<void>;
   /** After a rejoin as a new incarnation: read the keys again, re-register the names. */
@@ -63,6 +65,10 @@ export class MemberLease {
   }
   get state(): ConnectionState {
     return this.#state;
+  }
+  /** performance.now() past which the node can no longer vouch for its membership (0 before the join). */
+  get deadline(): number {
+    return this.#deadline;
   }
 
   memberKey(node = this.#h.node): string {
@@ -140,6 +146,7 @@ export class MemberLease {
         pid: process.pid,
         address: h.address,
         startedAt: this.#startedAt,
+        ...(h.roles === undefined ? {} : { roles: [...h.roles] }),
       };
       const t = await h.etcd.txn(
         [{ key, target: T.create, result: Result.equal, create_revision: 0 }],

@@ -20,6 +20,8 @@ export interface Member {
   readonly host: string;
   readonly pid: number;
   readonly startedAt: number;
+  /** What the node offers besides being a node, e.g. 'agent' (it hosts Python workers for pools). */
+  readonly roles?: readonly string[];
 }
 
 export type NodeEvent =

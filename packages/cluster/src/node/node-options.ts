@@ -35,6 +35,8 @@ export interface ClusterOptions {
   readonly status?: () => Record<string, unknown>;
   /** How long the start waits for etcd (default 3000 ms) before ERR_CLUSTER_UNAVAILABLE. */
   readonly dialTimeoutMs?: number;
+  /** Roles announced in the member record, e.g. 'agent' (`trellis agent`): placement picks nodes by them. */
+  readonly roles?: readonly string[];
 }
 
 export const CLUSTER_DEFAULTS = Object.freeze({

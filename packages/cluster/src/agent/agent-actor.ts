@@ -1,0 +1,99 @@
+/**
+ * The agent as a supervised actor: a gen_server that owns the hosted-worker set of its cluster
+ * node. Its init serves the Agent service on the node's gRPC server (once per node: grpc-js cannot
+ * take a service twice, so the handlers find the current set through a pointer the actor sets), and
+ * its exit stops every hosted worker: terminate stops them in order, and a kill (which skips
+ * terminate) still kills them through a monitor on the actor.
+ */
+import { type ChildSpec, defineServer, reply, startServer } from '@trellis/core';
+import { type ClusterNode, currentCluster } from '../node/cluster-node.js';
+import { agentServiceHandlers } from './agent-service.js';
+import { AGENT_SERVICE } from './agent-wire.js';
+import { HostedWorkers } from './hosted-workers.js';
+
+export interface AgentChildOptions {
+  /** How long an owner's Watch may stay silent before its workers are killed (default: the member TTL). */
+  readonly ownerGraceMs?: number;
+  /** How long a stopping agent gives its workers after SIGTERM (default 2000 ms). */
+  readonly stopGraceMs?: number;
+  /** Where relative tool paths and the Python lookup start (default process.cwd()). */
+  readonly cwd?: string;
+  /** Registered name of the actor (default 'trellis-agent'). */
+  readonly name?: string;
+  /** The cluster node (default: the one started last in this process). */
+  readonly node?: ClusterNode;
+}
+
+/** The set each node's Agent service serves now (none while its actor is down). */
+const served = new WeakMap<ClusterNode, { hosted: HostedWorkers | undefined }>();
+
+/** The workers hosted by `node`'s agent (for status and tests), or undefined when it runs none. */
+export function hostedWorkersOf(node: ClusterNode): HostedWorkers | undefined {
+  return served.get(node)?.hosted;
+}
+
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':'));
+}
+
+interface S {
+  readonly node: ClusterNode;
+  readonly hosted: HostedWorkers;
+  readonly stopGraceMs: number;
+}
+
+const agentServer = defineServer<S, [AgentChildOptions]>({
+  init(ctx, o) {
+    const node = o.node ?? currentCluster();
+    let slot = served.get(node);
+    if (slot === undefined) {
+      const s: { hosted: HostedWorkers | undefined } = { hosted: undefined };
+      node.addService(
+        AGENT_SERVICE,
+        agentServiceHandlers(node.node, () => s.hosted),
+      );
+      served.set(node, s);
+      slot = s;
+    }
+    const hosted = new HostedWorkers(node, {
+      listenHost: node.listenHost,
+      advertiseHost: hostOf(node.address),
+      ownerGraceMs: o.ownerGraceMs ?? node.memberTtlMs,
+      cwd: o.cwd,
+    });
+    slot.hosted = hosted;
+    // A kill skips terminate: the workers must still not outlive the actor that supervises them.
+    ctx.node.monitor(() => {
+      if (slot.hosted === hosted) slot.hosted = undefined;
+      hosted.killAll('the agent actor exited');
+      void hosted.close(0).catch(() => {});
+    }, ctx.self);
+    return { node, hosted, stopGraceMs: o.stopGraceMs ?? 2000 };
+  },
+  handleCall(req: { op: 'list' }, _from, s) {
+    if (req?.op === 'list') return reply(s.hosted.list(), s);
+    return reply(undefined, s);
+  },
+  async terminate(_reason, s) {
+    const slot = served.get(s.node);
+    if (slot?.hosted === s.hosted) slot.hosted = undefined;
+    await s.hosted.close(s.stopGraceMs);
+  },
+});
+
+/** The agent's actor as a child spec: put it after the cluster node's child (clusterNodeChild). */
+export function agentChild(o: AgentChildOptions = {}): ChildSpec {
+  return {
+    id: 'trellis-agent',
+    start: (ctx) =>
+      startServer(
+        agentServer,
+        [o],
+        { link: ctx.parent, parent: ctx.parent, name: o.name ?? 'trellis-agent', trapExit: true },
+        ctx.node,
+      ),
+    restart: 'permanent',
+    shutdown: (o.stopGraceMs ?? 2000) + 5000,
+    type: 'worker',
+  };
+}
