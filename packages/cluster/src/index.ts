@@ -1,5 +1,17 @@
 // @trellis/cluster: Trellis across machines on etcd (docs/cluster.md): leases, membership, global names.
 
+export { type AgentChildOptions, agentChild } from './agent/agent-actor.js';
+export { type CliIo as AgentCliIo, main as agentMain } from './agent/agent-cli.js';
+export { AgentConnection, type LaunchOk } from './agent/agent-client.js';
+export {
+  AGENT_ROLE,
+  AGENT_SERVICE,
+  type LaunchReq,
+  type LaunchSpec,
+  type WireExit,
+  type WorkerOwner,
+} from './agent/agent-wire.js';
+export { type Agent, type AgentOptions, startAgent } from './agent/start-agent.js';
 export {
   type CaFiles,
   type CertsDirOptions,
@@ -12,6 +24,8 @@ export {
 } from './certs/certs.js';
 export { type CliIo as CertsCliIo, main as certsMain } from './certs/certs-cli.js';
 export {
+  AgentNoWorkerError,
+  AgentRefusedError,
   ClusterCertsError,
   ClusterUnavailableError,
   InvalidClusterOptionsError,

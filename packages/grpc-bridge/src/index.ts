@@ -46,7 +46,13 @@ export {
 export type { CreateSessionOptions, Session } from './pool/sessions.js';
 export type { PoolStats, WorkerStatsView } from './pool/stats.js';
 export { ToolPool } from './pool/tool-pool.js';
-export { createToolClient, ERROR_METADATA_KEY, findProtoRoot, PROTOCOL, SECRET_METADATA_KEY } from './protos.js';
+export {
+  createToolClient,
+  ERROR_METADATA_KEY,
+  findProtoRoot,
+  PROTOCOL,
+  SECRET_METADATA_KEY,
+} from './protos.js';
 export type { WorkerLogListener, WorkerLogRecord } from './telemetry/worker-log.js';
 export { newWorkerTag, WorkerCgroups } from './worker/descendants.js';
 export { findRepoRoot, type PythonSource, type ResolvedPython, resolvePython } from './worker/python.js';

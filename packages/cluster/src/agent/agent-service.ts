@@ -10,7 +10,8 @@ import { AgentRefusedError } from '../errors.js';
 import type { ExitRep, KillRep, LaunchRep, StopReq, WatchEvent, WatchReq, WorkerReq } from './agent-wire.js';
 import type { HostedWorkers } from './hosted-workers.js';
 
-const NOT_AGENT = 'start it as an agent (`trellis agent --cluster <name>`, or startAgent()), or place the pool on agent nodes only';
+const NOT_AGENT =
+  'start it as an agent (`trellis agent --cluster <name>`, or startAgent()), or place the pool on agent nodes only';
 
 function workerId(r: unknown): string | undefined {
   const id = (r as { workerId?: unknown } | null)?.workerId;

@@ -18,6 +18,8 @@
  * The set lives in a supervised actor (agent-actor.ts) that owns its lifetime: the actor's exit
  * stops every hosted worker.
  */
+
+import { getLogger, systemClock } from '@trellis/core';
 import {
   BRIDGE_DEFAULTS,
   newWorkerTag,
@@ -26,7 +28,6 @@ import {
   type WorkerExit,
   WorkerProcess,
 } from '@trellis/grpc-bridge';
-import { getLogger, systemClock } from '@trellis/core';
 import { AgentNoWorkerError, AgentRefusedError } from '../errors.js';
 import type { NodeEvent } from '../node/membership.js';
 import type { LaunchRep, LaunchReq, WireExit, WorkerOwner } from './agent-wire.js';
@@ -41,6 +42,8 @@ export interface AgentNode {
   membership: { get(node: string): { readonly incarnation: number } | undefined };
   monitorNode(node: string | undefined, watcher: (e: NodeEvent) => void): unknown;
   demonitorNode(ref: never): void;
+  /** Told at once when the membership is lost (the deadline poll below is the backstop). */
+  onMemberLeaseLost?(listener: (why: string) => void): () => void;
 }
 
 export interface HostedWorkersOptions {
@@ -75,6 +78,7 @@ export class HostedWorkers {
   readonly #cgroups = WorkerCgroups.open();
   readonly #sweep: NodeJS.Timeout;
   readonly #monitorRef: unknown;
+  readonly #unLost: (() => void) | undefined;
   readonly #log = getLogger();
   #seq = 0;
   #launching = 0;
@@ -84,6 +88,11 @@ export class HostedWorkers {
     this.#n = node;
     this.#o = o;
     this.#monitorRef = node.monitorNode(undefined, (e) => this.#onNodeEvent(e));
+    this.#unLost = node.onMemberLeaseLost?.((why) =>
+      this.killAll(
+        `this agent lost its member lease (${why === 'deadline' ? 'past its keeper deadline' : 'etcd dropped it'})`,
+      ),
+    );
     // The lease deadline and the owners' silence are times, not events: check them often. A tenth of
     // the grace (at most 100 ms) keeps the kill within ~10% of the rule's bound.
     this.#sweep = setInterval(() => this.#check(), Math.min(100, Math.max(10, o.ownerGraceMs / 10)));
@@ -106,8 +115,7 @@ export class HostedWorkers {
   async launch(raw: unknown): Promise<Exclude<LaunchRep, { e: unknown }>> {
     const req: LaunchReq = checkLaunchReq(this.#n.node, raw);
     const agent = this.#n.node;
-    if (this.#closed)
-      throw new AgentRefusedError(agent, 'it is stopping', 'launch on another agent node');
+    if (this.#closed) throw new AgentRefusedError(agent, 'it is stopping', 'launch on another agent node');
     if (this.#leaseLost())
       throw new AgentRefusedError(
         agent,
@@ -168,7 +176,8 @@ export class HostedWorkers {
     };
     this.#workers.set(id, h);
     wp.onExit((exit) => this.#exited(h, exit));
-    if (this.#closed || this.#leaseLost()) this.#kill(h, 'the agent stopped or lost its lease during the start');
+    if (this.#closed || this.#leaseLost())
+      this.#kill(h, 'the agent stopped or lost its lease during the start');
     this.#log.info(
       { event: 'worker_hosted', agent, worker: id, pid: wp.pid, owner: req.owner, address: wp.address },
       'hosted worker started',
@@ -304,6 +313,7 @@ export class HostedWorkers {
     this.#closed = true;
     clearInterval(this.#sweep);
     this.#n.demonitorNode(this.#monitorRef as never);
+    this.#unLost?.();
     await Promise.all(
       [...this.#workers.values()].map((h) => {
         h.killedWhy ??= 'the agent is stopping';

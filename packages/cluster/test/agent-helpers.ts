@@ -1,0 +1,76 @@
+/** Helpers of the agent tests: an agent process through the `trellis` bin, launch requests, raw tool calls. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ServiceError } from '@grpc/grpc-js';
+import { isProcessAlive } from '@trellis/core';
+import { createToolClient, JSON_TYPE } from '@trellis/grpc-bridge';
+import type { LaunchReq } from '../src/agent/agent-wire.js';
+import type { Child, Cleanup } from './helpers.js';
+import { waitFor } from './helpers.js';
+
+export const AGENT_TOOLS = fileURLToPath(new URL('../../test/fixtures/agent_tools.py', import.meta.url));
+export const SECRET = 'a'.repeat(64);
+
+/** A temporary TRELLIS_HOME (the agent's registry), removed by the cleanup. */
+export function tempHome(cleanup: Cleanup): string {
+  const home = mkdtempSync(join(tmpdir(), 'trellis-agent-home-'));
+  cleanup.add(() => rmSync(home, { recursive: true, force: true }));
+  return home;
+}
+
+/** `trellis agent ...` as its own process; resolves with its `agent_ready` line. */
+export async function startAgentProcess(
+  cleanup: Cleanup,
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<{ child: Child; ready: { node: string; incarnation: number; address: string; pid: number } }> {
+  const child = cleanup.child('agent.js', args, env);
+  const ready = await child.next((m) => m.event === 'agent_ready', 'the agent to be ready', 30_000);
+  return { child, ready };
+}
+
+export function launchReq(
+  owner: { node: string; incarnation: number },
+  extra: Partial<LaunchReq['launch']> = {},
+): LaunchReq {
+  return {
+    owner: { ...owner, pool: 'p' },
+    launch: {
+      pool: 'p',
+      slot: 0,
+      tools: [AGENT_TOOLS],
+      python: undefined,
+      concurrency: 4,
+      maxMessageBytes: 4 * 1024 * 1024,
+      graceMs: 500,
+      startTimeoutMs: 20_000,
+      maxRssMb: undefined,
+      env: { AGENT_TEST_EXTRA: 'from-the-pool' },
+      secret: SECRET,
+      hostAddress: undefined,
+      ...extra,
+    },
+  };
+}
+
+/** One Execute of `tool` on the worker at `address` (plain TCP, the secret as metadata). */
+export function executeRaw(address: string, tool: string, args: unknown): Promise<unknown> {
+  const c = createToolClient(address, 4 * 1024 * 1024, SECRET);
+  return new Promise<unknown>((resolve, reject) => {
+    c.Execute(
+      { tool, payload: { data: Buffer.from(JSON.stringify(args)), contentType: JSON_TYPE } },
+      { deadline: Date.now() + 10_000 },
+      (err: ServiceError | null, r?: { result?: { data?: Buffer } | null }) => {
+        c.close();
+        if (err) reject(err);
+        else resolve(JSON.parse(Buffer.from(r?.result?.data ?? []).toString('utf8')));
+      },
+    );
+  });
+}
+
+export function waitGone(pids: readonly number[], what: string, timeoutMs: number): Promise<true> {
+  return waitFor(() => pids.every((p) => !isProcessAlive(p)), what, timeoutMs);
+}

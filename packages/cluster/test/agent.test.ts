@@ -1,0 +1,207 @@
+/**
+ * The agent (issue 15): `trellis agent` as its own OS process on a real etcd, real Python workers it
+ * hosts for a client node (this test process), launched, watched, stopped and killed through the
+ * Agent service; and its kill rules: its own kill -9 (workers die with it), an owner that stops
+ * watching (killed after ownerGraceMs), its own member lease lost (etcd stopped: every worker killed
+ * while the agent still runs), an owner node that goes down.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { isProcessAlive, readProcStat } from '@trellis/core';
+import { AgentConnection } from '../src/agent/agent-client.js';
+import type { WireExit } from '../src/agent/agent-wire.js';
+import { ClusterNode, type LocalEtcd } from '../src/index.js';
+import { executeRaw, launchReq, startAgentProcess, tempHome, waitGone } from './agent-helpers.js';
+import { Cleanup, waitFor } from './helpers.js';
+
+const cleanup = new Cleanup();
+let etcd: LocalEtcd;
+let home: string;
+before(async () => {
+  etcd = await cleanup.etcd();
+  home = tempHome(cleanup);
+});
+after(() => cleanup.run());
+
+let seq = 0;
+async function setup(agentArgs: string[] = []) {
+  const cluster = `agent${process.pid}x${++seq}`;
+  const agent = await startAgentProcess(
+    cleanup,
+    [
+      '--cluster',
+      cluster,
+      '--etcd',
+      etcd.endpoints.join(','),
+      '--node',
+      'agent-1',
+      '--insecure',
+      '--member-ttl-ms',
+      '1000',
+      ...agentArgs,
+    ],
+    { TRELLIS_HOME: home },
+  );
+  const client = await ClusterNode.start({
+    etcd: etcd.endpoints,
+    name: cluster,
+    node: 'client',
+    insecure: true,
+    memberTtlMs: 1000,
+    probeIntervalMs: 200,
+  });
+  cleanup.add(() => client.stop());
+  const member = await waitFor(
+    () => client.nodes().find((m) => m.node === 'agent-1'),
+    'the agent in the client view',
+  );
+  assert.deepEqual(member.roles, ['agent']);
+  const conn = new AgentConnection('agent-1', member.address, undefined);
+  cleanup.add(() => conn.close());
+  const owner = { node: 'client', incarnation: client.incarnation };
+  return { agent, client, conn, owner };
+}
+
+describe('trellis agent', () => {
+  test('launches a worker for a pool: a child of the agent, called directly, watched, stopped', async () => {
+    const { agent, conn, owner } = await setup();
+    const rep = await conn.launch(launchReq(owner), 30_000);
+    assert.equal(readProcStat(rep.pid)?.ppid, agent.ready.pid, 'the worker is the agent process child');
+    assert.match(rep.address, /^127\.0\.0\.1:\d+$/);
+    assert.equal((rep.info as { tools: { name: string }[] }).tools.length, 2);
+    // The data path: straight to the worker, with the pool's secret; the pool's env reached it.
+    assert.deepEqual(await executeRaw(rep.address, 'whoami', {}), { pid: rep.pid, extra: 'from-the-pool' });
+    let exit: WireExit | undefined;
+    conn.watch(
+      rep.workerId,
+      100,
+      (e) => {
+        exit = e;
+      },
+      (e) => assert.fail(`watch failed: ${e.message}`),
+    );
+    const stopped = await conn.stop(rep.workerId, 2000);
+    assert.equal(stopped.pid, rep.pid);
+    await waitFor(() => exit, 'the Watch to report the exit');
+    assert.equal(exit?.pid, rep.pid);
+    assert.equal(isProcessAlive(rep.pid), false);
+    // A late watch of the stopped worker still gets its exit; an unknown one is refused by code.
+    const late = await new Promise<WireExit>((res, rej) => conn.watch(rep.workerId, 100, res, rej));
+    assert.equal(late.pid, rep.pid);
+    await assert.rejects(new Promise((res, rej) => conn.watch('no-such-worker', 100, res, rej)), {
+      code: 'ERR_AGENT_NO_WORKER',
+    });
+    // Malformed launches are refused by field, nothing spawned.
+    await assert.rejects(
+      conn.launch(launchReq(owner, { tools: [] }), 5000),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ERR_AGENT_REFUSED');
+        assert.match(e.message, /launch\.tools/);
+        return true;
+      },
+    );
+    await assert.rejects(conn.launch(launchReq(owner, { secret: 'short' }), 5000), {
+      code: 'ERR_AGENT_REFUSED',
+    });
+    // SIGTERM (stdin closed): the agent stops in order and exits 0.
+    const again = await conn.launch(launchReq(owner, { slot: 1 }), 30_000);
+    const w = conn.watch(
+      again.workerId,
+      100,
+      () => {},
+      () => {},
+    );
+    await agent.child.stop();
+    w();
+    assert.deepEqual(await agent.child.exited, { code: 0, signal: null });
+    assert.equal(isProcessAlive(again.pid), false);
+  });
+
+  test('kill -9 of the agent: its workers die with it', async () => {
+    const { agent, conn, owner } = await setup();
+    const reps = await Promise.all([0, 1].map((slot) => conn.launch(launchReq(owner, { slot }), 30_000)));
+    const pids = reps.map((r) => r.pid);
+    for (const r of reps)
+      conn.watch(
+        r.workerId,
+        100,
+        () => {},
+        () => {},
+      );
+    assert.ok(pids.every((p) => isProcessAlive(p)));
+    agent.child.kill9();
+    await agent.child.exited;
+    await waitGone(pids, 'the workers of the killed agent to be gone', 5000);
+  });
+
+  test('an owner that stops watching: its worker is killed after ownerGraceMs, not before', async () => {
+    const { conn, owner } = await setup(['--owner-grace-ms', '1500']);
+    const watched = await conn.launch(launchReq(owner, { slot: 0 }), 30_000);
+    const unwatched = await conn.launch(launchReq(owner, { slot: 1 }), 30_000);
+    const stopWatching = conn.watch(
+      unwatched.workerId,
+      100,
+      () => {},
+      () => {},
+    );
+    conn.watch(
+      watched.workerId,
+      100,
+      () => {},
+      () => {},
+    );
+    const t0 = Date.now();
+    stopWatching();
+    await waitGone([unwatched.pid], 'the unwatched worker to be killed', 10_000);
+    const took = Date.now() - t0;
+    assert.ok(took >= 1400, `killed after ${took} ms, before the grace of 1500 ms`);
+    assert.equal(isProcessAlive(watched.pid), true, 'the watched worker lives on');
+  });
+
+  test('the agent loses its member lease (etcd stopped): it kills every worker while it runs', async () => {
+    const { agent, conn, owner } = await setup();
+    const reps = await Promise.all([0, 1].map((slot) => conn.launch(launchReq(owner, { slot }), 30_000)));
+    for (const r of reps)
+      conn.watch(
+        r.workerId,
+        100,
+        () => {},
+        () => {},
+      );
+    const etcdPid = etcd.members[0]!.proc!.pid!;
+    process.kill(etcdPid, 'SIGSTOP');
+    try {
+      // The owner still watches (no etcd needed for that): only the lease rule can fire.
+      await waitGone(
+        reps.map((r) => r.pid),
+        'the workers of the agent cut off from etcd to be killed',
+        5000,
+      );
+      assert.equal(isProcessAlive(agent.ready.pid), true, 'the agent itself runs on');
+      await assert.rejects(
+        conn.launch(launchReq(owner, { slot: 2 }), 10_000),
+        (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'ERR_AGENT_REFUSED');
+          assert.match(e.message, /member lease/);
+          return true;
+        },
+      );
+    } finally {
+      process.kill(etcdPid, 'SIGCONT');
+    }
+  });
+
+  test("the owner node goes down: the agent kills that owner's workers", async () => {
+    const { client, conn, owner } = await setup(['--owner-grace-ms', '60000']);
+    const rep = await conn.launch(launchReq(owner), 30_000);
+    conn.watch(
+      rep.workerId,
+      100,
+      () => {},
+      () => {},
+    );
+    // An orderly stop revokes the member lease: every node sees the owner go down at once.
+    await client.stop();
+    await waitGone([rep.pid], "the down owner's worker to be killed", 5000);
+  });
+});
