@@ -30,27 +30,9 @@ export class NodeNameTakenError extends TrellisError {
   }
 }
 
-/** The target node is not a member (its member key expired or was deleted): it is down. */
-export class NodeDownError extends TrellisError {
-  constructor(node: string, what: string) {
-    super(
-      'ERR_NODE_DOWN',
-      `${what}: node "${node}" is down (not a member of the cluster); retry after it rejoins, or handle the call failing like a crashed server`,
-      { details: { node } },
-    );
-  }
-}
-
-/** The target node is a member, but this node cannot reach it now. */
-export class NodeUnreachableError extends TrellisError {
-  constructor(node: string, what: string, cause: unknown) {
-    super(
-      'ERR_NODE_UNREACHABLE',
-      `${what}: node "${node}" is a member but does not answer (${(cause as Error)?.message ?? String(cause)}); it may be partitioned from this node or overloaded: retry, or treat it like a timeout`,
-      { cause, details: { node } },
-    );
-  }
-}
+// NodeDownError and NodeUnreachableError moved to @trellis/core (a grpc-bridge pool with workers on
+// other nodes raises them too); this package re-exports them under the same names.
+export { NodeDownError, NodeUnreachableError } from '@trellis/core';
 
 /**
  * A TLS handshake with a node was refused: the peer rejected this side's certificate (none, another

@@ -324,6 +324,7 @@ export {
   setLogger,
   type TrellisLogger,
 } from './logger.js';
+export { NodeDownError, type NodeErrorExtra, NodeUnreachableError } from './node-errors.js';
 
 // ---- internal to @trellis packages (registry, health, grpc-bridge, observer, chaos): not API ----
 

@@ -60,6 +60,19 @@ export interface WorkerExit {
   readonly signal: string | null;
   /** The end of the worker's stderr, for diagnosis. */
   readonly stderrTail?: string | undefined;
+  /**
+   * Set when a worker on another node ended because that node went down (its membership lapsed) or
+   * became unreachable: the worker may even still run there, but this pool has lost it. The calls
+   * in flight on it fail with ERR_NODE_DOWN / ERR_NODE_UNREACHABLE instead of ERR_WORKER_EXITED.
+   */
+  readonly node?: WorkerExitNode | undefined;
+}
+
+/** Where a remote worker's exit came from (see WorkerExit.node). */
+export interface WorkerExitNode {
+  readonly node: string;
+  readonly incarnation: number;
+  readonly why: 'down' | 'unreachable';
 }
 
 function describeExit(e: WorkerExit): string {

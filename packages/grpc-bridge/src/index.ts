@@ -21,6 +21,7 @@ export {
   WorkerBusyError,
   type WorkerExit,
   WorkerExitedError,
+  type WorkerExitNode,
   WorkerMemoryLimitError,
   WorkerStartError,
 } from './errors.js';
@@ -36,6 +37,15 @@ export type {
   StreamOptions,
   ToolPoolOptions,
 } from './pool/options.js';
+export {
+  type HostListen,
+  type PlacementNode,
+  type PlacementOptions,
+  type PlacementProvider,
+  type RemoteLaunch,
+  registerPlacementProvider,
+  unregisterPlacementProvider,
+} from './pool/placement.js';
 export { type CircuitState, isCrash, oomKillCount } from './pool/robustness.js';
 export {
   leastLoaded,
@@ -52,6 +62,7 @@ export {
   findProtoRoot,
   PROTOCOL,
   SECRET_METADATA_KEY,
+  type ToolClientTls,
 } from './protos.js';
 export type { WorkerLogListener, WorkerLogRecord } from './telemetry/worker-log.js';
 export { newWorkerTag, WorkerCgroups } from './worker/descendants.js';
@@ -64,4 +75,10 @@ export {
   venvCacheDir,
 } from './worker/python-env.js';
 export { PythonWorker } from './worker/python-worker.js';
-export { type ToolDescription, type WorkerLaunchOptions, WorkerProcess } from './worker/worker-process.js';
+export type { ToolDescription, WorkerHandle, WorkerNode } from './worker/worker-handle.js';
+export {
+  SECRET_ENV,
+  type WorkerLaunchOptions,
+  WorkerProcess,
+  type WorkerTls,
+} from './worker/worker-process.js';

@@ -83,6 +83,7 @@ export function createToolClient(
   address: string,
   maxMessageBytes: number,
   secret?: string | undefined,
+  tls?: ToolClientTls | undefined,
 ): ToolServiceClient {
   const { ToolService } = load();
   const interceptors: grpc.Interceptor[] =
@@ -97,8 +98,18 @@ export function createToolClient(
               },
             }),
         ];
-  return new ToolService(address, grpc.credentials.createInsecure(), {
+  const serverName = tls?.serverName ?? 'trellis-node';
+  const creds =
+    tls === undefined
+      ? grpc.credentials.createInsecure()
+      : grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);
+  return new ToolService(address, creds, {
     interceptors,
+    // A remote worker is dialled by IP, and its certificate names the node by DNS name: check that
+    // name (dialling by IP with an IP-less certificate also makes Node warn, DEP0123).
+    ...(tls === undefined
+      ? {}
+      : { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName }),
     'grpc.max_send_message_length': maxMessageBytes,
     'grpc.max_receive_message_length': maxMessageBytes,
     // Each worker gets its own channel: never share a subchannel with another pool's worker that
@@ -109,6 +120,17 @@ export function createToolClient(
     'grpc.enable_retries': 0,
     'grpc.enable_http_proxy': 0,
   });
+}
+
+/** mTLS to a worker listening on a non-loopback address (a worker on another node). */
+export interface ToolClientTls {
+  /** PEM of the CA that signed the worker's certificate. */
+  readonly ca: Buffer;
+  /** This side's certificate and key (PEM): the worker requires a client certificate of the same CA. */
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** The DNS name the worker's certificate must carry (default 'trellis-node', the cluster's default). */
+  readonly serverName?: string | undefined;
 }
 
 /** Decodes the ErrorDetail of a failed call's trailing metadata; undefined when absent or unreadable. */

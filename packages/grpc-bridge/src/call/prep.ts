@@ -9,7 +9,7 @@ import type { ExecuteRequest } from '../generated/trellis/bridge/v1/ExecuteReque
 import { ArgsEncodingProblem, encodeArgs, type ToolArgs } from '../payload.js';
 import type { CallOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
-import type { ToolDescription } from '../worker/worker-process.js';
+import type { ToolDescription } from '../worker/worker-handle.js';
 import { notFound, streamingMismatch } from './errors.js';
 
 /** Bytes an ExecuteRequest adds around its payload besides tool name, ids and metadata (tags, lengths). */

@@ -16,7 +16,8 @@
  *
  * Names, one per concept: a *slot* is a worker's position in the pool (0..size-1, kept across
  * restarts); the *worker* (PythonWorker, worker/python-worker.ts) is the actor that owns the slot's
- * process; the *process* is WorkerProcess (worker/worker-process.ts); a WorkerEntry is the
+ * process; the *process* is a WorkerHandle (worker/worker-handle.ts: a local WorkerProcess, or a
+ * worker an agent runs on another node); a WorkerEntry is the
  * dispatcher's record of one process taking calls, named by its `workerId` in events and stats (a
  * recycle gives the slot a new process and so a new entry); a *place* is one of the
  * `maxConcurrentPerWorker` calls an entry may run at once.
@@ -31,7 +32,7 @@ import {
   WorkerBusyError,
   type WorkerExit,
 } from '../errors.js';
-import type { WorkerProcess } from '../worker/worker-process.js';
+import type { WorkerHandle } from '../worker/worker-handle.js';
 import type { AffinityMode } from './options.js';
 import type { SelectionRequest, WorkerSelector, WorkerView } from './selection.js';
 import type { Session } from './sessions.js';
@@ -95,7 +96,7 @@ export class WorkerEntry implements WorkerView {
     readonly id: number,
     readonly slot: number,
     readonly capacity: number,
-    readonly process: WorkerProcess,
+    readonly process: WorkerHandle,
   ) {}
 
   get pid(): number {
@@ -127,7 +128,7 @@ export class WorkerEntry implements WorkerView {
     return this.capacity - this.inFlight - this.reportedAbandoned - this.suspect;
   }
 
-  get client(): WorkerProcess['client'] {
+  get client(): WorkerHandle['client'] {
     return this.process.client;
   }
 

@@ -19,8 +19,9 @@ import { textLine, WorkerLogs } from '../telemetry/worker-log.js';
 import { newWorkerTag, WorkerCgroups } from '../worker/descendants.js';
 import { Launcher } from '../worker/launcher.js';
 import { absoluteToolsRef, type ResolvedPython } from '../worker/python.js';
+import type { ToolDescription, WorkerHandle } from '../worker/worker-handle.js';
 import type { WorkerHost } from '../worker/worker-host.js';
-import { type ToolDescription, type WorkerLaunchOptions, WorkerProcess } from '../worker/worker-process.js';
+import { type WorkerLaunchOptions, WorkerProcess } from '../worker/worker-process.js';
 import { Dispatcher, type WorkerEntry } from './dispatcher.js';
 import { PoolEvents } from './events.js';
 import type { NormalizedPoolOptions, PythonLogRecord } from './options.js';
@@ -219,13 +220,13 @@ export class PoolRuntime implements WorkerHost {
     return this.launcher;
   }
 
-  adoptProcess(slot: number): Promise<WorkerProcess> {
+  adoptProcess(slot: number): Promise<WorkerHandle> {
     const launcher = this.launcher;
     if (launcher === undefined) throw new Error('PoolRuntime.adoptProcess before the pool made its Launcher');
     return launcher.acquire(slot);
   }
 
-  launchProcess(slot: number): Promise<WorkerProcess> {
+  launchProcess(slot: number): Promise<WorkerHandle> {
     return WorkerProcess.launch(this.launchOptions(slot));
   }
 

@@ -105,6 +105,10 @@ export interface WorkerStatsView {
   readonly lane: boolean;
   /** Calls sent over its call lane so far. */
   readonly laneCalls: number;
+  /** The node it runs on (a pool with `placement`); undefined: a local worker. */
+  readonly node: string | undefined;
+  /** Which life of that node (undefined: a local worker). */
+  readonly incarnation: number | undefined;
 }
 
 export interface PoolStats {

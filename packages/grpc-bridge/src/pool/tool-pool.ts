@@ -47,7 +47,7 @@ import { loadProtocol } from '../protos.js';
 import type { WorkerLogListener } from '../telemetry/worker-log.js';
 import { provisionedPython, resolvePython } from '../worker/python.js';
 import { PythonWorker } from '../worker/python-worker.js';
-import type { ToolDescription } from '../worker/worker-process.js';
+import type { ToolDescription } from '../worker/worker-handle.js';
 import type { PoolEventListener } from './events.js';
 import {
   type CallOptions,
@@ -270,6 +270,8 @@ export class ToolPool {
         lastExit: h?.lastExit,
         lane: w.process.lane?.usable === true,
         laneCalls: w.process.lane?.calls ?? 0,
+        node: w.process.node?.node,
+        incarnation: w.process.node?.incarnation,
       };
     });
     workers.sort((a, b) => a.slot - b.slot);

@@ -48,16 +48,15 @@ import {
 } from '../errors.js';
 import type { HeartbeatResponse__Output } from '../generated/trellis/bridge/v1/HeartbeatResponse.js';
 import { WorkerEntry } from '../pool/dispatcher.js';
-import { readCpuSeconds } from '../telemetry/proc-cpu.js';
-import { memoryExitError, readStatmRss } from './memory-limit.js';
+import { memoryExitError } from './memory-limit.js';
+import type { WorkerHandle } from './worker-handle.js';
 import type { WorkerHost } from './worker-host.js';
-import type { WorkerProcess } from './worker-process.js';
 
 interface WorkerState {
   readonly host: WorkerHost;
   readonly slot: number;
   /** The process taking calls now; replaced by a fresh one on a recycle. */
-  wp: WorkerProcess;
+  wp: WorkerHandle;
   entry: WorkerEntry;
   hbTimer: TimerHandle | undefined;
   hbSeq: number;
@@ -75,11 +74,11 @@ interface WorkerState {
   /** A recycle is under way (its fresh process is starting). */
   recycling: boolean;
   /** The fresh process of a recycle while it starts. */
-  launching: Promise<WorkerProcess> | undefined;
+  launching: Promise<WorkerHandle> | undefined;
   /** Replacements in a row that failed to start. */
   recycleFailures: number;
   /** Recycled processes finishing their calls before they are stopped. */
-  readonly retiring: Map<WorkerProcess, Promise<void>>;
+  readonly retiring: Map<WorkerHandle, Promise<void>>;
   /** The RSS poll's timer (memory-limit.ts), while maxRssMb is set. */
   rssTimer: TimerHandle | undefined;
 }
@@ -100,7 +99,7 @@ type Info =
   | { readonly type: '$probe_soon' }
   | { readonly type: '$rss_tick' }
   | { readonly type: '$recycle'; readonly reason: string; readonly detail: string }
-  | { readonly type: '$fresh'; readonly wp: WorkerProcess; readonly reason: string; readonly detail: string }
+  | { readonly type: '$fresh'; readonly wp: WorkerHandle; readonly reason: string; readonly detail: string }
   | { readonly type: '$fresh_failed'; readonly error: unknown };
 
 const MIB = 1024 * 1024;
@@ -109,7 +108,7 @@ const RECYCLE_ATTEMPTS = 3;
 
 export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], never, never, never, Info>({
   async init(ctx: ServerContext, host: WorkerHost, slot: number) {
-    let wp: WorkerProcess;
+    let wp: WorkerHandle;
     try {
       wp = await host.adoptProcess(slot);
     } catch (e) {
@@ -233,7 +232,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
           // where /proc cannot be read).
           const rss = st.wp.readRss() ?? msg.rss;
           st.entry.rssBytes = rss;
-          st.entry.cpuSeconds = readCpuSeconds(st.wp.pid);
+          st.entry.cpuSeconds = st.wp.readCpuSeconds();
           st.entry.lastHeartbeatAt = Date.now();
           st.host.o.healthMonitor?.beat(ctx.self);
           // A tool that ignores cancellation keeps its slot (and its Python thread) after its call
@@ -364,7 +363,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
 });
 
 /** Wires a ready process into the pool: exit tracking, the dispatcher, its recycling limits. */
-function attach(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, entry: WorkerEntry): void {
+function attach(st: WorkerState, ctx: ServerContext, wp: WorkerHandle, entry: WorkerEntry): void {
   const host = st.host;
   const node = ctx.node;
   const self = ctx.self;
@@ -387,7 +386,7 @@ function attach(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, entry: W
   entry.actorPid = self;
   // Figures from the start, before the first heartbeat answers.
   entry.rssBytes = wp.readRss();
-  entry.cpuSeconds = readCpuSeconds(wp.pid);
+  entry.cpuSeconds = wp.readCpuSeconds();
   host.dispatcher.add(entry);
   armTtl(st, ctx, host.o.ttlMs);
 }
@@ -431,7 +430,7 @@ function requestRecycle(st: WorkerState, ctx: ServerContext, reason: string, det
  * then is stopped (SIGTERM, SIGKILL after the margin). No call fails: calls in flight run to their
  * end on the old process, new ones go to the fresh one (or any other worker).
  */
-function swap(st: WorkerState, ctx: ServerContext, wp: WorkerProcess, reason: string, detail: string): void {
+function swap(st: WorkerState, ctx: ServerContext, wp: WorkerHandle, reason: string, detail: string): void {
   const host = st.host;
   st.launching = undefined;
   st.recycling = false;
@@ -493,7 +492,7 @@ function pollRss(st: WorkerState, ctx: ServerContext): void {
   const max = st.host.o.maxRssMb;
   for (const p of [st.wp, ...st.retiring.keys()]) {
     if (p.exit !== undefined) continue;
-    const rss = readStatmRss(p.pid);
+    const rss = p.sampleRss();
     if (rss === undefined) continue;
     st.host.notePeakRss(rss);
     if (p === st.wp) st.entry.rssBytes = rss;

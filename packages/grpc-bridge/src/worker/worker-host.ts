@@ -10,7 +10,7 @@
 import type { Dispatcher } from '../pool/dispatcher.js';
 import type { PoolEvents } from '../pool/events.js';
 import type { NormalizedPoolOptions } from '../pool/options.js';
-import type { ToolDescription, WorkerProcess } from './worker-process.js';
+import type { ToolDescription, WorkerHandle } from './worker-handle.js';
 
 /** The pool options a worker reads. */
 export type WorkerHostOptions = Pick<
@@ -35,9 +35,9 @@ export interface WorkerHost {
   readonly dispatcher: Pick<Dispatcher, 'add' | 'drain' | 'gone' | 'setAbandoned'>;
   readonly events: Pick<PoolEvents, 'worker'>;
   /** The slot's process: the one the Launcher pre-spawned for it, or a new one. Resolves when ready. */
-  adoptProcess(slot: number): Promise<WorkerProcess>;
+  adoptProcess(slot: number): Promise<WorkerHandle>;
   /** A fresh process for the slot (a recycle's replacement). Resolves when ready. */
-  launchProcess(slot: number): Promise<WorkerProcess>;
+  launchProcess(slot: number): Promise<WorkerHandle>;
   /** The slot's worker failed to start with `error` (the pool's start fails with it). */
   startFailed(slot: number, error: unknown): void;
   /** The slot's worker is up; true when the slot had a worker before (a restart). */

@@ -27,7 +27,8 @@ import type { DescribeResponse__Output } from '../generated/trellis/bridge/v1/De
 import type { ToolServiceClient } from '../generated/trellis/bridge/v1/ToolService.js';
 import { type HostCallRunner, LaneClient, type LaneShm } from '../lane/lane-client.js';
 import { oomKillCount } from '../pool/robustness.js';
-import { createToolClient } from '../protos.js';
+import { createToolClient, type ToolClientTls } from '../protos.js';
+import { readCpuSeconds } from '../telemetry/proc-cpu.js';
 import {
   CGROUP_ENV,
   cgroupMembers,
@@ -36,33 +37,28 @@ import {
   killTagged,
   TAG_ENV,
 } from './descendants.js';
+import { readStatmRss } from './memory-limit.js';
 import { type ResolvedPython, sdkInstallHint } from './python.js';
 import { type ReadyLine, ReadyLineReader } from './readiness.js';
 import { StderrReader } from './stderr-lines.js';
+import type { ToolDescription, WorkerHandle } from './worker-handle.js';
 
 /** The environment variable that hands the worker its secret (trellis_worker/guard.py). */
 export const SECRET_ENV = 'TRELLIS_WORKER_SECRET';
 
-/** A tool as the workers describe it. */
-export interface ToolDescription {
-  readonly name: string;
-  readonly description: string;
-  /** JSON Schema of the argument object. */
-  readonly parameters: Record<string, unknown>;
-  /** A generator tool: call it with `pool.stream`. */
-  readonly streaming: boolean;
-  /** The parameter that receives raw bytes (a Buffer argument), if the tool has one. */
-  readonly rawBytesParameter: string | undefined;
-  /** Declared safe to retry by its author (`@tool(idempotent=True)`). */
-  readonly idempotent: boolean;
-}
+export type { ToolDescription } from './worker-handle.js';
 
 export interface WorkerLaunchOptions {
   readonly python: ResolvedPython;
   /** `--tools` references (module names, or absolute paths to .py files). */
   readonly tools: readonly string[];
-  /** `unix:/path` or `127.0.0.1:0`. */
+  /**
+   * `unix:/path` or `127.0.0.1:0`; or `host:port` on a non-loopback address, which the worker allows
+   * only with `tls` (an agent's worker that a pool on another node calls).
+   */
   readonly listen: string;
+  /** mTLS for the worker's server (and its `--host-address` client), and for this side's client. */
+  readonly tls?: WorkerTls | undefined;
   /** The socket file to remove after the worker exits (unix transport). */
   readonly socketPath: string | undefined;
   readonly concurrency: number;
@@ -101,9 +97,22 @@ export interface WorkerLaunchOptions {
   readonly onSpawned?: ((pid: number) => void) | undefined;
 }
 
+/**
+ * A worker's mTLS: the files it reads (`--tls-ca/--tls-cert/--tls-key`; its server requires client
+ * certificates of that CA, and it dials `--host-address` with them), which this side also uses to
+ * dial it. The certificate must carry `serverName` as a DNS name (the cluster's node certificates do).
+ */
+export interface WorkerTls {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The DNS name checked in the worker's certificate (default 'trellis-node'). */
+  readonly serverName?: string | undefined;
+}
+
 type ExitListener = (exit: WorkerExit) => void;
 
-export class WorkerProcess {
+export class WorkerProcess implements WorkerHandle {
   readonly handle: ProcessHandle;
   readonly pid: number;
   readonly address: string;
@@ -163,6 +172,10 @@ export class WorkerProcess {
       'json',
     ];
     if (o.hostAddress !== undefined) args.push('--host-address', o.hostAddress);
+    if (o.tls !== undefined)
+      args.push('--tls-ca', o.tls.caFile, '--tls-cert', o.tls.certFile, '--tls-key', o.tls.keyFile);
+    // Read before spawning: an unreadable file is the caller's error, not a worker start failure.
+    const clientTls = o.tls === undefined ? undefined : readWorkerTls(o.tls);
     if (o.maxRssMb !== undefined && Number.isFinite(o.maxRssMb))
       args.push('--max-rss-mb', String(Math.max(1, Math.floor(o.maxRssMb))));
     // With a tracker (the registry), spawnProcess appends the run's marker. Without one the worker
@@ -197,7 +210,7 @@ export class WorkerProcess {
     let client: ToolServiceClient | undefined;
     try {
       const ready = await withTimeout(io.ready, o, handle.pid, 'print its readiness line');
-      client = createToolClient(ready.address, o.maxMessageBytes, o.secret);
+      client = createToolClient(ready.address, o.maxMessageBytes, o.secret, clientTls);
       const c = client;
       const deadline = () => new Date(Date.now() + Math.max(1, o.startTimeoutMs - (o.clock.now() - t0)));
       await raceExit(
@@ -290,6 +303,15 @@ export class WorkerProcess {
     } catch {
       return undefined;
     }
+  }
+
+  /** RSS from /proc/<pid>/statm: one small read, for the 100 ms memory poll (memory-limit.ts). */
+  sampleRss(): number | undefined {
+    return readStatmRss(this.pid);
+  }
+
+  readCpuSeconds(): number | undefined {
+    return readCpuSeconds(this.pid);
   }
 
   /**
@@ -536,6 +558,26 @@ function describeTool(t: DescribeResponse__Output['tools'][number]): ToolDescrip
     streaming: t.streaming,
     rawBytesParameter: t.rawBytesParameter || undefined,
     idempotent: t.idempotent,
+  };
+}
+
+function readWorkerTls(t: WorkerTls): ToolClientTls {
+  const read = (what: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new WorkerStartError(
+        'ERR_WORKER_START_FAILED',
+        `cannot read the worker's TLS ${what} ${file} (${(e as Error).message}); point the TLS options at readable PEM files (a cluster's certificates: \`trellis certs issue <node>\`)`,
+        { file, what },
+      );
+    }
+  };
+  return {
+    ca: read('CA certificate', t.caFile),
+    cert: read('certificate', t.certFile),
+    key: read('key', t.keyFile),
+    serverName: t.serverName,
   };
 }
 
