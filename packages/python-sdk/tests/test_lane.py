@@ -126,6 +126,71 @@ def test_lane_cancel_reaches_sync_and_async_tools(worker: Worker, tool: str):
         lane.close()
 
 
+def test_lane_cancel_in_the_same_read_as_its_call_still_answers(worker: Worker):
+    # The call suspends in its eager first step and gets a Task; the cancel, parsed from the same
+    # read, cancels that Task before it has run once: the tool must still see it and the host get
+    # its CANCELLED (a Task wrapping the coroutine in a fresh `async def` would drop both).
+    token = uuid.uuid4().hex
+    lane = Lane(worker)
+    try:
+        msg = lane_pb2.LaneCall(
+            request=pb.ExecuteRequest(tool="ahang", payload=json_payload({"token": token}), call_id="c3")
+        ).SerializeToString()
+        lane.sock.sendall(
+            _HEADER.pack(len(msg) + 5, lane_pb2.LANE_CALL, 3) + msg + _HEADER.pack(5, lane_pb2.LANE_CANCEL, 3)
+        )
+        kind, call_id, body = lane.recv()
+        assert (kind, call_id) == (lane_pb2.LANE_ERROR, 3)
+        assert lane_pb2.LaneError.FromString(body).code == grpc.StatusCode.CANCELLED.value[0]
+        assert wait_until(lambda: worker.call("observed", {"token": token}), timeout=5) == "cancelled"
+        assert worker.stub.Heartbeat(pb.HeartbeatRequest(), timeout=5).stats.in_flight == 0
+    finally:
+        lane.close()
+
+
+def test_lane_async_tools_run_in_a_task_of_their_own(worker: Worker):
+    # Calls start eagerly (no Task until they suspend): the tool still has a current task for
+    # asyncio.timeout and TaskGroup, and a context of its own that no other call sees.
+    lane = Lane(worker)
+    try:
+        lane.call(1, "structured", {"n": 5})
+        kind, call_id, body = lane.recv()
+        assert (kind, call_id) == (lane_pb2.LANE_RESULT, 1), lane_pb2.LaneError.FromString(body)
+        assert _result(body) == 10
+        for i in (2, 3):
+            lane.call(i, "swap_var", {"value": f"v{i}"})
+            kind, call_id, body = lane.recv()
+            assert (kind, call_id) == (lane_pb2.LANE_RESULT, i)
+            assert _result(body) is None
+    finally:
+        lane.close()
+
+
+def test_lane_frames_split_and_larger_than_one_read(worker: Worker):
+    lane = Lane(worker)
+    try:
+        big = "y" * (3 * 1024 * 1024)  # one frame over 10 reads of the lane's buffer
+        msg = lane_pb2.LaneCall(
+            request=pb.ExecuteRequest(tool="echo", payload=json_payload({"value": big}), call_id="c1")
+        ).SerializeToString()
+        frame = _HEADER.pack(len(msg) + 5, lane_pb2.LANE_CALL, 1) + msg
+        small = lane_pb2.LaneCall(
+            request=pb.ExecuteRequest(tool="echo", payload=json_payload({"value": 2}), call_id="c2")
+        ).SerializeToString()
+        frame += _HEADER.pack(len(small) + 5, lane_pb2.LANE_CALL, 2) + small
+        # Header bytes alone, then the rest in uneven pieces.
+        for a, b in ((0, 3), (3, 11), (11, 70_001), (70_001, len(frame) - 7), (len(frame) - 7, len(frame))):
+            lane.sock.sendall(frame[a:b])
+        got = {}
+        while len(got) < 2:
+            kind, call_id, body = lane.recv()
+            assert kind == lane_pb2.LANE_RESULT
+            got[call_id] = _result(body)
+        assert got == {1: big, 2: 2}
+    finally:
+        lane.close()
+
+
 def test_lane_deadline_is_enforced_and_seen_by_the_tool(worker: Worker):
     token = uuid.uuid4().hex
     lane = Lane(worker)

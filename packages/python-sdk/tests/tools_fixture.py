@@ -23,6 +23,10 @@ Tools (JSON arguments unless noted; "->" is the result):
   hang(token: str, seconds: float = 30)              sync; polls ctx.cancelled; records "cancelled" or
                                                      "finished" under `token`
   ahang(token: str, seconds: float = 30)             async; records "cancelled" when its task is cancelled
+  structured(n: int) -> int                          async; a TaskGroup of n children under an
+                                                     asyncio.timeout (needs a current task) -> 0+1+..+n-1
+  swap_var(value: str) -> str | null                 async; sets a ContextVar, returns what it held
+                                                     before (null: calls do not share a context)
   observed(token: str) -> str | null                 what hang/ahang/count recorded under `token`
   session_counter() -> int                           increments ctx.session["count"]: 1, 2, ... per session
   context_info() -> object                           call_id, session_id, metadata, idempotent,
@@ -44,6 +48,7 @@ Tools (JSON arguments unless noted; "->" is the result):
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import logging
 import os
@@ -238,6 +243,25 @@ async def ahang(token: str, seconds: float = 30.0) -> str:
         raise
     _record(token, "finished")
     return "finished"
+
+
+@tool
+async def structured(n: int) -> int:
+    """Children in a TaskGroup under a timeout, both entered before the first await."""
+    async with asyncio.timeout(30), asyncio.TaskGroup() as group:  # type: ignore[attr-defined,unused-ignore]
+        tasks = [group.create_task(asyncio.sleep(0, result=i)) for i in range(n)]
+    return sum(t.result() for t in tasks)
+
+
+_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("fixture_var", default=None)
+
+
+@tool
+async def swap_var(value: str) -> str | None:
+    """Sets a ContextVar; returns what it held before this call set it."""
+    before = _var.get()
+    _var.set(value)
+    return before
 
 
 @tool

@@ -8,13 +8,19 @@ ExecuteResponse, ErrorDetail) and the same semantics (status codes, deadlines, c
 streams with backpressure, sessions, stats), and drops the per-call HTTP/2 stream.
 
 Design points:
-  - It is an ``asyncio.Protocol``, not streams: ``data_received`` parses every complete frame of a
-    read in one pass, with no coroutine per read.
-  - Writes are batched: frames produced while the loop runs are joined and written with one
-    system call at the end of the loop iteration (``call_soon``), so 64 results ready together
-    cost one ``send``, not 64.
-  - A call is a task; LANE_CANCEL cancels it, and its deadline is a ``call_at`` handle (the tool
-    sees ``ctx.deadline`` exactly as under a gRPC deadline, and no per-call asyncio.timeout).
+  - It is an ``asyncio.BufferedProtocol``, not streams: the socket is read into one reusable
+    buffer (a plain Protocol gets a fresh 256 KiB ``bytes`` per read, which glibc maps and unmaps:
+    page faults and TLB flushes on every call), and ``buffer_updated`` parses every complete frame
+    of a read in one pass, with no coroutine per read.
+  - A call's coroutine is started eagerly, in ``buffer_updated`` itself (as Python 3.12's eager
+    task factory does, which 3.11 lacks): a call that finishes without suspending (an async tool
+    that awaits nothing) costs no Task, no ``call_soon`` and no extra turn of the loop; a Task is
+    made only when the coroutine suspends, and it takes over at that point (``_Resume``).
+  - Writes are batched: results of the calls of one read are written with one system call at the
+    end of that read; frames produced later (calls that suspended) are joined and written at the
+    end of the loop iteration (``call_soon``), so 64 results ready together cost one ``send``.
+  - LANE_CANCEL cancels a call's task, and its deadline is a ``call_at`` handle (the tool sees
+    ``ctx.deadline`` exactly as under a gRPC deadline, and no per-call asyncio.timeout).
   - Authentication: the first frame must be LANE_HELLO with the random token that OpenLane handed
     out over the (authenticated) gRPC channel; the socket lives next to the gRPC socket, in the
     host's private 0700 directory. Anything else closes the connection.
@@ -23,6 +29,8 @@ Design points:
 from __future__ import annotations
 
 import asyncio
+import collections.abc
+import contextvars
 import itertools
 import os
 import secrets
@@ -40,6 +48,11 @@ from .payload import decode_value, encode_value
 from .shm import ShmConfig
 from .shm import remove as remove_segment
 from .status import error_detail, status_for
+
+try:
+    from _asyncio import _enter_task, _leave_task  # the C functions asyncio.tasks uses
+except ImportError:  # pragma: no cover - interpreters without the C accelerator
+    from asyncio.tasks import _enter_task, _leave_task  # type: ignore[attr-defined,no-redef]
 
 if TYPE_CHECKING:
     from .server import Worker
@@ -61,6 +74,7 @@ _STATUS_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 _HEADER = struct.Struct("<IBI")  # length (of kind + id + body), kind, call id
 _HEADER_SIZE = _HEADER.size
 _U32 = struct.Struct("<I")
+_READ_SIZE = 256 * 1024  # asyncio's own read size for sockets
 
 
 class _LaneRpcContext:
@@ -111,6 +125,83 @@ def _trace_headers(msg: lane_pb2.LaneCall) -> dict[str, str] | None:
     return dict(headers) if headers and "traceparent" in headers else None
 
 
+class _EagerTask:
+    """What ``asyncio.current_task()`` returns while a call's coroutine takes its eager first step,
+    before it has a Task: asyncio.timeout, TaskGroup and the SDK's cancellation checks need a
+    current task. Once the coroutine suspends and gets its Task, everything forwards to that Task
+    (a timeout entered in the first step cancels the real Task when it fires)."""
+
+    __slots__ = ("_loop", "_requests", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._requests = 0  # cancel() calls before there was a Task (only the tool itself can)
+        self.task: asyncio.Task[None] | None = None
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def cancel(self, msg: Any = None) -> bool:
+        if self.task is not None:
+            return self.task.cancel(msg)
+        self._requests += 1
+        return True
+
+    def cancelling(self) -> int:
+        return self.task.cancelling() if self.task is not None else self._requests  # type: ignore[attr-defined,unused-ignore]
+
+    def uncancel(self) -> int:
+        if self.task is not None:
+            return self.task.uncancel()  # type: ignore[attr-defined,unused-ignore]
+        if self._requests > 0:
+            self._requests -= 1
+        return self._requests
+
+    def done(self) -> bool:
+        return self.task.done() if self.task is not None else False
+
+    def __getattr__(self, name: str) -> Any:
+        if self.task is None:
+            raise AttributeError(name)
+        return getattr(self.task, name)
+
+
+_FRESH = object()
+
+
+class _Resume(collections.abc.Coroutine):  # type: ignore[type-arg]
+    """A Task's coroutine that takes over a coroutine already stepped once (suspended on
+    ``yielded``): its first ``send`` hands the Task that same awaitable, every later step goes
+    straight to the coroutine. Why not ``async def`` + ``await``: a Task cancelled before its first
+    step throws into a fresh coroutine without entering it, and the call's own ``finally`` (which
+    answers the host and frees its slot) would never run; here the throw always reaches it."""
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: collections.abc.Coroutine[Any, Any, None], yielded: Any) -> None:
+        self._coro = coro
+        self._first = yielded
+
+    def send(self, value: Any) -> Any:
+        first = self._first
+        if first is not _FRESH:
+            self._first = _FRESH
+            return first
+        return self._coro.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        self._first = _FRESH
+        if val is None and tb is None:
+            return self._coro.throw(typ)
+        return self._coro.throw(typ, val, tb)  # pragma: no cover - asyncio throws instances
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Any:  # pragma: no cover - only ever driven by a Task
+        raise TypeError("_Resume is driven by its Task only")
+
+
 class _Call:
     __slots__ = ("credit", "credit_waiter", "deadline", "deadline_passed", "task")
 
@@ -122,14 +213,19 @@ class _Call:
         self.credit_waiter: asyncio.Future[None] | None = None
 
 
-class LaneConnection(asyncio.Protocol):
+class LaneConnection(asyncio.BufferedProtocol):
     """One host connection to the lane."""
 
     def __init__(self, lane: LaneServer) -> None:
         self._lane = lane
         self._w = lane.worker
         self._loop = lane.worker.loop
-        self._buf = bytearray()
+        # The read buffer: bytes [0, _filled) are read and not yet parsed. It grows (by a new
+        # buffer) to hold a large frame whole, and shrinks back once that frame is parsed.
+        self._rbuf = bytearray(_READ_SIZE)
+        self._rview = memoryview(self._rbuf)
+        self._filled = 0
+        self._reading = False
         self._authed = False
         self._out: list[bytes] = []
         self._flush_scheduled = False
@@ -138,7 +234,6 @@ class LaneConnection(asyncio.Protocol):
         self._host_calls: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
         self._host_ids = itertools.count(1)
         self._host_link = LaneHostLink(self)
-        self._started = 0
         self._aborted = False
         # One timer for the connection, armed at the earliest deadline of its calls (not one
         # call_at per call: most calls arrive in deadline order, so it is rarely re-armed).
@@ -180,7 +275,7 @@ class LaneConnection(asyncio.Protocol):
         self._out.append(_HEADER.pack(len(body) + 5, kind, call_id))
         if body:
             self._out.append(body)
-        if not self._flush_scheduled:
+        if not self._flush_scheduled and not self._reading:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
@@ -193,35 +288,53 @@ class LaneConnection(asyncio.Protocol):
         self._out = []
         self.transport.write(b"".join(out) if len(out) > 1 else out[0])
 
-    def data_received(self, data: bytes) -> None:
-        buf = self._buf
-        buf += data
-        started = self._started
+    def get_buffer(self, sizehint: int) -> memoryview:
+        filled = self._filled
+        need = _READ_SIZE // 4
+        if filled >= _HEADER_SIZE:
+            # A frame is partly here: make room for all of it, so it is read in place, whole.
+            need = max(need, 4 + _U32.unpack_from(self._rbuf, 0)[0] - filled)
+        if len(self._rbuf) - filled < need:
+            grown = bytearray(max(filled + need, _READ_SIZE))
+            grown[:filled] = self._rview[:filled]
+            self._rbuf = grown
+            self._rview = memoryview(grown)
+        return self._rview[filled:]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        buf = self._rbuf
+        view = self._rview
+        n = self._filled + nbytes
         pos = 0
-        n = len(buf)
-        while n - pos >= _HEADER_SIZE:
-            length, kind, call_id = _HEADER.unpack_from(buf, pos)
-            end = pos + 4 + length
-            if end > n:
-                break
-            body = bytes(buf[pos + _HEADER_SIZE : end])
-            pos = end
-            if not self._authed:
-                if kind != HELLO or not secrets.compare_digest(body, self._lane.token):
-                    assert self.transport is not None
-                    self.transport.abort()  # not our host: say nothing, read nothing more
-                    return
-                self._authed = True
-                continue
-            self._frame(kind, call_id, body)
-        if pos:
-            del buf[:pos]
-        if self._started != started and not self._flush_scheduled:
-            # Scheduled after the first steps of the calls just started (call_soon is FIFO), so
-            # results of calls that finish without suspending (a fast async tool) are written in
-            # the same loop iteration that ran them, not one later.
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
+        self._reading = True  # results of calls that finish right here go out in one write below
+        try:
+            while n - pos >= _HEADER_SIZE:
+                length, kind, call_id = _HEADER.unpack_from(buf, pos)
+                end = pos + 4 + length
+                if end > n:
+                    break
+                body = bytes(view[pos + _HEADER_SIZE : end])
+                pos = end
+                if not self._authed:
+                    if kind != HELLO or not secrets.compare_digest(body, self._lane.token):
+                        assert self.transport is not None
+                        self.transport.abort()  # not our host: say nothing, read nothing more
+                        self._filled = 0
+                        return
+                    self._authed = True
+                    continue
+                self._frame(kind, call_id, body)
+        finally:
+            self._reading = False
+        left = n - pos
+        if pos and left:
+            view[:left] = view[pos:n]
+        self._filled = left
+        if left == 0 and len(buf) > _READ_SIZE:
+            self._rbuf = bytearray(_READ_SIZE)  # a large frame is done with: give its memory back
+            self._rview = memoryview(self._rbuf)
+        if self._out and not self._flush_scheduled:
+            self._flush()
 
     # --- frames -----------------------------------------------------------------------------------
 
@@ -258,12 +371,40 @@ class LaneConnection(asyncio.Protocol):
         call.credit = msg.credit
         self._calls[call_id] = call
         coro = self._run_stream(call_id, call, msg, deadline) if msg.stream else self._run(call_id, call, msg, deadline)
-        task = loop.create_task(coro)
+        task = self._eager(coro)
+        if task is None:
+            return  # it finished in its first step (its result is sent already)
         call.task = task
-        self._started += 1
         self._lane.tasks.add(task)  # removed by _end, in the task itself (no done callback)
         if deadline is not None and deadline < self._timer_at:
             self._watch(deadline)
+
+    def _eager(self, coro: collections.abc.Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+        """Runs the first step of a call's coroutine now; returns its Task if it suspended there
+        (the Task resumes it), None if it finished. The step runs in its own copy of the context
+        and with a current task, as in a Task."""
+        loop = self._loop
+        context = contextvars.copy_context()
+        eager = _EagerTask(loop)
+        try:
+            _enter_task(loop, eager)  # type: ignore[arg-type]
+        except RuntimeError:  # pragma: no cover - a task is running: not called from the reader
+            return loop.create_task(coro)
+        try:
+            yielded = context.run(coro.send, None)
+        except StopIteration:
+            return None
+        except BaseException as exc:  # noqa: BLE001 - _run answers every failure; this is a bug
+            loop.call_exception_handler({"message": "call lane: a call's first step failed", "exception": exc})
+            return None
+        finally:
+            _leave_task(loop, eager)  # type: ignore[arg-type]
+        # The Task copies the context it is made in (create_task's context= is 3.11+ only).
+        task: asyncio.Task[None] = context.run(loop.create_task, _Resume(coro, yielded))  # type: ignore[arg-type]
+        eager.task = task
+        if eager._requests:
+            task.cancel()  # the tool cancelled its own current task in its first step
+        return task
 
     def _watch(self, at: float) -> None:
         if self._timer is not None:
