@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ToolPool } from '../src/index.js';
 import { FrameKind, protoFrameKinds } from '../src/lane/frames.js';
-import { openTestRun, rejectsWith, type TestRun } from './helpers.js';
+import { openTestRun, rejectsWith, type TestRun, waitFor } from './helpers.js';
 
 const LANE_TOOLS = fileURLToPath(new URL('../../test/fixtures/lane_tools.py', import.meta.url));
 
@@ -61,6 +61,26 @@ describe('a pool', () => {
       await Promise.all([pool.stop(), plain.stop()]);
     }
   });
+});
+
+test('heartbeats go over the lane while it is up, over the Heartbeat RPC once it broke', async () => {
+  const pool = await ToolPool.start({ tools: LANE_TOOLS, size: 1, name: 'lane-beats', heartbeatIntervalMs: 100 });
+  try {
+    const w = () => pool.stats().workers[0]!;
+    const pid = w().pid;
+    await waitFor(() => w().laneHeartbeats >= 2, 'two heartbeats answered over the lane');
+    assert.ok(w().rssBytes !== undefined && w().rssBytes! > 0, 'the answer carries the worker stats');
+    assert.equal(await pool.call('break_lanes', { after_ms: 10 }), 1);
+    await waitFor(() => !w().lane, 'the lane seen closed');
+    const beats = w().laneHeartbeats;
+    const since = w().lastHeartbeatAt ?? 0;
+    // Answered heartbeats keep coming (over gRPC now) and the worker is not counted as missing them.
+    await waitFor(() => (w().lastHeartbeatAt ?? 0) >= since + 250, 'heartbeats answered after the break');
+    assert.equal(w().laneHeartbeats, beats, 'none over the closed lane');
+    assert.equal(w().pid, pid, 'the same worker, never killed for misses');
+  } finally {
+    await pool.stop();
+  }
 });
 
 describe('a lane that breaks while its worker lives', () => {

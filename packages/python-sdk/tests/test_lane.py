@@ -191,6 +191,24 @@ def test_lane_frames_split_and_larger_than_one_read(worker: Worker):
         lane.close()
 
 
+def test_lane_answers_heartbeats_with_the_worker_stats(worker: Worker):
+    opened = worker.stub.OpenLane(pb.OpenLaneRequest(), timeout=10)
+    assert opened.heartbeats, "a worker with a lane says it answers heartbeats on it"
+    lane = Lane(worker)
+    try:
+        lane.call(1, "ahang", {"token": uuid.uuid4().hex, "seconds": 0.5})
+        lane.send(lane_pb2.LANE_HEARTBEAT, 2, pb.HeartbeatRequest(seq=41).SerializeToString())
+        kind, call_id, body = lane.recv()
+        assert (kind, call_id) == (lane_pb2.LANE_HEARTBEAT_ACK, 2)
+        beat = pb.HeartbeatResponse.FromString(body)
+        assert beat.seq == 41 and beat.stats.pid > 0 and beat.stats.rss_bytes > 0
+        assert beat.stats.in_flight == 1, "the call running on the lane is counted"
+        kind, call_id, _ = lane.recv()
+        assert (kind, call_id) == (lane_pb2.LANE_RESULT, 1)
+    finally:
+        lane.close()
+
+
 def test_lane_deadline_is_enforced_and_seen_by_the_tool(worker: Worker):
     token = uuid.uuid4().hex
     lane = Lane(worker)

@@ -69,6 +69,8 @@ HOST_CALL = lane_pb2.LANE_HOST_CALL
 HOST_CANCEL = lane_pb2.LANE_HOST_CANCEL
 HOST_RESULT = lane_pb2.LANE_HOST_RESULT
 HOST_ERROR = lane_pb2.LANE_HOST_ERROR
+HEARTBEAT = lane_pb2.LANE_HEARTBEAT
+HEARTBEAT_ACK = lane_pb2.LANE_HEARTBEAT_ACK
 _STATUS_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 
 _HEADER = struct.Struct("<IBI")  # length (of kind + id + body), kind, call id
@@ -356,6 +358,12 @@ class LaneConnection(asyncio.BufferedProtocol):
                 waiter = call.credit_waiter
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
+        elif kind == HEARTBEAT:
+            # Answered here, on the event loop, as the Heartbeat RPC is: a loop blocked by a tool
+            # answers neither, and the host counts the miss.
+            seq = pb.HeartbeatRequest.FromString(body).seq
+            response = pb.HeartbeatResponse(seq=seq, stats=self._w.worker_stats())
+            self._send(HEARTBEAT_ACK, call_id, response.SerializeToString())
         # Unknown kinds are ignored: a newer host may send frames this worker does not know.
 
     def _start(self, call_id: int, msg: lane_pb2.LaneCall) -> None:

@@ -374,7 +374,7 @@ class ToolServicer:
         if lane.path and prefix.startswith("trellis-shm.") and "/" not in prefix and shm_available():
             lane.shm = ShmConfig(prefix, request.shm_threshold_bytes, request.max_shm_bytes)
         lane.host_calls = request.host_calls
-        return pb.OpenLaneResponse(path=lane.path, token=lane.token if lane.path else b"")
+        return pb.OpenLaneResponse(path=lane.path, token=lane.token if lane.path else b"", heartbeats=bool(lane.path))
 
     @grpc_errors
     async def EndSession(

@@ -14,6 +14,7 @@ import type { CallHostToolRequest__Output } from '../generated/trellis/bridge/v1
 import type { CallHostToolResponse } from '../generated/trellis/bridge/v1/CallHostToolResponse.js';
 import type { ErrorDetail__Output } from '../generated/trellis/bridge/v1/ErrorDetail.js';
 import type { ExecuteRequest } from '../generated/trellis/bridge/v1/ExecuteRequest.js';
+import type { HeartbeatResponse__Output } from '../generated/trellis/bridge/v1/HeartbeatResponse.js';
 import type { Payload__Output } from '../generated/trellis/bridge/v1/Payload.js';
 import type { ToolTelemetry__Output } from '../generated/trellis/bridge/v1/ToolTelemetry.js';
 import { findProtoRoot } from '../protos.js';
@@ -31,6 +32,8 @@ export const FrameKind = {
   HOST_CANCEL: 10,
   HOST_RESULT: 11,
   HOST_ERROR: 12,
+  HEARTBEAT: 13,
+  HEARTBEAT_ACK: 14,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -78,7 +81,8 @@ export type WorkerFrame =
       /** 0: no deadline. */
       readonly timeoutMs: number;
     }
-  | { readonly kind: typeof FrameKind.HOST_CANCEL; readonly id: number };
+  | { readonly kind: typeof FrameKind.HOST_CANCEL; readonly id: number }
+  | { readonly kind: typeof FrameKind.HEARTBEAT_ACK; readonly id: number; readonly response: HeartbeatResponse__Output };
 
 interface Types {
   readonly laneCall: protobuf.Type;
@@ -89,6 +93,8 @@ interface Types {
   readonly toolTelemetry: protobuf.Type;
   readonly laneHostCall: protobuf.Type;
   readonly callHostToolResponse: protobuf.Type;
+  readonly heartbeatRequest: protobuf.Type;
+  readonly heartbeatResponse: protobuf.Type;
   readonly kinds: Record<string, number>;
 }
 
@@ -109,6 +115,8 @@ function load(): Types {
     toolTelemetry: pb.lookupType('trellis.bridge.v1.ToolTelemetry'),
     laneHostCall: pb.lookupType('trellis.bridge.v1.LaneHostCall'),
     callHostToolResponse: pb.lookupType('trellis.bridge.v1.CallHostToolResponse'),
+    heartbeatRequest: pb.lookupType('trellis.bridge.v1.HeartbeatRequest'),
+    heartbeatResponse: pb.lookupType('trellis.bridge.v1.HeartbeatResponse'),
     kinds: pb.lookupEnum('trellis.bridge.v1.LaneFrameKind').values,
   };
   return types;
@@ -140,6 +148,12 @@ export function callFrame(id: number, call: LaneCall): Buffer {
 
 export function cancelFrame(id: number): Buffer {
   return frame(FrameKind.CANCEL, id, undefined);
+}
+
+/** ToolService.Heartbeat's request, over the lane (a worker that said `heartbeats` answers it). */
+export function heartbeatFrame(id: number, seq: number): Buffer {
+  const t = load().heartbeatRequest;
+  return frame(FrameKind.HEARTBEAT, id, t.encode({ seq } as unknown as protobuf.Message).finish());
 }
 
 export function creditFrame(id: number, n: number): Buffer {
@@ -188,6 +202,16 @@ export function decodeWorkerFrame(kind: number, id: number, body: Buffer): Worke
     }
     case FrameKind.HOST_CANCEL:
       return { kind, id };
+    case FrameKind.HEARTBEAT_ACK: {
+      const m = t.heartbeatResponse.decode(body);
+      const response = t.heartbeatResponse.toObject(m, {
+        defaults: true,
+        longs: Number,
+        enums: String,
+        objects: true,
+      }) as HeartbeatResponse__Output;
+      return { kind, id, response };
+    }
     default:
       return undefined;
   }

@@ -32,6 +32,7 @@ import type { CallHostToolResponse } from '../generated/trellis/bridge/v1/CallHo
 import type { ExecuteRequest } from '../generated/trellis/bridge/v1/ExecuteRequest.js';
 import type { ExecuteResponse__Output } from '../generated/trellis/bridge/v1/ExecuteResponse.js';
 import type { ExecuteStreamResponse__Output } from '../generated/trellis/bridge/v1/ExecuteStreamResponse.js';
+import type { HeartbeatResponse__Output } from '../generated/trellis/bridge/v1/HeartbeatResponse.js';
 import type { OpenLaneResponse__Output } from '../generated/trellis/bridge/v1/OpenLaneResponse.js';
 import type { Payload__Output } from '../generated/trellis/bridge/v1/Payload.js';
 import type { ToolServiceClient } from '../generated/trellis/bridge/v1/ToolService.js';
@@ -45,6 +46,7 @@ import {
   decodeWorkerFrame,
   FrameKind,
   FrameReader,
+  heartbeatFrame,
   helloFrame,
   hostErrorFrame,
   hostResultFrame,
@@ -115,6 +117,8 @@ export class LaneClient {
   readonly path: string;
   /** Set when the worker accepted shared-memory payloads. */
   readonly shm: LaneShm | undefined;
+  /** The worker answers heartbeats on the lane (OpenLaneResponse.heartbeats). */
+  readonly heartbeats: boolean;
   readonly #socket: Socket;
   readonly #calls = new Map<number, OpenCall>();
   /** Host tool calls the worker made on this lane, by the worker's id: their AbortControllers. */
@@ -134,16 +138,20 @@ export class LaneClient {
   #timerAt = Number.POSITIVE_INFINITY;
   /** Calls sent over the lane (stats). */
   calls = 0;
+  /** Heartbeats the worker answered over the lane (stats). */
+  heartbeatsAnswered = 0;
 
   private constructor(
     path: string,
     socket: Socket,
     shm: LaneShm | undefined,
     hostRunner: HostCallRunner | undefined,
+    heartbeats: boolean,
   ) {
     this.path = path;
     this.#socket = socket;
     this.shm = shm;
+    this.heartbeats = heartbeats;
     this.#hostRunner = hostRunner;
     const reader = new FrameReader((kind, id, body) => {
       if (kind === FrameKind.HOST_CALL || kind === FrameKind.HOST_CANCEL) {
@@ -203,7 +211,7 @@ export class LaneClient {
       return undefined;
     }
     socket.setNoDelay?.(true);
-    const lane = new LaneClient(r.path, socket, shm, hostRunner);
+    const lane = new LaneClient(r.path, socket, shm, hostRunner, r.heartbeats === true);
     lane.#send(helloFrame(r.token));
     return lane;
   }
@@ -410,6 +418,35 @@ export class LaneClient {
         settle(laneError(status.CANCELLED, 'Cancelled on client'));
       },
     };
+  }
+
+  /**
+   * A heartbeat, like `ToolServiceClient.Heartbeat({ seq }, { deadline }, callback)`: answered by the
+   * worker's event loop as the RPC is (a loop that is blocked answers neither), with the same
+   * errors: DEADLINE_EXCEEDED when no answer came in time, UNAVAILABLE when the lane closed.
+   */
+  Heartbeat(
+    request: { seq: number },
+    options: { deadline?: Date | number },
+    cb: (err: ServiceError | null, res?: HeartbeatResponse__Output) => void,
+  ): void {
+    const id = this.#id();
+    const deadlineAt = deadlineOf(options);
+    const settle = (err: ServiceError | null, res?: HeartbeatResponse__Output): void => {
+      if (this.#calls.delete(id)) cb(err, res);
+    };
+    this.#calls.set(id, {
+      deadlineAt,
+      onFrame: (f) => {
+        if (f.kind !== FrameKind.HEARTBEAT_ACK) return;
+        this.heartbeatsAnswered++;
+        settle(null, f.response);
+      },
+      onClosed: (err) => cb(err),
+      expire: () => settle(laneError(status.DEADLINE_EXCEEDED, 'Deadline exceeded')),
+    });
+    if (deadlineAt !== Number.POSITIVE_INFINITY) this.#watchDeadline(deadlineAt);
+    this.#send(heartbeatFrame(id, request.seq));
   }
 
   /** A server stream, like `ToolServiceClient.ExecuteStream(request, { deadline })`. */

@@ -109,6 +109,8 @@ export interface WorkerStatsView {
   readonly node: string | undefined;
   /** Which life of that node (undefined: a local worker). */
   readonly incarnation: number | undefined;
+  /** Heartbeats answered over its call lane so far (the others went over the Heartbeat RPC). */
+  readonly laneHeartbeats: number;
 }
 
 export interface PoolStats {

@@ -272,6 +272,7 @@ export class ToolPool {
         laneCalls: w.process.lane?.calls ?? 0,
         node: w.process.node?.node,
         incarnation: w.process.node?.incarnation,
+        laneHeartbeats: w.process.lane?.heartbeatsAnswered ?? 0,
       };
     });
     workers.sort((a, b) => a.slot - b.slot);

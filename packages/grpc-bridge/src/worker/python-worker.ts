@@ -524,21 +524,21 @@ function sendHeartbeat(st: WorkerState, ctx: ServerContext): void {
   const workerId = st.entry.id;
   st.hbSuspectMark = st.entry.suspectRaised;
   const deadline = new Date(Date.now() + st.host.o.heartbeatIntervalMs);
+  const answered = (err: ServiceError | null, res?: HeartbeatResponse__Output): void => {
+    node.send(self, {
+      type: '$hb_result',
+      seq,
+      workerId,
+      error: err ? `${statusName(err.code)} ${err.details}` : undefined,
+      rss: res?.stats?.rssBytes,
+      abandoned: res?.stats?.abandoned,
+    } satisfies Info);
+  };
   try {
-    st.entry.client.Heartbeat(
-      { seq },
-      { deadline },
-      (err: ServiceError | null, res?: HeartbeatResponse__Output) => {
-        node.send(self, {
-          type: '$hb_result',
-          seq,
-          workerId,
-          error: err ? `${statusName(err.code)} ${err.details}` : undefined,
-          rss: res?.stats?.rssBytes,
-          abandoned: res?.stats?.abandoned,
-        } satisfies Info);
-      },
-    );
+    // Over the call lane while it is up (the same answer, from the same event loop), else the RPC.
+    const lane = st.entry.process.lane;
+    if (lane?.heartbeats && lane.usable) lane.Heartbeat({ seq }, { deadline }, answered);
+    else st.entry.client.Heartbeat({ seq }, { deadline }, answered);
   } catch (e) {
     node.send(self, {
       type: '$hb_result',

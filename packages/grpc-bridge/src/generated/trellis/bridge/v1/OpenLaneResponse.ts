@@ -11,6 +11,11 @@ export interface OpenLaneResponse {
    * Random secret the host sends in its HELLO frame.
    */
   'token'?: (Buffer | Uint8Array | string);
+  /**
+   * The worker answers LANE_HEARTBEAT frames: the host sends its heartbeats over the lane (while
+   * the lane is up) instead of the Heartbeat RPC.
+   */
+  'heartbeats'?: (boolean);
 }
 
 export interface OpenLaneResponse__Output {
@@ -23,4 +28,9 @@ export interface OpenLaneResponse__Output {
    * Random secret the host sends in its HELLO frame.
    */
   'token': (Buffer);
+  /**
+   * The worker answers LANE_HEARTBEAT frames: the host sends its heartbeats over the lane (while
+   * the lane is up) instead of the Heartbeat RPC.
+   */
+  'heartbeats': (boolean);
 }

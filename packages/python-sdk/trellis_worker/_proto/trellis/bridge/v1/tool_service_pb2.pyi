@@ -244,9 +244,11 @@ class OpenLaneRequest(_message.Message):
     def __init__(self, shm_prefix: _Optional[str] = ..., shm_threshold_bytes: _Optional[int] = ..., max_shm_bytes: _Optional[int] = ..., host_calls: _Optional[bool] = ...) -> None: ...
 
 class OpenLaneResponse(_message.Message):
-    __slots__ = ("path", "token")
+    __slots__ = ("path", "token", "heartbeats")
     PATH_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEATS_FIELD_NUMBER: _ClassVar[int]
     path: str
     token: bytes
-    def __init__(self, path: _Optional[str] = ..., token: _Optional[bytes] = ...) -> None: ...
+    heartbeats: bool
+    def __init__(self, path: _Optional[str] = ..., token: _Optional[bytes] = ..., heartbeats: _Optional[bool] = ...) -> None: ...
