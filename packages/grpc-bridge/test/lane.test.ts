@@ -64,7 +64,12 @@ describe('a pool', () => {
 });
 
 test('heartbeats go over the lane while it is up, over the Heartbeat RPC once it broke', async () => {
-  const pool = await ToolPool.start({ tools: LANE_TOOLS, size: 1, name: 'lane-beats', heartbeatIntervalMs: 100 });
+  const pool = await ToolPool.start({
+    tools: LANE_TOOLS,
+    size: 1,
+    name: 'lane-beats',
+    heartbeatIntervalMs: 100,
+  });
   try {
     const w = () => pool.stats().workers[0]!;
     const pid = w().pid;

@@ -82,7 +82,11 @@ export type WorkerFrame =
       readonly timeoutMs: number;
     }
   | { readonly kind: typeof FrameKind.HOST_CANCEL; readonly id: number }
-  | { readonly kind: typeof FrameKind.HEARTBEAT_ACK; readonly id: number; readonly response: HeartbeatResponse__Output };
+  | {
+      readonly kind: typeof FrameKind.HEARTBEAT_ACK;
+      readonly id: number;
+      readonly response: HeartbeatResponse__Output;
+    };
 
 interface Types {
   readonly laneCall: protobuf.Type;
