@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServiceError } from '@grpc/grpc-js';
 import { isProcessAlive } from '@trellis/core';
-import { createToolClient, JSON_TYPE } from '@trellis/grpc-bridge';
+import { createToolClient, JSON_TYPE, type RemoteLaunch, type WorkerHandle } from '@trellis/grpc-bridge';
 import type { LaunchReq } from '../src/agent/agent-wire.js';
 import type { Child, Cleanup } from './helpers.js';
 import { waitFor } from './helpers.js';
@@ -56,19 +56,32 @@ export function launchReq(
 }
 
 /** One Execute of `tool` on the worker at `address` (plain TCP, the secret as metadata). */
-export function executeRaw(address: string, tool: string, args: unknown): Promise<unknown> {
+export async function executeRaw(address: string, tool: string, args: unknown): Promise<unknown> {
   const c = createToolClient(address, 4 * 1024 * 1024, SECRET);
+  try {
+    return await execute(c, tool, args);
+  } finally {
+    c.close();
+  }
+}
+
+/** One Execute of `tool` with a worker's own client (e.g. a RemoteWorker's: mTLS and the secret). */
+export function execute(c: WorkerHandle['client'], tool: string, args: unknown): Promise<unknown> {
   return new Promise<unknown>((resolve, reject) => {
     c.Execute(
       { tool, payload: { data: Buffer.from(JSON.stringify(args)), contentType: JSON_TYPE } },
       { deadline: Date.now() + 10_000 },
       (err: ServiceError | null, r?: { result?: { data?: Buffer } | null }) => {
-        c.close();
         if (err) reject(err);
         else resolve(JSON.parse(Buffer.from(r?.result?.data ?? []).toString('utf8')));
       },
     );
   });
+}
+
+/** A pool's RemoteLaunch of one worker of the agent tools. */
+export function remoteLaunch(extra: Partial<RemoteLaunch> = {}): RemoteLaunch {
+  return { ...launchReq({ node: 'x', incarnation: 1 }).launch, ...extra };
 }
 
 export function waitGone(pids: readonly number[], what: string, timeoutMs: number): Promise<true> {

@@ -5,7 +5,11 @@
  * its exit stops every hosted worker: terminate stops them in order, and a kill (which skips
  * terminate) still kills them through a monitor on the actor.
  */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type ChildSpec, defineServer, reply, startServer } from '@trellis/core';
+import type { WorkerTls } from '@trellis/grpc-bridge';
 import { type ClusterNode, currentCluster } from '../node/cluster-node.js';
 import { agentServiceHandlers } from './agent-service.js';
 import { AGENT_SERVICE } from './agent-wire.js';
@@ -22,6 +26,34 @@ export interface AgentChildOptions {
   readonly name?: string;
   /** The cluster node (default: the one started last in this process). */
   readonly node?: ClusterNode;
+  /**
+   * The node certificate as files, for the workers' `--tls-*` options (`trellis agent --certs` passes
+   * them). Without them a node with tls writes its PEMs to a private temporary folder, removed when
+   * the agent stops (a kill -9 of the agent leaves that folder behind: prefer the files).
+   */
+  readonly tlsFiles?: WorkerTls;
+}
+
+/** The node's PEMs written to a 0700 folder (0600 files) for the workers; returns them and the remover. */
+function writeTlsFiles(node: ClusterNode): { files: WorkerTls; remove: () => void } | undefined {
+  const tls = node.tls;
+  if (tls === undefined) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-agent-tls-'));
+  const put = (name: string, data: Buffer): string => {
+    const f = join(dir, name);
+    writeFileSync(f, data, { mode: 0o600 });
+    chmodSync(f, 0o600);
+    return f;
+  };
+  return {
+    files: {
+      caFile: put('ca.pem', tls.ca),
+      certFile: put('node.pem', tls.cert),
+      keyFile: put('node.key', tls.key),
+      serverName: tls.serverName,
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** The set each node's Agent service serves now (none while its actor is down). */
@@ -40,6 +72,7 @@ interface S {
   readonly node: ClusterNode;
   readonly hosted: HostedWorkers;
   readonly stopGraceMs: number;
+  readonly removeTls: () => void;
 }
 
 const agentServer = defineServer<S, [AgentChildOptions]>({
@@ -55,20 +88,26 @@ const agentServer = defineServer<S, [AgentChildOptions]>({
       served.set(node, s);
       slot = s;
     }
+    const written = o.tlsFiles === undefined ? writeTlsFiles(node) : undefined;
+    const removeTls = written?.remove ?? (() => {});
     const hosted = new HostedWorkers(node, {
       listenHost: node.listenHost,
       advertiseHost: hostOf(node.address),
       ownerGraceMs: o.ownerGraceMs ?? node.memberTtlMs,
       cwd: o.cwd,
+      tls: node.tls === undefined ? undefined : (o.tlsFiles ?? written?.files),
     });
     slot.hosted = hosted;
     // A kill skips terminate: the workers must still not outlive the actor that supervises them.
     ctx.node.monitor(() => {
       if (slot.hosted === hosted) slot.hosted = undefined;
       hosted.killAll('the agent actor exited');
-      void hosted.close(0).catch(() => {});
+      void hosted
+        .close(0)
+        .catch(() => {})
+        .finally(removeTls);
     }, ctx.self);
-    return { node, hosted, stopGraceMs: o.stopGraceMs ?? 2000 };
+    return { node, hosted, stopGraceMs: o.stopGraceMs ?? 2000, removeTls };
   },
   handleCall(req: { op: 'list' }, _from, s) {
     if (req?.op === 'list') return reply(s.hosted.list(), s);
@@ -78,6 +117,7 @@ const agentServer = defineServer<S, [AgentChildOptions]>({
     const slot = served.get(s.node);
     if (slot?.hosted === s.hosted) slot.hosted = undefined;
     await s.hosted.close(s.stopGraceMs);
+    s.removeTls();
   },
 });
 

@@ -5,7 +5,9 @@
  * its workers in order and exit 0; a kill -9 takes its workers with it (parent death, registry).
  */
 import { hostname } from 'node:os';
-import { readNodeTls } from '../certs/certs.js';
+import { join } from 'node:path';
+import type { WorkerTls } from '@trellis/grpc-bridge';
+import { defaultCertsDir, readNodeTls } from '../certs/certs.js';
 import type { NodeTlsOptions } from '../node/wire.js';
 import { startAgent } from './start-agent.js';
 
@@ -84,8 +86,18 @@ export async function main(args: string[], io: CliIo = {}): Promise<number> {
   }
   const name = node ?? hostname();
   let tls: NodeTlsOptions | undefined;
+  let tlsFiles: WorkerTls | undefined;
   try {
-    if (!insecure) tls = readNodeTls(name, { dir: certs, env, cwd: io.cwd });
+    if (!insecure) {
+      tls = readNodeTls(name, { dir: certs, env, cwd: io.cwd });
+      // The workers read the same files (--tls-*): nothing of the key is copied anywhere.
+      const dir = defaultCertsDir({ dir: certs, env, cwd: io.cwd });
+      tlsFiles = {
+        caFile: join(dir, 'ca.pem'),
+        certFile: join(dir, `${name}.pem`),
+        keyFile: join(dir, `${name}.key`),
+      };
+    }
     const agent = await startAgent({
       etcd: endpoints,
       name: cluster,
@@ -93,6 +105,7 @@ export async function main(args: string[], io: CliIo = {}): Promise<number> {
       listen,
       advertise,
       tls,
+      tlsFiles,
       insecure: insecure || undefined,
       ownerGraceMs,
       memberTtlMs,

@@ -27,6 +27,7 @@ import {
   WorkerCgroups,
   type WorkerExit,
   WorkerProcess,
+  type WorkerTls,
 } from '@trellis/grpc-bridge';
 import { AgentNoWorkerError, AgentRefusedError } from '../errors.js';
 import type { NodeEvent } from '../node/membership.js';
@@ -55,6 +56,12 @@ export interface HostedWorkersOptions {
   readonly ownerGraceMs: number;
   /** Where relative tool paths and the Python lookup start (default process.cwd()). */
   readonly cwd?: string;
+  /**
+   * The agent node's certificate files: each worker serves mTLS with them (clients need a
+   * certificate of the same CA) and dials the pool's HostService with them. Undefined: the workers
+   * serve plain TCP, which the worker allows on loopback only (an insecure cluster on one machine).
+   */
+  readonly tls?: WorkerTls | undefined;
 }
 
 interface Hosted {
@@ -140,6 +147,7 @@ export class HostedWorkers {
         python: resolvePython(l.python, env, cwd),
         tools: l.tools,
         listen: `${this.#o.listenHost}:0`,
+        tls: this.#o.tls,
         socketPath: undefined,
         concurrency: l.concurrency,
         maxMessageBytes: l.maxMessageBytes,
@@ -187,7 +195,7 @@ export class HostedWorkers {
       workerId: id,
       pid: wp.pid,
       address: `${this.#o.advertiseHost}:${port}`,
-      tls: false,
+      tls: this.#o.tls !== undefined,
       startMs: wp.startMs,
       info: wp.info,
       ownerGraceMs: this.#o.ownerGraceMs,

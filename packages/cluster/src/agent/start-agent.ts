@@ -40,7 +40,12 @@ export async function startAgent(o: AgentOptions = {}): Promise<Agent> {
   const children: ChildSpec[] = [
     ...(o.registry === false ? [] : [registryChild(o.registry ?? {})]),
     clusterNodeChild({ ...o, node: o.node ?? hostname(), roles }),
-    agentChild({ ownerGraceMs: o.ownerGraceMs, stopGraceMs: o.stopGraceMs, cwd: o.cwd }),
+    agentChild({
+      ownerGraceMs: o.ownerGraceMs,
+      stopGraceMs: o.stopGraceMs,
+      cwd: o.cwd,
+      tlsFiles: o.tlsFiles,
+    }),
   ];
   const own = o.ownProcess === true;
   const app = await coreStart(

@@ -19,6 +19,8 @@
 import { hostname } from 'node:os';
 import { Server, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { currentNode, getLogger, type Node, type Pid, type Ref } from '@trellis/core';
+import { registerPlacementProvider, unregisterPlacementProvider } from '@trellis/grpc-bridge';
+import { ClusterPlacement } from '../agent/cluster-placement.js';
 import { InvalidClusterOptionsError } from '../errors.js';
 import { EtcdConnection } from '../etcd/etcd-connection.js';
 import { EtcdLeaseStore } from '../etcd/etcd-lease-store.js';
@@ -73,6 +75,7 @@ export class ClusterNode {
   readonly #monitors: RemoteMonitors;
   #probeTimer: NodeJS.Timeout | undefined;
   #leaseStore: EtcdLeaseStore | undefined;
+  #placement: ClusterPlacement | undefined;
   readonly #log = getLogger();
 
   private constructor(etcd: EtcdConnection, o: ClusterOptions, local: Node) {
@@ -165,6 +168,9 @@ export class ClusterNode {
       throw e;
     }
     current = n;
+    // Pools with placement on the cluster's agents place their workers through this node.
+    n.#placement = new ClusterPlacement(n);
+    registerPlacementProvider('cluster', n.#placement);
     return n;
   }
 
@@ -403,6 +409,10 @@ export class ClusterNode {
     if (this.state === 'stopped') return;
     this.#lease.stopping();
     if (current === this) current = undefined;
+    if (this.#placement !== undefined) {
+      unregisterPlacementProvider('cluster', this.#placement);
+      this.#placement.close();
+    }
     this.#status.stop();
     if (this.#probeTimer !== undefined) clearInterval(this.#probeTimer);
     this.#monitors.close();

@@ -1,0 +1,135 @@
+/**
+ * The Agent service under mTLS (issue 15): `trellis agent --certs <dir>` as its own process serves
+ * the Agent service with the node's certificate and refuses clients without a CA-signed, valid one:
+ * no certificate, another CA's, an expired one. Each is ERR_TLS_REFUSED with the reason on the
+ * client (not grpc-js's bare UNAVAILABLE), and a `tls_refused` record in the agent's log.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { AgentConnection } from '../src/agent/agent-client.js';
+import { type LocalEtcd, readNodeTls } from '../src/index.js';
+import { launchReq, startAgentProcess, tempHome } from './agent-helpers.js';
+import { Cleanup, waitFor } from './helpers.js';
+
+const TRELLIS_BIN = fileURLToPath(new URL('../../../core/bin/trellis.js', import.meta.url));
+
+const cleanup = new Cleanup();
+let etcd: LocalEtcd;
+let dir: string;
+before(async () => {
+  etcd = await cleanup.etcd();
+  dir = mkdtempSync(join(tmpdir(), 'trellis-agent-certs-'));
+  cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+  const trellis = (args: string[]) => execFileSync(process.execPath, [TRELLIS_BIN, ...args], { cwd: dir });
+  const main = join(dir, 'main');
+  const other = join(dir, 'other');
+  trellis(['certs', 'init', '--dir', main]);
+  trellis(['certs', 'issue', 'agent-1', '--dir', main]);
+  trellis(['certs', 'issue', 'client', '--dir', main]);
+  trellis(['certs', 'init', '--dir', other]);
+  trellis(['certs', 'issue', 'client', '--dir', other]);
+  execFileSync('openssl', ['req', '-new', '-key', 'client.key', '-subj', '/CN=client', '-out', 'exp.csr'], {
+    cwd: main,
+    stdio: 'ignore',
+  });
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      'exp.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-days',
+      '-1',
+      '-out',
+      'expired.pem',
+    ],
+    { cwd: main, stdio: 'ignore' },
+  );
+});
+after(() => cleanup.run());
+
+describe('the Agent service under mTLS', () => {
+  test('refuses no certificate, another CA, an expired one with ERR_TLS_REFUSED; takes the issued one', async () => {
+    const main = join(dir, 'main');
+    const agent = await startAgentProcess(
+      cleanup,
+      [
+        '--cluster',
+        `agenttls${process.pid}`,
+        '--etcd',
+        etcd.endpoints.join(','),
+        '--node',
+        'agent-1',
+        '--certs',
+        main,
+      ],
+      { TRELLIS_HOME: tempHome(cleanup) },
+    );
+    const ca = readFileSync(join(main, 'ca.pem'));
+    const own = readNodeTls('client', { dir: main });
+    const foreign = readNodeTls('client', { dir: join(dir, 'other') });
+    const cases: [string, { ca: Buffer; cert?: Buffer; key?: Buffer }, RegExp, RegExp][] = [
+      ['no certificate', { ca }, /no client certificate|certificate required/, /presented no certificate/],
+      [
+        'another CA',
+        { ca, cert: foreign.cert, key: foreign.key },
+        /not signed by the cluster CA/,
+        /UNABLE_TO_VERIFY_LEAF_SIGNATURE/,
+      ],
+      [
+        'expired',
+        { ca, cert: readFileSync(join(main, 'expired.pem')), key: own.key },
+        /expired/,
+        /CERT_HAS_EXPIRED/,
+      ],
+    ];
+    const owner = { node: 'client', incarnation: 1 };
+    for (const [what, tls, reason, agentReason] of cases) {
+      const seen = agent.child.lines.length;
+      const conn = new AgentConnection('agent-1', agent.ready.address, tls as never);
+      try {
+        await assert.rejects(
+          conn.launch(launchReq(owner), 10_000),
+          (e: Error & { code?: string; details?: { reason?: string } }) => {
+            assert.equal(e.code, 'ERR_TLS_REFUSED', `${what}: ${e.message}`);
+            assert.match(e.details?.reason ?? '', reason, what);
+            return true;
+          },
+        );
+      } finally {
+        conn.close();
+      }
+      // The agent logged the refusal as one, with Node's verification error.
+      const rec = await waitFor(
+        // Records of the case before may still arrive (grpc-js redials): find this case's reason.
+        () =>
+          agent.child.lines
+            .slice(seen)
+            .find((m) => m.event === 'tls_refused' && agentReason.test(String(m.reason))),
+        `${what}: the agent's tls_refused record`,
+        5000,
+      );
+      assert.equal(rec.level, 'warn');
+      assert.match(String(rec.reason), agentReason, what);
+    }
+    // The issued certificate is taken: the agent answers (here: it knows no such worker).
+    const conn = new AgentConnection('agent-1', agent.ready.address, own);
+    try {
+      await assert.rejects(new Promise((res, rej) => conn.watch('no-such-worker', 100, res, rej)), {
+        code: 'ERR_AGENT_NO_WORKER',
+      });
+    } finally {
+      conn.close();
+    }
+  });
+});
