@@ -59,6 +59,13 @@ export {
   start,
 } from './node/cluster-child.js';
 export { ClusterNode, currentCluster } from './node/cluster-node.js';
+export {
+  type ClusterNodeRow,
+  type ClusterNodeState,
+  type ClusterViewSource,
+  type ClusterViewSourceOptions,
+  clusterViewSource,
+} from './node/cluster-source.js';
 export { ClusterViaRegistry } from './node/cluster-via.js';
 export type { MemberLeaseLoss } from './node/member-lease.js';
 export { type Member, Membership, type NodeEvent } from './node/membership.js';
@@ -66,6 +73,12 @@ export { CLUSTER_DEFAULTS, type ClusterOptions, type ConnectionState } from './n
 export type { NodeMonitorMessage, NodeWatcher } from './node/node-watchers.js';
 export { type PingNodeOptions, pingNode } from './node/ping-node.js';
 export type { GlobalPid, RemoteDownMessage, RemoteWatcher } from './node/remote-monitors.js';
-export { type ChildProcessInfo, type ClusterView, type NodeStatus, readClusterView } from './node/status.js';
+export {
+  type ChildProcessInfo,
+  type ClusterView,
+  type NodeStatus,
+  type PoolStatus,
+  readClusterView,
+} from './node/status.js';
 export { type ClientTls, probeTlsRefusal } from './node/tls-refusal.js';
 export type { NodeTlsOptions, PingRep } from './node/wire.js';

@@ -86,6 +86,7 @@ export async function main(args: string[], io: CliIo = {}): Promise<number> {
           'STATE',
           'PROCS',
           'OS CHILDREN',
+          'POOLS (READY/SIZE)',
           'NAMES',
           'UPDATED',
         ],
@@ -102,6 +103,7 @@ export async function main(args: string[], io: CliIo = {}): Promise<number> {
           s?.state ?? '?',
           s ? String(s.processes) : '?',
           s ? String(s.children.length) : '?',
+          s ? (s.pools ?? []).map((p) => `${p.name} ${p.ready}/${p.size}`).join(', ') || '-' : '?',
           s ? String(s.names.length) : '?',
           s ? `${Math.round((now - s.updatedAt) / 1000)} s ago` : 'no status yet',
         ]);

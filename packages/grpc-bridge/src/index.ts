@@ -47,6 +47,7 @@ export {
   unregisterPlacementProvider,
 } from './pool/placement.js';
 export { type CircuitState, isCrash, oomKillCount } from './pool/robustness.js';
+export { type RunningPool, runningPools } from './pool/running-pools.js';
 export {
   leastLoaded,
   type SelectionRequest,

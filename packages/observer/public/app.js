@@ -646,6 +646,65 @@ function renderLeases(s) {
   showError('leases-error', s.leases.error);
 }
 
+// The cluster's nodes from their status records: one row each, a node that left stays as down.
+function renderCluster(s) {
+  const c = s.cluster;
+  $('cluster-section').hidden = !c;
+  if (!c) return;
+  const count = (st) => c.items.filter((n) => n.state === st).length;
+  $('cluster-summary').textContent = c.items.length
+    ? `${c.items.length} node${c.items.length === 1 ? '' : 's'}: ${count('up')} up, ${count('unreachable')} unreachable, ${count('down')} down`
+    : '';
+  const rows = c.items.map((n) =>
+    el(
+      'tr',
+      { 'data-node': n.node, 'data-state': n.state, class: n.state === 'up' ? undefined : `row-${n.state}` },
+      el('td', {}, el('strong', {}, n.node)),
+      el(
+        'td',
+        { title: n.address ? `gRPC ${n.address}` : undefined },
+        n.pid ? `${n.host} (pid ${n.pid})` : n.host || '–',
+      ),
+      el('td', {}, String(n.incarnation)),
+      el('td', {}, el('span', { class: `badge cl-${n.state}`, 'data-cluster-state': n.state }, n.state)),
+      el(
+        'td',
+        { class: 'runs', title: n.runs.join('\n') || undefined },
+        n.runs.length === 0 ? '–' : n.runs.length === 1 ? n.runs[0] : `${n.runs.length} runs`,
+      ),
+      el('td', { class: 'py-workers' }, String(n.pythonWorkers)),
+      el(
+        'td',
+        { class: 'cluster-pools' },
+        ...(n.pools.length === 0
+          ? ['–']
+          : n.pools.map((p) =>
+              el(
+                'span',
+                {
+                  class: 'pool-chip',
+                  'data-pool-name': p.name,
+                  title: `in flight ${p.inFlight ?? 0}, queued ${p.queued ?? 0}`,
+                },
+                `${p.name} ${p.ready}/${p.size}`,
+              ),
+            )),
+      ),
+      el(
+        'td',
+        n.state === 'down'
+          ? { class: 'down-since', 'data-down': n.downSince ?? '' }
+          : { class: 'beat', 'data-beat': n.updatedAt ?? '' },
+      ),
+    ),
+  );
+  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 8, class: 'dim' }, 'no nodes')));
+  $('cluster')
+    .querySelector('tbody')
+    .replaceChildren(...rows);
+  showError('cluster-error', c.error);
+}
+
 function renderHealth(s) {
   const show = s.health && (s.health.items.length > 0 || s.health.error);
   $('health-section').hidden = !show;
@@ -688,6 +747,10 @@ function tick() {
     const v = td.dataset.beat;
     td.textContent = v ? `${duration(t - Number(v))} ago` : '–';
   }
+  for (const td of document.querySelectorAll('td.down-since')) {
+    const v = td.dataset.down;
+    td.textContent = v ? `down for ${duration(t - Number(v))}` : 'down';
+  }
   for (const td of document.querySelectorAll('td.expires')) {
     if (td.dataset.expired === '1') {
       td.textContent = 'lapsed';
@@ -714,6 +777,7 @@ function render(s) {
   renderRegistry(s);
   renderPools(s);
   renderLeases(s);
+  renderCluster(s);
   renderHealth(s);
   renderAnnounced(s);
   tick();

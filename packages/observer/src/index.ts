@@ -25,6 +25,8 @@ export type {
   TreeNodeView,
 } from './snapshot.js';
 export {
+  type ClusterNodeView,
+  type ClusterSource,
   type HealthMonitorLike,
   type HealthRecordView,
   type HealthSource,

@@ -5,6 +5,7 @@ import { OBSERVER_DEFAULTS } from './defaults.js';
 import { InvalidObserverOptionsError, ObserverHostRefusedError } from './errors.js';
 import type { MetricsOptions } from './metrics-endpoint.js';
 import {
+  type ClusterSource,
   type HealthSource,
   isRegistryLike,
   type LeaseSource,
@@ -30,6 +31,8 @@ export interface ObserverOptions {
   readonly pools?: Readonly<Record<string, PoolSource>> | undefined;
   readonly health?: HealthSource | undefined;
   readonly leases?: LeaseSource | undefined;
+  /** Every node of a cluster on etcd: `clusterViewSource()` from @trellis/cluster. */
+  readonly cluster?: ClusterSource | undefined;
   /**
    * Directory to write an announce file into, so `trellis status` finds this observer; false for
    * none. Default: the registry's directory when `registry` is a Registry, else $TRELLIS_HOME if set.
@@ -66,6 +69,7 @@ export interface Normalized {
   readonly pools: ReadonlyArray<readonly [string, PoolSource]>;
   readonly health: HealthSource | undefined;
   readonly leases: LeaseSource | undefined;
+  readonly cluster: ClusterSource | undefined;
   readonly announce: string | undefined;
   /** This user's runtime directory for announce files (none when `announce` is false). */
   readonly userAnnounce: string | undefined;
@@ -139,6 +143,8 @@ export function normalizeObserverOptions(o: ObserverOptions = {}): Normalized {
     throw bad('health must have records()', 'health');
   if (o.leases !== undefined && typeof o.leases?.leases !== 'function')
     throw bad('leases must have leases()', 'leases');
+  if (o.cluster !== undefined && typeof o.cluster?.nodes !== 'function')
+    throw bad('cluster must have nodes(): pass clusterViewSource() from @trellis/cluster', 'cluster');
   if (
     o.announce !== undefined &&
     o.announce !== false &&
@@ -161,6 +167,7 @@ export function normalizeObserverOptions(o: ObserverOptions = {}): Normalized {
     pools,
     health: o.health,
     leases: o.leases,
+    cluster: o.cluster,
     announce,
     userAnnounce: o.announce === false ? undefined : userAnnounceDir(process.env),
     metrics: o.metrics === false ? false : (o.metrics ?? {}),

@@ -134,7 +134,7 @@ class Observer {
     }
     if (this.#model !== undefined)
       this.#unsubscribe.push(eventBus(currentNode()).on((e) => this.#onEvent(e)));
-    for (const s of [o.registry, o.health, o.leases] as (Watchable | undefined)[]) {
+    for (const s of [o.registry, o.health, o.leases, o.cluster] as (Watchable | undefined)[]) {
       const off = s?.subscribe?.(() => this.markDirty());
       if (off) this.#unsubscribe.push(off);
     }
@@ -268,13 +268,14 @@ class Observer {
 
   async #build(): Promise<Snapshot> {
     const o = this.#o;
-    const [health, registry, pools, leases] = await Promise.all([
+    const [health, registry, pools, leases, cluster] = await Promise.all([
       o.health ? read(() => o.health!.records(), o) : undefined,
       o.registry ? readRegistry(o.registry, o) : undefined,
       o.pools.length > 0
         ? Promise.all(o.pools.map(([name, p]) => readPool(name, p, o, this.#poolHistory(name))))
         : undefined,
       o.leases ? read(() => o.leases!.leases(), o) : undefined,
+      o.cluster ? read(() => o.cluster!.nodes(), o) : undefined,
     ]);
     const join = new HealthJoin(health?.items ?? []);
     // Python workers by their actor's pid: the tree names them and shows their heartbeats without
@@ -310,6 +311,9 @@ class Observer {
       pools: pools ?? null,
       leases: leases
         ? { items: [...leases.items].sort((a, b) => a.name.localeCompare(b.name)), error: leases.error }
+        : null,
+      cluster: cluster
+        ? { items: [...cluster.items].sort((a, b) => a.node.localeCompare(b.node)), error: cluster.error }
         : null,
       health: health ? { items: join.unmatched(), error: health.error } : null,
       announced: o.listAnnounced

@@ -109,6 +109,24 @@ export function renderStatus(s: Snapshot, events = 10): string {
     }
     if (s.leases.error) out.push(`  ! ${s.leases.error}`);
   }
+  if (s.cluster) {
+    out.push('', 'cluster');
+    out.push(
+      ...table([
+        ['NODE', 'HOST', 'INCARNATION', 'STATE', 'RUNS', 'PY WORKERS', 'POOLS (READY/SIZE)'],
+        ...s.cluster.items.map((n) => [
+          n.node,
+          n.host,
+          String(n.incarnation),
+          n.state,
+          String(n.runs.length),
+          String(n.pythonWorkers),
+          n.pools.map((p) => `${p.name} ${p.ready}/${p.size}`).join(', ') || '-',
+        ]),
+      ]).map((l) => `  ${l}`),
+    );
+    if (s.cluster.error) out.push(`  ! ${s.cluster.error}`);
+  }
   if (s.announced && s.announced.length > 0) {
     out.push('', 'observers running in this Trellis home');
     for (const a of s.announced) out.push(`  ${a.url}  process ${a.pid}  root ${a.root ?? '-'}`);

@@ -4,7 +4,13 @@
  * snapshot was taken) and needs no clock of the observer's.
  */
 import type { LabelledValue, ToolPoolView } from './pool-view.js';
-import type { HealthRecordView, LeaseView, RegistryProcessView, RegistryRunView } from './sources.js';
+import type {
+  ClusterNodeView,
+  HealthRecordView,
+  LeaseView,
+  RegistryProcessView,
+  RegistryRunView,
+} from './sources.js';
 
 /** 2: pools as ToolPool views or labelled values, Python workers named in the tree, no command lines. */
 export const SNAPSHOT_VERSION = 2;
@@ -98,6 +104,8 @@ export interface Snapshot {
     | null;
   readonly pools: readonly PoolView[] | null;
   readonly leases: SourceResult<LeaseView> | null;
+  /** Every node of the cluster (with the `cluster` source), sorted by name. */
+  readonly cluster?: SourceResult<ClusterNodeView> | null | undefined;
   /** Health records not joined to a node of the tree (e.g. actors outside it). */
   readonly health: SourceResult<HealthRecordView> | null;
   /** Other observers announced in the Trellis home (standalone mode). */

@@ -232,3 +232,36 @@ export function leaseStoreSource(store: { list(): MaybePromise<Iterable<LeaseRec
     },
   };
 }
+
+// ---- cluster -------------------------------------------------------------------------------------
+
+/** One node of a cluster, as the page's cluster view shows it (`clusterViewSource()` of @trellis/cluster gives these). */
+export interface ClusterNodeView {
+  readonly node: string;
+  readonly incarnation: number;
+  readonly host: string;
+  readonly pid?: number | undefined;
+  readonly address?: string | undefined;
+  /** `up`, `unreachable` (this node's probes fail; it may be fine) or `down` (etcd says it left). */
+  readonly state: 'up' | 'unreachable' | 'down';
+  readonly downSince?: number | undefined;
+  /** When the node last wrote its status record (ms since the epoch). */
+  readonly updatedAt?: number | undefined;
+  /** The Trellis runs of the OS processes it supervises. */
+  readonly runs: readonly string[];
+  /** Live Python workers of its pools. */
+  readonly pythonWorkers: number;
+  readonly pools: readonly {
+    readonly name: string;
+    readonly size: number;
+    readonly ready: number;
+    readonly busy?: number | undefined;
+    readonly inFlight?: number | undefined;
+    readonly queued?: number | undefined;
+  }[];
+  readonly names?: readonly string[] | undefined;
+}
+
+export interface ClusterSource extends Watchable {
+  nodes(): MaybePromise<Iterable<ClusterNodeView>>;
+}

@@ -5,10 +5,11 @@
  *
  * It opens the page, sees the tree, is refused a kill before the token is entered, kills a child
  * with the token and sees it restarted (new pid, restart count 1), sees a worker whose beats stop
- * turn stale, and saves a screenshot as docs/observer.png (a CI artefact).
+ * turn stale, and takes a screenshot: into its temporary directory, or as docs/observer.png with
+ * TRELLIS_UPDATE_SCREENSHOTS=1 (a test run never rewrites the tracked picture by itself).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -33,25 +34,15 @@ import {
   monitoredChild,
 } from '@trellis/health';
 import { Registry } from '@trellis/registry';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { healthMonitorSource, leaseStoreSource, observerChild, taskPoolSource } from '../src/index.js';
+import { closeChromium, launchChromium, screenshotPath } from './chromium.js';
 import { beater } from './fixtures/beater.js';
 import { idle, SQUARE_TASK, tempDir, waitFor } from './helpers.js';
 
-const SCREENSHOT = fileURLToPath(new URL('../../../../docs/observer.png', import.meta.url));
 const PY_TOOLS = fileURLToPath(
   new URL('../../../grpc-bridge/test/fixtures/telemetry_tools.py', import.meta.url),
 );
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const quiet = { info: () => {}, warn: () => {} };
 let dir: string;
@@ -76,22 +67,6 @@ async function runLoad(): Promise<number> {
   };
   await Promise.all([lane(), lane(), lane(), lane()]);
   return n;
-}
-
-/** Processes whose command line names our profile directory: the browser and all its helpers. */
-function chromiumProcesses(): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (cmd.includes(profile) && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z') out.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 async function childPid(sup: Pid | string, id: string): Promise<Pid> {
@@ -160,40 +135,14 @@ before(async () => {
   );
   assert.equal(await runTask('browser-squares', 12), 144);
   load = runLoad();
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1360, height: 900 },
-    timeout: 60_000,
-  });
+  browser = await launchChromium(profile);
   page = browser.pages()[0] ?? (await browser.newPage());
 });
 
 after(async () => {
   loading = false;
   await load?.catch(() => 0);
-  if (browser !== undefined) {
-    // close() normally ends every Chromium process; if it hangs, they are killed by PID.
-    let timer: NodeJS.Timeout | undefined;
-    const closed = await Promise.race([
-      browser.close().then(() => true),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(false), 15_000);
-      }),
-    ]).catch(() => false);
-    clearTimeout(timer);
-    if (!closed) {
-      for (const pid of chromiumProcesses()) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    await waitFor(() => chromiumProcesses().length === 0, 'every Chromium process to exit');
-  }
+  if (browser !== undefined) await closeChromium(browser, profile);
   await app?.stop();
   await leases?.close();
   await registry?.stopAll();
@@ -343,6 +292,6 @@ describe('the observer page in Chromium', () => {
 
     // The toasts of the control steps are gone (they float over the page), then the picture.
     await waitFor(async () => (await page.locator('.toast').count()) === 0, 'the toasts to expire');
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.screenshot({ path: screenshotPath('observer.png', dir), fullPage: true });
   });
 });

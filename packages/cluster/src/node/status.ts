@@ -4,12 +4,14 @@
  *
  * The record is small and generic: identity (host, pid, incarnation, address), the number of local
  * processes, the global names held here, the OS processes this node supervises (its direct children:
- * Python workers, tool servers) and the Trellis runs they belong to, memory, and whatever the app adds
- * with the `status` option (e.g. `{ pools: { tools: pool.stats() } }`). Refreshed every
+ * Python workers, tool servers) and the Trellis runs they belong to, the ToolPools running in this
+ * process with their sizes and workers (found by themselves: grpc-bridge keeps the list of running
+ * pools), memory, and whatever the app adds with the `status` option. Refreshed every
  * statusIntervalMs, and soon after the node's global names change.
  */
 import { hostname } from 'node:os';
 import { listProcessIds, readProcCmdline, readProcStat } from '@trellis/core';
+import { runningPools } from '@trellis/grpc-bridge';
 import type { EtcdConnection } from '../etcd/etcd-connection.js';
 import { num } from '../etcd/etcd-connection.js';
 
@@ -18,6 +20,20 @@ export interface ChildProcessInfo {
   readonly command: string;
   /** The Trellis run the process belongs to (its `--trellis-run-id=` marker), if any. */
   readonly run: string | undefined;
+}
+
+/** A ToolPool of the node, as its status record gives it. */
+export interface PoolStatus {
+  readonly name: string;
+  /** The pool's configured number of workers. */
+  readonly size: number;
+  /** Workers with a live process that take calls, and those running a call now. */
+  readonly ready: number;
+  readonly busy: number;
+  readonly inFlight: number;
+  readonly queued: number;
+  /** Its Python workers: OS pid and state of each. */
+  readonly workers: readonly { readonly slot: number; readonly pid: number; readonly state: string }[];
 }
 
 export interface NodeStatus {
@@ -34,6 +50,8 @@ export interface NodeStatus {
   readonly children: readonly ChildProcessInfo[];
   /** The Trellis runs of those processes (the registry's run ids). */
   readonly runs: readonly string[];
+  /** The ToolPools running in this process (absent in records of older nodes). */
+  readonly pools?: readonly PoolStatus[];
   readonly rssBytes: number;
   readonly extra: Record<string, unknown>;
 }
@@ -66,6 +84,28 @@ export function childProcesses(): ChildProcessInfo[] {
   return out;
 }
 
+/** The running ToolPools of this process (bounded to 50 pools of 200 workers each). */
+export function poolStatuses(): PoolStatus[] {
+  const out: PoolStatus[] = [];
+  for (const p of runningPools().slice(0, 50)) {
+    try {
+      const s = p.stats();
+      out.push({
+        name: p.name,
+        size: s.size,
+        ready: s.readyWorkers,
+        busy: s.busyWorkers,
+        inFlight: s.inFlight,
+        queued: s.queueDepth,
+        workers: s.workers.slice(0, 200).map((w) => ({ slot: w.slot, pid: w.pid, state: w.state })),
+      });
+    } catch {
+      // a pool that stopped between the list and its stats: not running any more
+    }
+  }
+  return out;
+}
+
 export function collectStatus(
   n: StatusSource,
   names: string[],
@@ -91,6 +131,7 @@ export function collectStatus(
     names,
     children,
     runs: [...new Set(children.flatMap((c) => (c.run === undefined ? [] : [c.run])))],
+    pools: poolStatuses(),
     rssBytes: process.memoryUsage.rss(),
     extra: more,
   };

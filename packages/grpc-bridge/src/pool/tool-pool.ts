@@ -55,6 +55,7 @@ import {
   type StreamOptions,
   type ToolPoolOptions,
 } from './options.js';
+import { poolRunning, poolStopped } from './running-pools.js';
 import { PoolRuntime } from './runtime.js';
 import type { CreateSessionOptions } from './sessions.js';
 import type { PoolStats, WorkerStatsView } from './stats.js';
@@ -374,6 +375,7 @@ export class ToolPool {
         if (r === IGNORE) break;
       }
       rt.events.pool.started(o.size, o.clock.now() - t0);
+      poolRunning(this);
       return sup;
     } catch (e) {
       if (this.#sup === undefined) {
@@ -408,6 +410,7 @@ export class ToolPool {
 
   #onStopped(sup: Pid, reason: ExitReason): ExitReason {
     if (this.#sup === sup) this.#sup = undefined;
+    poolStopped(this);
     const rt = this.#rt;
     rt.dispatcher.close(new PoolClosedError(this.name, `its supervisor exited: ${formatReason(reason)}`));
     void rt.launcher?.discard();
