@@ -35,11 +35,28 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
+function hostedWorkersOfCurrent() {
+  try {
+    return hostedWorkersOf(currentCluster());
+  } catch {
+    return undefined;
+  }
+}
+
 export async function startAgent(o: AgentOptions = {}): Promise<Agent> {
   const roles = [...new Set([AGENT_ROLE, ...(o.roles ?? [])])];
   const children: ChildSpec[] = [
     ...(o.registry === false ? [] : [registryChild(o.registry ?? {})]),
-    clusterNodeChild({ ...o, node: o.node ?? hostname(), roles }),
+    clusterNodeChild({
+      ...o,
+      node: o.node ?? hostname(),
+      roles,
+      // The status record (`trellis status --cluster`) lists the hosted workers and their owners.
+      status: () => ({
+        ...o.status?.(),
+        agent: { workers: hostedWorkersOfCurrent()?.list() ?? [] },
+      }),
+    }),
     agentChild({
       ownerGraceMs: o.ownerGraceMs,
       stopGraceMs: o.stopGraceMs,
@@ -56,7 +73,7 @@ export async function startAgent(o: AgentOptions = {}): Promise<Agent> {
   return {
     node,
     app,
-    workers: () => hostedWorkersOf(currentCluster())?.list() ?? [],
+    workers: () => hostedWorkersOfCurrent()?.list() ?? [],
     stop: async () => {
       await app.stop();
     },
