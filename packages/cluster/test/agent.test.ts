@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { credentials, Metadata, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { isProcessAlive, readProcStat } from '@trellis/core';
 import { AgentConnection } from '../src/agent/agent-client.js';
 import type { WireExit } from '../src/agent/agent-wire.js';
@@ -189,6 +190,89 @@ describe('trellis agent', () => {
     } finally {
       process.kill(etcdPid, 'SIGCONT');
     }
+  });
+
+  test('an agent paused past its member TTL (SIGSTOP) kills its workers as soon as it runs again', async () => {
+    const { agent, client, conn, owner } = await setup(['--owner-grace-ms', '60000']);
+    const reps = await Promise.all([0, 1].map((slot) => conn.launch(launchReq(owner, { slot }), 30_000)));
+    for (const r of reps)
+      conn.watch(
+        r.workerId,
+        100,
+        () => {},
+        () => {},
+      );
+    const downs: number[] = [];
+    client.monitorNode('agent-1', (e) => {
+      if (e.type === 'nodedown') downs.push(e.incarnation);
+    });
+    process.kill(agent.ready.pid, 'SIGSTOP');
+    let resumed = 0;
+    try {
+      // The others count it down (its lease expired in etcd); its workers still run meanwhile.
+      await waitFor(() => downs.length > 0, 'the paused agent to be declared down', 10_000);
+      assert.ok(reps.every((r) => isProcessAlive(r.pid)));
+    } finally {
+      process.kill(agent.ready.pid, 'SIGCONT');
+      resumed = Date.now();
+    }
+    // Its first act back: the lease deadline passed long ago, every worker goes.
+    await waitGone(
+      reps.map((r) => r.pid),
+      'the resumed agent to kill its workers',
+      5000,
+    );
+    const took = Date.now() - resumed;
+    assert.ok(took < 2000, `killed ${took} ms after SIGCONT`);
+  });
+
+  test('garbage frames and oversized requests on the Agent service are refused; the agent serves on', async () => {
+    const { conn, owner, client } = await setup();
+    const member = client.membership.get('agent-1')!;
+    const raw = (path: string) => ({
+      path: `/trellis.cluster.v1.Agent/${path}`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (b: Buffer) => b,
+      requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (b: Buffer) => b,
+      responseDeserialize: (b: Buffer) => b,
+    });
+    const Raw = makeGenericClientConstructor({ Launch: raw('Launch'), Kill: raw('Kill') }, 'RawAgent');
+    const rc = new Raw(member.address, credentials.createInsecure()) as unknown as Record<
+      string,
+      (req: Buffer, md: Metadata, opts: object, cb: (e: ServiceError | null, r?: Buffer) => void) => void
+    > & { close(): void };
+    const send = (method: string, body: Buffer) =>
+      new Promise<{ err: ServiceError | null; rep: string }>((resolve) =>
+        rc[method]!(body, new Metadata(), { deadline: Date.now() + 5000 }, (err, rep) =>
+          resolve({ err, rep: rep?.toString('utf8') ?? '' }),
+        ),
+      );
+    try {
+      for (const body of [
+        Buffer.from('not json {'),
+        Buffer.from([0, 1, 2, 255]),
+        Buffer.from('null'),
+        Buffer.from('[1,2,3]'),
+        Buffer.from(JSON.stringify({ owner: { node: 'x'.repeat(300), incarnation: 1, pool: 'p' } })),
+        Buffer.from(JSON.stringify(launchReq(owner, { tools: ['a,b'] }))),
+        Buffer.from(JSON.stringify(launchReq(owner, { env: { 'BAD=NAME': 'x' } }))),
+        Buffer.alloc(8 * 1024 * 1024, 0x7b),
+      ]) {
+        const r = await send('Launch', body);
+        // Either grpc-js refuses the frame (a status), or the agent answers { e } with its code.
+        if (r.err === null) assert.match(r.rep, /ERR_AGENT_REFUSED/, r.rep.slice(0, 200));
+        else assert.notEqual(r.err.code, 0);
+      }
+      const k = await send('Kill', Buffer.from('{"workerId": 12}'));
+      assert.match(k.rep, /ERR_AGENT_NO_WORKER/);
+    } finally {
+      rc.close();
+    }
+    // Nothing was spawned, and a good launch still works.
+    const rep = await conn.launch(launchReq(owner), 30_000);
+    assert.equal(((await executeRaw(rep.address, 'whoami', {})) as { pid: number }).pid, rep.pid);
   });
 
   test("the owner node goes down: the agent kills that owner's workers", async () => {
