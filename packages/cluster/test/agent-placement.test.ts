@@ -88,6 +88,7 @@ describe('cluster placement', () => {
       w1.tools.map((t) => [t.name, t.idempotent]),
       [
         ['count', false],
+        ['escape', false],
         ['whoami', true],
       ],
     );

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { credentials, Metadata, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
-import { isProcessAlive, readProcStat } from '@trellis/core';
+import { isProcessAlive, readProcCmdline, readProcStat } from '@trellis/core';
 import { AgentConnection } from '../src/agent/agent-client.js';
 import type { WireExit } from '../src/agent/agent-wire.js';
 import { ClusterNode, type LocalEtcd } from '../src/index.js';
@@ -69,7 +69,7 @@ describe('trellis agent', () => {
     const rep = await conn.launch(launchReq(owner), 30_000);
     assert.equal(readProcStat(rep.pid)?.ppid, agent.ready.pid, 'the worker is the agent process child');
     assert.match(rep.address, /^127\.0\.0\.1:\d+$/);
-    assert.equal((rep.info as { tools: { name: string }[] }).tools.length, 2);
+    assert.equal((rep.info as { tools: { name: string }[] }).tools.length, 3);
     // The data path: straight to the worker, with the pool's secret; the pool's env reached it.
     assert.deepEqual(await executeRaw(rep.address, 'whoami', {}), { pid: rep.pid, extra: 'from-the-pool' });
     let exit: WireExit | undefined;
@@ -118,10 +118,18 @@ describe('trellis agent', () => {
     assert.equal(isProcessAlive(again.pid), false);
   });
 
-  test('kill -9 of the agent: its workers die with it', async () => {
+  test('kill -9 of the agent: its workers die with it, and so do their escaped descendants', async () => {
     const { agent, conn, owner } = await setup();
-    const reps = await Promise.all([0, 1].map((slot) => conn.launch(launchReq(owner, { slot }), 30_000)));
-    const pids = reps.map((r) => r.pid);
+    const reps = await Promise.all(
+      [0, 1].map((slot) => conn.launch(launchReq(owner, { slot, maxRssMb: 512 }), 30_000)),
+    );
+    // Launched as a local pool launches: the registry's run marker, the memory cap.
+    const argv = (readProcCmdline(reps[0]!.pid) ?? []).join(' ');
+    assert.match(argv, /--trellis-run-id=/);
+    assert.match(argv, /--max-rss-mb 512/);
+    const escaped = (await executeRaw(reps[0]!.address, 'escape', {})) as number[];
+    assert.ok(escaped.every((p) => isProcessAlive(p)));
+    const pids = [...reps.map((r) => r.pid), ...escaped];
     for (const r of reps)
       conn.watch(
         r.workerId,
@@ -132,7 +140,7 @@ describe('trellis agent', () => {
     assert.ok(pids.every((p) => isProcessAlive(p)));
     agent.child.kill9();
     await agent.child.exited;
-    await waitGone(pids, 'the workers of the killed agent to be gone', 5000);
+    await waitGone(pids, 'the workers of the killed agent and their descendants to be gone', 5000);
   });
 
   test('an owner that stops watching: its worker is killed after ownerGraceMs, not before', async () => {
