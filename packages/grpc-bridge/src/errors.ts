@@ -3,7 +3,7 @@
  * section @trellis/grpc-bridge); the message says what was wrong and how to fix it, and `details`
  * carries the same facts as data so they survive serialization across threads.
  */
-import { TrellisError } from '@trellis/core';
+import { NodeDownError, NodeUnreachableError, TrellisError } from '@trellis/core';
 
 /** What a failed tool call knows about where it failed. */
 export interface ToolCallFailure {
@@ -274,4 +274,38 @@ export class PythonEnvError extends TrellisError {
   constructor(message: string, details: Record<string, unknown>) {
     super('ERR_PYTHON_ENV', message, { details: stripUndefined(details) });
   }
+}
+
+/** True for ERR_NODE_DOWN / ERR_NODE_UNREACHABLE: a worker (or its launch) lost with its node. */
+export function isNodeLoss(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return code === 'ERR_NODE_DOWN' || code === 'ERR_NODE_UNREACHABLE';
+}
+
+/**
+ * The error of a call that was running on a worker whose node went down or became unreachable
+ * (`exit.node`): ERR_NODE_DOWN / ERR_NODE_UNREACHABLE from @trellis/core, with the node, its
+ * incarnation, the tool and the worker's pid in `details`. Whether the call ran there is unknown, so
+ * the pool retries it on another worker only when the tool is idempotent (call/call.ts).
+ */
+export function nodeLostError(
+  exit: WorkerExit & { readonly node: WorkerExitNode },
+  tool: string | undefined,
+  idempotent: boolean,
+): NodeDownError | NodeUnreachableError {
+  const what =
+    tool === undefined ? `Python worker ${exit.pid}` : `call to "${tool}" on Python worker ${exit.pid}`;
+  const extra = {
+    incarnation: exit.node.incarnation,
+    details: stripUndefined({ tool, workerPid: exit.pid }),
+    hint:
+      tool === undefined
+        ? 'the pool removed its slot, and adds perNode workers on the node again when it is back'
+        : idempotent
+          ? 'the tool is idempotent but the call had already been retried once, or its budget ran out'
+          : 'the call was not retried on another worker because its tool is not idempotent (it may or may not have run there); declare it idempotent (@tool(idempotent=True) or { idempotent: true }) if running it twice is safe',
+  };
+  return exit.node.why === 'down'
+    ? new NodeDownError(exit.node.node, what, extra)
+    : new NodeUnreachableError(exit.node.node, what, 'its worker was lost with it', extra);
 }

@@ -20,7 +20,6 @@ import type { HostServiceHandlers } from './generated/trellis/bridge/v1/HostServ
 import type { LogRequest__Output } from './generated/trellis/bridge/v1/LogRequest.js';
 import type { LogResponse } from './generated/trellis/bridge/v1/LogResponse.js';
 import { ArgsEncodingProblem, decodePayload, encodeArgs, type ToolArgs } from './payload.js';
-import type { PythonLogRecord } from './pool/options.js';
 import { encodeErrorDetail, findProtoRoot, LOADER_OPTIONS, SECRET_METADATA_KEY } from './protos.js';
 
 /** What a host tool receives besides its arguments. */
@@ -106,6 +105,21 @@ export function hostCallCancelled(): Error {
   );
 }
 
+/** A Python log record forwarded by a worker. */
+export interface PythonLogRecord {
+  readonly pid: number;
+  /** Python level number (10 DEBUG ... 50 CRITICAL) and name. */
+  readonly level: number;
+  readonly levelName: string;
+  readonly logger: string;
+  readonly message: string;
+  readonly timeUnixMs: number;
+  readonly callId: string;
+  readonly sessionId: string;
+  readonly tool: string;
+  readonly traceback: string;
+}
+
 export class HostService {
   readonly tools = new Map<string, HostTool>();
   #server: grpc.Server | undefined;
@@ -144,35 +158,63 @@ export class HostService {
 
   /** Starts serving at `listen` (`unix:/path` or `127.0.0.1:0`); resolves with the address to give workers. */
   async start(listen: string): Promise<string> {
-    const server = new grpc.Server({
-      'grpc.max_receive_message_length': this.maxMessageBytes,
-      'grpc.max_send_message_length': this.maxMessageBytes,
-    });
-    const handlers: HostServiceHandlers = {
-      CallHostTool: (call, cb) => {
-        if (this.#authorized(call, cb)) this.#call(call, cb);
-      },
-      Log: (call, cb) => {
-        if (!this.#authorized(call, cb)) return;
-        this.#log(call.request);
-        cb(null, {} satisfies LogResponse);
-      },
-    };
-    server.addService(hostServiceDefinition().service, handlers);
-    const port = await new Promise<number>((res, rej) =>
-      server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? rej(err) : res(p),
-      ),
-    );
-    this.#server = server;
+    const port = await this.#bind(listen, grpc.ServerCredentials.createInsecure());
     this.#address = listen.startsWith('unix:') ? listen : `127.0.0.1:${port}`;
     return this.#address;
+  }
+
+  /**
+   * Also serves on `bind` (`host:port`, port 0: any free one) with `credentials` (mTLS: workers on
+   * other nodes present their node's certificate), for the workers of a pool with placement;
+   * resolves with the address to give them: `advertise` (a name their certificate check accepts)
+   * or the bind host, with the port bound. The per-run secret is still checked on every call.
+   */
+  async listenRemote(bind: string, credentials: grpc.ServerCredentials, advertise?: string): Promise<string> {
+    const port = await this.#bind(bind, credentials);
+    const host = advertise ?? bind.slice(0, bind.lastIndexOf(':'));
+    this.#remoteAddress = `${host}:${port}`;
+    return this.#remoteAddress;
+  }
+
+  /** The address remote workers dial (listenRemote), if serving them. */
+  get remoteAddress(): string | undefined {
+    return this.#remoteAddress;
+  }
+
+  #remoteAddress: string | undefined;
+
+  /** One server for both listeners (grpc-js binds a port with its own credentials at any time). */
+  #bind(listen: string, credentials: grpc.ServerCredentials): Promise<number> {
+    let server = this.#server;
+    if (server === undefined) {
+      server = new grpc.Server({
+        'grpc.max_receive_message_length': this.maxMessageBytes,
+        'grpc.max_send_message_length': this.maxMessageBytes,
+      });
+      const handlers: HostServiceHandlers = {
+        CallHostTool: (call, cb) => {
+          if (this.#authorized(call, cb)) this.#call(call, cb);
+        },
+        Log: (call, cb) => {
+          if (!this.#authorized(call, cb)) return;
+          this.#log(call.request);
+          cb(null, {} satisfies LogResponse);
+        },
+      };
+      server.addService(hostServiceDefinition().service, handlers);
+      this.#server = server;
+    }
+    const s = server;
+    return new Promise<number>((res, rej) =>
+      s.bindAsync(listen, credentials, (err, p) => (err ? rej(err) : res(p))),
+    );
   }
 
   async stop(): Promise<void> {
     const s = this.#server;
     this.#server = undefined;
     this.#address = undefined;
+    this.#remoteAddress = undefined;
     if (s === undefined) return;
     // Workers are gone by now; forceShutdown cancels any host call still running (its signal fires).
     s.forceShutdown();

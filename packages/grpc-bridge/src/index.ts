@@ -55,7 +55,7 @@ export {
   type WorkerView,
 } from './pool/selection.js';
 export type { CreateSessionOptions, Session } from './pool/sessions.js';
-export type { PoolStats, WorkerStatsView } from './pool/stats.js';
+export type { NodeStatsView, PoolStats, WorkerStatsView } from './pool/stats.js';
 export { ToolPool } from './pool/tool-pool.js';
 export {
   createToolClient,

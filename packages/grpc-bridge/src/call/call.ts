@@ -18,8 +18,10 @@
  * round trip (~0.5 ms); `pnpm bench bridge` measures it.
  */
 import { type ServiceError, status } from '@grpc/grpc-js';
+import { NodeDownError, NodeUnreachableError } from '@trellis/core';
 import {
   CircuitOpenError,
+  nodeLostError,
   ToolCallError,
   ToolQuarantinedError,
   type WorkerExit,
@@ -39,7 +41,12 @@ import { type PreparedCall, prepareCall } from './prep.js';
 
 /** How an RPC on a worker failed, once its cause is known. */
 export interface RpcFailure {
-  readonly error: ToolCallError | WorkerExitedError | WorkerMemoryLimitError;
+  readonly error:
+    | ToolCallError
+    | WorkerExitedError
+    | WorkerMemoryLimitError
+    | NodeDownError
+    | NodeUnreachableError;
   /** Ended by its deadline or a cancellation: the tool may not have stopped, and may hold its place. */
   readonly suspect: boolean;
 }
@@ -187,13 +194,19 @@ export class Call {
    * ERR_WORKER_EXITED caused by ERR_HEARTBEAT_MISSED. Checked before `drained`: the actor's
    * terminate drains the entry while the kill's exit event is still on its way.
    */
-  workerExited(exit: WorkerExit, w: WorkerEntry): WorkerExitedError | WorkerMemoryLimitError {
+  workerExited(
+    exit: WorkerExit,
+    w: WorkerEntry,
+  ): WorkerExitedError | WorkerMemoryLimitError | NodeDownError | NodeUnreachableError {
     // The supervisor restarts the worker: the call's trace shows why it failed or moved.
     this.span?.span.addEvent('trellis.worker_exited', {
       'trellis.worker.pid': w.pid,
       'trellis.exit_code': exit.exitCode ?? -1,
       'trellis.signal': exit.signal ?? '',
     });
+    // A worker lost with its node (issue 15): the node's error, retried only for an idempotent tool.
+    if (exit.node !== undefined)
+      return nodeLostError({ ...exit, node: exit.node }, this.tool, this.p.idempotent);
     const killed = w.process.killCause ?? memoryExitError(exit, w.process.maxRssMb, w.rssBytes);
     if (killed instanceof WorkerMemoryLimitError) return killed.forCall(this.tool);
     let why: string;
@@ -236,8 +249,12 @@ export class Call {
 
   #retryable(e: unknown, w: WorkerEntry): boolean {
     if (e instanceof WorkerExitedError) return this.p.idempotent;
+    // The call may have run on the lost node: a non-idempotent one must never run twice.
+    if (e instanceof NodeDownError || e instanceof NodeUnreachableError) return this.p.idempotent;
+    // A draining local worker refuses new calls (the tool never ran), so even a non-idempotent
+    // call may move. Not a remote one: its transport failing may be its node dying mid-call.
     if (e instanceof ToolCallError && e.code === 'ERR_WORKER_UNAVAILABLE')
-      return this.p.idempotent || w.state === 'draining';
+      return this.p.idempotent || (w.state === 'draining' && w.process.node === undefined);
     return false;
   }
 

@@ -7,7 +7,9 @@ import type { Clock, Pid } from '@trellis/core';
 import { systemClock } from '@trellis/core';
 import { BRIDGE_DEFAULTS } from '../defaults.js';
 import { InvalidPoolOptionsError } from '../errors.js';
+import type { PythonLogRecord } from '../host-service.js';
 import type { PythonEnvSpec } from '../worker/python-env.js';
+import type { PlacementOptions, PlacementProvider } from './placement.js';
 import { leastLoaded, type WorkerSelector } from './selection.js';
 
 /**
@@ -27,8 +29,14 @@ export interface ToolPoolOptions {
   readonly tools: string | readonly string[];
   /** Name in events, stats, errors and the registry (default `tool-pool`). */
   readonly name?: string;
-  /** Number of Python worker processes. */
+  /** Number of Python worker processes (with `placement`: perNode × live nodes, not set here). */
   readonly size?: number;
+  /**
+   * Workers on the nodes of a cluster instead of this machine: `perNode` slots on each live node
+   * that `nodes` selects ('cluster': every agent), placed by a registered PlacementProvider (the
+   * `cluster` one of @trellis/cluster by default). See docs/grpc-bridge.md, "Pools across nodes".
+   */
+  readonly placement?: PlacementOptions;
   /** Calls one worker runs at once (the worker's `--concurrency`). */
   readonly concurrency?: number;
   /** Calls the dispatcher sends one worker at once (default: `concurrency`). */
@@ -123,25 +131,14 @@ export interface CircuitBreakerOptions {
   readonly codes: readonly string[];
 }
 
-/** A Python log record forwarded by a worker. */
-export interface PythonLogRecord {
-  readonly pid: number;
-  /** Python level number (10 DEBUG ... 50 CRITICAL) and name. */
-  readonly level: number;
-  readonly levelName: string;
-  readonly logger: string;
-  readonly message: string;
-  readonly timeUnixMs: number;
-  readonly callId: string;
-  readonly sessionId: string;
-  readonly tool: string;
-  readonly traceback: string;
-}
+// PythonLogRecord lives with HostService, which receives it (the options only name it in onLog).
+export type { PythonLogRecord } from '../host-service.js';
 
 export interface NormalizedPoolOptions {
   readonly tools: readonly string[];
   readonly name: string;
   readonly size: number;
+  readonly placement: PlacementOptions | undefined;
   readonly concurrency: number;
   readonly maxConcurrentPerWorker: number;
   readonly maxQueue: number;
@@ -297,10 +294,12 @@ export function normalizePoolOptions(options: ToolPoolOptions): NormalizedPoolOp
   for (const f of ['onStderr', 'selector', 'onLog'] as const) {
     if (o[f] !== undefined && typeof o[f] !== 'function') bad(f, o[f], 'use a function');
   }
+  const placement = placementOptions(o);
   return Object.freeze({
     tools: [...(tools as string[])],
     name,
-    size: int(o, 'size', BRIDGE_DEFAULTS.size, 1),
+    size: placement === undefined ? int(o, 'size', BRIDGE_DEFAULTS.size, 1) : 0,
+    placement,
     concurrency,
     maxConcurrentPerWorker: int(
       o,
@@ -345,6 +344,56 @@ export function normalizePoolOptions(options: ToolPoolOptions): NormalizedPoolOp
     circuitBreaker: breakerOptions(options.circuitBreaker),
     healthMonitor: options.healthMonitor,
     onLog: options.onLog,
+  });
+}
+
+/** `placement`, checked; its provider is looked up when the pool starts (it may register later). */
+function placementOptions(o: Record<string, unknown>): PlacementOptions | undefined {
+  const p = o.placement;
+  if (p === undefined) return undefined;
+  if (typeof p !== 'object' || p === null)
+    bad('placement', p, "use { nodes: 'cluster' | ['node-a', ...], perNode: 4 }");
+  const r = p as Record<string, unknown>;
+  const nodes = r.nodes;
+  if (
+    nodes !== 'cluster' &&
+    (!Array.isArray(nodes) || nodes.length === 0 || nodes.some((n) => typeof n !== 'string' || n === ''))
+  )
+    bad('placement.nodes', nodes, "use 'cluster' (every agent node) or a non-empty array of node names");
+  const perNode = r.perNode;
+  if (typeof perNode !== 'number' || !Number.isInteger(perNode) || perNode < 1)
+    bad('placement.perNode', perNode, 'use a whole number of workers per node >= 1');
+  const provider = r.provider;
+  if (
+    provider !== undefined &&
+    !(typeof provider === 'string' && provider !== '') &&
+    !(
+      typeof provider === 'object' &&
+      provider !== null &&
+      typeof (provider as PlacementProvider).launch === 'function'
+    )
+  )
+    bad(
+      'placement.provider',
+      provider,
+      'use the key of a registered provider, or a PlacementProvider object',
+    );
+  if (o.size !== undefined)
+    bad(
+      'size',
+      o.size,
+      'leave size out with placement: the pool has perNode workers on each live node (placement.perNode)',
+    );
+  if (typeof o.python === 'object' && o.python !== null)
+    bad(
+      'python',
+      o.python,
+      'with placement, use the path of an interpreter that exists on every agent node (or leave python out: each agent uses its own), and install the requirements there',
+    );
+  return Object.freeze({
+    nodes: nodes === 'cluster' ? 'cluster' : Object.freeze([...(nodes as string[])]),
+    perNode: perNode as number,
+    ...(provider === undefined ? {} : { provider: provider as string | PlacementProvider }),
   });
 }
 

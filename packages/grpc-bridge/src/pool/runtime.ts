@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLogger, type TimerHandle } from '@trellis/core';
+import { getLogger, type Pid, type TimerHandle } from '@trellis/core';
 import { BRIDGE_DEFAULTS } from '../defaults.js';
 import type { WorkerExit } from '../errors.js';
 import { HostService } from '../host-service.js';
@@ -24,7 +24,9 @@ import type { WorkerHost } from '../worker/worker-host.js';
 import { type WorkerLaunchOptions, WorkerProcess } from '../worker/worker-process.js';
 import { Dispatcher, type WorkerEntry } from './dispatcher.js';
 import { PoolEvents } from './events.js';
+import type { NodeGroups } from './node-groups.js';
 import type { NormalizedPoolOptions, PythonLogRecord } from './options.js';
+import type { PlacementProvider, RemoteLaunch } from './placement.js';
 import { CircuitBreaker, isCrash, Quarantine } from './robustness.js';
 import { type Session, SessionTable } from './sessions.js';
 import { PoolCounters } from './stats.js';
@@ -59,6 +61,17 @@ export class PoolRuntime implements WorkerHost {
    * Handed to each worker in its environment, never on its command line.
    */
   readonly secret = randomBytes(32).toString('hex');
+  /** With `placement`: the node groups of this run (node-groups.ts); undefined for a local pool. */
+  groups: NodeGroups | undefined;
+  /**
+   * The workers that have left, per node (`node#incarnation`), for stats().nodes: the last few as
+   * entries (a call that failed with its worker settles just after the worker left, and is counted
+   * on its entry then), older ones folded into figures.
+   */
+  readonly nodeTotals = new Map<
+    string,
+    { node: string; incarnation: number; calls: number; failed: number; recent: WorkerEntry[] }
+  >();
   #cgroups: WorkerCgroups | undefined;
   #workerSeq = 0;
   #launchSeq = 0;
@@ -99,6 +112,34 @@ export class PoolRuntime implements WorkerHost {
 
   /** A worker's process exited: its sessions lost their state; a crash taints it and its tools. */
   #onWorkerGone(w: WorkerEntry, exit: WorkerExit, tools: string[]): void {
+    const node = w.process.node;
+    if (node !== undefined) {
+      const key = `${node.node}#${node.incarnation}`;
+      const t = this.nodeTotals.get(key) ?? {
+        node: node.node,
+        incarnation: node.incarnation,
+        calls: 0,
+        failed: 0,
+        recent: [],
+      };
+      t.recent.push(w);
+      if (t.recent.length > 16) {
+        const old = t.recent.shift()!;
+        t.calls += old.served + old.failed;
+        t.failed += old.failed;
+      }
+      this.nodeTotals.set(key, t);
+      // Bounded: a long-lived pool sees many incarnations; the oldest figures go first.
+      if (this.nodeTotals.size > 64) this.nodeTotals.delete(this.nodeTotals.keys().next().value!);
+    }
+    if (exit.node !== undefined) {
+      // Lost with its node: its sessions lost their state as with any dead worker; not a crash.
+      this.sessions.workerLost(
+        w.id,
+        `was lost with its node "${exit.node.node}" (incarnation ${exit.node.incarnation}, ${exit.node.why === 'down' ? 'down' : 'unreachable'})`,
+      );
+      return;
+    }
     const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
     this.sessions.workerLost(w.id, how);
     if (!isCrash(exit, w.process.killedByHost, w.process.oomKillsAtStart)) return;
@@ -204,6 +245,24 @@ export class PoolRuntime implements WorkerHost {
     await this.host.start(listen);
   }
 
+  /**
+   * With placement and host tools: the HostService also listens where the provider says (this
+   * node's address, mTLS with the cluster's CA), and remote workers get that address. Without a
+   * listener from the provider, remote workers run without host tools (logged once).
+   */
+  async startRemoteHostService(provider: PlacementProvider): Promise<void> {
+    if (this.host.tools.size === 0 || this.host.remoteAddress !== undefined) return;
+    const listen = provider.hostListen();
+    if (listen === undefined) {
+      getLogger().warn(
+        { pool: this.name, hostTools: [...this.host.tools.keys()] },
+        "this pool's placement provider gives no address for its HostService, so its workers on other nodes cannot call host tools (ctx.call_host_tool fails there); run the pool on a cluster node with TLS",
+      );
+      return;
+    }
+    await this.host.listenRemote(listen.bind, listen.credentials, listen.advertise);
+  }
+
   notePeakRss(bytes: number): void {
     this.counters.notePeakRss(bytes);
   }
@@ -221,13 +280,38 @@ export class PoolRuntime implements WorkerHost {
   }
 
   adoptProcess(slot: number): Promise<WorkerHandle> {
+    if (this.groups !== undefined) return this.groups.acquire(slot);
     const launcher = this.launcher;
     if (launcher === undefined) throw new Error('PoolRuntime.adoptProcess before the pool made its Launcher');
     return launcher.acquire(slot);
   }
 
   launchProcess(slot: number): Promise<WorkerHandle> {
+    if (this.groups !== undefined) return this.groups.launch(slot);
     return WorkerProcess.launch(this.launchOptions(slot));
+  }
+
+  slotLost(slot: number, _why: unknown): boolean {
+    return this.groups?.slotLost(slot) ?? false;
+  }
+
+  /** What the pool decides about the worker of a node group's slot (placement.ts). */
+  remoteLaunch(slot: number): RemoteLaunch {
+    const o = this.o;
+    return {
+      pool: this.name,
+      slot,
+      tools: o.tools.map((t) => absoluteToolsRef(t, o.cwd)),
+      python: typeof o.python === 'string' ? o.python : undefined,
+      concurrency: o.concurrency,
+      maxMessageBytes: o.maxMessageBytes,
+      graceMs: BRIDGE_DEFAULTS.cancelGraceMs,
+      startTimeoutMs: o.startTimeoutMs,
+      maxRssMb: Number.isFinite(o.maxRssMb) ? o.maxRssMb : undefined,
+      env: { ...o.env },
+      secret: this.secret,
+      hostAddress: this.host.remoteAddress,
+    };
   }
 
   startFailed(slot: number, error: unknown): void {
@@ -235,7 +319,8 @@ export class PoolRuntime implements WorkerHost {
     this.events.worker.startFailed(slot, error);
   }
 
-  started(slot: number): boolean {
+  started(slot: number, self: Pid): boolean {
+    this.groups?.started(slot, self);
     const restart = this.slotsStarted.has(slot);
     this.slotsStarted.add(slot);
     if (restart) this.counters.restarts++;

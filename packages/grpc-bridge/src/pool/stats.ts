@@ -113,6 +113,20 @@ export interface WorkerStatsView {
   readonly laneHeartbeats: number;
 }
 
+/** One node of a pool with `placement` (issue 15). */
+export interface NodeStatsView {
+  readonly node: string;
+  readonly incarnation: number;
+  /** True while the node is live (its slots are in the pool); false: gone, kept for its figures. */
+  readonly live: boolean;
+  /** Its workers with a live process now. */
+  readonly workers: number;
+  readonly inFlight: number;
+  /** Calls its workers finished (succeeded or failed), those that have left included. */
+  readonly calls: number;
+  readonly failed: number;
+}
+
 export interface PoolStats {
   readonly pool: string;
   /** `running` while the pool's supervisor runs, else `stopped`. */
@@ -161,4 +175,6 @@ export interface PoolStats {
   /** Live sessions. */
   readonly sessions: number;
   readonly workers: readonly WorkerStatsView[];
+  /** Per node, for a pool with `placement` (empty for a local pool). */
+  readonly nodes: readonly NodeStatsView[];
 }

@@ -49,16 +49,18 @@ import { provisionedPython, resolvePython } from '../worker/python.js';
 import { PythonWorker } from '../worker/python-worker.js';
 import type { ToolDescription } from '../worker/worker-handle.js';
 import type { PoolEventListener } from './events.js';
+import { NodeGroups } from './node-groups.js';
 import {
   type CallOptions,
   normalizePoolOptions,
   type StreamOptions,
   type ToolPoolOptions,
 } from './options.js';
+import { type PlacementOptions, placementProvider } from './placement.js';
 import { poolRunning, poolStopped } from './running-pools.js';
 import { PoolRuntime } from './runtime.js';
 import type { CreateSessionOptions } from './sessions.js';
-import type { PoolStats, WorkerStatsView } from './stats.js';
+import type { NodeStatsView, PoolStats, WorkerStatsView } from './stats.js';
 
 export class ToolPool {
   readonly name: string;
@@ -282,7 +284,7 @@ export class ToolPool {
     return {
       pool: this.name,
       status: this.#sup === undefined ? 'stopped' : 'running',
-      size: rt.o.size,
+      size: rt.groups?.size ?? rt.o.size,
       queueDepth: rt.dispatcher.queueDepth,
       maxQueue: rt.o.maxQueue,
       readyWorkers: ready.length,
@@ -301,6 +303,7 @@ export class ToolPool {
       circuit: rt.breaker?.state ?? 'off',
       sessions: rt.sessions.size,
       workers,
+      nodes: nodeStats(rt, workers),
     };
   }
 
@@ -317,6 +320,13 @@ export class ToolPool {
     const rt = this.#rt;
     const o = rt.o;
     const t0 = o.clock.now();
+    if (o.placement !== undefined) {
+      try {
+        return await this.#startPlaced(ctx, standalone, o.placement, t0);
+      } finally {
+        this.#starting = false;
+      }
+    }
     try {
       rt.python =
         typeof o.python === 'object'
@@ -390,12 +400,88 @@ export class ToolPool {
   }
 
   /**
+   * The start of a pool with `placement`: no local Python, sockets or cgroups (each agent has its
+   * own); the supervisor's children are transient, so a worker lost with its node ends with a
+   * shutdown reason and is not restarted; the node groups (node-groups.ts) add and remove slots as
+   * the provider reports nodes. Resolves once the workers of the nodes live now are ready.
+   */
+  async #startPlaced(
+    ctx: StartContext,
+    standalone: boolean,
+    placement: PlacementOptions,
+    t0: number,
+  ): Promise<Pid> {
+    const rt = this.#rt;
+    const o = rt.o;
+    const provider = placementProvider(this.name, placement);
+    loadProtocol();
+    await rt.startRemoteHostService(provider);
+    rt.lastStartError = undefined;
+    const groups = new NodeGroups(
+      {
+        name: this.name,
+        clock: o.clock,
+        retryMs: o.heartbeatIntervalMs,
+        remoteLaunch: (slot) => rt.remoteLaunch(slot),
+        startError: (e) => rt.lastStartError ?? e,
+      },
+      placement,
+      provider,
+    );
+    rt.groups = groups;
+    let sup: Pid;
+    try {
+      sup = await startSupervisor(
+        {
+          flags: {
+            strategy: 'simple_one_for_one',
+            intensity: o.restartIntensity,
+            periodMs: o.restartPeriodMs,
+          },
+          children: [
+            {
+              id: 'python-worker',
+              start: serverChild(PythonWorker, { trapExit: true }),
+              args: [rt],
+              restart: 'transient',
+              shutdown: o.shutdownMs,
+            },
+          ],
+        },
+        standalone ? { parent: ctx.node.selfPid, clock: ctx.clock } : { link: ctx.parent, clock: ctx.clock },
+        ctx.node,
+      );
+    } catch (e) {
+      rt.groups = undefined;
+      await rt.host.stop();
+      throw e;
+    }
+    rt.dispatcher.open();
+    rt.metrics.open();
+    rt.startSessionSweep();
+    this.#sup = sup;
+    this.#done = new Promise<ExitReason>((resolve) =>
+      ctx.node.monitor((reason) => resolve(this.#onStopped(sup, reason)), sup),
+    );
+    try {
+      await groups.start(sup);
+    } catch (e) {
+      await this.#abortStart(sup);
+      throw e;
+    }
+    rt.events.pool.started(groups.size, o.clock.now() - t0);
+    poolRunning(this);
+    return sup;
+  }
+
+  /**
    * A worker failed to start: stop the ones already running (each drains and exits), then the
    * supervisor itself. The supervisor only obeys its parent's exit signal, and the parent is still
    * inside this start function, so it is stopped with the untrappable kill once it has no children.
    */
   async #abortStart(sup: Pid): Promise<void> {
     await this.#rt.launcher?.discard();
+    await this.#rt.groups?.stop();
     try {
       for (const c of await whichChildren(sup)) {
         if (typeof c.pid === 'string' && c.pid !== 'restarting') await terminateChild(sup, c.pid);
@@ -414,6 +500,7 @@ export class ToolPool {
     const rt = this.#rt;
     rt.dispatcher.close(new PoolClosedError(this.name, `its supervisor exited: ${formatReason(reason)}`));
     void rt.launcher?.discard();
+    void rt.groups?.stop();
     rt.stopSessionSweep();
     rt.metrics.close();
     // Every worker is gone: so is every session's state.
@@ -425,4 +512,48 @@ export class ToolPool {
     rt.events.pool.stopped(formatReason(reason));
     return reason;
   }
+}
+
+/**
+ * Per node (a pool with `placement`): its workers now, their calls in flight, and the calls of its
+ * workers so far (those that have left included: PoolRuntime.nodeTotals). Empty for a local pool.
+ */
+function nodeStats(rt: PoolRuntime, workers: readonly WorkerStatsView[]): NodeStatsView[] {
+  const groups = rt.groups;
+  if (groups === undefined) return [];
+  type Mutable = { -readonly [K in keyof NodeStatsView]: NodeStatsView[K] };
+  const out = new Map<string, Mutable>();
+  const entry = (node: string, incarnation: number): Mutable => {
+    const key = `${node}#${incarnation}`;
+    let e = out.get(key);
+    if (e === undefined) {
+      const t = rt.nodeTotals.get(key);
+      e = {
+        node,
+        incarnation,
+        live: false,
+        workers: 0,
+        inFlight: 0,
+        calls: t?.calls ?? 0,
+        failed: t?.failed ?? 0,
+      };
+      for (const w of t?.recent ?? []) {
+        e.calls += w.served + w.failed;
+        e.failed += w.failed;
+      }
+      out.set(key, e);
+    }
+    return e;
+  };
+  for (const t of rt.nodeTotals.values()) entry(t.node, t.incarnation);
+  for (const g of groups.groups()) entry(g.node.node, g.node.incarnation).live = true;
+  for (const w of workers) {
+    if (w.node === undefined || w.incarnation === undefined) continue;
+    const e = entry(w.node, w.incarnation);
+    if (w.state !== 'gone') e.workers++;
+    e.inFlight += w.inFlight;
+    e.calls += w.served + w.failed;
+    e.failed += w.failed;
+  }
+  return [...out.values()].sort((a, b) => a.node.localeCompare(b.node) || a.incarnation - b.incarnation);
 }

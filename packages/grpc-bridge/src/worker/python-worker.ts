@@ -33,6 +33,7 @@ import {
   Exit,
   type ExitReason,
   formatReason,
+  ignore,
   noreply,
   type ServerContext,
   stop,
@@ -42,6 +43,8 @@ import { statusName } from '../call/errors.js';
 import { BRIDGE_DEFAULTS } from '../defaults.js';
 import {
   HeartbeatMissedError,
+  isNodeLoss,
+  nodeLostError,
   type WorkerExit,
   WorkerExitedError,
   WorkerMemoryLimitError,
@@ -112,6 +115,8 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
     try {
       wp = await host.adoptProcess(slot);
     } catch (e) {
+      // Its node went away while it started: the slot goes with the node (not a start failure).
+      if (isNodeLoss(e) && host.slotLost(slot, e)) return ignore();
       host.startFailed(slot, e);
       throw e;
     }
@@ -121,7 +126,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
       void wp.exited.then(() => wp.close());
       return stop(Exit.killed, undefined as unknown as WorkerState);
     }
-    const restart = host.started(slot);
+    const restart = host.started(slot, ctx.self);
     const st: WorkerState = {
       host,
       slot,
@@ -190,6 +195,12 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
       case '$py_exit':
         // A retired process's exit is expected; only the current one's ends the actor.
         if (msg.pid !== st.wp.pid) return noreply(st);
+        // Lost with its node: the slot is removed with the node, not restarted (a shutdown reason
+        // for the transient child), and its calls fail with ERR_NODE_DOWN / ERR_NODE_UNREACHABLE.
+        if (msg.exit.node !== undefined) {
+          const lost = nodeLostError({ ...msg.exit, node: msg.exit.node }, undefined, false);
+          if (st.host.slotLost(st.slot, lost)) return stop(Exit.shutdown(lost), st);
+        }
         // Killed by the host for a fault of its own, or out of memory under its cap: say so.
         return stop(
           Exit.error(

@@ -7,6 +7,7 @@
  * operations that move its process in and out of service, its event family, and five questions and
  * reports to the pool. PoolRuntime implements it.
  */
+import type { Pid } from '@trellis/core';
 import type { Dispatcher } from '../pool/dispatcher.js';
 import type { PoolEvents } from '../pool/events.js';
 import type { NormalizedPoolOptions } from '../pool/options.js';
@@ -40,8 +41,15 @@ export interface WorkerHost {
   launchProcess(slot: number): Promise<WorkerHandle>;
   /** The slot's worker failed to start with `error` (the pool's start fails with it). */
   startFailed(slot: number, error: unknown): void;
-  /** The slot's worker is up; true when the slot had a worker before (a restart). */
-  started(slot: number): boolean;
+  /** The slot's worker (actor `self`) is up; true when the slot had a worker before (a restart). */
+  started(slot: number, self: Pid): boolean;
+  /**
+   * The slot's worker was lost with its node (its exit carries `node`, or its launch failed with
+   * ERR_NODE_DOWN / ERR_NODE_UNREACHABLE): true when the slot belongs to a node group, which then
+   * removes it, and the worker ends without being restarted (a node's death must not spend the
+   * supervisor's restart intensity). False for a local slot.
+   */
+  slotLost(slot: number, why: unknown): boolean;
   /** A new id for a process taking calls (events and stats name workers by it). */
   nextWorkerId(): number;
   /** The tools a ready process described. */
