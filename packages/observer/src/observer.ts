@@ -123,7 +123,7 @@ class Observer {
     });
     this.#server = server;
     this.#port = (server.address() as { port: number }).port;
-    if (o.metrics !== false) this.#metrics = new MetricsEndpoint(o.metrics, () => Date.now());
+    if (o.metrics !== false) this.#metrics = new MetricsEndpoint(o.metrics);
     for (const [name, p] of o.pools) {
       if (typeof p.onLog !== 'function') continue;
       try {
@@ -192,7 +192,6 @@ class Observer {
   #onEvent(e: SupervisorEvent): void {
     const model = this.#model!;
     // Every supervisor of this thread (a sub-supervisor's start comes before the walk knows it).
-    this.#metrics?.onEvent(e);
     model.onEvent(e);
     const logged = this.#events.add(e, model.isKnown);
     // onEvent may have just learnt a new sub-supervisor: its children's earlier events now belong.

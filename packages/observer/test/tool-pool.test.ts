@@ -113,15 +113,16 @@ test('/metrics has the pool, worker and supervisor series with their labels', as
     new RegExp(`trellis_supervisor_intensity\\{supervisor="${poolSup}"[^}]*\\} 0\\.\\d+`),
     'supervisor intensity',
   );
-  // The restart as a trace: a span from the exit to the restart, with both as span events.
+  // The restart as a trace (recorded by core, served with the observer's provider): a span from the
+  // exit to the restart, with both as span events.
   const restart = spans.getFinishedSpans().find((x) => x.name === 'supervisor restart');
   assert.ok(restart, 'a supervisor restart span');
   assert.equal(restart.attributes['trellis.supervisor.pid'], poolSup);
   const [exited, restarted] = restart.events;
-  assert.equal(exited?.name, 'child_exited');
-  assert.match(String(exited?.attributes?.reason), /ERR_WORKER_EXITED|exited with code 3/);
-  assert.equal(restarted?.name, 'child_restarted');
-  assert.equal(restarted?.attributes?.restarts, 1);
+  assert.equal(exited?.name, 'trellis.supervisor.child_exited');
+  assert.match(String(exited?.attributes?.['trellis.exit.reason']), /ERR_WORKER_EXITED|exited with code 3/);
+  assert.equal(restarted?.name, 'trellis.supervisor.child_restarted');
+  assert.equal(restarted?.attributes?.['trellis.restart.count'], 1);
 });
 
 test('a row per Python worker, workers named in the tree with OS pid and heartbeat, no command lines', async () => {

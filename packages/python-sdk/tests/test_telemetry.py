@@ -65,3 +65,47 @@ def test_metric_kind_and_name_are_checked() -> None:
         t.metric("x", 1, None, "summary", "")
     with pytest.raises(ValueError, match="name"):
         t.metric("", 1, None, "counter", "")
+
+
+# Run in a fresh interpreter: OpenTelemetry's global providers can be set only once per process, and
+# the SDK (installed in the dev environment) is made unimportable there, as for a user who installed
+# `trellis-worker[otel]` (the API only) and configured no TracerProvider.
+_API_ONLY = r"""
+import importlib.abc, json, sys
+class NoSdk(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "opentelemetry.sdk" or name.startswith("opentelemetry.sdk."):
+            raise ImportError("opentelemetry-sdk is not installed")
+        return None
+sys.meta_path.insert(0, NoSdk())
+from opentelemetry import propagate, trace
+from trellis_worker.telemetry import start_call_trace
+tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+call = start_call_trace({"traceparent": tp}, "t", "c1", "")
+with trace.get_tracer("tool").start_as_current_span("tool's own") as span:
+    carrier = {}
+    propagate.inject(carrier)
+    print(json.dumps({
+        "call_trace": call is not None,
+        "recording": span.is_recording(),
+        "trace_id": format(span.get_span_context().trace_id, "032x"),
+        "injected": carrier,
+        "provider": type(trace.get_tracer_provider()).__name__,
+    }))
+"""
+
+
+def test_api_only_without_a_tracer_provider_continues_nothing() -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("opentelemetry.trace")
+    out = subprocess.run([sys.executable, "-c", _API_ONLY], capture_output=True, text=True, timeout=60, check=True)
+    got = json.loads(out.stdout)
+    assert got["provider"] == "ProxyTracerProvider"
+    # The worker makes no call span and does not make the host's context current: a tool's own span
+    # is the API's non-recording one with no trace, and nothing is propagated further.
+    assert got["call_trace"] is False
+    assert got["recording"] is False
+    assert got["trace_id"] == "0" * 32
+    assert got["injected"] == {}

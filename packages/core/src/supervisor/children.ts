@@ -21,6 +21,7 @@ import type { NormalizedChildSpec } from './child-spec.js';
 import type { SupervisorFlags } from './flags.js';
 import { reportSupervisorEvent } from './reports.js';
 import type { RestartIntensity } from './restart-intensity.js';
+import { supervisorTelemetry } from './telemetry.js';
 
 export class SupervisorStartError extends TrellisError {
   declare readonly reason: ExitReason;
@@ -100,15 +101,19 @@ export class SupState {
 
   emit(e: DistributiveOmit<SupervisorEvent, 'supervisor' | 'supervisorName' | 'at'>): void {
     reportSupervisorEvent(this.self, this.name, (id) => this.children.get(id)?.spec ?? this.template, e);
+    const at = Date.now();
+    supervisorTelemetry(this, e, at);
     const bus = eventBus(this.ctx.node);
     if (!bus.active) return;
-    bus.publish({
-      ...e,
-      supervisor: this.self,
-      supervisorName: this.name,
-      at: Date.now(),
-    } as SupervisorEvent);
+    bus.publish({ ...e, supervisor: this.self, supervisorName: this.name, at } as SupervisorEvent);
   }
+
+  /** For the intensity gauge (supervisor/telemetry.ts): the clock restarts are counted on. */
+  now(): number {
+    return this.ctx.clock.now();
+  }
+
+  alive = (): boolean => this.ctx.node.procs.has(this.ctx.self);
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
