@@ -8,12 +8,12 @@ export class InvalidHealthOptionsError extends TrellisError {
   }
 }
 
-/** No health monitor answers under the given name or pid (in this thread, for names). */
+/** No health monitor answers under the given name or pid (names resolve from every thread). */
 export class HealthMonitorNotFoundError extends TrellisError {
   constructor(target: string) {
     super(
       'ERR_HEALTH_MONITOR_NOT_FOUND',
-      `no health monitor is running as ${target}; start healthMonitorChild() BEFORE the children it monitors (earlier in the same supervisor), or pass the monitor's pid (names are per thread)`,
+      `no health monitor is running as ${target}; start healthMonitorChild() BEFORE the children it monitors (earlier in the same supervisor), or pass the monitor's pid`,
       { details: { target } },
     );
   }

@@ -1,8 +1,9 @@
 /**
  * Talking to a health monitor from any thread: directly when it lives in this thread, else by a
- * call to its pid (failures come back as data and are rethrown as TrellisErrors).
+ * call to its name or pid (names resolve from every thread, as core's do; failures come back as data
+ * and are rethrown as TrellisErrors).
  */
-import { call, deserializeError, isPid, type Pid } from '@trellis/core';
+import { call, deserializeError, type Pid } from '@trellis/core';
 import { HEALTH_DEFAULTS } from './defaults.js';
 import { HealthMonitorNotFoundError } from './errors.js';
 import type { ChildStats } from './health-events.js';
@@ -11,7 +12,7 @@ import type { HealthRecord } from './health-records.js';
 import type { HealthReply, HealthRequest } from './health-server.js';
 import type { ActorHealthOptions } from './health-state.js';
 
-/** Sends one request to a monitor (by name in this thread, or by pid anywhere) and unwraps the answer. */
+/** Sends one request to a monitor (by name or pid, from any thread) and unwraps the answer. */
 export async function healthRequest<T = unknown>(monitor: Pid | string, request: HealthRequest): Promise<T> {
   let r: HealthReply;
   try {
@@ -30,8 +31,8 @@ export async function healthRequest<T = unknown>(monitor: Pid | string, request:
 }
 
 /**
- * Starts monitoring `pid` with the monitor `monitor` (default: `trellis-health` of this thread):
- * directly when the monitor lives in this thread, else with a call.
+ * Starts monitoring `pid` with the monitor `monitor` (default: the one named `trellis-health`, in
+ * any thread): directly when the monitor lives in this thread, else with a call.
  */
 export async function monitorActor(
   pid: Pid,
@@ -40,7 +41,6 @@ export async function monitorActor(
 ): Promise<HealthRecord> {
   const local = findHealthMonitor(monitor);
   if (local !== undefined) return local.register(pid, options);
-  if (!isPid(monitor)) throw new HealthMonitorNotFoundError(`"${monitor}" in this thread`);
   return healthRequest<HealthRecord>(monitor, { op: 'register', pid, options });
 }
 

@@ -65,8 +65,10 @@ export interface MonitorSetup {
 }
 
 /**
- * The live health monitor of this thread registered as `target` (its name or its pid), if any.
- * Names are per thread, as in the core: a thread actor reaches a main-thread monitor by its pid only.
+ * The live health monitor OBJECT of this thread registered as `target` (its name or its pid), if
+ * any: the in-thread API. A monitor of another thread is reached by messages instead, by its name
+ * (names resolve from every thread, as core's do) or its pid: `heartbeat`, `monitorActor`,
+ * `healthRecords`, `healthRequest`.
  */
 export function findHealthMonitor(
   target: string = HEALTH_DEFAULTS.name,

@@ -11,11 +11,12 @@ import { findHealthMonitor } from './health-monitor.js';
 import type { BeatMessage } from './health-server.js';
 
 /**
- * Sends one heartbeat of `ctx.self` to the monitor `monitor` (its name in this thread, default
- * `trellis-health`, or its pid from any thread: a thread actor gets it as a start argument, see
- * `monitoredChild`'s `appendMonitorPid`). In the monitor's thread this is a direct update of the
- * actor's slot; from another thread, one small message. Never throws: returns false when no monitor
- * answers to that name in this thread (a beat is worth nothing to a monitor that is not running).
+ * Sends one heartbeat of `ctx.self` to the monitor `monitor`: its registered name (default
+ * `trellis-health`), which resolves from every thread as core's names do, or its pid (a thread actor
+ * can get it as a start argument, see `monitoredChild`'s `appendMonitorPid`). In the monitor's
+ * thread this is a direct update of the actor's slot; from another thread, one small message. Never
+ * throws: returns false when no process holds that name (yet: a name registered in another thread
+ * reaches this one a moment later) or the actor is exiting (a beat is worth nothing then).
  */
 export function heartbeat(ctx: ActorContext, monitor: Pid | string = HEALTH_DEFAULTS.name): boolean {
   const local = findHealthMonitor(monitor, ctx.node);
@@ -23,7 +24,8 @@ export function heartbeat(ctx: ActorContext, monitor: Pid | string = HEALTH_DEFA
     local.beat(ctx.self);
     return true;
   }
-  if (!isPid(monitor) || !ctx.alive) return false;
-  ctx.send(monitor, { type: '$health_beat', pid: ctx.self } satisfies BeatMessage);
+  const to = isPid(monitor) ? monitor : ctx.node.whereis(monitor);
+  if (to === undefined || !ctx.alive) return false;
+  ctx.send(to, { type: '$health_beat', pid: ctx.self } satisfies BeatMessage);
   return true;
 }

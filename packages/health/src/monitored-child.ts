@@ -11,11 +11,12 @@ import { findHealthMonitor } from './health-monitor.js';
 import { type ActorHealthOptions, checkKey, normalizePolicy } from './health-state.js';
 
 export interface MonitoredChildOptions extends Omit<ActorHealthOptions, 'id' | 'supervisor'> {
-  /** The monitor: its name in the supervisor's thread (default `trellis-health`) or its pid. */
+  /** The monitor: its registered name, in any thread (default `trellis-health`), or its pid. */
   readonly monitor?: Pid | string;
   /**
-   * Append the monitor's pid to the child's start arguments, so a child in another thread (a thread
-   * actor, which cannot see names of this thread) knows where to send `heartbeat(ctx, monitorPid)`.
+   * Append the monitor's pid to the child's start arguments (`heartbeat(ctx, monitorPid)`): for a
+   * thread actor, a pid reaches the monitor from its first beat, while a name registered in another
+   * thread becomes visible there a moment after the thread starts. `heartbeat(ctx)` by name works too.
    */
   readonly appendMonitorPid?: boolean;
 }
@@ -34,9 +35,9 @@ export function monitoredChild(spec: ChildSpec, health: MonitoredChildOptions = 
     ...spec,
     start: async (ctx: StartContext, ...args: unknown[]) => {
       const local = findHealthMonitor(target, ctx.node);
-      if (local === undefined && !isPid(target))
-        throw new HealthMonitorNotFoundError(`"${target}" in the supervisor's thread`);
-      const monitorPid = local?.pid ?? (target as Pid);
+      // A monitor of another thread: by pid, or by its name (names resolve from every thread).
+      const monitorPid = local?.pid ?? (isPid(target) ? target : ctx.node.whereis(target));
+      if (monitorPid === undefined) throw new HealthMonitorNotFoundError(`"${target}"`);
       const r = await inner(ctx, ...(appendMonitorPid ? [...args, monitorPid] : args));
       if (r === IGNORE) return r;
       const options: ActorHealthOptions = {

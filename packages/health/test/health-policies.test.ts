@@ -269,6 +269,37 @@ describe('other kinds of actors (real time)', () => {
     assert.equal(m.get('t')!.kind, 'thread');
   });
 
+  test('a thread actor beats by the monitor name (names resolve across threads), no pid passed', async () => {
+    const url = new URL('./fixtures/thread-beater.js', import.meta.url);
+    stops.push(() => waitFor(() => liveThreads() === 0, 'threads to end'));
+    await startTree([
+      healthMonitorChild({ name: 'pol-byname', scanIntervalMs: 10, persist: false }),
+      monitoredChild(
+        // The name, not the pid, is what the thread gets: heartbeat(ctx, 'pol-byname') in the thread.
+        { id: 't', start: threadChild(url), args: [20, 'pol-byname'] },
+        {
+          monitor: 'pol-byname',
+          kind: 'thread',
+          intervalMs: 20,
+          staleAfterMs: 1000,
+          startupTimeoutMs: 10_000,
+        },
+      ),
+    ]);
+    const m = findHealthMonitor('pol-byname')!;
+    const events: HealthEvent[] = [];
+    record(m, events);
+    const pid = m.get('t')!.pid as Pid;
+    assert.notEqual(pid.slice(1, pid.indexOf('.')), '0', 'the actor lives in another thread');
+    await nextEvent(
+      m,
+      events,
+      (e) => e.type === 'state' && e.pid === pid && e.to === 'active',
+      'a beat by name',
+    );
+    assert.equal(m.get('t')!.state, 'active');
+  });
+
   test('a Python process beats through register/beat; hung, its actor is killed, the process reaped, a new one started', async () => {
     const script = fileURLToPath(new URL('../../test/fixtures/python_beats.py', import.meta.url));
     const venv = fileURLToPath(new URL('../../../../.venv/bin/python', import.meta.url));
