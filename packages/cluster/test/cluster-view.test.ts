@@ -78,6 +78,49 @@ describe('the cluster view', () => {
       ra.pools.map((p) => [p.name, p.size, p.ready]),
       [['view-py', 2, 2]],
     );
+    // An agent node's record lists the workers it hosts for other nodes' pools: they are its Python
+    // workers too. (A record as an agent writes it, under a member key of a lease of the test's.)
+    const lease = await a.etcd.leaseGrant(30);
+    const put = (key: string, v: unknown) => ({
+      request_put: {
+        key: Buffer.from(`/${cluster}/${key}`),
+        value: Buffer.from(JSON.stringify(v)),
+        lease: lease.id,
+      },
+    });
+    const agentRec = { node: 'agent-1', host: 'h', pid: 1, address: '127.0.0.1:1', startedAt: Date.now() };
+    await a.etcd.txn(
+      [],
+      [
+        put('members/agent-1', agentRec),
+        put('status/agent-1', {
+          ...agentRec,
+          incarnation: 0,
+          state: 'up',
+          updatedAt: Date.now(),
+          processes: 1,
+          names: [],
+          children: [],
+          runs: [],
+          pools: [],
+          rssBytes: 0,
+          extra: {
+            agent: {
+              workers: [
+                { id: 'w1', pid: 11 },
+                { id: 'w2', pid: 12 },
+                { id: 'w3', pid: 13 },
+              ],
+            },
+          },
+        }),
+      ],
+      [],
+    );
+    const agentRow = (await src.nodes()).find((x) => x.node === 'agent-1');
+    assert.equal(agentRow?.pythonWorkers, 3, 'hosted workers count');
+    await a.etcd.leaseRevoke(lease.id);
+
     const raw = await readClusterView(a.etcd, cluster);
     assert.equal(raw.nodes.find((n) => n.node === 'a')?.status?.pools?.[0]?.size, 2);
 

@@ -1,7 +1,8 @@
 /**
  * Every node of a cluster as rows for the observer's cluster view (`observerChild({ cluster:
  * clusterViewSource() })`): host, incarnation, state, the runs and Python workers it supervises, its
- * pools and their sizes, all read from the nodes' status records (`readClusterView`).
+ * pools and their sizes, all read from the nodes' status records (`readClusterView`). Python workers
+ * are those of the node's own ToolPools plus, on an agent node, those it hosts for other nodes' pools.
  *
  * The state follows docs/cluster.md: `down` only when etcd says so (the member key is gone: the node
  * was seen, and is no longer a member), `unreachable` when this node's probes fail to reach a member
@@ -62,6 +63,12 @@ export interface ClusterViewSourceOptions {
   readonly keepDownMs?: number;
 }
 
+/** Workers an agent node hosts for pools of other nodes (its record's `extra.agent.workers`). */
+function hostedWorkers(s: NodeStatus | undefined): number {
+  const w = (s?.extra?.agent as { workers?: unknown } | undefined)?.workers;
+  return Array.isArray(w) ? w.length : 0;
+}
+
 function rowOf(n: ClusterView['nodes'][number], state: ClusterNodeState): ClusterNodeRow {
   const s: NodeStatus | undefined = n.status;
   const m = (n.member ?? {}) as { host?: string; pid?: number; address?: string };
@@ -82,10 +89,9 @@ function rowOf(n: ClusterView['nodes'][number], state: ClusterNodeState): Cluste
     state,
     updatedAt: s?.updatedAt,
     runs: s?.runs ?? [],
-    pythonWorkers: (s?.pools ?? []).reduce(
-      (k, p) => k + p.workers.filter((w) => w.state !== 'gone').length,
-      0,
-    ),
+    pythonWorkers:
+      (s?.pools ?? []).reduce((k, p) => k + p.workers.filter((w) => w.state !== 'gone').length, 0) +
+      hostedWorkers(s),
     pools,
     names: s?.names ?? [],
   };
