@@ -11,7 +11,7 @@ import { credentials, Metadata, makeGenericClientConstructor, type ServiceError 
 import { isProcessAlive, readProcCmdline, readProcStat } from '@trellis/core';
 import { AgentConnection } from '../src/agent/agent-client.js';
 import type { WireExit } from '../src/agent/agent-wire.js';
-import { ClusterNode, type LocalEtcd } from '../src/index.js';
+import { agentMain, ClusterNode, type LocalEtcd } from '../src/index.js';
 import { executeRaw, launchReq, startAgentProcess, tempHome, waitGone } from './agent-helpers.js';
 import { Cleanup, waitFor } from './helpers.js';
 
@@ -281,6 +281,38 @@ describe('trellis agent', () => {
     // Nothing was spawned, and a good launch still works.
     const rep = await conn.launch(launchReq(owner), 30_000);
     assert.equal(((await executeRaw(rep.address, 'whoami', {})) as { pid: number }).pid, rep.pid);
+  });
+
+  test('trellis agent refuses bad command lines with the reason and the usage', async () => {
+    const run = async (args: string[], env: Record<string, string> = {}) => {
+      let out = '';
+      let err = '';
+      const code = await agentMain(args, {
+        env,
+        cwd: home,
+        stdout: { write: (s: string) => (out += s) },
+        stderr: { write: (s: string) => (err += s) },
+      });
+      return { code, out, err };
+    };
+    assert.match((await run(['--help'])).out, /usage: pnpm trellis agent --cluster/);
+    const cases: [string[], RegExp][] = [
+      [[], /--cluster <name> is required/],
+      [['--cluster', 'c'], /no etcd endpoints/],
+      [['--cluster', 'c', '--etcd', 'http://127.0.0.1:1', '--certs', home, '--insecure'], /not both/],
+      [['--cluster', 'c', '--etcd', 'http://127.0.0.1:1', '--owner-grace-ms', 'soon'], /whole number/],
+      [['--cluster', 'c', '--bogus'], /unknown argument "--bogus"/],
+    ];
+    for (const [args, why] of cases) {
+      const r = await run(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.err, why);
+      assert.match(r.err, /usage:/);
+    }
+    // No certificate for the node where --certs points: exit 1, saying how to make one.
+    const r = await run(['--cluster', 'c', '--etcd', etcd.endpoints[0]!, '--node', 'n1', '--certs', home]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /trellis certs issue n1/);
   });
 
   test("the owner node goes down: the agent kills that owner's workers", async () => {
