@@ -1,55 +1,74 @@
 /**
- * The seam every tool call passes, unary or stream: admit → acquire → execute → retry once → settle.
+ * The seam every tool call passes, unary or stream: `Call.run(driver)` owns
+ * admit → acquire → execute → retry once → settle, in that order, in one method.
  *
  * A `Call` is one call's life in the pool. The two drivers (unary.ts, stream.ts) only differ in how
  * they execute on a worker (one response, or items with backpressure); everything around that is
  * here, once:
  *   admit    the request is checked and encoded (prep.ts), then the tool's quarantine, the pool's
  *            circuit breaker and the call's session are consulted;
- *   acquire  a worker with a free place, at once or after waiting in the pool's queue;
- *   execute  the driver's RPC; a failed RPC is turned into the call's error by `rpcFailure`;
+ *   acquire  a worker with a free place, at once or after waiting in the pool's queue
+ *            (pool/dispatcher.ts);
+ *   execute  the driver's RPC on that worker; the driver turns a failed attempt into the call's
+ *            error with errors.ts;
  *   retry    a call whose worker died (or refused it while draining) runs once more on another
  *            worker, at the front of the queue, within the same overall budget;
- *   settle   exactly once per call: counters, the circuit breaker, the call's closing event.
+ *   settle   exactly once per call: counters, the worker's counts, the call metric, the circuit
+ *            breaker, the span's end and the closing event (call_finished or call_failed, with
+ *            ERR_UNKNOWN for an error without a code).
  *
- * Why one object and not shared helper functions: the bookkeeping of a call's outcome (counters,
- * breaker, events, the ERR_UNKNOWN fallback) was written twice, once per driver, and the two copies
- * had already started to differ. A Call is a handful of fields per call on a path that costs a gRPC
- * round trip (~0.5 ms); `pnpm bench bridge` measures it.
+ * Why one method and not admit(), acquire(), settle() called by each driver: a reader (and a
+ * debugger) follows a call from the pool to the worker and back in one place, entering each file
+ * once (pool → here → prep → dispatcher → driver → errors, then back here to settle), instead of
+ * going back and forth between the driver and the seam for every step. The call's span and the
+ * call family of pool events live here for the same reason: this is the only place that reports a
+ * call. A Call is a handful of fields per call on a path that costs a round trip to Python;
+ * `pnpm bench bridge` measures it.
  */
-import { type ServiceError, status } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
+import { type Context, context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { NodeDownError, NodeUnreachableError } from '@trellis/core';
-import {
-  CircuitOpenError,
-  nodeLostError,
-  ToolCallError,
-  ToolQuarantinedError,
-  type WorkerExit,
-  WorkerExitedError,
-  WorkerMemoryLimitError,
-} from '../errors.js';
+import { CircuitOpenError, ToolCallError, ToolQuarantinedError, WorkerExitedError } from '../errors.js';
 import type { ToolArgs } from '../payload.js';
 import type { SlotRequest, WorkerEntry } from '../pool/dispatcher.js';
-import { errorCode } from '../pool/events.js';
+import { errorCode, type PoolEventInput } from '../pool/events.js';
 import type { AffinityMode, CallOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
-import type { Session } from '../pool/sessions.js';
-import { type CallSpan, endCallSpan, spanOnWorker, startCallSpan } from '../telemetry/call-span.js';
-import { memoryExitError } from '../worker/memory-limit.js';
-import { mapCallError, TRANSPORT, unavailable } from './errors.js';
 import { type PreparedCall, prepareCall } from './prep.js';
 
-/** How an RPC on a worker failed, once its cause is known. */
-export interface RpcFailure {
-  readonly error:
-    | ToolCallError
-    | WorkerExitedError
-    | WorkerMemoryLimitError
-    | NodeDownError
-    | NodeUnreachableError;
-  /** Ended by its deadline or a cancellation: the tool may not have stopped, and may hold its place. */
-  readonly suspect: boolean;
+/**
+ * How a call runs on one worker: unary.ts (one response) or stream.ts (items with backpressure).
+ * `execute` runs one attempt on `w`, whose place the call holds, gives the place back when the
+ * attempt ends, and resolves with the result or rejects with the attempt's error (made by
+ * errors.ts: `rpcFailure`, `unavailable`, `workerExited`).
+ */
+export interface CallDriver<R> {
+  execute(c: Call, w: WorkerEntry): Promise<R>;
+  /** False once part of the answer reached the caller (a stream's item): no retry then. */
+  retryable(): boolean;
+  /**
+   * Resolves when the caller no longer wants the call (a stream's consumer left). A call still
+   * waiting for its worker then settles at once; the place it is given later goes straight back.
+   */
+  readonly left?: Promise<undefined>;
 }
+
+/**
+ * A call's span, through `@opentelemetry/api` only: the library records, the application chooses
+ * (and installs) the SDK and the exporter. Its W3C trace context travels to the worker as gRPC
+ * metadata or in the lane's LaneCall (`traceparent`, and `tracestate` when set), so the Python side
+ * continues the trace (see trellis_worker/telemetry.py).
+ */
+export interface CallSpan {
+  readonly span: Span;
+  /** The gRPC metadata to send with the call's RPCs (traceparent, tracestate). */
+  readonly metadata: Metadata;
+  /** The context whose active span is the call's: parent of the spans a tool sends back. */
+  readonly context: Context;
+}
+
+// The package's own tracer: a ProxyTracer, so a TracerProvider registered later is used at once.
+const tracer = trace.getTracer('@trellis/grpc-bridge');
 
 export class Call {
   readonly rt: PoolRuntime;
@@ -57,219 +76,142 @@ export class Call {
   readonly callId: string;
   /** When the call began (clock.now()). */
   readonly t0: number;
-  /** Set by admit(); a driver executes only after admit() returned. */
+  readonly #method: 'Execute' | 'ExecuteStream';
+  /** Set by run()'s admit step; a driver executes only after it. */
   p!: PreparedCall;
-  /** The worker of the current attempt, once acquired (call_finished and call_failed name it). */
-  worker: WorkerEntry | undefined;
-  attempt = 0;
-  #opts: CallOptions = {};
-  #session: Session | undefined;
-  #exclude: Set<number> | undefined;
-  /** Admitted calls feed the circuit breaker; a refused one must not (it never ran). */
-  #admitted = false;
-  #settled = false;
-  /** The call's span (undefined without a trace context: see telemetry/call-span.ts). */
-  readonly span: CallSpan | undefined;
+  /**
+   * The call's span: undefined without a trace context (no SDK registered and no sampled parent:
+   * without a TracerProvider the API hands out non-recording spans, and such a call costs nothing
+   * more than that).
+   */
+  span: CallSpan | undefined;
 
   constructor(rt: PoolRuntime, tool: string, method: 'Execute' | 'ExecuteStream') {
     this.rt = rt;
     this.tool = tool;
+    this.#method = method;
     this.t0 = rt.o.clock.now();
     this.callId = rt.nextCallId();
     rt.counters.started++;
-    this.span = startCallSpan(rt.name, tool, this.callId, method);
   }
 
-  // ---- admit -----------------------------------------------------------------------------------
-
-  /** Checks and encodes the request, then refuses a quarantined tool or an open circuit. */
-  admit(args: ToolArgs, opts: CallOptions, streaming: boolean): PreparedCall {
+  /**
+   * The call, from admission to its settled outcome: resolves with the driver's result, or rejects
+   * with the call's error (a refusal, the queue's, or the last attempt's).
+   */
+  async run<R>(args: ToolArgs, opts: CallOptions, driver: CallDriver<R>): Promise<R> {
     const rt = this.rt;
-    this.p = prepareCall(rt, this.tool, args, opts, streaming, this.t0, this.callId);
-    this.#opts = opts;
-    const now = rt.o.clock.now();
-    const q = rt.quarantine;
-    if (q !== undefined) {
-      const left = q.refusedFor(this.tool, now);
-      if (left > 0)
-        throw new ToolQuarantinedError(rt.name, this.tool, q.options.crashes, q.options.windowMs, left);
+    const tool = this.tool;
+    const clock = rt.o.clock;
+    this.span = this.#startSpan();
+    /** The worker of the current attempt, once acquired (call_finished and call_failed name it). */
+    let w: WorkerEntry | undefined;
+    /** Admitted calls feed the circuit breaker; a refused one must not (it never ran). */
+    let admitted = false;
+    let result: R | undefined;
+    let failed = false;
+    let error: unknown;
+    try {
+      // ---- admit: check and encode, then the tool's quarantine, the breaker, the session ----------
+      const p = prepareCall(rt, tool, args, opts, this.#method === 'ExecuteStream', this.t0, this.callId);
+      this.p = p;
+      const now = clock.now();
+      const q = rt.quarantine;
+      if (q !== undefined) {
+        const left = q.refusedFor(tool, now);
+        if (left > 0)
+          throw new ToolQuarantinedError(rt.name, tool, q.options.crashes, q.options.windowMs, left);
+      }
+      const b = rt.breaker;
+      if (b !== undefined) {
+        const left = b.admit(now);
+        if (left > 0) throw new CircuitOpenError(rt.name, tool, b.failuresWhenOpened, left);
+      }
+      const session = opts.sessionId === undefined ? undefined : rt.sessions.touch(opts.sessionId, now);
+      const affinity: AffinityMode | undefined =
+        session === undefined ? undefined : (opts.affinity ?? session.affinity ?? rt.o.affinity);
+      admitted = true;
+      let attempt = 0;
+      let exclude: Set<number> | undefined;
+      for (;;) {
+        // ---- acquire: a worker with a free place, at once or after waiting in the queue ---------
+        const req: SlotRequest = { tool, sessionId: opts.sessionId, attempt, exclude, session, affinity };
+        w = rt.dispatcher.tryAcquire(req);
+        if (w === undefined) {
+          rt.dispatcher.checkAffinity(req);
+          const queued = rt.dispatcher.enqueue(req, {
+            waitMs: Math.min(rt.o.queueTimeoutMs, p.deadline - clock.now()),
+            limitMs: Math.min(rt.o.queueTimeoutMs, p.timeoutMs),
+            signal: p.signal,
+            front: attempt > 0,
+          });
+          w = driver.left === undefined ? await queued : await Promise.race([queued, driver.left]);
+          if (w === undefined) {
+            // The stream's consumer left while the call waited: it ends now, as a success without
+            // a worker; the place it is given later goes straight back.
+            queued.then(
+              (given) => rt.dispatcher.release(given),
+              () => {},
+            );
+            break;
+          }
+        }
+        const queuedMs = clock.now() - this.t0;
+        this.span?.span.setAttributes({
+          'trellis.worker.slot': w.slot,
+          'trellis.worker.pid': w.pid,
+          'trellis.attempt': attempt,
+          'trellis.queued_ms': queuedMs,
+        });
+        this.#emit({
+          type: 'call_started',
+          callId: this.callId,
+          tool,
+          workerId: w.id,
+          pid: w.pid,
+          queuedMs,
+          attempt,
+        });
+        // ---- execute, and retry once -------------------------------------------------------------
+        try {
+          result = await driver.execute(this, w);
+          break;
+        } catch (e) {
+          // A worker death (or a refusal while it drained, which means the tool never ran) of a
+          // first attempt, with budget left and nothing delivered yet: once more, on another worker,
+          // at the front of the queue.
+          // A call that may have run on a lost node (ERR_NODE_DOWN, ERR_NODE_UNREACHABLE) moves only
+          // when idempotent: it must never run twice. A draining local worker refuses new calls (the
+          // tool never ran), so even a non-idempotent call may move; not a remote one, whose
+          // transport failing may be its node dying mid-call.
+          const again =
+            attempt === 0 &&
+            driver.retryable() &&
+            (e instanceof WorkerExitedError || e instanceof NodeDownError || e instanceof NodeUnreachableError
+              ? p.idempotent
+              : e instanceof ToolCallError &&
+                e.code === 'ERR_WORKER_UNAVAILABLE' &&
+                (p.idempotent || (w.state === 'draining' && w.process.node === undefined))) &&
+            clock.now() < p.deadline;
+          if (!again) throw e;
+          exclude = new Set([w.id]);
+          attempt = 1;
+          rt.counters.retried++;
+          const code = errorCode(e);
+          this.span?.span.addEvent('trellis.retry', {
+            'trellis.error.code': code,
+            'trellis.worker.pid': w.pid,
+          });
+          this.#emit({ type: 'call_retried', callId: this.callId, tool, fromWorkerId: w.id, code });
+        }
+      }
+    } catch (e) {
+      failed = true;
+      error = e;
     }
-    const b = rt.breaker;
-    if (b !== undefined) {
-      const left = b.admit(now);
-      if (left > 0) throw new CircuitOpenError(rt.name, this.tool, b.failuresWhenOpened, left);
-    }
-    this.#session = opts.sessionId === undefined ? undefined : rt.sessions.touch(opts.sessionId, now);
-    this.#admitted = true;
-    return this.p;
-  }
-
-  // ---- acquire ---------------------------------------------------------------------------------
-
-  /** A worker for this attempt with a free place, taken: at once, or after waiting in the queue. */
-  async acquire(): Promise<WorkerEntry> {
-    const rt = this.rt;
-    this.worker = undefined;
-    const req = this.#request();
-    let w = rt.dispatcher.tryAcquire(req);
-    if (w === undefined) {
-      rt.dispatcher.checkAffinity(req);
-      const p = this.p;
-      const left = p.deadline - rt.o.clock.now();
-      w = await rt.dispatcher.enqueue(req, {
-        waitMs: Math.min(rt.o.queueTimeoutMs, left),
-        limitMs: Math.min(rt.o.queueTimeoutMs, p.timeoutMs),
-        signal: p.signal,
-        front: this.attempt > 0,
-      });
-    }
-    return w;
-  }
-
-  /** The acquired worker runs this attempt from now on. */
-  started(w: WorkerEntry): void {
-    this.worker = w;
-    if (this.span !== undefined)
-      spanOnWorker(this.span, w.slot, w.pid, this.attempt, this.rt.o.clock.now() - this.t0);
-    this.rt.events.call.started(this.callId, this.tool, w, this.rt.o.clock.now() - this.t0, this.attempt);
-  }
-
-  #request(): SlotRequest {
-    const session = this.#session;
-    const opts = this.#opts;
-    const affinity: AffinityMode | undefined =
-      session === undefined ? undefined : (opts.affinity ?? session.affinity ?? this.rt.o.affinity);
-    return {
-      tool: this.tool,
-      sessionId: opts.sessionId,
-      attempt: this.attempt,
-      exclude: this.#exclude,
-      session,
-      affinity,
-    };
-  }
-
-  // ---- execute: what a failed RPC means --------------------------------------------------------
-
-  /**
-   * The error of a failed RPC on `w`, or undefined when only the transport failed and the worker
-   * has not been seen to exit: the caller then waits up to exitAttributionMs for the exit
-   * (`exitAttributionMs` and `attributed()`), so that a dying worker still fails its calls with
-   * ERR_WORKER_EXITED rather than a bare transport error.
-   */
-  rpcFailure(err: ServiceError, w: WorkerEntry, aborted: boolean): RpcFailure | undefined {
-    const p = this.p;
-    const mapped = mapCallError(err, {
-      tool: p.tool,
-      workerPid: w.pid,
-      timeoutMs: p.timeoutMs,
-      maxMessageBytes: this.rt.o.maxMessageBytes,
-      aborted,
-      abortReason: p.signal?.reason,
-    });
-    if (mapped !== TRANSPORT) {
-      return {
-        error: mapped,
-        suspect: err.code === status.DEADLINE_EXCEEDED || err.code === status.CANCELLED,
-      };
-    }
-    const exit = w.process.exit;
-    if (exit !== undefined) return { error: this.workerExited(exit, w), suspect: false };
-    return undefined;
-  }
-
-  /** The transport failed and no exit was reported within exitAttributionMs. */
-  attributed(err: ServiceError, w: WorkerEntry): ToolCallError {
-    return unavailable(err, this.tool, w.pid);
-  }
-
-  get exitAttributionMs(): number {
-    return this.rt.o.exitAttributionMs;
-  }
-
-  /**
-   * The error of a call whose worker's process exited under it. A worker the host killed for a
-   * fault of its own says so: over its memory limit the call fails with ERR_WORKER_MEMORY_LIMIT
-   * (and is not retried: it would take the next worker down too); after missed heartbeats with
-   * ERR_WORKER_EXITED caused by ERR_HEARTBEAT_MISSED. Checked before `drained`: the actor's
-   * terminate drains the entry while the kill's exit event is still on its way.
-   */
-  workerExited(
-    exit: WorkerExit,
-    w: WorkerEntry,
-  ): WorkerExitedError | WorkerMemoryLimitError | NodeDownError | NodeUnreachableError {
-    // The supervisor restarts the worker: the call's trace shows why it failed or moved.
-    this.span?.span.addEvent('trellis.worker_exited', {
-      'trellis.worker.pid': w.pid,
-      'trellis.exit_code': exit.exitCode ?? -1,
-      'trellis.signal': exit.signal ?? '',
-    });
-    // A worker lost with its node (issue 15): the node's error, retried only for an idempotent tool.
-    if (exit.node !== undefined)
-      return nodeLostError({ ...exit, node: exit.node }, this.tool, this.p.idempotent);
-    const killed = w.process.killCause ?? memoryExitError(exit, w.process.maxRssMb, w.rssBytes);
-    if (killed instanceof WorkerMemoryLimitError) return killed.forCall(this.tool);
-    let why: string;
-    if (killed !== undefined) {
-      why = `the host killed it: ${killed.message}`;
-      return new WorkerExitedError(exit, { tool: this.tool, why, cause: killed });
-    }
-    if (w.drained) {
-      why = 'the worker was being shut down and the call did not finish within its drain grace (graceMs)';
-    } else if (this.p.idempotent) {
-      why = 'the call was idempotent but had already been retried once, or its budget ran out';
-    } else {
-      why =
-        'the call was not retried because it is not idempotent (pass { idempotent: true } if running it twice is safe)';
-    }
-    return new WorkerExitedError(exit, { tool: this.tool, why });
-  }
-
-  // ---- retry once ------------------------------------------------------------------------------
-
-  /**
-   * True when the failed attempt on `w` is retried: a worker death (or a refusal while it drained,
-   * which means the tool never ran) of a first attempt, with budget left. The next acquire() then
-   * avoids `w` and goes to the front of the queue.
-   */
-  retry(e: unknown, w: WorkerEntry): boolean {
-    if (this.attempt !== 0 || !this.#retryable(e, w) || this.rt.o.clock.now() >= this.p.deadline)
-      return false;
-    this.#exclude ??= new Set();
-    this.#exclude.add(w.id);
-    this.attempt = 1;
-    this.rt.counters.retried++;
-    this.span?.span.addEvent('trellis.retry', {
-      'trellis.error.code': errorCode(e),
-      'trellis.worker.pid': w.pid,
-    });
-    this.rt.events.call.retried(this.callId, this.tool, w.id, e);
-    return true;
-  }
-
-  #retryable(e: unknown, w: WorkerEntry): boolean {
-    if (e instanceof WorkerExitedError) return this.p.idempotent;
-    // The call may have run on the lost node: a non-idempotent one must never run twice.
-    if (e instanceof NodeDownError || e instanceof NodeUnreachableError) return this.p.idempotent;
-    // A draining local worker refuses new calls (the tool never ran), so even a non-idempotent
-    // call may move. Not a remote one: its transport failing may be its node dying mid-call.
-    if (e instanceof ToolCallError && e.code === 'ERR_WORKER_UNAVAILABLE')
-      return this.p.idempotent || (w.state === 'draining' && w.process.node === undefined);
-    return false;
-  }
-
-  // ---- settle ----------------------------------------------------------------------------------
-
-  /**
-   * The call's outcome, exactly once: `undefined` for success, else its error. Counters, the
-   * circuit breaker (admitted calls only) and the closing event (call_finished or call_failed).
-   */
-  settle(error: unknown): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    const rt = this.rt;
-    const ms = rt.o.clock.now() - this.t0;
-    const w = this.worker;
+    // ---- settle: exactly once, whatever the outcome -----------------------------------------------
+    const ms = clock.now() - this.t0;
+    // Counted by its code; an error without one as ERR_UNKNOWN.
     const code = error === undefined ? undefined : errorCode(error);
     if (code === undefined) {
       if (w !== undefined) {
@@ -281,15 +223,78 @@ export class Call {
       if (w !== undefined) w.failed++;
       rt.counters.fail(code, undefined);
     }
-    rt.metrics.call(this.tool, ms, code);
-    if (this.span !== undefined) endCallSpan(this.span, error);
+    rt.metrics.call(tool, ms, code);
+    const cs = this.span;
+    if (cs !== undefined) {
+      if (code !== undefined) {
+        if ((error as { code?: unknown }).code === code) cs.span.setAttribute('trellis.error.code', code);
+        cs.span.recordException(error instanceof Error ? error : String(error));
+        cs.span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: error instanceof Error ? error.message : String(error),
+        });
+      }
+      cs.span.end();
+    }
     const b = rt.breaker;
-    if (this.#admitted && b !== undefined) {
-      const changed = b.record(code, rt.o.clock.now());
+    if (admitted && b !== undefined) {
+      const changed = b.record(code, clock.now());
       if (changed !== undefined) rt.events.pool.circuitChanged(changed);
     }
-    if (code === undefined) {
-      if (w !== undefined) rt.events.call.finished(this.callId, this.tool, w, ms);
-    } else rt.events.call.failed(this.callId, this.tool, w, ms, error);
+    if (code !== undefined)
+      this.#emit({
+        type: 'call_failed',
+        callId: this.callId,
+        tool,
+        workerId: w?.id,
+        pid: w?.pid,
+        durationMs: ms,
+        code,
+        message: (error as Error).message,
+      });
+    else if (w !== undefined)
+      this.#emit({
+        type: 'call_finished',
+        callId: this.callId,
+        tool,
+        workerId: w.id,
+        pid: w.pid,
+        durationMs: ms,
+      });
+    if (failed) throw error;
+    return result as R;
+  }
+
+  /** The call family of pool events, built only when a user listens. */
+  #emit(e: PoolEventInput): void {
+    if (this.rt.events.callsActive) this.rt.events.emit(e);
+  }
+
+  /**
+   * Starts the call's span (a child of the caller's active span), or undefined when neither it nor
+   * its parent carries a valid trace context (no SDK, nothing to propagate).
+   */
+  #startSpan(): CallSpan | undefined {
+    const pool = this.rt.name;
+    const span = tracer.startSpan(`${pool}/${this.tool}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'rpc.system': 'grpc',
+        'rpc.service': 'trellis.bridge.v1.ToolService',
+        'rpc.method': this.#method,
+        'trellis.pool': pool,
+        'trellis.tool': this.tool,
+        'trellis.call_id': this.callId,
+      },
+    });
+    const sc = span.spanContext();
+    if (!span.isRecording() && !trace.isSpanContextValid(sc)) return undefined;
+    const metadata = new Metadata();
+    // The W3C header is written by hand: its format is one line of the spec, and the propagator
+    // that writes it lives in @opentelemetry/core, an SDK package a library must not require.
+    metadata.set('traceparent', `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & 1).toString(16)}`);
+    const state = sc.traceState?.serialize();
+    if (state) metadata.set('tracestate', state);
+    return { span, metadata, context: trace.setSpan(context.active(), span) };
   }
 }

@@ -6,12 +6,49 @@
  * A failure without the trailer came from gRPC itself: our own deadline or cancel, a request over
  * a message limit, or the transport (the connection dropped). Transport failures are returned as
  * TRANSPORT so the caller can find out whether the worker process died (ERR_WORKER_EXITED).
+ *
+ * The drivers (unary.ts, stream.ts) turn every failed attempt into the call's error here, and
+ * nowhere else: `rpcFailure` for a failed RPC, `workerExited` when the worker's process died under
+ * the call, `unavailable` when only the transport failed and no exit followed.
  */
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
-import { ToolCallError, type ToolCallFailure } from '../errors.js';
+import type { NodeDownError, NodeUnreachableError } from '@trellis/core';
+import {
+  nodeLostError,
+  ToolCallError,
+  type ToolCallFailure,
+  type WorkerExit,
+  WorkerExitedError,
+  WorkerMemoryLimitError,
+} from '../errors.js';
+import type { WorkerEntry } from '../pool/dispatcher.js';
+import type { PoolRuntime } from '../pool/runtime.js';
 import { decodeErrorDetail } from '../protos.js';
+import { memoryExitError } from '../worker/memory-limit.js';
+import type { CallSpan } from './call.js';
+import type { PreparedCall } from './prep.js';
+import { notFound, streamingMismatch } from './prep.js';
 
 export const TRANSPORT = Symbol('transport');
+
+/** What the mapping of an attempt's failure reads of its call (call.ts's Call). */
+export interface FailingCall {
+  readonly rt: PoolRuntime;
+  readonly p: PreparedCall;
+  readonly span: CallSpan | undefined;
+}
+
+/** How an RPC on a worker failed, once its cause is known. */
+export interface RpcFailure {
+  readonly error:
+    | ToolCallError
+    | WorkerExitedError
+    | WorkerMemoryLimitError
+    | NodeDownError
+    | NodeUnreachableError;
+  /** Ended by its deadline or a cancellation: the tool may not have stopped, and may hold its place. */
+  readonly suspect: boolean;
+}
 
 export interface CallErrorContext {
   readonly tool: string;
@@ -111,25 +148,6 @@ export function mapCallError(err: ServiceError, c: CallErrorContext): ToolCallEr
   }
 }
 
-export function notFound(tool: string, available: readonly string[], workerPid?: number): ToolCallError {
-  const list = available.length > 0 ? available.join(', ') : '(none)';
-  return new ToolCallError(
-    'ERR_TOOL_NOT_FOUND',
-    `no tool named "${tool}"; the pool's workers serve: ${list}. Check the name, or add a @tool function of that name to the tools module`,
-    { tool, grpcStatus: 'NOT_FOUND', availableTools: [...available], workerPid },
-  );
-}
-
-export function streamingMismatch(tool: string, isStreaming: boolean, workerPid?: number): ToolCallError {
-  return new ToolCallError(
-    'ERR_STREAMING_MISMATCH',
-    isStreaming
-      ? `tool "${tool}" is a streaming (generator) tool; call it with pool.stream("${tool}", args) and iterate the result`
-      : `tool "${tool}" is not a streaming tool`,
-    { tool, grpcStatus: 'FAILED_PRECONDITION', workerPid },
-  );
-}
-
 /** The transport failed and the worker did not exit: it is draining or unreachable. */
 export function unavailable(err: ServiceError, tool: string, workerPid: number | undefined): ToolCallError {
   const code = err.code === status.UNAVAILABLE ? 'ERR_WORKER_UNAVAILABLE' : 'ERR_TRANSPORT';
@@ -147,4 +165,76 @@ export function unavailable(err: ServiceError, tool: string, workerPid: number |
     },
     err,
   );
+}
+
+// ---- an attempt on a worker failed: what it means -----------------------------------------------
+
+/**
+ * The error of a failed RPC on `w`, or undefined when only the transport failed and the worker
+ * has not been seen to exit: the caller then waits up to exitAttributionMs for the exit
+ * (then `unavailable`), so that a dying worker still fails its calls with
+ * ERR_WORKER_EXITED rather than a bare transport error.
+ */
+export function rpcFailure(
+  c: FailingCall,
+  err: ServiceError,
+  w: WorkerEntry,
+  aborted: boolean,
+): RpcFailure | undefined {
+  const p = c.p;
+  const mapped = mapCallError(err, {
+    tool: p.tool,
+    workerPid: w.pid,
+    timeoutMs: p.timeoutMs,
+    maxMessageBytes: c.rt.o.maxMessageBytes,
+    aborted,
+    abortReason: p.signal?.reason,
+  });
+  if (mapped !== TRANSPORT) {
+    return {
+      error: mapped,
+      suspect: err.code === status.DEADLINE_EXCEEDED || err.code === status.CANCELLED,
+    };
+  }
+  const exit = w.process.exit;
+  if (exit !== undefined) return { error: workerExited(c, exit, w), suspect: false };
+  return undefined;
+}
+
+/**
+ * The error of a call whose worker's process exited under it. A worker the host killed for a
+ * fault of its own says so: over its memory limit the call fails with ERR_WORKER_MEMORY_LIMIT
+ * (and is not retried: it would take the next worker down too); after missed heartbeats with
+ * ERR_WORKER_EXITED caused by ERR_HEARTBEAT_MISSED. Checked before `drained`: the actor's
+ * terminate drains the entry while the kill's exit event is still on its way.
+ */
+export function workerExited(
+  c: FailingCall,
+  exit: WorkerExit,
+  w: WorkerEntry,
+): WorkerExitedError | WorkerMemoryLimitError | NodeDownError | NodeUnreachableError {
+  // The supervisor restarts the worker: the call's trace shows why it failed or moved.
+  c.span?.span.addEvent('trellis.worker_exited', {
+    'trellis.worker.pid': w.pid,
+    'trellis.exit_code': exit.exitCode ?? -1,
+    'trellis.signal': exit.signal ?? '',
+  });
+  // A worker lost with its node (issue 15): the node's error, retried only for an idempotent tool.
+  if (exit.node !== undefined) return nodeLostError({ ...exit, node: exit.node }, c.p.tool, c.p.idempotent);
+  const killed = w.process.killCause ?? memoryExitError(exit, w.process.maxRssMb, w.rssBytes);
+  if (killed instanceof WorkerMemoryLimitError) return killed.forCall(c.p.tool);
+  let why: string;
+  if (killed !== undefined) {
+    why = `the host killed it: ${killed.message}`;
+    return new WorkerExitedError(exit, { tool: c.p.tool, why, cause: killed });
+  }
+  if (w.drained) {
+    why = 'the worker was being shut down and the call did not finish within its drain grace (graceMs)';
+  } else if (c.p.idempotent) {
+    why = 'the call was idempotent but had already been retried once, or its budget ran out';
+  } else {
+    why =
+      'the call was not retried because it is not idempotent (pass { idempotent: true } if running it twice is safe)';
+  }
+  return new WorkerExitedError(exit, { tool: c.p.tool, why });
 }

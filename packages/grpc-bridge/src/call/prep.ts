@@ -10,7 +10,6 @@ import { ArgsEncodingProblem, encodeArgs, type ToolArgs } from '../payload.js';
 import type { CallOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
 import type { ToolDescription } from '../worker/worker-handle.js';
-import { notFound, streamingMismatch } from './errors.js';
 
 /** Bytes an ExecuteRequest adds around its payload besides tool name, ids and metadata (tags, lengths). */
 const ENVELOPE_BYTES = 64;
@@ -119,4 +118,26 @@ export function prepareCall(
     sessionId,
     description,
   };
+}
+
+// The refusals a worker can also give (NOT_FOUND, FAILED_PRECONDITION: errors.ts maps them here),
+// so that a call refused before sending and one refused by the worker fail alike.
+
+export function notFound(tool: string, available: readonly string[], workerPid?: number): ToolCallError {
+  const list = available.length > 0 ? available.join(', ') : '(none)';
+  return new ToolCallError(
+    'ERR_TOOL_NOT_FOUND',
+    `no tool named "${tool}"; the pool's workers serve: ${list}. Check the name, or add a @tool function of that name to the tools module`,
+    { tool, grpcStatus: 'NOT_FOUND', availableTools: [...available], workerPid },
+  );
+}
+
+export function streamingMismatch(tool: string, isStreaming: boolean, workerPid?: number): ToolCallError {
+  return new ToolCallError(
+    'ERR_STREAMING_MISMATCH',
+    isStreaming
+      ? `tool "${tool}" is a streaming (generator) tool; call it with pool.stream("${tool}", args) and iterate the result`
+      : `tool "${tool}" is not a streaming tool`,
+    { tool, grpcStatus: 'FAILED_PRECONDITION', workerPid },
+  );
 }

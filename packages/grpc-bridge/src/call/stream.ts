@@ -1,6 +1,6 @@
 /**
  * `pool.stream(tool, args)`: the items of a generator tool as an async iterator, with backpressure.
- * The stream driver over the Call seam (call.ts), which admits, acquires, retries and settles.
+ * The stream driver over the Call seam (call.ts, whose `run` admits, acquires, retries and settles).
  *
  * The call starts at the first `next()` (an iterator nobody reads takes no worker). Items are
  * buffered up to `highWaterMark`; then the gRPC stream is paused, grpc-js stops reading from the
@@ -19,9 +19,9 @@ import { decodePayload, type ToolArgs } from '../payload.js';
 import type { InFlightCall, WorkerEntry } from '../pool/dispatcher.js';
 import type { StreamOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
-import { callContext } from '../telemetry/call-span.js';
 import { recordToolTelemetry } from '../telemetry/tool-telemetry.js';
-import { Call } from './call.js';
+import { Call, type CallDriver } from './call.js';
+import { rpcFailure, unavailable, workerExited } from './errors.js';
 
 /** A running stream call: a gRPC ClientReadableStream, or a stream on the worker's call lane. */
 interface StreamCall {
@@ -62,6 +62,10 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   /** The current call ended by deadline or cancellation: its tool may still hold its place. */
   #suspect = false;
   #onAbort: (() => void) | undefined;
+  /** Resolves the driver's `left`: the consumer is gone (Call.run stops waiting for a worker). */
+  #leave: () => void = () => {};
+  /** The attempt Call.run awaits (execute's promise), while one runs. */
+  #attempt: { resolve: (v: undefined) => void; reject: (e: unknown) => void } | undefined;
   #attributionTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(rt: PoolRuntime, tool: string, args: ToolArgs, opts: StreamOptions) {
@@ -109,6 +113,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     this.#items = [];
     this.#head = 0;
     this.#call?.cancel();
+    this.#leave();
     this.#finish(undefined);
   }
 
@@ -118,43 +123,46 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     this.#started = true;
     const c = new Call(this.#rt, this.#tool, 'ExecuteStream');
     this.#c = c;
-    try {
-      c.admit(this.#args, this.#opts, true);
-    } catch (e) {
-      this.#finish(e);
+    // The stream's side of the Call seam (CallDriver), kept private: a ToolStream's public face is
+    // the async iterator.
+    const driver: CallDriver<undefined> = {
+      execute: (call, w) => new Promise<undefined>((resolve, reject) => this.#open(call, w, resolve, reject)),
+      // Nothing delivered yet: a failed attempt may still be retried.
+      retryable: () => this.#received === 0,
+      left: new Promise<undefined>((resolve) => {
+        this.#leave = () => resolve(undefined);
+      }),
+    };
+    c.run(this.#args, this.#opts, driver).then(
+      () => this.#finish(undefined),
+      (e: unknown) => this.#finish(e),
+    );
+  }
+
+  // ---- the driver: one ExecuteStream per attempt -----------------------------------------------------
+
+  /** Opens the stream on `w`; the attempt ends when it ends (`resolve`) or fails (`reject`). */
+  #open(c: Call, w: WorkerEntry, resolve: (v: undefined) => void, reject: (e: unknown) => void): void {
+    const rt = this.#rt;
+    const p = c.p;
+    if (this.#finished) {
+      // The consumer left in the same turn as the worker was given: its place goes straight back.
+      rt.dispatcher.release(w);
+      resolve(undefined);
       return;
     }
-    if (c.p.signal) {
+    this.#attempt = { resolve, reject };
+    if (p.signal && this.#onAbort === undefined) {
       this.#onAbort = () => {
         this.#aborted = true;
         this.#call?.cancel();
       };
-      c.p.signal.addEventListener('abort', this.#onAbort, { once: true });
-    }
-    void this.#open();
-  }
-
-  async #open(): Promise<void> {
-    const c = this.#c!;
-    const rt = this.#rt;
-    const p = c.p;
-    let w: WorkerEntry;
-    try {
-      w = await c.acquire();
-    } catch (e) {
-      this.#finish(e);
-      return;
-    }
-    if (this.#finished) {
-      rt.dispatcher.release(w);
-      return;
+      p.signal.addEventListener('abort', this.#onAbort, { once: true });
     }
     this.#worker = w;
-    c.started(w);
     const left = p.deadline - rt.o.clock.now();
     const callOptions = Number.isFinite(left) ? { deadline: new Date(Date.now() + Math.max(1, left)) } : {};
     const cs = c.span;
-    // With a trace context the call carries its traceparent as gRPC metadata.
     // Over the worker's call lane when it has one (its credit window is the stream's highWaterMark;
     // the trace context travels in the LaneCall), else a gRPC stream carrying the traceparent as
     // metadata.
@@ -168,20 +176,20 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     this.#call = call;
     const flight: InFlightCall = {
       tool: p.tool,
-      onWorkerExit: (exit) => this.#failed(c.workerExited(exit, w), w, call),
+      onWorkerExit: (exit) => this.#failed(workerExited(c, exit, w), call),
     };
     this.#flight = flight;
     w.calls.add(flight);
     call.on('data', (m: ExecuteStreamResponse__Output) => {
       if (this.#call !== call || this.#finished) return;
       this.#received++;
-      if (m.telemetry) recordToolTelemetry(m.telemetry, rt.name, p.tool, cs && callContext(cs));
+      if (m.telemetry) recordToolTelemetry(m.telemetry, rt.name, p.tool, cs?.context);
       let item: unknown;
       try {
         item = decodePayload(m.item, p.raw);
       } catch (e) {
         call.cancel();
-        this.#failed(e, w, call);
+        this.#failed(e, call);
         return;
       }
       const waiter = this.#waiters.shift();
@@ -201,15 +209,15 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
       // A transport failure is settled by the worker's exit or the attribution timer, never as a
       // clean end: a stream cut short by a dying worker must not look complete.
       if (this.#attributionTimer !== undefined) return;
-      if (this.#pendingError !== undefined) this.#failed(this.#pendingError, w, call);
-      else this.#finish(undefined);
+      if (this.#pendingError !== undefined) this.#failed(this.#pendingError, call);
+      else this.#ended(undefined);
     });
     call.on('error', (err: ServiceError) => {
       if (this.#call !== call || this.#finished || this.#cancelledByConsumer) return;
-      const failure = c.rpcFailure(err, w, this.#aborted);
+      const failure = rpcFailure(c, err, w, this.#aborted);
       if (failure !== undefined) {
         if (failure.error instanceof WorkerExitedError) {
-          this.#failed(failure.error, w, call);
+          this.#failed(failure.error, call);
           return;
         }
         this.#pendingError = failure.error;
@@ -218,25 +226,29 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
       }
       // The connection dropped before the exit event: give the exit a moment to be reported.
       this.#attributionTimer = setTimeout(
-        () => this.#failed(c.attributed(err, w), w, call),
-        c.exitAttributionMs,
+        () => this.#failed(unavailable(err, p.tool, w.pid), call),
+        rt.o.exitAttributionMs,
       );
     });
   }
 
   #pendingError: unknown;
 
-  /** A failure on `call`: retried once when nothing was delivered yet, else the stream's end. */
-  #failed(e: unknown, w: WorkerEntry, call: StreamCall): void {
+  /** A failure on `call`: the attempt ends with it (Call.run retries it or ends the stream). */
+  #failed(e: unknown, call: StreamCall): void {
     if (this.#call !== call || this.#finished) return;
-    if (this.#received === 0 && this.#c!.retry(e, w)) {
-      this.#detach();
-      call.cancel();
-      void this.#open();
-      return;
-    }
     call.cancel();
-    this.#finish(e);
+    this.#ended(e);
+  }
+
+  /** The current attempt is over: its place is given back, then Call.run learns how it ended. */
+  #ended(err: unknown): void {
+    this.#detach();
+    const attempt = this.#attempt;
+    this.#attempt = undefined;
+    if (attempt === undefined) return;
+    if (err === undefined) attempt.resolve(undefined);
+    else attempt.reject(err);
   }
 
   /** Forgets the current call and gives its place back. */
@@ -261,10 +273,13 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
     if (this.#finished) return;
     this.#detach();
     this.#finished = true;
+    // The consumer left mid-attempt: Call.run returns, and settles the call.
+    const attempt = this.#attempt;
+    this.#attempt = undefined;
+    attempt?.resolve(undefined);
     this.#error = err;
     const c = this.#c;
     if (c?.p?.signal && this.#onAbort) c.p.signal.removeEventListener('abort', this.#onAbort);
-    c?.settle(err);
     // Waiters exist only while the buffer is empty: they all get the end.
     for (const waiter of this.#waiters.splice(0)) {
       this.#endResult().then(waiter.resolve, waiter.reject);

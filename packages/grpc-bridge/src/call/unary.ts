@@ -1,6 +1,7 @@
 /**
- * The unary driver over the Call seam (call.ts): admit, acquire a worker, run `Execute` on its
- * channel, give the worker's place back, retry once, settle.
+ * The unary driver over the Call seam (call.ts, whose `run` admits, acquires a worker, retries once
+ * and settles): runs `Execute` on the acquired worker's call lane or channel and gives the worker's
+ * place back when the RPC settles.
  *
  * Failure paths, each settling the call exactly once:
  *   - the worker's process exits: the dispatcher tells every call on it at once (onWorkerExit),
@@ -17,40 +18,25 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import { ToolCallError } from '../errors.js';
 import type { ExecuteResponse__Output } from '../generated/trellis/bridge/v1/ExecuteResponse.js';
-import { decodePayload, type ToolArgs } from '../payload.js';
+import { decodePayload } from '../payload.js';
 import type { InFlightCall, WorkerEntry } from '../pool/dispatcher.js';
-import type { CallOptions } from '../pool/options.js';
-import type { PoolRuntime } from '../pool/runtime.js';
-import { callContext } from '../telemetry/call-span.js';
 import { recordToolTelemetry } from '../telemetry/tool-telemetry.js';
-import { Call } from './call.js';
+import type { Call, CallDriver } from './call.js';
+import { rpcFailure, unavailable, workerExited } from './errors.js';
 
-export async function callTool(
-  rt: PoolRuntime,
-  tool: string,
-  args: ToolArgs,
-  opts: CallOptions,
-): Promise<unknown> {
-  const call = new Call(rt, tool, 'Execute');
-  try {
-    call.admit(args, opts, false);
-    for (;;) {
-      const w = await call.acquire();
-      call.started(w);
-      try {
-        const result = await executeOn(call, w);
-        call.settle(undefined);
-        return result;
-      } catch (e) {
-        if (call.retry(e, w)) continue;
-        throw e;
-      }
-    }
-  } catch (e) {
-    call.settle(e);
-    throw e;
+/** The unary driver: one `Execute` per attempt. */
+class UnaryDriver implements CallDriver<unknown> {
+  execute(c: Call, w: WorkerEntry): Promise<unknown> {
+    return executeOn(c, w);
+  }
+
+  /** A unary call delivers nothing before it ends. */
+  retryable(): boolean {
+    return true;
   }
 }
+
+export const unary: CallDriver<unknown> = new UnaryDriver();
 
 /** Runs `Execute` on one worker; the worker's place is given back when the RPC settles. */
 function executeOn(c: Call, w: WorkerEntry): Promise<unknown> {
@@ -92,7 +78,7 @@ function executeOn(c: Call, w: WorkerEntry): Promise<unknown> {
         if (settled) return;
         finish();
         call.cancel();
-        reject(c.workerExited(exit, w));
+        reject(workerExited(c, exit, w));
       },
     };
     const options = Number.isFinite(left) ? { deadline: new Date(Date.now() + left) } : {};
@@ -101,7 +87,7 @@ function executeOn(c: Call, w: WorkerEntry): Promise<unknown> {
       if (settled) return;
       if (!err) {
         finish();
-        if (res?.telemetry) recordToolTelemetry(res.telemetry, rt.name, p.tool, cs && callContext(cs));
+        if (res?.telemetry) recordToolTelemetry(res.telemetry, rt.name, p.tool, cs?.context);
         try {
           resolve(decodePayload(res?.result, p.raw));
         } catch (e) {
@@ -118,7 +104,7 @@ function executeOn(c: Call, w: WorkerEntry): Promise<unknown> {
         }
         return;
       }
-      const failure = c.rpcFailure(err, w, aborted);
+      const failure = rpcFailure(c, err, w, aborted);
       if (failure !== undefined) {
         finish(failure.suspect);
         reject(failure.error);
@@ -128,8 +114,8 @@ function executeOn(c: Call, w: WorkerEntry): Promise<unknown> {
       attributionTimer = setTimeout(() => {
         if (settled) return;
         finish();
-        reject(c.attributed(err, w));
-      }, c.exitAttributionMs);
+        reject(unavailable(err, p.tool, w.pid));
+      }, rt.o.exitAttributionMs);
     };
     // The worker's call lane when it has one (many calls on one socket; the trace context travels
     // in the LaneCall), else a unary RPC carrying the traceparent as gRPC metadata: same callback,

@@ -6,8 +6,8 @@
  * It offers the two methods of the gRPC client the call paths use, with the same shapes (a
  * callback `Execute` returning a cancellable handle; an `ExecuteStream` emitting `data`, `end`,
  * `error` with pause/resume/cancel), and reports failures as grpc `ServiceError`s with the same
- * status codes and `trellis-error-bin` trailer, so unary-call.ts and tool-stream.ts map them with
- * the same code (call-errors.ts) whichever way a call went.
+ * status codes and `trellis-error-bin` trailer, so the call drivers (call/unary.ts, call/stream.ts)
+ * map them with the same code (call/errors.ts) whichever way a call went.
  *
  * Why hand-written: no library frames calls over a Unix socket for both Node and asyncio; gRPC's
  * own bidi stream was measured and is ~4x slower per call (docs/grpc-bridge.md, "The call lane").

@@ -3,9 +3,11 @@
  * ignored (it must not break a call). Events are only built when someone listens, so an unobserved
  * pool pays nothing for them on the call path.
  *
- * One emitter per event family (`events.call`, `events.worker`, `events.pool`): each method checks
- * once whether anyone listens and only then builds the event, so the code that reports an event is
- * one line, and the `if (active)` guard lives here instead of at every place that emits.
+ * One emitter per event family: `events.worker` and `events.pool` here, and the call family
+ * (call_started, call_retried, call_finished, call_failed) in the Call seam (call/call.ts), the only
+ * place that reports a call. Each checks once whether anyone listens and only then builds the
+ * event, so the code that reports an event is one line, and the `if (active)` guard lives in the
+ * emitter instead of at every place that emits.
  */
 
 interface Base {
@@ -145,8 +147,6 @@ interface WorkerRef {
 export class PoolEvents {
   readonly #pool: string;
   readonly #listeners = new Set<PoolEventListener>();
-  /** call_started, call_finished, call_failed, call_retried. */
-  readonly call = new CallEvents(this);
   /** worker_started, worker_ready, worker_start_failed, worker_exited, worker_recycled, worker_tainted. */
   readonly worker = new WorkerEvents(this);
   /** pool_started, pool_stopped, queue_full, circuit_changed, tool_quarantined, session_ended. */
@@ -201,39 +201,6 @@ export class PoolEvents {
 export function errorCode(e: unknown): string {
   const code = (e as { code?: unknown } | null | undefined)?.code;
   return typeof code === 'string' ? code : 'ERR_UNKNOWN';
-}
-
-class CallEvents {
-  constructor(readonly ev: PoolEvents) {}
-
-  started(callId: string, tool: string, w: WorkerRef, queuedMs: number, attempt: number): void {
-    if (!this.ev.callsActive) return;
-    this.ev.emit({ type: 'call_started', callId, tool, workerId: w.id, pid: w.pid, queuedMs, attempt });
-  }
-
-  finished(callId: string, tool: string, w: WorkerRef, durationMs: number): void {
-    if (!this.ev.callsActive) return;
-    this.ev.emit({ type: 'call_finished', callId, tool, workerId: w.id, pid: w.pid, durationMs });
-  }
-
-  failed(callId: string, tool: string, w: WorkerRef | undefined, durationMs: number, e: unknown): void {
-    if (!this.ev.callsActive) return;
-    this.ev.emit({
-      type: 'call_failed',
-      callId,
-      tool,
-      workerId: w?.id,
-      pid: w?.pid,
-      durationMs,
-      code: errorCode(e),
-      message: (e as Error).message,
-    });
-  }
-
-  retried(callId: string, tool: string, fromWorkerId: number, e: unknown): void {
-    if (!this.ev.callsActive) return;
-    this.ev.emit({ type: 'call_retried', callId, tool, fromWorkerId, code: errorCode(e) });
-  }
 }
 
 class WorkerEvents {

@@ -38,8 +38,9 @@ import {
   terminateChild,
   whichChildren,
 } from '@trellis/core';
+import { Call } from '../call/call.js';
 import { ToolStream } from '../call/stream.js';
-import { callTool } from '../call/unary.js';
+import { unary } from '../call/unary.js';
 import { InvalidPoolOptionsError, PoolClosedError } from '../errors.js';
 import type { HostToolFn } from '../host-service.js';
 import type { ToolArgs } from '../payload.js';
@@ -148,7 +149,8 @@ export class ToolPool {
 
   /** Runs a tool and resolves with its result (JSON decoded; bytes as a Buffer). */
   call<R = unknown>(tool: string, args?: ToolArgs, options: CallOptions = {}): Promise<R> {
-    return callTool(this.#rt, tool, args, options) as Promise<R>;
+    const call = new Call(this.#rt, tool, 'Execute');
+    return call.run(args, options, unary) as Promise<R>;
   }
 
   /** Runs a generator tool; iterate the result for its items (backpressure applies). */
