@@ -11,21 +11,29 @@
  * Starting is synchronous in OTP's sense: `startServer` resolves only after `init` has returned, with
  * the pid, or with IGNORE; it rejects when init fails.
  */
-import { ActorContext } from './actor.js';
-import type { Clock } from './clock.js';
-import { type FormatStatus, reportInitCrash, reportServerCrash } from './crash-report.js';
+import type { FormatStatus } from './crash-report.js';
 import { TrellisError } from './errors.js';
-import { Exit, type ExitReason, formatReason } from './exit-reason.js';
+import { Exit, type ExitReason } from './exit-reason.js';
+import {
+  endServer,
+  failInit,
+  IGNORE,
+  type Ignore,
+  initThrew,
+  type LoopStart,
+  openServer,
+  type ServerContext,
+  type StartServerOptions,
+  startBehaviour,
+} from './gen.js';
 import { hibernateProc } from './hibernate.js';
 import { NO_MESSAGE } from './mailbox.js';
-import { type ViaName, viaRegistry } from './names/via.js';
 import { currentNode, type Node } from './node.js';
-import type { Pid, Ref } from './pid.js';
+import type { Pid } from './pid.js';
 import {
   type CallMessage,
   type CastMessage,
   type ExitMessage,
-  type Proc,
   type SystemCallMessage,
   TIMEOUT,
   type Timeout,
@@ -95,10 +103,6 @@ export const stop = <S, R = unknown>(
 });
 export const ignore = (): IgnoreResult => ({ [RESULT]: 'ignore' });
 
-/** What a start function returns when the child chose not to start (OTP's `ignore`). */
-export const IGNORE: unique symbol = Symbol('trellis.ignore');
-export type Ignore = typeof IGNORE;
-
 type Awaitable<T> = T | Promise<T>;
 
 export interface GenServer<
@@ -147,48 +151,6 @@ export type GenServerDef<S, Args extends unknown[], Req, Rep, Cast, Info> = Omit
   ): Awaitable<CallResult<S, NoInfer<Rep>>>;
 };
 
-export class ServerContext extends ActorContext {
-  /** The process that started this server (its supervisor), if any. */
-  parent: Pid | undefined;
-}
-
-export interface StartServerOptions {
-  /** Link to this pid before init runs (a supervisor passes itself). */
-  readonly link?: Pid | undefined;
-  /** A local name, or a `{ via, name }` registered before init runs (OTP) and unregistered at exit. */
-  readonly name?: string | ViaName | undefined;
-  readonly clock?: Clock | undefined;
-  /** Trap exits from the start (a server can also call ctx.trapExit(true) in init). */
-  readonly trapExit?: boolean | undefined;
-  /** The parent whose EXIT (when trapping) stops the server with terminate; defaults to `link`. */
-  readonly parent?: Pid | undefined;
-  /**
-   * OTP's start_link `{timeout, T}`: when init has not returned within this many ms the server is
-   * killed and the start rejects with ERR_START_TIMEOUT. Default: no limit.
-   */
-  readonly startTimeoutMs?: number | undefined;
-}
-
-export class StartTimeoutError extends TrellisError {
-  constructor(timeoutMs: number) {
-    super(
-      'ERR_START_TIMEOUT',
-      `server init did not return within ${timeoutMs} ms, so the server was killed; make init faster (move slow work to handleContinue with ok(state, { continue })) or raise startTimeoutMs`,
-      { details: { timeoutMs } },
-    );
-  }
-}
-
-export class InitFailedError extends TrellisError {
-  readonly reason: ExitReason;
-  constructor(reason: ExitReason) {
-    super('ERR_INIT_FAILED', `server init failed: ${formatReason(reason)}`, {
-      cause: reason.type === 'error' ? reason.cause : undefined,
-    });
-    this.reason = reason;
-  }
-}
-
 export class NoHandlerError extends TrellisError {
   constructor(callback: string) {
     super(
@@ -223,123 +185,19 @@ export function startServer<S, Args extends unknown[]>(
   node: Node = currentNode(),
 ): Promise<Pid | Ignore> {
   return startBehaviour(node, opts, (proc, started, failed) =>
-    serverLoop(node, proc, behaviour, args, opts, started, failed),
+    serverLoop({ node, proc, opts, started, failed }, behaviour, args),
   );
 }
 
-/** The loop of a behaviour: it must call `started` or `failed` exactly once, when init has answered. */
-export type BehaviourLoop = (
-  proc: Proc,
-  started: (p: Pid | Ignore) => void,
-  failed: (e: unknown) => void,
-) => Promise<void>;
-
-/**
- * proc_lib's start_link for any behaviour (gen_server, gen_statem): spawns the process running
- * `loop`, and resolves once init has answered. Fails the start when the process dies first, and kills
- * it when init takes longer than `startTimeoutMs`.
- */
-export function startBehaviour(
-  node: Node,
-  opts: StartServerOptions,
-  loop: BehaviourLoop,
-): Promise<Pid | Ignore> {
-  return new Promise((resolve, reject) => {
-    let watch: Ref | undefined;
-    let answered = false;
-    let startedHook: (() => void) | undefined;
-    // Once init has answered, the start no longer cares how the server ends: drop the watch directly on
-    // the server (node.demonitor would search every process for a callback monitor).
-    const unwatch = () => {
-      if (watch !== undefined) node.procs.get(pid)?.monitoredBy.delete(watch);
-    };
-    const pid = node.spawn(
-      (proc) =>
-        loop(
-          proc,
-          (p) => {
-            if (answered) return;
-            answered = true;
-            startedHook?.();
-            unwatch();
-            resolve(p);
-          },
-          (e) => {
-            if (answered) return;
-            answered = true;
-            startedHook?.();
-            unwatch();
-            reject(e);
-          },
-        ),
-      {
-        link: opts.link,
-        name: typeof opts.name === 'string' ? opts.name : undefined,
-        clock: opts.clock,
-        trapExit: opts.trapExit,
-      },
-    );
-    // Like proc_lib's start_link, wait for init's answer *or the server's death*: a server killed while
-    // init is still awaiting something (or before it ran at all) must fail the start, not leave it
-    // pending for ever, which would hang a supervisor starting it.
-    watch = node.monitor((reason) => reject(new InitFailedError(reason)), pid);
-    const limit = opts.startTimeoutMs;
-    if (limit !== undefined && Number.isFinite(limit)) {
-      const clock = opts.clock ?? node.defaultClock;
-      const timer = clock.setTimeout(() => {
-        answered = true;
-        unwatch();
-        reject(new StartTimeoutError(limit));
-        // proc_lib's kill_flush: unlink first, so the parent (a supervisor) gets no EXIT for a child it
-        // never had, then kill. The process dies with `killed`; no crash report (it was killed).
-        const proc = node.procs.get(pid);
-        if (proc !== undefined && opts.link !== undefined) node.unlink(proc, opts.link);
-        node.exit(node.selfPid, pid, 'kill');
-      }, limit);
-      startedHook = () => clock.clearTimeout(timer);
-    }
-  });
-}
-
-/**
- * Registers a `{ via, name }` before init (OTP's gen:start -> register_name) and unregisters it when
- * the process exits. Returns false when the start has failed (a taken name: {already_started, Pid});
- * the process has then ended normally.
- */
-export async function registerViaName(
-  node: Node,
-  proc: Proc,
-  opts: StartServerOptions,
-  failed: (e: unknown) => void,
-): Promise<boolean> {
-  if (typeof opts.name !== 'object') return true;
-  const via = opts.name;
-  try {
-    const registry = viaRegistry(via);
-    await registry.registerName(via.name, proc.pid);
-    node.monitor(() => {
-      registry.unregisterName(via.name).catch(() => undefined);
-    }, proc.pid);
-  } catch (e) {
-    failed(e);
-    node.terminate(proc, Exit.normal);
-    return false;
-  }
-  return proc.alive;
-}
-
 async function serverLoop<S, Args extends unknown[]>(
-  node: Node,
-  proc: Proc,
+  start: LoopStart,
   b: GenServer<S, Args>,
   args: Args,
-  opts: StartServerOptions,
-  started: (p: Pid | Ignore) => void,
-  failed: (e: unknown) => void,
 ): Promise<void> {
-  const ctx = new ServerContext(node, proc);
-  ctx.parent = opts.parent ?? opts.link ?? node.selfPid;
-  if (!(await registerViaName(node, proc, opts, failed))) return;
+  const { node, proc, opts, started, failed } = start;
+  const opened = await openServer(start);
+  if (opened === undefined) return;
+  const ctx: ServerContext = opened;
   // When init does not produce a running server, the process ends in the same synchronous step that
   // answers the start (as proc_lib does since OTP 26), so when the starter's await resumes the process
   // is gone, its name free and its links signalled. Ending it a few promise hops later instead, a
@@ -355,10 +213,7 @@ async function serverLoop<S, Args extends unknown[]>(
       return;
     }
     if (isResult(r, 'stop')) {
-      const reason = (r as StopResult<S>).reason;
-      failed(new InitFailedError(reason));
-      reportInitCrash('gen_server', proc.pid, nameOf(), reason);
-      node.terminate(proc, reason);
+      failInit(node, proc, 'gen_server', nameOf(), (r as StopResult<S>).reason, failed);
       return;
     }
     if (isResult(r, 'ok')) {
@@ -366,13 +221,7 @@ async function serverLoop<S, Args extends unknown[]>(
       action = (r as OkResult<S>).action;
     } else state = r as S;
   } catch (e) {
-    if (!proc.alive) {
-      failed(new InitFailedError(proc.reason ?? Exit.killed));
-      throw e;
-    }
-    failed(new InitFailedError(Exit.error(e)));
-    reportInitCrash('gen_server', proc.pid, nameOf(), Exit.error(e));
-    node.terminate(proc, Exit.error(e));
+    initThrew(node, proc, 'gen_server', nameOf(), e, failed);
     return;
   }
   if (!proc.alive) {
@@ -383,31 +232,16 @@ async function serverLoop<S, Args extends unknown[]>(
 
   const sys = new SysState<S>('gen_server', proc, ctx.parent, b.formatStatus);
   let lastMsg: unknown;
-  const finish = async (reason: ExitReason, s: S): Promise<never> => {
-    let r = reason;
-    if (b.terminate) {
-      try {
-        await b.terminate(reason, s, ctx);
-      } catch (e) {
-        if (!proc.alive) throw e;
-        // OTP: an exception in terminate replaces the reason.
-        r = Exit.error(e);
-      }
-    }
-    reportServerCrash({
-      behaviour: 'gen_server',
-      pid: proc.pid,
-      name: nameOf(),
-      parent: ctx.parent,
-      reason: r,
-      lastMessage: lastMsg,
-      state: s,
-      formatStatus: b.formatStatus,
-      links: [...proc.links],
-      queueLength: proc.mailbox.size,
-    });
-    return ctx.stop(r);
-  };
+  const terminate = b.terminate;
+  const finish = (reason: ExitReason, s: S): Promise<never> =>
+    endServer(
+      ctx,
+      proc,
+      reason,
+      terminate && ((r) => terminate(r, s, ctx)),
+      { behaviour: 'gen_server', lastMessage: lastMsg, state: s, formatStatus: b.formatStatus },
+      nameOf,
+    );
 
   // OTP's {timeout, T}: armed after a callback, cancelled by the next message of any kind.
   let idleMs: number | undefined;

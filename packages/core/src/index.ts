@@ -122,15 +122,20 @@ export type {
   StatusInfo,
 } from './crash-report.js';
 export {
+  IGNORE,
+  type Ignore,
+  InitFailedError,
+  ServerContext,
+  type StartServerOptions,
+  StartTimeoutError,
+} from './gen.js';
+export {
   type Action,
   type CallResult,
   type CastResult,
   defineServer,
   type GenServer,
-  IGNORE,
-  type Ignore,
   type IgnoreResult,
-  InitFailedError,
   type InitResult,
   ignore,
   NoHandlerError,
@@ -140,9 +145,6 @@ export {
   ok,
   type ReplyResult,
   reply,
-  ServerContext,
-  type StartServerOptions,
-  StartTimeoutError,
   type StopResult,
   startServer,
   stop,
@@ -352,13 +354,8 @@ export {
   decodeReason,
   encodeReason,
 } from './exit-reason.js';
-export {
-  type BehaviourLoop,
-  isIgnoreResult,
-  isStopResult,
-  registerViaName,
-  startBehaviour,
-} from './gen-server.js';
+export { type BehaviourLoop, registerViaName, startBehaviour } from './gen.js';
+export { isIgnoreResult, isStopResult } from './gen-server.js';
 export {
   Mailbox,
   toPredicate,

@@ -11,27 +11,27 @@
  * the timer record: a timer cancelled or replaced after it fired is recognised as stale and dropped.
  */
 import type { Clock, TimerHandle } from '../clock.js';
-import { type FormatStatus, reportInitCrash, reportServerCrash } from '../crash-report.js';
+import type { FormatStatus } from '../crash-report.js';
 import { TrellisError } from '../errors.js';
 import { Exit, type ExitReason } from '../exit-reason.js';
 import {
+  endServer,
+  failInit,
   IGNORE,
   type Ignore,
-  type IgnoreResult,
-  InitFailedError,
-  isIgnoreResult,
-  isStopResult,
-  registerViaName,
-  ServerContext,
+  initThrew,
+  type LoopStart,
+  openServer,
+  type ServerContext,
   type StartServerOptions,
-  type StopResult,
   startBehaviour,
-} from '../gen-server.js';
+} from '../gen.js';
+import { type IgnoreResult, isIgnoreResult, isStopResult, type StopResult } from '../gen-server.js';
 import { hibernateProc } from '../hibernate.js';
 import { NO_MESSAGE } from '../mailbox.js';
 import { currentNode, type Node } from '../node.js';
 import type { Pid } from '../pid.js';
-import type { CallMessage, CastMessage, ExitMessage, Proc, SystemCallMessage } from '../process.js';
+import type { CallMessage, CastMessage, ExitMessage, SystemCallMessage } from '../process.js';
 import type { StartFn } from '../supervisor/child-spec.js';
 import { type SysRequest, SysState } from '../sys.js';
 import {
@@ -116,7 +116,7 @@ export function startStatem<St, D, Args extends unknown[]>(
   node: Node = currentNode(),
 ): Promise<Pid | Ignore> {
   return startBehaviour(node, opts, (proc, started, failed) =>
-    statemLoop(node, proc, behaviour as GenStatem<St, D, Args>, args, opts, started, failed),
+    statemLoop({ node, proc, opts, started, failed }, behaviour as GenStatem<St, D, Args>, args),
   );
 }
 
@@ -150,19 +150,16 @@ interface TimeoutMsg {
 type AnyResult<St, D> = StatemResult<St, D>;
 
 async function statemLoop<St, D, Args extends unknown[]>(
-  node: Node,
-  proc: Proc,
+  start: LoopStart,
   b: GenStatem<St, D, Args>,
   args: Args,
-  opts: StartServerOptions,
-  started: (p: Pid | Ignore) => void,
-  failed: (e: unknown) => void,
 ): Promise<void> {
-  const ctx = new ServerContext(node, proc);
-  ctx.parent = opts.parent ?? opts.link ?? node.selfPid;
+  const { node, proc, opts, started, failed } = start;
   // Both callback modes share these callbacks (the union type would make St & string of them).
   const common = b as unknown as StatemCommon<St, D, Args>;
-  if (!(await registerViaName(node, proc, opts, failed))) return;
+  const opened = await openServer(start);
+  if (opened === undefined) return;
+  const ctx: ServerContext = opened;
   const nameOf = () => proc.name ?? (typeof opts.name === 'object' ? opts.name.name : undefined);
   const clock: Clock = proc.clock;
 
@@ -177,9 +174,7 @@ async function statemLoop<St, D, Args extends unknown[]>(
       return;
     }
     if (isStopResult(r)) {
-      failed(new InitFailedError(r.reason));
-      reportInitCrash('gen_statem', proc.pid, nameOf(), r.reason);
-      node.terminate(proc, r.reason);
+      failInit(node, proc, 'gen_statem', nameOf(), r.reason, failed);
       return;
     }
     if ((r as AnyResult<St, D>)[STATEM] !== 'next') {
@@ -192,13 +187,7 @@ async function statemLoop<St, D, Args extends unknown[]>(
     state = (initial as { state: St }).state;
     data = (initial as { data: D }).data;
   } catch (e) {
-    if (!proc.alive) {
-      failed(new InitFailedError(proc.reason ?? Exit.killed));
-      throw e;
-    }
-    failed(new InitFailedError(Exit.error(e)));
-    reportInitCrash('gen_statem', proc.pid, nameOf(), Exit.error(e));
-    node.terminate(proc, Exit.error(e));
+    initThrew(node, proc, 'gen_statem', nameOf(), e, failed);
     return;
   }
   if (!proc.alive) return;
@@ -247,29 +236,21 @@ async function statemLoop<St, D, Args extends unknown[]>(
     clear(eventTimer);
     clear(stateTimer);
     for (const g of generic.values()) clear(g);
-    let r = reason;
-    if (common.terminate) {
-      try {
-        await common.terminate(reason, state, data, ctx);
-      } catch (e) {
-        if (!proc.alive) throw e;
-        r = Exit.error(e);
-      }
-    }
-    reportServerCrash({
-      behaviour: 'gen_statem',
-      pid: proc.pid,
-      name: nameOf(),
-      parent: ctx.parent,
-      reason: r,
-      lastMessage: lastEvent,
-      state: { state, data },
-      formatStatus: common.formatStatus,
-      links: [...proc.links],
-      queueLength: proc.mailbox.size,
-      stateName: state,
-    });
-    return ctx.stop(r);
+    const terminate = common.terminate;
+    return endServer(
+      ctx,
+      proc,
+      reason,
+      terminate && ((r) => terminate(r, state, data, ctx)),
+      {
+        behaviour: 'gen_statem',
+        lastMessage: lastEvent,
+        state: { state, data },
+        formatStatus: common.formatStatus,
+        stateName: state,
+      },
+      nameOf,
+    );
   };
 
   /**

@@ -8,7 +8,8 @@
  */
 import type { Clock } from '../clock.js';
 import { InvalidChildSpecError } from '../errors.js';
-import { type GenServer, type Ignore, startServer } from '../gen-server.js';
+import type { Ignore } from '../gen.js';
+import { type GenServer, startServer } from '../gen-server.js';
 import type { ViaName } from '../names/via.js';
 import type { Node } from '../node.js';
 import type { Pid } from '../pid.js';

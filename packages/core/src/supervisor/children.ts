@@ -13,7 +13,7 @@ import type { TimerHandle } from '../clock.js';
 import { TrellisError } from '../errors.js';
 import { eventBus, type SupervisorEvent } from '../events.js';
 import { Exit, type ExitReason } from '../exit-reason.js';
-import { IGNORE, type Ignore, InitFailedError } from '../gen-server.js';
+import { IGNORE, type Ignore, InitFailedError } from '../gen.js';
 import type { Pid, Ref } from '../pid.js';
 import { type DownMessage, type ExitMessage, TIMEOUT } from '../process.js';
 import type { BackoffState } from './backoff.js';

@@ -13,7 +13,7 @@ import {
   TrellisError,
 } from '../errors.js';
 import { formatReason } from '../exit-reason.js';
-import { IGNORE, type Ignore } from '../gen-server.js';
+import { IGNORE, type Ignore } from '../gen.js';
 import { isPid, type Pid } from '../pid.js';
 import { BackoffState } from './backoff.js';
 import {

@@ -22,15 +22,8 @@ import { call } from '../actor.js';
 import type { Clock } from '../clock.js';
 import { deserializeError, type SerializedError, serializeError } from '../errors.js';
 import type { ExitReason } from '../exit-reason.js';
-import {
-  defineServer,
-  type Ignore,
-  noreply,
-  reply,
-  type ServerContext,
-  startServer,
-  stop,
-} from '../gen-server.js';
+import type { Ignore, ServerContext } from '../gen.js';
+import { defineServer, noreply, reply, startServer, stop } from '../gen-server.js';
 import { currentNode, type Node } from '../node.js';
 import { isPid, nodeOf, type Pid } from '../pid.js';
 import type { ExitMessage } from '../process.js';

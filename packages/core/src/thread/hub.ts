@@ -17,7 +17,7 @@
 import { type ResourceLimits, type SHARE_ENV, Worker } from 'node:worker_threads';
 import { serializeError } from '../errors.js';
 import { decodeReason, Exit, type ExitReason, encodeReason } from '../exit-reason.js';
-import { IGNORE, type Ignore, InitFailedError } from '../gen-server.js';
+import { IGNORE, type Ignore, InitFailedError } from '../gen.js';
 import { bounce, currentNode, type Node } from '../node.js';
 import { nodeOf, type Pid } from '../pid.js';
 import type { RemoteRouter, Signal, Transferable } from '../signals.js';

@@ -127,5 +127,5 @@ export type ToThread =
  * installs it on globalThis under SPAWNER_KEY (transport.ts).
  */
 export interface ThreadSpawner {
-  spawn(spec: DelegatedSpawn): Promise<Pid | import('../gen-server.js').Ignore>;
+  spawn(spec: DelegatedSpawn): Promise<Pid | import('../gen.js').Ignore>;
 }

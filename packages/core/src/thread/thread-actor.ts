@@ -13,7 +13,7 @@ import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMainThread, type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
 import { assertCloneable } from '../cloneable.js';
-import type { Ignore } from '../gen-server.js';
+import type { Ignore } from '../gen.js';
 import { currentNode, NoProcError } from '../node.js';
 import { isPid, type Pid } from '../pid.js';
 import type { StartContext, StartFn } from '../supervisor/child-spec.js';
