@@ -188,6 +188,11 @@ export function updateDocs(root: string, name: string, body: string): string {
 
 const fmt = (n: number | undefined, d = 0) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(d));
 
+/** The lines that show how to run a report's run again (chaos and soak reports alike). */
+export function reproduce(replay: string): string[] {
+  return ['', 'Reproduce:', '', '```', replay, '```', ''];
+}
+
 export function renderChaos(r: ChaosReport): string {
   const c = r.calls;
   const lines: string[] = [];
@@ -206,13 +211,7 @@ export function renderChaos(r: ChaosReport): string {
             .map((x) => `**${x.name}**`)
             .join(', ')} (see [Bugs the suite found](#bugs-the-suite-found)).`,
         ]),
-    '',
-    'Reproduce:',
-    '',
-    '```',
-    r.replay,
-    '```',
-    '',
+    ...reproduce(r.replay),
     '**Calls**',
     '',
     '| made | succeeded | failed cleanly | cut by the host kill -9 | lost | not a TrellisError | wrong result |',

@@ -1,7 +1,7 @@
 /** The soak's report: its JSON shape, the per-minute table and the docs section. */
 import type { CheckResult } from './ipc.js';
 import type { MatchResult } from './matcher.js';
-import { type CallSummary, checksTable } from './report.js';
+import { type CallSummary, checksTable, reproduce } from './report.js';
 import type { ResourceSample } from './sampler.js';
 import { MB, median } from './stats.js';
 import type { SeriesTrend } from './verdicts.js';
@@ -81,13 +81,7 @@ export function renderSoak(r: SoakReport): string {
       `${r.durationMs / 60_000} min without faults, a sample every ${r.sampleMs / 1000} s, ${r.machine.cpus} cores, ` +
       `load average ${r.machine.loadavgStart.map((x) => x.toFixed(1)).join(' / ')} at the start and ` +
       `${r.machine.loadavgEnd.map((x) => x.toFixed(1)).join(' / ')} at the end (shared box), Node ${r.machine.node}.`,
-    '',
-    'Reproduce:',
-    '',
-    '```',
-    r.replay,
-    '```',
-    '',
+    ...reproduce(r.replay),
     `Calls: ${c.made} made, ${c.succeeded} succeeded, ${c.failedClean} failed${c.failedClean ? ` ${JSON.stringify(c.failedByCode)}` : ''}, ${c.lost} lost.`,
     '',
     '**Over time** (medians per minute; minute 0 includes start-up; workers: the sum over the 5 Python workers)',

@@ -5,7 +5,6 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import type { SweepReport } from '@trellis/registry';
 import type { ExitRecord, FaultRecord, RecycleRecord, RestartRecord } from './fault-book.js';
 import {
   type LeaderObservation,
@@ -20,14 +19,8 @@ import type { ResourceSample } from './sampler.js';
 
 const SUT_ENTRY = new URL('./sut.js', import.meta.url);
 
-export interface SutReady {
-  readonly runId: string;
-  readonly pid: number;
-  readonly atMs: number;
-  readonly startMs: number;
-  readonly bootSweep: SweepReport | undefined;
-  readonly workerPids: Readonly<Record<string, readonly number[]>>;
-}
+/** The SUT's ready message, without its tag. */
+export type SutReady = Omit<Extract<SutMessage, { t: 'ready' }>, 't' | 'run'>;
 
 export class SutProcess {
   readonly run: string;

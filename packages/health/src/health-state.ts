@@ -167,13 +167,15 @@ export function normalizeTimings(o: ActorHealthOptions, d: ActorHealthOptions = 
     o.intervalMs ?? d.intervalMs ?? HEALTH_DEFAULTS.intervalMs,
     'the expected time between beats',
   );
-  const staleAfterMs = positive(
-    'staleAfterMs',
-    o.staleAfterMs ??
-      (o.intervalMs === undefined ? d.staleAfterMs : undefined) ??
-      intervalMs * HEALTH_DEFAULTS.staleAfterIntervals,
-    'e.g. 3 × intervalMs',
-  );
+  // staleAfterMs and failAfterMs default to a multiple of the actor's interval: the monitor's own
+  // value applies only to an actor that did not set its interval either.
+  const multiple = (field: 'staleAfterMs' | 'failAfterMs', intervals: number, what: string): number =>
+    positive(
+      field,
+      o[field] ?? (o.intervalMs === undefined ? d[field] : undefined) ?? intervalMs * intervals,
+      what,
+    );
+  const staleAfterMs = multiple('staleAfterMs', HEALTH_DEFAULTS.staleAfterIntervals, 'e.g. 3 × intervalMs');
   if (staleAfterMs < intervalMs) {
     throw new InvalidHealthOptionsError(
       `staleAfterMs (${staleAfterMs}) is shorter than intervalMs (${intervalMs}): an actor beating on time would be reported stale; use staleAfterMs >= intervalMs, typically 3 × intervalMs`,
@@ -185,11 +187,9 @@ export function normalizeTimings(o: ActorHealthOptions, d: ActorHealthOptions = 
     o.startupTimeoutMs ?? d.startupTimeoutMs ?? HEALTH_DEFAULTS.startupTimeoutMs,
     'how long the actor may take to send its first beat',
   );
-  const failAfterMs = positive(
+  const failAfterMs = multiple(
     'failAfterMs',
-    o.failAfterMs ??
-      (o.intervalMs === undefined ? d.failAfterMs : undefined) ??
-      intervalMs * HEALTH_DEFAULTS.failAfterIntervals,
+    HEALTH_DEFAULTS.failAfterIntervals,
     'how long an actor may stay stale before it counts as failed',
   );
   return { intervalMs, staleAfterMs, startupTimeoutMs, failAfterMs };

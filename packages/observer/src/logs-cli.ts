@@ -7,6 +7,7 @@
  */
 import { request } from 'node:http';
 import { TrellisError } from '@trellis/core';
+import { cliStreams, parseFlagsOr } from '@trellis/core/cli';
 import { resolveHomeDir } from '@trellis/home';
 import { announcedReadToken, userAnnounceDir } from './announce.js';
 import { OBSERVER_DEFAULTS } from './defaults.js';
@@ -87,24 +88,13 @@ export function formatRecord(r: LogRecordView): string {
 }
 
 export async function main(args: readonly string[], io: Partial<LogsIo> = {}): Promise<number> {
-  const out: LogsIo = {
-    stdout: io.stdout ?? process.stdout,
-    stderr: io.stderr ?? process.stderr,
-    env: io.env ?? process.env,
-    cwd: io.cwd ?? process.cwd(),
-    signal: io.signal,
-  };
+  const out: LogsIo = { ...cliStreams(io), signal: io.signal };
   if (args.includes('--help') || args.includes('-h')) {
     out.stdout.write(USAGE);
     return 0;
   }
-  let flags: Flags;
-  try {
-    flags = parseFlags(args);
-  } catch (e) {
-    out.stderr.write(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const flags = parseFlagsOr(() => parseFlags(args), out.stderr, USAGE);
+  if (flags === undefined) return 2;
   try {
     const { url, token } = locate(flags, out);
     const print = (records: readonly LogRecordView[]): void => {

@@ -14,6 +14,7 @@
  */
 import { request } from 'node:http';
 import { TrellisError } from '@trellis/core';
+import { cliStreams, parseFlagsOr } from '@trellis/core/cli';
 import { resolveHomeDir } from '@trellis/home';
 import { listAnnounced, userAnnounceDir } from './announce.js';
 import { OBSERVER_DEFAULTS } from './defaults.js';
@@ -79,23 +80,13 @@ function parseFlags(args: readonly string[]): Flags {
 
 /** Runs `trellis status`; resolves to the exit code. */
 export async function main(args: readonly string[], io: Partial<StatusIo> = {}): Promise<number> {
-  const out: StatusIo = {
-    stdout: io.stdout ?? process.stdout,
-    stderr: io.stderr ?? process.stderr,
-    env: io.env ?? process.env,
-    cwd: io.cwd ?? process.cwd(),
-  };
+  const out: StatusIo = cliStreams(io);
   if (args.includes('--help') || args.includes('-h') || args[0] === 'help') {
     out.stdout.write(USAGE);
     return 0;
   }
-  let flags: Flags;
-  try {
-    flags = parseFlags(args);
-  } catch (e) {
-    out.stderr.write(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const flags = parseFlagsOr(() => parseFlags(args), out.stderr, USAGE);
+  if (flags === undefined) return 2;
   try {
     const explicit = flags.url ?? nonEmpty(out.env[OBSERVER_DEFAULTS.urlEnv]);
     if (explicit !== undefined) {

@@ -8,6 +8,7 @@
  */
 
 import { systemClock, TrellisError } from '@trellis/core';
+import { cliStreams, parseFlagsOr } from '@trellis/core/cli';
 import { currentIdentity, homeTagFor, resolveHomeDir as resolveRegistryDir } from '@trellis/home';
 import { REGISTRY_DEFAULTS } from './defaults.js';
 import { type ChildView, type RunView, viewChild, viewRun } from './inspect.js';
@@ -44,20 +45,10 @@ interface Flags {
 
 /** Runs one `registry` subcommand; resolves to the process exit code. */
 export async function main(args: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
-  const out: CliIo = {
-    stdout: io.stdout ?? process.stdout,
-    stderr: io.stderr ?? process.stderr,
-    env: io.env ?? process.env,
-    cwd: io.cwd ?? process.cwd(),
-  };
+  const out: CliIo = cliStreams(io);
   const [sub, ...rest] = args;
-  let flags: Flags;
-  try {
-    flags = parseFlags(rest);
-  } catch (err) {
-    out.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const flags = parseFlagsOr(() => parseFlags(rest), out.stderr, USAGE);
+  if (flags === undefined) return 2;
   const dir = resolveRegistryDir({ dir: flags.dir, env: out.env, cwd: out.cwd });
   try {
     if (sub === 'list') return await list(dir, flags, out);

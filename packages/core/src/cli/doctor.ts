@@ -9,6 +9,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { findTrellisPackages } from './commands.js';
+import { cliStreams } from './streams.js';
 
 export type DoctorStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -65,12 +66,7 @@ export const nodeCheck: DoctorCheck = {
 const MARK: Record<DoctorStatus, string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL', skip: 'skip' };
 
 export async function main(args: readonly string[], io: Partial<DoctorIo> = {}): Promise<number> {
-  const out: DoctorIo = {
-    stdout: io.stdout ?? process.stdout,
-    stderr: io.stderr ?? process.stderr,
-    env: io.env ?? process.env,
-    cwd: io.cwd ?? process.cwd(),
-  };
+  const out: DoctorIo = cliStreams(io);
   const json = args.includes('--json');
   const checks: { owner: string; check: DoctorCheck }[] = [{ owner: '@trellis/core', check: nodeCheck }];
   for (const p of findTrellisPackages(out.cwd)) {

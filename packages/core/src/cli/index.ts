@@ -16,4 +16,5 @@ export {
   nodeCheck,
   TESTED_NODE_MAJORS,
 } from './doctor.js';
-export { type CliStreams, runCli } from './run-cli.js';
+export { runCli } from './run-cli.js';
+export { type CliStreams, cliStreams, parseFlagsOr } from './streams.js';

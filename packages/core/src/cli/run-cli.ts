@@ -6,14 +6,7 @@ import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { commandTable, findTrellisPackages, pickEntry } from './commands.js';
 import { main as doctorMain } from './doctor.js';
-
-export interface CliStreams {
-  readonly stdout: { write(s: string): unknown };
-  readonly stderr: { write(s: string): unknown };
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Where the user ran the command (relative paths and `./.trellis` are resolved from it). */
-  readonly cwd: string;
-}
+import { type CliStreams, cliStreams } from './streams.js';
 
 type CommandModule = { main(args: readonly string[], io: Partial<CliStreams>): Promise<number> };
 
@@ -31,12 +24,7 @@ function usage(table: Map<string, { summary: string; flag: string | undefined; o
 
 /** Runs `trellis <args>`; resolves to the exit code. */
 export async function runCli(argv: readonly string[], io: Partial<CliStreams> = {}): Promise<number> {
-  const streams: CliStreams = {
-    stdout: io.stdout ?? process.stdout,
-    stderr: io.stderr ?? process.stderr,
-    env: io.env ?? process.env,
-    cwd: io.cwd ?? process.cwd(),
-  };
+  const streams = cliStreams(io);
   const [name, ...args] = argv;
   if (name === 'doctor') return doctorMain(args, streams);
   const table = commandTable(findTrellisPackages(streams.cwd));
