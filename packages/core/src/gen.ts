@@ -89,32 +89,22 @@ export function startBehaviour(
     const unwatch = () => {
       if (watch !== undefined) node.procs.get(pid)?.monitoredBy.delete(watch);
     };
-    const pid = node.spawn(
-      (proc) =>
-        loop(
-          proc,
-          (p) => {
-            if (answered) return;
-            answered = true;
-            startedHook?.();
-            unwatch();
-            resolve(p);
-          },
-          (e) => {
-            if (answered) return;
-            answered = true;
-            startedHook?.();
-            unwatch();
-            reject(e);
-          },
-        ),
-      {
-        link: opts.link,
-        name: typeof opts.name === 'string' ? opts.name : undefined,
-        clock: opts.clock,
-        trapExit: opts.trapExit,
-      },
-    );
+    // init's answer, started or failed: the first one settles the start, later ones are ignored.
+    const answer =
+      <T>(settle: (v: T) => void) =>
+      (v: T): void => {
+        if (answered) return;
+        answered = true;
+        startedHook?.();
+        unwatch();
+        settle(v);
+      };
+    const pid = node.spawn((proc) => loop(proc, answer<Pid | Ignore>(resolve), answer<unknown>(reject)), {
+      link: opts.link,
+      name: typeof opts.name === 'string' ? opts.name : undefined,
+      clock: opts.clock,
+      trapExit: opts.trapExit,
+    });
     // Like proc_lib's start_link, wait for init's answer *or the server's death*: a server killed while
     // init is still awaiting something (or before it ran at all) must fail the start, not leave it
     // pending for ever, which would hang a supervisor starting it.

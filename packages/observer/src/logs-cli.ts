@@ -5,13 +5,13 @@
  * token: --token / $TRELLIS_OBSERVER_TOKEN, else the read token the observer wrote into its
  * announce file (mode 0600: only the user who runs the app can read it).
  */
-import { request } from 'node:http';
 import { TrellisError } from '@trellis/core';
 import { cliStreams, parseFlagsOr } from '@trellis/core/cli';
 import { resolveHomeDir } from '@trellis/home';
 import { announcedReadToken, userAnnounceDir } from './announce.js';
 import { OBSERVER_DEFAULTS } from './defaults.js';
 import { ObserverUnreachableError } from './errors.js';
+import { getJson } from './get-json.js';
 import type { LogRecordView } from './log-tail.js';
 import { findAnnounced } from './status-cli.js';
 
@@ -156,7 +156,7 @@ function locate(flags: Flags, io: LogsIo): { url: string; token: string | undefi
   return { url: found.url, token: tokenFor(found.url) };
 }
 
-function getLogs(
+async function getLogs(
   base: string,
   token: string | undefined,
   q: { pool?: string; worker?: number; limit: number; since: number },
@@ -168,28 +168,17 @@ function getLogs(
   if (q.worker !== undefined) url.searchParams.set('worker', String(q.worker));
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token !== undefined) headers[OBSERVER_DEFAULTS.tokenHeader] = token;
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers, timeout: OBSERVER_DEFAULTS.statusTimeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => {
-        try {
-          const v = JSON.parse(body);
-          if (res.statusCode === 403)
-            throw new Error(
-              'the observer refused the token: pass --token with its control token (printed at its start)',
-            );
-          if (res.statusCode !== 200) throw new Error(v?.error?.message ?? `HTTP ${res.statusCode}`);
-          resolve(v);
-        } catch (e) {
-          reject(e);
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer in time')));
-    req.on('error', (e) => reject(new ObserverUnreachableError(base, e)));
-    req.end();
-  });
+  const { status, body: v } = await getJson(
+    url,
+    headers,
+    OBSERVER_DEFAULTS.statusTimeoutMs,
+    'no answer in time',
+    (e) => new ObserverUnreachableError(base, e),
+  );
+  if (status === 403)
+    throw new Error(
+      'the observer refused the token: pass --token with its control token (printed at its start)',
+    );
+  if (status !== 200) throw new Error(v?.error?.message ?? `HTTP ${status}`);
+  return v;
 }

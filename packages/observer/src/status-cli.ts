@@ -12,13 +12,13 @@
  *    heartbeat records and leases of @trellis/health when it is installed. The supervision tree itself lives in
  *    the application's memory, so only a running observer can show it.
  */
-import { request } from 'node:http';
 import { TrellisError } from '@trellis/core';
 import { cliStreams, parseFlagsOr } from '@trellis/core/cli';
 import { resolveHomeDir } from '@trellis/home';
 import { listAnnounced, userAnnounceDir } from './announce.js';
 import { OBSERVER_DEFAULTS } from './defaults.js';
 import { ObserverUnreachableError } from './errors.js';
+import { getJson } from './get-json.js';
 import { readPersistedHealth, readPersistedLeases } from './health-persisted.js';
 import { readPersistedRegistry } from './persisted.js';
 import { renderPersisted, renderStatus } from './render-text.js';
@@ -169,43 +169,25 @@ async function fetchSnapshot(base: string, flags: Flags): Promise<Snapshot> {
 class NotReady extends Error {}
 
 /** One GET on a plain one-shot connection (no keep-alive socket to hold the CLI open). */
-function getSnapshot(base: string, flags: Flags): Promise<Snapshot> {
+async function getSnapshot(base: string, flags: Flags): Promise<Snapshot> {
   let url: URL;
   try {
     url = new URL('api/snapshot', base.endsWith('/') ? base : `${base}/`);
   } catch (e) {
-    return Promise.reject(new ObserverUnreachableError(base, e));
+    throw new ObserverUnreachableError(base, e);
   }
-  if (url.protocol !== 'http:') {
-    return Promise.reject(new ObserverUnreachableError(base, new Error('only http:// URLs are supported')));
-  }
+  if (url.protocol !== 'http:')
+    throw new ObserverUnreachableError(base, new Error('only http:// URLs are supported'));
   url.searchParams.set('events', String(Math.max(flags.events, 1)));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { agent: false, headers: { accept: 'application/json' }, timeout: flags.timeoutMs },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.on('end', () => {
-          try {
-            const v = JSON.parse(body);
-            if (res.statusCode === 503 && v?.error?.code === 'ERR_OBSERVER_NOT_READY')
-              throw new NotReady(v.error.message);
-            if (res.statusCode !== 200) throw new Error(v?.error?.message ?? `HTTP ${res.statusCode}`);
-            if (typeof v?.version !== 'number' || !('tree' in v))
-              throw new Error('the answer is not an observer snapshot');
-            resolve(v as Snapshot);
-          } catch (e) {
-            reject(e);
-          }
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${flags.timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+  const { status, body: v } = await getJson(
+    url,
+    { accept: 'application/json' },
+    flags.timeoutMs,
+    `no answer within ${flags.timeoutMs} ms`,
+  );
+  if (status === 503 && v?.error?.code === 'ERR_OBSERVER_NOT_READY') throw new NotReady(v.error.message);
+  if (status !== 200) throw new Error(v?.error?.message ?? `HTTP ${status}`);
+  if (typeof v?.version !== 'number' || !('tree' in v))
+    throw new Error('the answer is not an observer snapshot');
+  return v as Snapshot;
 }
