@@ -8,10 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ServerCredentials, type ServiceError, status } from '@grpc/grpc-js';
 import { NodeDownError, NodeUnreachableError } from '@trellis/core';
-import { registerPlacementProvider, ToolPool, unregisterPlacementProvider } from '../src/index.js';
+import {
+  createToolClient,
+  registerPlacementProvider,
+  ToolPool,
+  unregisterPlacementProvider,
+} from '../src/index.js';
 import { openTestRun, readFlag, rejectsWith, type TestRun, waitFor } from './helpers.js';
 import { LocalNodes } from './local-nodes.js';
+import { makeTestCerts } from './test-certs.js';
 
 const PLACEMENT_TOOLS = new URL('../../test/fixtures/placement_tools.py', import.meta.url).pathname;
 
@@ -312,6 +319,71 @@ describe('placement options', () => {
       assert.equal(pool.stats().size, 1);
     } finally {
       await pool.stop();
+    }
+  });
+});
+
+describe('over mTLS', () => {
+  test("workers listen with mTLS, refuse clients without a certificate of the CA, and reach the pool's host tools over its TLS listener", async () => {
+    const certs = makeTestCerts();
+    try {
+      const nodes = new LocalNodes({
+        tls: { caFile: certs.ca, certFile: certs.cert, keyFile: certs.key },
+        hostListen: {
+          bind: '127.0.0.1:0',
+          credentials: ServerCredentials.createSsl(
+            certs.read(certs.ca),
+            [{ private_key: certs.read(certs.key), cert_chain: certs.read(certs.cert) }],
+            true,
+          ),
+          advertise: '127.0.0.1',
+        },
+      });
+      nodes.up('a');
+      const pool = new ToolPool({
+        tools: PLACEMENT_TOOLS,
+        name: 'tls-nodes',
+        placement: { nodes: 'cluster', perNode: 1, provider: nodes },
+      });
+      pool.exposeHostTool('upper', { type: 'object', properties: { text: { type: 'string' } } }, (args) =>
+        String((args as { text: string }).text).toUpperCase(),
+      );
+      await pool.start();
+      try {
+        assert.match(nodes.launches[0]!.launch.hostAddress ?? '', /^127\.0\.0\.1:\d+$/);
+        assert.equal(await pool.call('call_host', { tool: 'upper', args: { text: 'over tls' } }), 'OVER TLS');
+        const address = pool.stats().workers[0]!.address;
+        // Plain TCP, and a certificate of another CA: refused at the handshake, the tool never runs.
+        const refused = async (tls: Parameters<typeof createToolClient>[3]): Promise<ServiceError> => {
+          const c = createToolClient(address, 1 << 20, pool.workerSecret(), tls);
+          try {
+            return await new Promise<ServiceError>((resolve, reject) =>
+              c.Describe({}, { deadline: new Date(Date.now() + 5000) }, (err) =>
+                err ? resolve(err) : reject(new Error('the worker answered')),
+              ),
+            );
+          } finally {
+            c.close();
+          }
+        };
+        assert.equal((await refused(undefined)).code, status.UNAVAILABLE);
+        assert.equal(
+          (
+            await refused({
+              ca: certs.read(certs.ca),
+              cert: certs.read(certs.otherCert),
+              key: certs.read(certs.otherKey),
+            })
+          ).code,
+          status.UNAVAILABLE,
+        );
+        // The pool's own client still gets through.
+        assert.equal(nodeOf(pool, await pool.call<number>('whoami')), 'a');
+      } finally {
+        await pool.stop();
+      }
+    } finally {
+      certs.remove();
     }
   });
 });

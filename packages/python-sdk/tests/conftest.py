@@ -211,6 +211,7 @@ class WorkerFactory:
         tools: str = "tools_fixture",
         wait_ready: bool = True,
         stdin: int = subprocess.PIPE,
+        env: dict[str, str] | None = None,
     ) -> Worker:
         run_id = f"test-{uuid.uuid4().hex[:12]}"
         if listen == "unix":
@@ -222,7 +223,7 @@ class WorkerFactory:
                 stdin=stdin,
                 stdout=subprocess.PIPE,
                 stderr=err,
-                env=worker_env(),
+                env={**worker_env(), **(env or {})},
                 cwd=self.dir,
             )
         worker = Worker(proc, run_id, stderr_path)

@@ -2,8 +2,10 @@
 
 Exit codes: 0 after a shutdown (SIGTERM drain, host gone), 1 the host was already gone at start or
 the worker failed unexpectedly, 2 bad command line (argparse), 3 the tools could not be loaded,
-4 the listen address was refused or could not be bound, 5 a tool's allocation was refused by the
-memory cap (--max-rss-mb). Codes 2-4 are permanent: restarting the same command cannot help.
+4 the listen address was refused or could not be bound (a non-loopback address without TLS
+included), 5 a tool's allocation was refused by the memory cap (--max-rss-mb), 6 the --tls-* files
+are unreadable, not PEM, or do not belong together. Codes 2-4 and 6 are permanent: restarting the
+same command cannot help.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .log_format import JsonLineFormatter, StderrFormatter
 from .memory import EXIT_MEMORY, arm_memory_cap
 from .server import ListenAddressError, Worker
 from .socket_cleanup import remove_socket_files
+from .tls import TlsConfigError, TlsFiles, TlsUsageError, load_tls
 from .tool import ToolSpec, collect_tools, load_module
 
 if TYPE_CHECKING:
@@ -37,6 +40,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_TOOLS = 3
 EXIT_LISTEN = 4
+EXIT_TLS = 6
 
 log = logging.getLogger("trellis_worker")
 
@@ -114,7 +118,26 @@ OPTIONS: tuple[_Option, ...] = (
         "host_address",
         str,
         "",
-        "address of the host's HostService (unix:/path): enables host tools and log forwarding",
+        "address of the host's HostService (unix:/path, or host:PORT dialled with the --tls-* files): "
+        "enables host tools and log forwarding",
+    ),
+    _Option(
+        ("--tls-ca",),
+        "tls_ca",
+        str,
+        "",
+        "PEM file of the CA whose certificates clients must present (with --tls-cert and --tls-key: the "
+        "worker listens with mTLS, and may then listen on a non-loopback address)",
+    ),
+    _Option(("--tls-cert",), "tls_cert", str, "", "PEM file of this worker's certificate (server and client)"),
+    _Option(("--tls-key",), "tls_key", str, "", "PEM file of that certificate's private key"),
+    _Option(
+        ("--tls-server-name",),
+        "tls_server_name",
+        str,
+        "",
+        "DNS name the HostService's certificate must carry when --host-address is dialled by IP "
+        "(default: the host of --host-address)",
     ),
     _Option(
         ("--host-pid",),
@@ -273,13 +296,20 @@ def _load_tools(refs: list[str]) -> dict[str, ToolSpec]:
     return tools
 
 
-async def _serve(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int, secret: bytes | None) -> int:
+async def _serve(
+    args: Any,
+    tools: dict[str, ToolSpec],
+    ready_fd: int | None,
+    parent: int,
+    secret: bytes | None,
+    tls: TlsFiles | None = None,
+) -> int:
     loop = asyncio.get_running_loop()
     host = None
     if args.host_address:
         from .host import HostClient, HostLogHandler  # only workers with a host need its client
 
-        host = HostClient(args.host_address, args.max_message_bytes, secret)
+        host = HostClient(args.host_address, args.max_message_bytes, secret, tls)
         root = logging.getLogger()
         for h in list(root.handlers):
             root.removeHandler(h)
@@ -295,7 +325,7 @@ async def _serve(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, pa
         secret=secret,
     )
     try:
-        address = await worker.start(args.listen)
+        address = await worker.start(args.listen, tls)
     except (ListenAddressError, OSError) as exc:
         print(f"trellis_worker: {exc}", file=sys.stderr)
         return EXIT_LISTEN
@@ -377,6 +407,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
     handler.setFormatter(JsonLineFormatter() if args.log_format == "json" else StderrFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
 
+    # Before the tools are imported (slow, and their code runs): a bad file is the command's fault.
+    try:
+        tls = load_tls(args.tls_ca, args.tls_cert, args.tls_key, args.tls_server_name)
+    except TlsConfigError as exc:
+        print(f"trellis_worker: {exc}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(EXIT_USAGE if isinstance(exc, TlsUsageError) else EXIT_TLS)
+
     try:
         tools = _load_tools(args.tools)
     except SystemExit as exc:
@@ -398,20 +436,27 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.stderr.flush()
         os._exit(EXIT_TOOLS)
 
-    code = _run(args, tools, ready_fd, parent, secret)
+    code = _run(args, tools, ready_fd, parent, secret, tls)
     # Whatever the tools started goes with the worker, escaped or not (host gone, SIGTERM, failure).
     kill_descendants(DESCENDANTS_KILL_BUDGET_S, cgroup)
     remove_socket_files(args.listen, args.host_address, host_gone=parent_is_gone(parent))
     os._exit(code)
 
 
-def _run(args: Any, tools: dict[str, ToolSpec], ready_fd: int | None, parent: int, secret: bytes | None) -> int:
+def _run(
+    args: Any,
+    tools: dict[str, ToolSpec],
+    ready_fd: int | None,
+    parent: int,
+    secret: bytes | None,
+    tls: TlsFiles | None = None,
+) -> int:
     """Runs the server loop and returns the exit code. The process then ends with os._exit: pool
     threads still inside a tool that ignored cancellation must not hold the exit up (a normal
     interpreter exit joins them)."""
     loop = asyncio.new_event_loop()
     try:
-        code = loop.run_until_complete(_serve(args, tools, ready_fd, parent, secret))
+        code = loop.run_until_complete(_serve(args, tools, ready_fd, parent, secret, tls))
     except BaseException:  # noqa: BLE001 - report, then still exit
         traceback.print_exc(file=sys.stderr)
         code = EXIT_FAILURE

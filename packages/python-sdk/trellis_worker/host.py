@@ -25,6 +25,7 @@ from .errors import HostToolError
 from .log_format import STDERR_FORMAT, StderrFormatter  # noqa: F401 - re-exported
 from .payload import decode_value, encode_value
 from .status import decode_error_detail
+from .tls import TlsFiles, channel_credentials
 
 
 def to_log_record(record: logging.LogRecord) -> host_service_pb2.LogRecord:
@@ -73,17 +74,26 @@ class _WithSecret(grpc.aio.UnaryUnaryClientInterceptor):
 class HostClient:
     """Connection to the host's HostService at ``address`` (e.g. "unix:/run/trellis/host.sock")."""
 
-    def __init__(self, address: str, max_message_bytes: int, secret: bytes | None = None) -> None:
+    def __init__(
+        self, address: str, max_message_bytes: int, secret: bytes | None = None, tls: TlsFiles | None = None
+    ) -> None:
         self.address = address
-        self._channel = grpc.aio.insecure_channel(
-            address,
-            options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
-            # The host refuses calls without its per-run secret (guard.py has the worker's side).
-            interceptors=[_WithSecret(secret.decode())] if secret else None,
-        )
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        # The host refuses calls without its per-run secret (guard.py has the worker's side).
+        interceptors = [_WithSecret(secret.decode())] if secret else None
+        if tls is None:
+            self._channel = grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+        else:
+            # A host on another node (issue 15): mTLS with this worker's certificate; dialled by IP,
+            # its certificate names it by DNS name.
+            if tls.server_name:
+                options.append(("grpc.ssl_target_name_override", tls.server_name))
+            self._channel = grpc.aio.secure_channel(
+                address, channel_credentials(tls), options=options, interceptors=interceptors
+            )
         self._stub = host_service_pb2_grpc.HostServiceStub(self._channel)
         self._lock = threading.Lock()
         self._buffer: collections.deque[host_service_pb2.LogRecord] = collections.deque()

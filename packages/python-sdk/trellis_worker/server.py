@@ -27,6 +27,7 @@ from .sessions import SessionStore
 from .shm import ShmConfig, shm_available
 from .status import grpc_errors
 from .telemetry import start_call_trace, trace_headers
+from .tls import TlsFiles, server_credentials
 from .tool import TOOL_NAME, ToolSpec
 
 if TYPE_CHECKING:
@@ -44,12 +45,13 @@ class ListenAddressError(ValueError):
     """--listen is not a Unix socket or a loopback address."""
 
 
-def parse_listen(address: str) -> tuple[str, str]:
+def parse_listen(address: str, tls: bool = False) -> tuple[str, str]:
     """--listen value -> (address to bind, address to report before the port is known).
 
     Accepts ``unix:/abs/path``, ``unix:relative/path``, ``unix:///abs/path``, ``127.0.0.1:PORT``,
-    ``localhost:PORT`` and ``[::1]:PORT`` (PORT 0 picks a free port). Anything else is refused:
-    workers only ever listen on this machine.
+    ``localhost:PORT`` and ``[::1]:PORT`` (PORT 0 picks a free port). Any other ``HOST:PORT`` only
+    with ``tls`` (the --tls-* files: client certificates required): a worker reachable from other
+    machines must not take calls from anyone who can reach it.
     """
     if address.startswith("unix:"):
         path = address[len("unix:") :]
@@ -72,6 +74,14 @@ def parse_listen(address: str) -> tuple[str, str]:
             )
         return f"unix:{path}", f"unix:{path}"
     host, sep, port = address.rpartition(":")
+    if sep and host and port.isdigit() and host not in LOOPBACK_HOSTS:
+        if tls:
+            return address, host
+        raise ListenAddressError(
+            f"--listen {address!r} is not allowed without TLS: it is reachable from other machines, so the "
+            "worker needs --tls-ca, --tls-cert and --tls-key (client certificates of that CA are then "
+            "required); or listen on unix:/path/to.sock, 127.0.0.1:PORT or [::1]:PORT"
+        )
     if not sep or host not in LOOPBACK_HOSTS or not port.isdigit():
         raise ListenAddressError(
             f"--listen {address!r} is not allowed: use unix:/path/to.sock, 127.0.0.1:PORT or [::1]:PORT "
@@ -129,12 +139,16 @@ class Worker:
         add_tool_service(self.server, ToolServicer(self), secret)
         self.lane = LaneServer(self)
 
-    async def start(self, listen: str) -> str:
-        """Binds and starts serving; returns the address to report (real port for port 0).
-        Raises ListenAddressError for a refused address, OSError when binding fails."""
-        bind, report = parse_listen(listen)
+    async def start(self, listen: str, tls: TlsFiles | None = None) -> str:
+        """Binds and starts serving; returns the address to report (real port for port 0). With
+        ``tls``, over mTLS (client certificates of its CA required). Raises ListenAddressError for a
+        refused address, OSError when binding fails."""
+        bind, report = parse_listen(listen, tls is not None)
         try:
-            port = self.server.add_insecure_port(bind)
+            if tls is None:
+                port = self.server.add_insecure_port(bind)
+            else:
+                port = self.server.add_secure_port(bind, server_credentials(tls))
         except RuntimeError as exc:
             raise OSError(f"cannot listen on {bind}: {exc}") from None
         if port == 0:

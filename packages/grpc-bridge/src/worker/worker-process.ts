@@ -106,7 +106,10 @@ export interface WorkerTls {
   readonly caFile: string;
   readonly certFile: string;
   readonly keyFile: string;
-  /** The DNS name checked in the worker's certificate (default 'trellis-node'). */
+  /**
+   * The DNS name checked in the worker's certificate, and in the pool's HostService's when the
+   * worker dials it (`--tls-server-name`; default 'trellis-node', the cluster certificates' name).
+   */
   readonly serverName?: string | undefined;
 }
 
@@ -173,7 +176,17 @@ export class WorkerProcess implements WorkerHandle {
     ];
     if (o.hostAddress !== undefined) args.push('--host-address', o.hostAddress);
     if (o.tls !== undefined)
-      args.push('--tls-ca', o.tls.caFile, '--tls-cert', o.tls.certFile, '--tls-key', o.tls.keyFile);
+      args.push(
+        '--tls-ca',
+        o.tls.caFile,
+        '--tls-cert',
+        o.tls.certFile,
+        '--tls-key',
+        o.tls.keyFile,
+        // The pool's HostService is dialled by IP; its certificate names it by this DNS name.
+        '--tls-server-name',
+        o.tls.serverName ?? 'trellis-node',
+      );
     // Read before spawning: an unreadable file is the caller's error, not a worker start failure.
     const clientTls = o.tls === undefined ? undefined : readWorkerTls(o.tls);
     if (o.maxRssMb !== undefined && Number.isFinite(o.maxRssMb))
@@ -470,7 +483,8 @@ const EXIT_MEANINGS: Record<number, string> = {
   1: 'its host looked gone at start, or it failed unexpectedly; read its stderr below',
   2: 'its command line was refused (a bad option value); check the pool options',
   3: 'its tools module could not be imported or has no @tool functions; fix the error below in the module, or the tools option',
-  4: 'its listen address was refused or could not be bound; check TMPDIR (socket directory) or use transport "tcp"',
+  4: 'its listen address was refused or could not be bound; check TMPDIR (socket directory) or use transport "tcp" (an address off this machine needs TLS files)',
+  6: 'its TLS files (--tls-ca, --tls-cert, --tls-key) are unreadable, not PEM, or the key does not belong to the certificate; issue them again (trellis certs issue <node>)',
 };
 
 function startFailure(
