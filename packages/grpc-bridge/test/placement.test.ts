@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ServerCredentials, type ServiceError, status } from '@grpc/grpc-js';
-import { NodeDownError, NodeUnreachableError } from '@trellis/core';
+import { exit, NodeDownError, NodeUnreachableError, start } from '@trellis/core';
 import {
   createToolClient,
   registerPlacementProvider,
@@ -143,6 +143,46 @@ describe('node groups', () => {
     } finally {
       await pool.stop();
     }
+  });
+});
+
+describe('in a supervision tree', () => {
+  test('the child spec: started with the tree, restarted by its parent onto the live nodes, stopped with the tree', async () => {
+    const nodes = new LocalNodes();
+    nodes.up('a');
+    nodes.up('b');
+    const pool = new ToolPool({
+      tools: PLACEMENT_TOOLS,
+      name: 'tree-placed',
+      placement: { nodes: 'cluster', perNode: 1, provider: nodes },
+    });
+    const app = await start(
+      { flags: { strategy: 'one_for_one', intensity: 3, periodMs: 5000 }, children: [pool.childSpec()] },
+      { handleSignals: false, exitProcess: false },
+    );
+    try {
+      assert.deepEqual(perNode(pool), { a: 1, b: 1 });
+      const oldSup = pool.pid!;
+      const oldWorkers = [...nodes.workersOn('a'), ...nodes.workersOn('b')];
+      exit(oldSup, 'kill');
+      await waitFor(() => pool.running && pool.pid !== oldSup, 'the parent to restart the pool');
+      await waitFor(() => pool.stats().readyWorkers === 2, 'the restarted pool on both nodes');
+      assert.deepEqual(perNode(pool), { a: 1, b: 1 });
+      await waitFor(
+        () => oldWorkers.every((p) => !nodes.workersOn('a').includes(p) && !nodes.workersOn('b').includes(p)),
+        'the old workers to exit',
+      );
+      assert.equal(typeof (await pool.call<number>('whoami')), 'number');
+      // The restarted pool still follows the nodes.
+      await nodes.down('b');
+      await waitFor(() => pool.stats().workers.length === 1, 'the pool to drop node b');
+      assert.deepEqual(perNode(pool), { a: 1 });
+    } finally {
+      const reason = await app.stop();
+      assert.equal(reason.type, 'shutdown');
+    }
+    assert.equal(pool.running, false);
+    assert.deepEqual(nodes.workersOn('a'), []);
   });
 });
 
