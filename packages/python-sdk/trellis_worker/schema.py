@@ -107,16 +107,23 @@ class AnySpec(Spec):
         return value
 
 
-class BoolSpec(Spec):
-    label = "boolean"
+class _ExactSpec(Spec):
+    """A JSON type that is exactly one Python type, taken as it is: its label is the JSON type."""
+
+    py_type: type = object
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "boolean"}
+        return {"type": self.label}
 
     def _conv(self, value: Any) -> Any:
-        if isinstance(value, bool):
+        if isinstance(value, self.py_type):
             return value
         raise self._mismatch(value)
+
+
+class BoolSpec(_ExactSpec):
+    label = "boolean"
+    py_type = bool
 
 
 class IntSpec(Spec):
@@ -147,16 +154,9 @@ class FloatSpec(Spec):
         raise self._mismatch(value)
 
 
-class StrSpec(Spec):
+class StrSpec(_ExactSpec):
     label = "string"
-
-    def schema(self) -> dict[str, Any]:
-        return {"type": "string"}
-
-    def _conv(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return value
-        raise self._mismatch(value)
+    py_type = str
 
 
 class BytesSpec(Spec):
