@@ -254,46 +254,43 @@ async function startStatic(st: SupState, spec: ChildSpec | undefined): Promise<u
       { id: s.id },
     );
   }
-  const child: Child = {
-    key: s.id,
-    spec: s,
-    args: s.args,
-    pid: undefined,
-    startedAt: 0,
-    restarts: 0,
-    backoff: s.backoff ? new BackoffState(s.backoff) : undefined,
-    dynamic: false,
-  };
-  st.add(child);
-  const r = await startChildProcess(st, child, false);
-  if (r !== true) {
-    st.remove(child);
-    throw startFailed(s.id, r);
-  }
-  if (child.pid === undefined && s.restart === 'temporary') st.remove(child);
-  return child.pid ?? IGNORE_MARK;
+  return addAndStart(st, s.id, s, s.args, false);
 }
 
 async function startDynamic(st: SupState, extraArgs: readonly unknown[]): Promise<unknown> {
   const t = st.template!;
-  const key = `#${++st.nextDynamic}`;
+  return addAndStart(st, `#${++st.nextDynamic}`, t, [...t.args, ...extraArgs], true);
+}
+
+/**
+ * start_child's common part: the child is added, then started; a failed start removes it again.
+ * A child whose start returned ignore keeps its place only when it is static and not temporary
+ * (OTP keeps the spec, with an undefined pid, for restartChild).
+ */
+async function addAndStart(
+  st: SupState,
+  key: string,
+  spec: Child['spec'],
+  args: readonly unknown[],
+  dynamic: boolean,
+): Promise<unknown> {
   const child: Child = {
     key,
-    spec: t,
-    args: [...t.args, ...extraArgs],
+    spec,
+    args,
     pid: undefined,
     startedAt: 0,
     restarts: 0,
-    backoff: t.backoff ? new BackoffState(t.backoff) : undefined,
-    dynamic: true,
+    backoff: spec.backoff ? new BackoffState(spec.backoff) : undefined,
+    dynamic,
   };
   st.add(child);
   const r = await startChildProcess(st, child, false);
   if (r !== true) {
     st.remove(child);
-    throw startFailed(t.id, r);
+    throw startFailed(spec.id, r);
   }
-  if (child.pid === undefined) st.remove(child);
+  if (child.pid === undefined && (dynamic || spec.restart === 'temporary')) st.remove(child);
   return child.pid ?? IGNORE_MARK;
 }
 
