@@ -3,6 +3,7 @@
  * Guide: docs/grpc-bridge.md. Errors: docs/errors.md (section @trellis/grpc-bridge).
  */
 
+export { ARROW_TYPE, ArrowMissingError, type ArrowTableLike } from './arrow.js';
 export { ToolStream } from './call/stream.js';
 export { BRIDGE_DEFAULTS } from './defaults.js';
 export {

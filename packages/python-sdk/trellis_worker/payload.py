@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .constants import JSON, OCTET_STREAM
@@ -77,13 +78,20 @@ def _loads(data: bytes) -> Any:
         return json.loads(data)
 
 
-def encode_value(value: Any) -> tuple[bytes | memoryview, str]:
+def encode_value(value: Any, alloc: Callable[[int], memoryview] | None = None) -> tuple[bytes | memoryview, str]:
     """A Python value -> (data, content_type). Raises ResultEncodingError for unencodable values.
 
     ``data`` is a ``memoryview`` (not copied) only for a buffer over a shared-memory segment
-    (``ctx.shared_buffer``), which the call lane sends by name; the gRPC path turns it into bytes."""
+    (``ctx.shared_buffer``), which the call lane sends by name; the gRPC path turns it into bytes.
+    ``alloc`` (the call's ``ctx.shared_buffer``) is where a pyarrow table's IPC stream is written."""
     if isinstance(value, bytes):
         return value, OCTET_STREAM
+    if type(value).__module__.startswith("pyarrow"):
+        from .arrow import ARROW_STREAM, is_arrow_value, write_table
+
+        if is_arrow_value(value):
+            data = write_table(value, alloc)
+            return (_buffer(data) if isinstance(data, memoryview) else data), ARROW_STREAM
     if isinstance(value, (bytearray, memoryview)):
         return _buffer(memoryview(value)), OCTET_STREAM
     if isinstance(value, Payload):

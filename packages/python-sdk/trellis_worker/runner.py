@@ -86,12 +86,12 @@ class ToolThreads:
                 outcome: Any = _Raised(Cancelled("the worker is shutting down; the tool did not run"))
             elif ctx._trace is not None:
                 # A traced call: the tool runs in the call's contextvars (its OpenTelemetry span).
-                outcome = ctx._trace.context.run(_run_job, fn, kwargs, fut)
+                outcome = ctx._trace.context.run(_run_job, fn, kwargs, fut, ctx)
             elif fut is None:
                 fn()  # a stream producer: delivers its own items and errors
                 outcome = None
             else:
-                outcome = _call_sync(fn, kwargs)
+                outcome = _call_sync(fn, kwargs, ctx)
             try:
                 loop.call_soon_threadsafe(done, fut, outcome, ctx)
             except RuntimeError:
@@ -210,7 +210,7 @@ class ToolRunner:
                     value = await self._with_deadline(spec.fn(**kwargs), ctx)
                 finally:
                     self._release_holder(ctx)
-                encoded = encode_value(value)
+                encoded = encode_value(value, ctx.shared_buffer)
             return encoded, int((time.perf_counter() - started) * 1e6)
         except BaseException:
             ctx._cancel()  # a sync tool still running on its thread sees ctx.cancelled
@@ -317,16 +317,18 @@ class _Raised:
         self.exc = exc
 
 
-def _run_job(fn: Callable[..., Any], kwargs: dict[str, Any] | None, fut: Any) -> Encoded | _Raised | None:
+def _run_job(
+    fn: Callable[..., Any], kwargs: dict[str, Any] | None, fut: Any, ctx: ToolContext
+) -> Encoded | _Raised | None:
     if fut is None:
         fn()
         return None
-    return _call_sync(fn, kwargs)
+    return _call_sync(fn, kwargs, ctx)
 
 
-def _call_sync(fn: Callable[..., Any], kwargs: dict[str, Any] | None) -> Encoded | _Raised:
+def _call_sync(fn: Callable[..., Any], kwargs: dict[str, Any] | None, ctx: ToolContext) -> Encoded | _Raised:
     # Encoding runs on the tool thread too, so a large JSON result never stalls the event loop.
     try:
-        return encode_value(fn(**kwargs) if kwargs else fn())
+        return encode_value(fn(**kwargs) if kwargs else fn(), ctx.shared_buffer)
     except BaseException as exc:  # noqa: BLE001 - re-raised on the event loop
         return _Raised(exc)

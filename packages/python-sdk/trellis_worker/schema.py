@@ -187,6 +187,30 @@ class BytesSpec(Spec):
         raise self._mismatch(value)
 
 
+class ArrowSpec(BytesSpec):
+    """A pyarrow Table or RecordBatch parameter: the payload is an Arrow IPC stream, read in place
+    (a view of the caller's bytes or of the shared-memory mapping; see arrow.py)."""
+
+    label = "Arrow IPC stream"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(view=True)
+        self.kind = kind
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "contentMediaType": "application/vnd.apache.arrow.stream"}
+
+    def _conv(self, value: Any) -> Any:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            from .arrow import read_table
+
+            try:
+                return read_table(value, self.kind)
+            except (ValueError, OSError) as exc:  # ArrowInvalid, or OSError for a bad flatbuffer
+                raise ValidationError("", f"expected an Arrow IPC stream: {exc}") from None
+        raise self._mismatch(value)
+
+
 class NoneSpec(Spec):
     label = "null"
 
@@ -503,6 +527,12 @@ def spec_for(hint: Any, where: str = "parameter") -> Spec:
             return BytesSpec()
         if hint is memoryview:
             return BytesSpec(view=True)
+        if hint.__module__.startswith("pyarrow"):
+            from .arrow import is_arrow_type
+
+            kind = is_arrow_type(hint)
+            if kind is not None:
+                return ArrowSpec(kind)
         if issubclass(hint, enum.Enum):
             return EnumSpec(hint)
         if typing.is_typeddict(hint):

@@ -186,7 +186,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
       if (m.telemetry) recordToolTelemetry(m.telemetry, rt.name, p.tool, cs?.context);
       let item: unknown;
       try {
-        item = decodePayload(m.item, p.raw);
+        item = decodePayload(m.item, p.raw, p.tool);
       } catch (e) {
         call.cancel();
         this.#failed(e, call);

@@ -16,6 +16,7 @@
  * once on another worker, at the front of the queue, within the same overall budget.
  */
 import type { ServiceError } from '@grpc/grpc-js';
+import { ArrowMissingError } from '../arrow.js';
 import { ToolCallError } from '../errors.js';
 import type { ExecuteResponse__Output } from '../generated/trellis/bridge/v1/ExecuteResponse.js';
 import { decodePayload } from '../payload.js';
@@ -89,17 +90,19 @@ function executeOn(c: Call, w: WorkerEntry): Promise<unknown> {
         finish();
         if (res?.telemetry) recordToolTelemetry(res.telemetry, rt.name, p.tool, cs?.context);
         try {
-          resolve(decodePayload(res?.result, p.raw));
+          resolve(decodePayload(res?.result, p.raw, p.tool));
         } catch (e) {
           reject(
-            new ToolCallError(
-              'ERR_TRANSPORT',
-              `the result of "${p.tool}" is labelled JSON but does not parse: ${(e as Error).message}`,
-              {
-                tool: p.tool,
-                workerPid: w.pid,
-              },
-            ),
+            e instanceof ArrowMissingError
+              ? e
+              : new ToolCallError(
+                  'ERR_TRANSPORT',
+                  `the result of "${p.tool}" is labelled JSON but does not parse: ${(e as Error).message}`,
+                  {
+                    tool: p.tool,
+                    workerPid: w.pid,
+                  },
+                ),
           );
         }
         return;
