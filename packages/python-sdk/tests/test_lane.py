@@ -162,6 +162,12 @@ def test_lane_async_tools_run_in_a_task_of_their_own(worker: Worker):
             kind, call_id, body = lane.recv()
             assert (kind, call_id) == (lane_pb2.LANE_RESULT, i)
             assert _result(body) is None
+        # A call that suspends goes on in the same Context as its first step (a token set before
+        # the await resets after it, as OpenTelemetry's attach/detach around a traced call do).
+        lane.call(4, "reset_across_await", {})
+        kind, call_id, body = lane.recv()
+        assert (kind, call_id) == (lane_pb2.LANE_RESULT, 4), lane_pb2.LaneError.FromString(body)
+        assert _result(body) == "ok"
     finally:
         lane.close()
 

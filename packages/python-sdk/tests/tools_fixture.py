@@ -27,6 +27,8 @@ Tools (JSON arguments unless noted; "->" is the result):
                                                      asyncio.timeout (needs a current task) -> 0+1+..+n-1
   swap_var(value: str) -> str | null                 async; sets a ContextVar, returns what it held
                                                      before (null: calls do not share a context)
+  reset_across_await() -> "ok"                       async; sets a ContextVar, awaits, resets it with
+                                                     its token (fails if resumed in another Context)
   observed(token: str) -> str | null                 what hang/ahang/count recorded under `token`
   session_counter() -> int                           increments ctx.session["count"]: 1, 2, ... per session
   context_info() -> object                           call_id, session_id, metadata, idempotent,
@@ -262,6 +264,15 @@ async def swap_var(value: str) -> str | None:
     before = _var.get()
     _var.set(value)
     return before
+
+
+@tool
+async def reset_across_await() -> str:
+    """Set a ContextVar, suspend, then reset it with its token (as OpenTelemetry's attach/detach)."""
+    token = _var.set("set")
+    await asyncio.sleep(0)
+    _var.reset(token)  # ValueError when the call resumed in a copy of the Context that made token
+    return "ok"
 
 
 @tool

@@ -35,6 +35,7 @@ import itertools
 import os
 import secrets
 import struct
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -169,6 +170,8 @@ class _EagerTask:
 
 
 _FRESH = object()
+# Eager first steps need create_task(context=) (3.11+); on 3.10 every call gets its Task at once.
+_EAGER = sys.version_info >= (3, 11)
 
 
 class _Resume(collections.abc.Coroutine):  # type: ignore[type-arg]
@@ -392,6 +395,8 @@ class LaneConnection(asyncio.BufferedProtocol):
         (the Task resumes it), None if it finished. The step runs in its own copy of the context
         and with a current task, as in a Task."""
         loop = self._loop
+        if not _EAGER:
+            return loop.create_task(coro)
         context = contextvars.copy_context()
         eager = _EagerTask(loop)
         try:
@@ -407,8 +412,9 @@ class LaneConnection(asyncio.BufferedProtocol):
             return None
         finally:
             _leave_task(loop, eager)  # type: ignore[arg-type]
-        # The Task copies the context it is made in (create_task's context= is 3.11+ only).
-        task: asyncio.Task[None] = context.run(loop.create_task, _Resume(coro, yielded))  # type: ignore[arg-type]
+        # The Task goes on in the very Context of the first step, not a copy of it: a contextvar
+        # token made there (an OpenTelemetry span attached in Worker.track) must be reset in it.
+        task: asyncio.Task[None] = loop.create_task(_Resume(coro, yielded), context=context)  # type: ignore[arg-type,call-arg,unused-ignore]
         eager.task = task
         if eager._requests:
             task.cancel()  # the tool cancelled its own current task in its first step
