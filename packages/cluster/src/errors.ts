@@ -76,9 +76,10 @@ export class NoConnectionError extends TrellisError {
  * stopping, or the request was malformed (`details.reason` says which).
  */
 export class AgentRefusedError extends TrellisError {
-  constructor(agent: string, reason: string, hint: string) {
+  /** `leaseLost`: refused because the agent is not a member now (its incarnation is over). */
+  constructor(agent: string, reason: string, hint: string, leaseLost = false) {
     super('ERR_AGENT_REFUSED', `agent "${agent}" refused the launch: ${reason}; ${hint}`, {
-      details: { agent, reason },
+      details: { agent, reason, ...(leaseLost ? { leaseLost: true } : {}) },
     });
   }
 }

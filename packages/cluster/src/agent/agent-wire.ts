@@ -58,6 +58,12 @@ export interface WireExit {
   readonly exitCode: number | null;
   readonly signal: string | null;
   readonly stderrTail?: string | undefined;
+  /**
+   * The agent killed it because this incarnation of its node is over (it lost its member lease, or
+   * its member key is gone): the owner must count it lost with its node (`why: 'down'`), not restart
+   * it there, since the agent refuses launches until it is a member again as a new incarnation.
+   */
+  readonly nodeGone?: boolean;
 }
 
 export type LaunchRep =

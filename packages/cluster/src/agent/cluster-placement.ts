@@ -104,7 +104,16 @@ export class ClusterPlacement implements PlacementProvider {
       );
     } catch (e) {
       // The agent's node went down meanwhile: say so, not "unreachable".
-      if ((e as { code?: string }).code === 'ERR_NODE_UNREACHABLE' && !this.#isLive(at.node, at.incarnation))
+      const code = (e as { code?: string }).code;
+      if (code === 'ERR_NODE_UNREACHABLE' && !this.#isLive(at.node, at.incarnation))
+        throw new NodeDownError(at.node, what, { incarnation: at.incarnation, cause: e });
+      // An agent that lost its member lease refuses launches: that incarnation of it is over (it
+      // comes back as a new one), so the pool counts the slot lost with the node, not as a failed
+      // start that spends the supervisor's restart intensity.
+      if (
+        code === 'ERR_AGENT_REFUSED' &&
+        (e as { details?: { leaseLost?: unknown } }).details?.leaseLost === true
+      )
         throw new NodeDownError(at.node, what, { incarnation: at.incarnation, cause: e });
       throw e;
     }

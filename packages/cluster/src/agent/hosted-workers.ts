@@ -72,6 +72,8 @@ interface Hosted {
   /** performance.now() of the last ping of any Watch of the owner (the launch counts as one). */
   lastSeen: number;
   killedWhy: string | undefined;
+  /** Killed because this incarnation of the agent's node is over (lease lost, member key gone). */
+  nodeGone: boolean;
 }
 
 /** How many exits are kept for Watches that arrive after the worker is gone. */
@@ -98,6 +100,7 @@ export class HostedWorkers {
     this.#unLost = node.onMemberLeaseLost?.((why) =>
       this.killAll(
         `this agent lost its member lease (${why === 'deadline' ? 'past its keeper deadline' : 'etcd dropped it'})`,
+        true,
       ),
     );
     // The lease deadline and the owners' silence are times, not events: check them often. A tenth of
@@ -128,6 +131,7 @@ export class HostedWorkers {
         agent,
         'it lost its member lease (cut off from etcd)',
         'launch on another agent node; this one takes launches again once it is a member again',
+        true,
       );
     const seen = this.#n.membership.get(req.owner.node);
     if (seen !== undefined && seen.incarnation > req.owner.incarnation)
@@ -181,6 +185,7 @@ export class HostedWorkers {
       watchers: new Set(),
       lastSeen: performance.now(),
       killedWhy: undefined,
+      nodeGone: false,
     };
     this.#workers.set(id, h);
     wp.onExit((exit) => this.#exited(h, exit));
@@ -208,6 +213,7 @@ export class HostedWorkers {
       exitCode: exit.exitCode,
       signal: exit.signal,
       stderrTail: exit.stderrTail?.slice(-4000),
+      ...(h.nodeGone ? { nodeGone: true } : {}),
     };
     this.#workers.delete(h.id);
     this.#recent.set(h.id, e);
@@ -269,10 +275,11 @@ export class HostedWorkers {
     this.#kill(this.#get(id), 'killed by its owner');
   }
 
-  #kill(h: Hosted, why: string): void {
+  #kill(h: Hosted, why: string, nodeGone = false): void {
     if (h.wp.exit !== undefined) return;
     if (h.killedWhy === undefined) {
       h.killedWhy = why;
+      h.nodeGone = nodeGone;
       this.#log.warn(
         { event: 'worker_killed', agent: this.#n.node, worker: h.id, pid: h.wp.pid, owner: h.owner, why },
         `hosted worker killed: ${why}`,
@@ -281,15 +288,18 @@ export class HostedWorkers {
     h.wp.kill();
   }
 
-  /** Kills every hosted worker at once (lease lost). */
-  killAll(why: string): void {
-    for (const h of [...this.#workers.values()]) this.#kill(h, why);
+  /**
+   * Kills every hosted worker at once. `nodeGone`: because this incarnation of the node is over
+   * (lease lost, member key gone); their owners then count them lost with the node.
+   */
+  killAll(why: string, nodeGone = false): void {
+    for (const h of [...this.#workers.values()]) this.#kill(h, why, nodeGone);
   }
 
   #onNodeEvent(e: NodeEvent): void {
     if (e.type !== 'nodedown') return;
     if (e.node === this.#n.node) {
-      this.killAll(`this agent's member key (incarnation ${e.incarnation}) is gone`);
+      this.killAll(`this agent's member key (incarnation ${e.incarnation}) is gone`, true);
       return;
     }
     for (const h of [...this.#workers.values()])
@@ -300,7 +310,7 @@ export class HostedWorkers {
   #check(): void {
     if (this.#workers.size === 0) return;
     if (this.#n.state !== 'stopped' && this.#leaseLost()) {
-      this.killAll('this agent lost its member lease (past its keeper deadline)');
+      this.killAll('this agent lost its member lease (past its keeper deadline)', true);
       return;
     }
     const now = performance.now();

@@ -159,7 +159,12 @@ export class RemoteWorker implements WorkerHandle {
   }
 
   #fromWire(e: WireExit): WorkerExit {
-    return { pid: e.pid, exitCode: e.exitCode, signal: e.signal, stderrTail: e.stderrTail };
+    const exit = { pid: e.pid, exitCode: e.exitCode, signal: e.signal, stderrTail: e.stderrTail };
+    // Killed by its agent because that incarnation of the node is over (lease lost): lost with its
+    // node, so the pool drops the slot instead of restarting it on an agent that refuses launches.
+    return e.nodeGone === true
+      ? { ...exit, node: { node: this.node.node, incarnation: this.node.incarnation, why: 'down' } }
+      : exit;
   }
 
   #onNodeEvent(e: NodeEvent): void {
