@@ -82,7 +82,7 @@ describe('pool lab: namespaces as machines', { skip }, () => {
       },
     );
 
-    const certs = lab.certsDir!;
+    const certs = lab.dir;
     const id = lab.lab.id;
     const orphans = await lab.stop();
     assert.deepEqual(orphans, escaped, 'stop() found and killed exactly the escaped process');
@@ -90,7 +90,7 @@ describe('pool lab: namespaces as machines', { skip }, () => {
       .split('\n')
       .filter((l) => l.includes(`trl-s15c-${id}-`));
     assert.deepEqual(left, [], 'no namespace of the lab left');
-    assert.equal(existsSync(certs), false, 'the certificates dir is removed');
+    assert.equal(existsSync(certs), false, 'the lab dir is removed');
     for (const pid of escaped) assert.equal(isProcessAlive(pid), false, 'the escaped process is gone');
   });
 });

@@ -15,7 +15,7 @@
  *   kill -9 still counts: it stays in the namespace whatever its parent or environment.
  * - `stop()` kills every process it started (by PID), then every process still inside one of the
  *   lab's namespaces (orphans: the tests assert there are none before that), deletes the
- *   namespaces and the certificates' temp dir. Nothing is left, even when a test fails.
+ *   namespaces and the lab's temp dir (certificates, TRELLIS_HOMEs, ledger). Nothing is left, even when a test fails.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
@@ -65,6 +65,8 @@ export class PoolLab {
   readonly cluster = `pl${process.pid}x${Date.now().toString(36)}`;
   readonly agentProcs = new Map<string, Child>();
   etcd!: LocalEtcd;
+  /** The lab's temp dir: certs/, one TRELLIS_HOME per member, the tools' ledger. */
+  dir!: string;
   certsDir: string | undefined;
   #stopped = false;
 
@@ -83,8 +85,9 @@ export class PoolLab {
         wrap: p.lab.wrap('etcd'),
         name: 'trellis-test-marker-etcd',
       });
+      p.dir = await mkdtemp(join(tmpdir(), 'trellis-s15c-lab-'));
       if (o.tls !== false) {
-        const dir = await mkdtemp(join(tmpdir(), 'trellis-s15c-certs-'));
+        const dir = join(p.dir, 'certs');
         p.certsDir = dir;
         await initClusterCa({ dir });
         for (const n of [...p.agents, 'client']) await issueNodeCert(n, { dir });
@@ -98,6 +101,30 @@ export class PoolLab {
 
   addr(member: string): string {
     return this.lab.member(member).addr;
+  }
+
+  /** The file every execution of pool_tools.py's work/charge appends one line to. */
+  get ledger(): string {
+    return join(this.dir, 'ledger');
+  }
+
+  /** The ledger's lines as [tool, id, node, pid]. */
+  ledgerLines(): [string, string, string, string][] {
+    let text = '';
+    try {
+      text = readFileSync(this.ledger, 'utf8');
+    } catch {
+      return [];
+    }
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ') as [string, string, string, string]);
+  }
+
+  /** The environment of a process on a member's "machine": its own TRELLIS_HOME, its node name. */
+  env(member: string): Record<string, string> {
+    return { TRELLIS_HOME: join(this.dir, `home-${member}`), TRELLIS_LAB_NODE: member };
   }
 
   /** The PEM files of a member's certificate (the CA's, the member's pair). */
@@ -129,7 +156,12 @@ export class PoolLab {
 
   /** Starts `trellis agent` for the node inside its namespace (a new process each call). */
   startAgent(node: string, more: readonly string[] = []): Child {
-    const c = this.cleanup.child('lab-agent.js', this.agentArgs(node, more), {}, this.lab.wrap(node));
+    const c = this.cleanup.child(
+      'lab-agent.js',
+      this.agentArgs(node, more),
+      this.env(node),
+      this.lab.wrap(node),
+    );
     this.agentProcs.set(node, c);
     return c;
   }
@@ -144,7 +176,7 @@ export class PoolLab {
 
   /** Starts the caller's process (fixtures/lab-client.ts) inside the client namespace. */
   async startClient(args: readonly string[] = []): Promise<Child> {
-    const c = this.cleanup.child('lab-client.js', args, {}, this.lab.wrap('client'));
+    const c = this.cleanup.child('lab-client.js', args, this.env('client'), this.lab.wrap('client'));
     await c.next((m) => m.op === 'ready', 'the lab client ready', 30_000);
     return c;
   }
@@ -273,7 +305,7 @@ export class PoolLab {
           20,
         ).catch(() => undefined);
       this.lab.destroy();
-      if (this.certsDir !== undefined) rmSync(this.certsDir, { recursive: true, force: true });
+      if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true });
     }
     return orphans;
   }
