@@ -22,7 +22,7 @@ import { type Child, Cleanup } from '../test/helpers.js';
 import { netnsAvailable } from '../test/netns.js';
 import { runTrial, startPartitionLab } from '../test/partition-trials.js';
 import { RawClient } from '../test/raw-echo.js';
-import { benchRawMtls } from './pool.js';
+import { benchCapacity, benchRawMtls, benchRemoteUnary, benchRouteAround } from './pool.js';
 import type { BenchResult } from './result.js';
 
 export type { BenchResult } from './result.js';
@@ -307,4 +307,7 @@ export const suites = {
   global_call: () => benchGlobalCall(),
   partitions: () => benchPartitions(),
   raw_mtls: () => benchRawMtls(),
+  remote_unary: () => benchRemoteUnary(),
+  capacity: () => benchCapacity(),
+  route_around: () => benchRouteAround(),
 };

@@ -8,8 +8,23 @@
  *   bare_tls_server.py, async handler, as a Trellis worker's) in an agent namespace, over the
  *   veth, with mTLS (client certificate required, P-256 certificates from `trellis certs`), and the
  *   same call without TLS, in interleaved rounds. The ratio mTLS/plain is what TLS itself costs.
+ * - remote_unary: p50 of pool.call('echo') (same payload, async echo tool) through a ToolPool whose
+ *   one worker runs on an agent in another namespace (`trellis agent`, mTLS, no lane: the data path
+ *   is a grpc-js -> grpcio mTLS call) against raw_mtls's call to a bare server in the same agent
+ *   namespace, measured in the same client process, interleaved rounds; the ratio is the median of
+ *   the per-round ratios. Target <= 1.15x. A second row, the same with timeoutMs: Infinity (no gRPC
+ *   deadline), shows what the default call budget's deadline costs (a diagnostic, as in the bridge's
+ *   unary bench).
+ * - capacity: calls per second of a tool that sleeps 20 ms on its worker (concurrency 1, so the
+ *   workers and not the 2 cores are the limit), 32 callers, from a pool of 4 workers on one agent
+ *   node and from a pool of 4 workers on each of two; interleaved rounds. Target >= 1.8x.
+ * - route_around: kill -9 of an agent (its workers die with it) until the pool has no ready worker
+ *   there any more (no new call is sent there), while calls run, against the member-lease TTL.
+ *   Target <= TTL.
  */
 import { fileURLToPath } from 'node:url';
+import { hostMonotonicMs } from '@trellis/health';
+import type { Child } from '../test/helpers.js';
 import { PoolLab, poolLabAvailable, repoPython } from '../test/pool-lab.js';
 import type { BenchResult } from './result.js';
 
@@ -85,6 +100,203 @@ export async function benchRawMtls(rounds = 7, n = 1000): Promise<BenchResult[]>
   } finally {
     await lab.stop();
   }
+}
+
+interface Interleaved {
+  value: number;
+  baseline: number;
+  /** Median of the per-round ratios. */
+  ratio: number;
+}
+
+/** Rounds that alternate which side goes first; medians, and the median of per-round ratios. */
+async function interleaved(
+  rounds: number,
+  ours: () => Promise<number>,
+  base: () => Promise<number>,
+): Promise<Interleaved> {
+  const a: number[] = [];
+  const b: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let x: number;
+    let y: number;
+    if (r % 2 === 0) {
+      x = await ours();
+      y = await base();
+    } else {
+      y = await base();
+      x = await ours();
+    }
+    a.push(x);
+    b.push(y);
+    ratios.push(x / y);
+  }
+  return { value: median(a), baseline: median(b), ratio: median(ratios) };
+}
+
+async function labWithPool(
+  agents: readonly string[],
+  pool: Record<string, unknown>,
+  memberTtlMs?: number,
+): Promise<{ lab: PoolLab; client: Child }> {
+  const lab = await PoolLab.start({ agents });
+  try {
+    const more = memberTtlMs === undefined ? [] : ['--member-ttl-ms', String(memberTtlMs)];
+    await Promise.all(agents.map((a) => lab.agentReady(a, more)));
+    const client = await lab.startClient();
+    const r = await lab.ask(
+      client,
+      { op: 'pool-start', cluster: lab.clientCluster(memberTtlMs), pool },
+      60_000,
+    );
+    if (!r.ok) throw new Error(`pool-start: ${JSON.stringify(r)}`);
+    return { lab, client };
+  } catch (e) {
+    await lab.stop();
+    throw e;
+  }
+}
+
+async function waitSize(lab: PoolLab, client: Child, size: number, key = 'lab'): Promise<void> {
+  const r = await lab.ask(client, { op: 'pool-wait', key, size, timeoutMs: 60_000 }, 70_000);
+  if (!r.ok)
+    throw new Error(`pool ${key} never reached ${size} workers: ${JSON.stringify(r.stats?.workers)}`);
+}
+
+export async function benchRemoteUnary(rounds = 7, n = 1000): Promise<BenchResult[]> {
+  const name = 'remote unary p50 through the pool (worker on an agent over a veth, mTLS)';
+  const skip = poolLabAvailable();
+  if (skip !== undefined) return skipped(name, skip, '<= 1.15x');
+  const { lab, client } = await labWithPool(['a1'], { perNode: 1 });
+  try {
+    await waitSize(lab, client, 1);
+    const tlsAddr = await startBareServer(lab, 'a1', 7500, true);
+    await lab.ask(client, { op: 'raw-connect', key: 'tls', address: tlsAddr, tls: lab.tls('client') });
+    await lab.ask(client, { op: 'raw-p50', key: 'tls', n: 500 }); // warm-up
+    await lab.ask(client, { op: 'pool-p50', n: 500 });
+    const pool = (noDeadline: boolean) => async () =>
+      (await lab.ask(client, { op: 'pool-p50', n, noDeadline }, 120_000)).p50 as number;
+    const raw = async () => (await lab.ask(client, { op: 'raw-p50', key: 'tls', n }, 120_000)).p50 as number;
+    const withDeadline = await interleaved(rounds, pool(false), raw);
+    const noDeadline = await interleaved(rounds, pool(true), raw);
+    const row = (r: Interleaved, what: string, target: string, pass: boolean): BenchResult => ({
+      name: `${name}${what}`,
+      value: round(r.value),
+      unit: 'ms',
+      baseline: round(r.baseline),
+      baselineName: 'raw grpc-js -> bare grpcio, mTLS, same veth',
+      ratio: round(r.ratio),
+      target,
+      pass,
+    });
+    return [
+      row(withDeadline, '', '<= 1.15x', withDeadline.ratio <= 1.15),
+      row(
+        noDeadline,
+        ', no deadline (timeoutMs: Infinity)',
+        'none (diagnostic: the cost of the deadline)',
+        true,
+      ),
+    ];
+  } finally {
+    await lab.stop();
+  }
+}
+
+export async function benchCapacity(rounds = 3, ms = 3000, callers = 32): Promise<BenchResult[]> {
+  const name = 'throughput, 2 nodes x 4 workers vs 1 node x 4 (a tool that sleeps 20 ms)';
+  const skip = poolLabAvailable();
+  if (skip !== undefined) return skipped(name, skip, '>= 1.8x');
+  // Two pools on the same client node: 'one' places on a1 only, 'two' on a1 and a2.
+  const { lab, client } = await labWithPool(['a1', 'a2'], { perNode: 4, nodes: ['a1'], concurrency: 1 });
+  try {
+    const started = await lab.ask(
+      client,
+      {
+        op: 'pool-start',
+        key: 'two',
+        cluster: lab.clientCluster(),
+        pool: { perNode: 4, nodes: ['a1', 'a2'], concurrency: 1 },
+      },
+      60_000,
+    );
+    if (!started.ok) throw new Error(`pool-start two: ${JSON.stringify(started)}`);
+    await waitSize(lab, client, 4);
+    await waitSize(lab, client, 8, 'two');
+    const tp = async (key: string, dur: number) =>
+      (
+        await lab.ask(
+          client,
+          { op: 'throughput', key, tool: 'nap', args: { ms: 20 }, concurrency: callers, ms: dur },
+          60_000,
+        )
+      ).perSecond as number;
+    await tp('lab', 1000); // warm-up
+    await tp('two', 1000);
+    const r = await interleaved(
+      rounds,
+      () => tp('two', ms),
+      () => tp('lab', ms),
+    );
+    return [
+      {
+        name,
+        value: round(r.value, 1),
+        unit: 'calls/s',
+        baseline: round(r.baseline, 1),
+        baselineName: '1 node x 4 workers, same tool, same callers',
+        ratio: round(r.ratio),
+        target: '>= 1.8x',
+        pass: r.ratio >= 1.8,
+      },
+    ];
+  } finally {
+    await lab.stop();
+  }
+}
+
+export async function benchRouteAround(rounds = 5, memberTtlMs = 2000): Promise<BenchResult[]> {
+  const name = `kill -9 of an agent until the pool sends it no call (member TTL ${memberTtlMs} ms)`;
+  const skip = poolLabAvailable();
+  if (skip !== undefined) return skipped(name, skip, '<= member-lease TTL');
+  const { lab, client } = await labWithPool(['a1', 'a2'], { perNode: 2 }, memberTtlMs);
+  const xs: number[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      await waitSize(lab, client, 4);
+      await lab.ask(client, {
+        op: 'stream-start',
+        stream: `r${r}`,
+        mix: [{ tool: 'where' }],
+        concurrency: 4,
+      });
+      await new Promise((res) => setTimeout(res, 300 + Math.random() * 300));
+      const gone = lab.ask(client, { op: 'watch-gone', node: 'a1' }, 60_000);
+      const killedAt = hostMonotonicMs();
+      await lab.kill9Agent('a1');
+      const { at } = await gone;
+      xs.push(at - killedAt);
+      console.error(`[bench] route_around round ${r}: ${Math.round(at - killedAt)} ms`);
+      await lab.ask(client, { op: 'stream-stop', stream: `r${r}` }, 60_000);
+      await lab.agentReady('a1', ['--member-ttl-ms', String(memberTtlMs)]);
+    }
+  } finally {
+    await lab.stop();
+  }
+  const v = median(xs);
+  return [
+    {
+      name,
+      value: round(v, 0),
+      unit: 'ms',
+      baseline: memberTtlMs,
+      baselineName: 'the member-lease TTL',
+      ratio: round(v / memberTtlMs),
+      target: '<= member-lease TTL',
+      pass: v <= memberTtlMs,
+    },
+  ];
 }
 
 /** The raw baseline alone, as JSON (run: `node packages/cluster/dist/bench/pool.js`, as root). */

@@ -43,10 +43,7 @@ async function waitFull(what: string, size = FULL): Promise<any> {
   return r.stats;
 }
 
-async function agentReady(node: string): Promise<any> {
-  const c = lab!.startAgent(node, ['--member-ttl-ms', String(MEMBER_TTL_MS)]);
-  return c.next((m) => m.event === 'agent_ready', `agent ${node} ready`, 30_000);
-}
+const agentReady = (node: string) => lab!.agentReady(node, ['--member-ttl-ms', String(MEMBER_TTL_MS)]);
 
 interface Done {
   id: string;
@@ -89,14 +86,7 @@ describe('a pool across three agent nodes in network namespaces', { skip }, () =
     const r = await ask(
       {
         op: 'pool-start',
-        cluster: {
-          etcd: lab.etcd.endpoints,
-          name: lab.cluster,
-          node: 'client',
-          listen: `${lab.addr('client')}:7400`,
-          tls: lab.tls('client'),
-          memberTtlMs: MEMBER_TTL_MS,
-        },
+        cluster: lab.clientCluster(MEMBER_TTL_MS),
         pool: { perNode: PER_NODE, concurrency: 2, env: { LAB_LEDGER: lab.ledger } },
       },
       60_000,
@@ -115,10 +105,10 @@ describe('a pool across three agent nodes in network namespaces', { skip }, () =
       { a1: PER_NODE, a2: PER_NODE, a3: PER_NODE },
     );
     assert.deepEqual(lab!.pythonCounts(), { a1: PER_NODE, a2: PER_NODE, a3: PER_NODE });
-    await ask({ op: 'stream-start', key: 'spread', mix: [{ tool: 'work', ms: 20 }], concurrency: FULL });
+    await ask({ op: 'stream-start', stream: 'spread', mix: [{ tool: 'work', ms: 20 }], concurrency: FULL });
     // Enough calls that every node answers some (the least-loaded worker anywhere gets each call).
     await new Promise((r) => setTimeout(r, 1500));
-    const { done } = await ask({ op: 'stream-stop', key: 'spread' });
+    const { done } = await ask({ op: 'stream-stop', stream: 'spread' });
     const { nodes } = checkStream(done, 'spread');
     assert.deepEqual([...nodes].sort(), AGENTS);
   });
@@ -126,7 +116,7 @@ describe('a pool across three agent nodes in network namespaces', { skip }, () =
   test('kill -9 of an agent: its workers die, calls carry on from the others, it rejoins', async () => {
     await ask({
       op: 'stream-start',
-      key: 'kill',
+      stream: 'kill',
       mix: [
         { tool: 'work', ms: 40 },
         { tool: 'charge', ms: 40 },
@@ -141,7 +131,7 @@ describe('a pool across three agent nodes in network namespaces', { skip }, () =
     await new Promise((r) => setTimeout(r, 500)); // the stream keeps going on a2 and a3
     await agentReady('a1');
     const st = await waitFull('a1 back');
-    const { done } = await ask({ op: 'stream-stop', key: 'kill' });
+    const { done } = await ask({ op: 'stream-stop', stream: 'kill' });
     const { failed } = checkStream(done, 'kill -9');
     const inc = st.workers.find((w: any) => w.node === 'a1').incarnation;
     assert.ok(
@@ -157,7 +147,7 @@ describe('a pool across three agent nodes in network namespaces', { skip }, () =
   test('an agent partitioned from etcd and from the caller kills its workers; the pool heals', async () => {
     await ask({
       op: 'stream-start',
-      key: 'part',
+      stream: 'part',
       mix: [
         { tool: 'work', ms: 40 },
         { tool: 'charge', ms: 40 },
@@ -175,7 +165,7 @@ describe('a pool across three agent nodes in network namespaces', { skip }, () =
     }
     await waitFull('a2 healed');
     await new Promise((r) => setTimeout(r, 300));
-    const { done } = await ask({ op: 'stream-stop', key: 'part' });
+    const { done } = await ask({ op: 'stream-stop', stream: 'part' });
     checkStream(done, 'partition from etcd and caller');
     await noOrphans('partition from etcd and caller');
   });
@@ -187,7 +177,7 @@ describe('a pool across three agent nodes in network namespaces', { skip }, () =
     ] as const) {
       await ask({
         op: 'stream-start',
-        key: `p-${node}`,
+        stream: `p-${node}`,
         mix: [
           { tool: 'work', ms: 40 },
           { tool: 'charge', ms: 40 },
@@ -206,7 +196,7 @@ describe('a pool across three agent nodes in network namespaces', { skip }, () =
       }
       await waitFull(`${node} healed`);
       await new Promise((r) => setTimeout(r, 300));
-      const { done } = await ask({ op: 'stream-stop', key: `p-${node}` });
+      const { done } = await ask({ op: 'stream-stop', stream: `p-${node}` });
       checkStream(done, `partition of ${node} from ${peers}`);
       await noOrphans(`partition of ${node} from ${peers}`);
     }

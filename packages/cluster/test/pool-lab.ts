@@ -166,6 +166,23 @@ export class PoolLab {
     return c;
   }
 
+  /** Starts the node's agent and resolves with its `agent_ready` line ({ node, incarnation, ... }). */
+  agentReady(node: string, more: readonly string[] = []): Promise<any> {
+    return this.startAgent(node, more).next((m) => m.event === 'agent_ready', `agent ${node} ready`, 30_000);
+  }
+
+  /** The `cluster` of the lab client's pool-start: node 'client' on its namespace's address. */
+  clientCluster(memberTtlMs?: number): Record<string, unknown> {
+    return {
+      etcd: this.etcd.endpoints,
+      name: this.cluster,
+      node: 'client',
+      listen: `${this.addr('client')}:${AGENT_PORT}`,
+      ...(this.certsDir === undefined ? {} : { tls: this.tls('client') }),
+      ...(memberTtlMs === undefined ? {} : { memberTtlMs }),
+    };
+  }
+
   /** kill -9 of the node's agent process; resolves when it is gone. */
   async kill9Agent(node: string): Promise<void> {
     const c = this.agentProcs.get(node);

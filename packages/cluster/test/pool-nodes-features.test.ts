@@ -25,22 +25,12 @@ const call = (tool: string, args: unknown, opts?: Record<string, unknown>) =>
 describe('sessions, host tools and big payloads on remote workers', { skip }, () => {
   before(async () => {
     lab = await PoolLab.start({ agents: AGENTS });
-    await Promise.all(
-      AGENTS.map((a) =>
-        lab!.startAgent(a).next((m) => m.event === 'agent_ready', `agent ${a} ready`, 30_000),
-      ),
-    );
+    await Promise.all(AGENTS.map((a) => lab!.agentReady(a)));
     client = await lab.startClient();
     const r = await ask(
       {
         op: 'pool-start',
-        cluster: {
-          etcd: lab.etcd.endpoints,
-          name: lab.cluster,
-          node: 'client',
-          listen: `${lab.addr('client')}:7400`,
-          tls: lab.tls('client'),
-        },
+        cluster: lab.clientCluster(),
         pool: { perNode: PER_NODE, maxMessageBytes: MAX, affinity: 'strict-queue' },
       },
       60_000,
