@@ -156,6 +156,17 @@ export class LocalNodes implements PlacementProvider {
     this.#notify();
   }
 
+  /**
+   * One worker of a node dies as its node is lost, before the others: the first of the node's exits
+   * to arrive (they come one by one when a node dies). The node stays listed live.
+   */
+  async loseWorker(pid: number, why: 'down' | 'unreachable' = 'down'): Promise<void> {
+    const w = [...this.#workers].find((x) => x.pid === pid);
+    if (w === undefined) throw new Error(`no worker ${pid}`);
+    w.lose(why);
+    await w.exited;
+  }
+
   /** Workers of `name` still alive (as the test sees them). */
   workersOn(name: string): number[] {
     return [...this.#workers].filter((w) => w.node.node === name && w.exit === undefined).map((w) => w.pid);

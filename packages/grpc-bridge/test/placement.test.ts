@@ -263,6 +263,55 @@ describe('calls on a lost node', () => {
   });
 });
 
+describe('a retry after a node loss', () => {
+  test('goes to another node, never to a sibling on the lost node whose exit has not arrived yet', async () => {
+    const nodes = new LocalNodes();
+    nodes.up('a');
+    nodes.up('b');
+    const pool = await ToolPool.start({
+      tools: PLACEMENT_TOOLS,
+      name: 'sibling',
+      concurrency: 1,
+      placement: { nodes: 'cluster', perNode: 2, provider: nodes },
+    });
+    const retried: string[] = [];
+    pool.on((e) => {
+      if (e.type === 'call_retried') retried.push(e.code);
+    });
+    try {
+      await waitFor(() => pool.stats().readyWorkers === 4, '4 workers');
+      const path = run.flag('sibling');
+      // 3 long calls on 4 one-call workers: one node (x) has a busy and a free worker, the other (y)
+      // two busy ones.
+      const calls = ['t0', 't1', 't2'].map((token) =>
+        pool.call<number>('mark_idem', { path, token, seconds: 2 }),
+      );
+      await waitFor(() => marks(path).length === 3, 'the 3 calls to start');
+      const busy = marks(path);
+      const x = ['a', 'b'].find((n) => busy.filter((m) => nodeOf(pool, m.pid) === n).length === 1)!;
+      const victim = busy.find((m) => nodeOf(pool, m.pid) === x)!;
+      // The first exit of node x arrives: the call on it fails with ERR_NODE_DOWN and is retried.
+      // The only free worker is x's other one, still listed ready: the retry must not go there.
+      await nodes.loseWorker(victim.pid);
+      await waitFor(
+        () =>
+          pool.stats().queueDepth === 1 || marks(path).filter((m) => m.token === victim.token).length === 2,
+        'the retry to be queued or sent',
+      );
+      await nodes.down(x); // the rest of node x goes
+      const pids = await Promise.all(calls);
+      assert.deepEqual(retried, ['ERR_NODE_DOWN']);
+      const again = marks(path).filter((m) => m.token === victim.token);
+      assert.equal(again.length, 2, 'the lost call ran once more');
+      assert.notEqual(nodeOf(pool, again[1]!.pid), x, 'on the other node');
+      assert.equal(pids.length, 3);
+      assert.equal(pool.stats().calls.failed, 0, 'no idempotent call lost');
+    } finally {
+      await pool.stop();
+    }
+  });
+});
+
 describe('sessions across nodes', () => {
   test('affinity holds across nodes; a session whose node went down behaves as one whose worker died', async () => {
     const nodes = new LocalNodes();

@@ -194,7 +194,7 @@ export class Call {
                 (p.idempotent || (w.state === 'draining' && w.process.node === undefined))) &&
             clock.now() < p.deadline;
           if (!again) throw e;
-          exclude = new Set([w.id]);
+          exclude = retryExclusions(rt.dispatcher.workers(), w, e);
           attempt = 1;
           rt.counters.retried++;
           const code = errorCode(e);
@@ -297,4 +297,20 @@ export class Call {
     if (state) metadata.set('tracestate', state);
     return { span, metadata, context: trace.setSpan(context.active(), span) };
   }
+}
+
+/**
+ * The workers a retry must not go to: the one that failed and, when its node was lost, every other
+ * worker of that node (same node, same incarnation). Their exits may not be known yet when the
+ * retry is dispatched (the node's workers die together, their exits arrive one by one), and an
+ * idempotent call retried on a sibling of the dead worker would fail a second time: lost.
+ */
+function retryExclusions(all: readonly WorkerEntry[], w: WorkerEntry, e: unknown): Set<number> {
+  const lost = w.process.node;
+  if (lost === undefined || !(e instanceof NodeDownError || e instanceof NodeUnreachableError))
+    return new Set([w.id]);
+  const same = all.filter(
+    (x) => x.process.node?.node === lost.node && x.process.node.incarnation === lost.incarnation,
+  );
+  return new Set([w.id, ...same.map((x) => x.id)]);
 }
