@@ -123,6 +123,69 @@ describe('node groups', () => {
     }
   });
 
+  test('a node that goes down while its workers start: the slots are dropped, not restarted, and the pool grows when it is back', async () => {
+    const nodes = new LocalNodes();
+    nodes.up('a');
+    const pool = await ToolPool.start({
+      tools: PLACEMENT_TOOLS,
+      name: 'down-while-starting',
+      placement: { nodes: 'cluster', perNode: 2, provider: nodes },
+      restartIntensity: 0,
+    });
+    try {
+      const launched = nodes.launches.length;
+      nodes.up('b');
+      // b's launches are under way (its Python workers are starting): b dies now.
+      await waitFor(() => nodes.launches.length === launched + 2, "b's two launches to begin");
+      await nodes.down('b');
+      // (b's group exists since its launches began; it goes when the pool has handled the loss.)
+      await waitFor(() => !pool.stats().nodes.some((n) => n.node === 'b' && n.live), 'the pool to drop b');
+      // The launches that finished on the dead node were refused (ERR_NODE_DOWN) and their
+      // processes killed; the slots left with b without a restart (intensity 0 would end the pool).
+      await waitFor(() => nodes.workersOn('b').length === 0, "b's started workers to be gone");
+      assert.equal(pool.running, true);
+      assert.equal(pool.stats().restarts, 0);
+      assert.deepEqual(perNode(pool), { a: 2 });
+      assert.equal(pool.stats().size, 2);
+      nodes.up('b');
+      await waitFor(() => pool.stats().readyWorkers === 4, 'b (incarnation 2) to join');
+      assert.deepEqual(perNode(pool), { a: 2, b: 2 });
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  test('a worker restarting on a node that goes down meanwhile is dropped, not restarted again', async () => {
+    const nodes = new LocalNodes();
+    nodes.up('a');
+    nodes.up('b');
+    // Intensity 1: the crash's restart is allowed; a second restart (the relaunch failing on the dead
+    // node and being retried) would end the pool's supervisor.
+    const pool = await ToolPool.start({
+      tools: PLACEMENT_TOOLS,
+      name: 'restart-on-dying-node',
+      placement: { nodes: 'cluster', perNode: 1, provider: nodes },
+      restartIntensity: 1,
+      restartPeriodMs: 60_000,
+    });
+    try {
+      const launched = nodes.launches.length;
+      const [victim] = nodes.workersOn('b');
+      process.kill(victim!, 'SIGKILL');
+      await waitFor(() => nodes.launches.length === launched + 1, "the restart's launch on b to begin");
+      await nodes.down('b');
+      await waitFor(() => pool.stats().workers.length === 1, 'the pool to drop b');
+      assert.equal(pool.running, true);
+      assert.equal(pool.stats().restarts, 0, 'the relaunch on the dead node never became a worker');
+      assert.deepEqual(perNode(pool), { a: 1 });
+      nodes.up('b');
+      await waitFor(() => pool.stats().readyWorkers === 2, 'b to rejoin');
+      assert.equal(pool.running, true);
+    } finally {
+      await pool.stop();
+    }
+  });
+
   test('a worker that crashes on a live node is restarted there, as a local one', async () => {
     const nodes = new LocalNodes();
     nodes.up('a');

@@ -152,19 +152,29 @@ export class NodeGroups {
 
   /** The slot's actor is up (recorded so that the slot can be terminated with its node). */
   started(slot: number, pid: Pid): void {
-    this.#slotPid.set(slot, pid);
+    if (this.#slotNode.has(slot)) {
+      this.#slotPid.set(slot, pid);
+      return;
+    }
+    // Its group was removed while it (re)started (its node went away meanwhile, yet the launch
+    // got through): it must not stay as a worker of no group. The supervisor handles the request
+    // once this start returns.
+    const sup = this.#sup;
+    if (sup !== undefined) terminateChild(sup, pid).catch(() => {});
   }
 
   /**
    * The slot's worker was lost with its node (or its launch failed for that reason): it leaves its
-   * group and is not restarted. True when `slot` is a slot of a node group.
+   * group and is not restarted. Always true: every slot of a placement pool is a node group's, and
+   * one whose group was already removed (the node's loss was handled first, as when a restart's
+   * launch fails on a node that went down meanwhile) must not be restarted either.
    */
-  slotLost(slot: number): boolean {
-    const node = this.#slotNode.get(slot);
-    if (node === undefined) return false;
-    this.#drop(slot);
-    // Its node may still be listed live (the membership lags the worker's exit): top it up later.
-    this.#scheduleRetry();
+  slotLost(slot: number): true {
+    if (this.#slotNode.has(slot)) {
+      this.#drop(slot);
+      // Its node may still be listed live (the membership lags the worker's exit): top it up later.
+      this.#scheduleRetry();
+    }
     return true;
   }
 

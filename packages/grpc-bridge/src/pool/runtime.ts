@@ -25,6 +25,7 @@ import { type WorkerLaunchOptions, WorkerProcess } from '../worker/worker-proces
 import { Dispatcher, type WorkerEntry } from './dispatcher.js';
 import { PoolEvents } from './events.js';
 import type { NodeGroups } from './node-groups.js';
+import { NodeTotals } from './node-stats.js';
 import type { NormalizedPoolOptions, PythonLogRecord } from './options.js';
 import type { PlacementProvider, RemoteLaunch } from './placement.js';
 import { CircuitBreaker, isCrash, Quarantine } from './robustness.js';
@@ -63,15 +64,8 @@ export class PoolRuntime implements WorkerHost {
   readonly secret = randomBytes(32).toString('hex');
   /** With `placement`: the node groups of this run (node-groups.ts); undefined for a local pool. */
   groups: NodeGroups | undefined;
-  /**
-   * The workers that have left, per node (`node#incarnation`), for stats().nodes: the last few as
-   * entries (a call that failed with its worker settles just after the worker left, and is counted
-   * on its entry then), older ones folded into figures.
-   */
-  readonly nodeTotals = new Map<
-    string,
-    { node: string; incarnation: number; calls: number; failed: number; recent: WorkerEntry[] }
-  >();
+  /** stats().nodes' figures of the workers that have left (node-stats.ts). */
+  readonly nodeTotals = new NodeTotals();
   #cgroups: WorkerCgroups | undefined;
   #workerSeq = 0;
   #launchSeq = 0;
@@ -112,26 +106,7 @@ export class PoolRuntime implements WorkerHost {
 
   /** A worker's process exited: its sessions lost their state; a crash taints it and its tools. */
   #onWorkerGone(w: WorkerEntry, exit: WorkerExit, tools: string[]): void {
-    const node = w.process.node;
-    if (node !== undefined) {
-      const key = `${node.node}#${node.incarnation}`;
-      const t = this.nodeTotals.get(key) ?? {
-        node: node.node,
-        incarnation: node.incarnation,
-        calls: 0,
-        failed: 0,
-        recent: [],
-      };
-      t.recent.push(w);
-      if (t.recent.length > 16) {
-        const old = t.recent.shift()!;
-        t.calls += old.served + old.failed;
-        t.failed += old.failed;
-      }
-      this.nodeTotals.set(key, t);
-      // Bounded: a long-lived pool sees many incarnations; the oldest figures go first.
-      if (this.nodeTotals.size > 64) this.nodeTotals.delete(this.nodeTotals.keys().next().value!);
-    }
+    this.nodeTotals.workerLeft(w);
     if (exit.node !== undefined) {
       // Lost with its node: its sessions lost their state as with any dead worker; not a crash.
       this.sessions.workerLost(

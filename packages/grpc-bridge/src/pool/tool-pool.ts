@@ -61,7 +61,7 @@ import { type PlacementOptions, placementProvider } from './placement.js';
 import { poolRunning, poolStopped } from './running-pools.js';
 import { PoolRuntime } from './runtime.js';
 import type { CreateSessionOptions } from './sessions.js';
-import type { NodeStatsView, PoolStats, WorkerStatsView } from './stats.js';
+import type { PoolStats, WorkerStatsView } from './stats.js';
 
 export class ToolPool {
   readonly name: string;
@@ -305,7 +305,13 @@ export class ToolPool {
       circuit: rt.breaker?.state ?? 'off',
       sessions: rt.sessions.size,
       workers,
-      nodes: nodeStats(rt, workers),
+      nodes:
+        rt.groups === undefined
+          ? []
+          : rt.nodeTotals.stats(
+              rt.groups.groups().map((g) => g.node),
+              workers,
+            ),
     };
   }
 
@@ -514,48 +520,4 @@ export class ToolPool {
     rt.events.pool.stopped(formatReason(reason));
     return reason;
   }
-}
-
-/**
- * Per node (a pool with `placement`): its workers now, their calls in flight, and the calls of its
- * workers so far (those that have left included: PoolRuntime.nodeTotals). Empty for a local pool.
- */
-function nodeStats(rt: PoolRuntime, workers: readonly WorkerStatsView[]): NodeStatsView[] {
-  const groups = rt.groups;
-  if (groups === undefined) return [];
-  type Mutable = { -readonly [K in keyof NodeStatsView]: NodeStatsView[K] };
-  const out = new Map<string, Mutable>();
-  const entry = (node: string, incarnation: number): Mutable => {
-    const key = `${node}#${incarnation}`;
-    let e = out.get(key);
-    if (e === undefined) {
-      const t = rt.nodeTotals.get(key);
-      e = {
-        node,
-        incarnation,
-        live: false,
-        workers: 0,
-        inFlight: 0,
-        calls: t?.calls ?? 0,
-        failed: t?.failed ?? 0,
-      };
-      for (const w of t?.recent ?? []) {
-        e.calls += w.served + w.failed;
-        e.failed += w.failed;
-      }
-      out.set(key, e);
-    }
-    return e;
-  };
-  for (const t of rt.nodeTotals.values()) entry(t.node, t.incarnation);
-  for (const g of groups.groups()) entry(g.node.node, g.node.incarnation).live = true;
-  for (const w of workers) {
-    if (w.node === undefined || w.incarnation === undefined) continue;
-    const e = entry(w.node, w.incarnation);
-    if (w.state !== 'gone') e.workers++;
-    e.inFlight += w.inFlight;
-    e.calls += w.served + w.failed;
-    e.failed += w.failed;
-  }
-  return [...out.values()].sort((a, b) => a.node.localeCompare(b.node) || a.incarnation - b.incarnation);
 }
