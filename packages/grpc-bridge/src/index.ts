@@ -77,7 +77,12 @@ export {
   venvCacheDir,
 } from './worker/python-env.js';
 export { PythonWorker } from './worker/python-worker.js';
-export type { ToolDescription, WorkerHandle, WorkerNode } from './worker/worker-handle.js';
+export {
+  describeTool,
+  type ToolDescription,
+  type WorkerHandle,
+  type WorkerNode,
+} from './worker/worker-handle.js';
 export {
   SECRET_ENV,
   type WorkerLaunchOptions,

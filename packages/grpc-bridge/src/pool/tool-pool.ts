@@ -349,39 +349,11 @@ export class ToolPool {
       launcher.prespawn(Array.from({ length: o.size }, (_, i) => i));
       let sup: Pid;
       try {
-        sup = await startSupervisor(
-          {
-            flags: {
-              strategy: 'simple_one_for_one',
-              intensity: o.restartIntensity,
-              periodMs: o.restartPeriodMs,
-            },
-            children: [
-              {
-                id: 'python-worker',
-                start: serverChild(PythonWorker, { trapExit: true }),
-                args: [rt],
-                restart: 'permanent',
-                shutdown: o.shutdownMs,
-              },
-            ],
-          },
-          standalone
-            ? { parent: ctx.node.selfPid, clock: ctx.clock }
-            : { link: ctx.parent, clock: ctx.clock },
-          ctx.node,
-        );
+        sup = await this.#startSupervisor(ctx, standalone, 'permanent');
       } catch (e) {
         await launcher.discard();
         throw e;
       }
-      rt.dispatcher.open();
-      rt.metrics.open();
-      rt.startSessionSweep();
-      this.#sup = sup;
-      this.#done = new Promise<ExitReason>((resolve) =>
-        ctx.node.monitor((reason) => resolve(this.#onStopped(sup, reason)), sup),
-      );
       for (let slot = 0; slot < o.size; slot++) {
         let r: Pid | typeof IGNORE;
         try {
@@ -439,38 +411,12 @@ export class ToolPool {
     rt.groups = groups;
     let sup: Pid;
     try {
-      sup = await startSupervisor(
-        {
-          flags: {
-            strategy: 'simple_one_for_one',
-            intensity: o.restartIntensity,
-            periodMs: o.restartPeriodMs,
-          },
-          children: [
-            {
-              id: 'python-worker',
-              start: serverChild(PythonWorker, { trapExit: true }),
-              args: [rt],
-              restart: 'transient',
-              shutdown: o.shutdownMs,
-            },
-          ],
-        },
-        standalone ? { parent: ctx.node.selfPid, clock: ctx.clock } : { link: ctx.parent, clock: ctx.clock },
-        ctx.node,
-      );
+      sup = await this.#startSupervisor(ctx, standalone, 'transient');
     } catch (e) {
       rt.groups = undefined;
       await rt.host.stop();
       throw e;
     }
-    rt.dispatcher.open();
-    rt.metrics.open();
-    rt.startSessionSweep();
-    this.#sup = sup;
-    this.#done = new Promise<ExitReason>((resolve) =>
-      ctx.node.monitor((reason) => resolve(this.#onStopped(sup, reason)), sup),
-    );
     try {
       await groups.start(sup);
     } catch (e) {
@@ -479,6 +425,44 @@ export class ToolPool {
     }
     rt.events.pool.started(groups.size, o.clock.now() - t0);
     poolRunning(this);
+    return sup;
+  }
+
+  /**
+   * The pool's supervisor (simple_one_for_one of PythonWorkers), and the pool open for calls from
+   * then on. `restart`: permanent for local workers; transient with placement, so that a worker
+   * lost with its node (a shutdown reason) is not restarted.
+   */
+  async #startSupervisor(
+    ctx: StartContext,
+    standalone: boolean,
+    restart: 'permanent' | 'transient',
+  ): Promise<Pid> {
+    const rt = this.#rt;
+    const o = rt.o;
+    const sup = await startSupervisor(
+      {
+        flags: { strategy: 'simple_one_for_one', intensity: o.restartIntensity, periodMs: o.restartPeriodMs },
+        children: [
+          {
+            id: 'python-worker',
+            start: serverChild(PythonWorker, { trapExit: true }),
+            args: [rt],
+            restart,
+            shutdown: o.shutdownMs,
+          },
+        ],
+      },
+      standalone ? { parent: ctx.node.selfPid, clock: ctx.clock } : { link: ctx.parent, clock: ctx.clock },
+      ctx.node,
+    );
+    rt.dispatcher.open();
+    rt.metrics.open();
+    rt.startSessionSweep();
+    this.#sup = sup;
+    this.#done = new Promise<ExitReason>((resolve) =>
+      ctx.node.monitor((reason) => resolve(this.#onStopped(sup, reason)), sup),
+    );
     return sup;
   }
 

@@ -92,3 +92,21 @@ export interface WorkerHandle {
   /** User + system CPU seconds of the process; undefined when the host cannot read it. */
   readCpuSeconds(): number | undefined;
 }
+
+/** A tool of a worker's Describe answer, as the pool uses it (a remote worker's handle too). */
+export function describeTool(t: DescribeResponse__Output['tools'][number]): ToolDescription {
+  let parameters: Record<string, unknown> = {};
+  try {
+    parameters = JSON.parse(t.parametersJsonSchema || '{}');
+  } catch {
+    // A worker of this protocol always sends valid JSON; an empty schema is the safe reading.
+  }
+  return {
+    name: t.name,
+    description: t.description,
+    parameters,
+    streaming: t.streaming,
+    rawBytesParameter: t.rawBytesParameter || undefined,
+    idempotent: t.idempotent,
+  };
+}

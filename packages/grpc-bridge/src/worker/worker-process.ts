@@ -41,7 +41,7 @@ import { readStatmRss } from './memory-limit.js';
 import { type ResolvedPython, sdkInstallHint } from './python.js';
 import { type ReadyLine, ReadyLineReader } from './readiness.js';
 import { StderrReader } from './stderr-lines.js';
-import type { ToolDescription, WorkerHandle } from './worker-handle.js';
+import { describeTool, type ToolDescription, type WorkerHandle } from './worker-handle.js';
 
 /** The environment variable that hands the worker its secret (trellis_worker/guard.py). */
 export const SECRET_ENV = 'TRELLIS_WORKER_SECRET';
@@ -556,23 +556,6 @@ async function withTimeout<T>(p: Promise<T>, o: WorkerLaunchOptions, pid: number
 /** A start step that also fails as soon as the process exits (with the precise start failure). */
 function raceExit<T>(io: ProcessIo, p: Promise<T>): Promise<T> {
   return Promise.race([p, io.startFailed]);
-}
-
-function describeTool(t: DescribeResponse__Output['tools'][number]): ToolDescription {
-  let parameters: Record<string, unknown> = {};
-  try {
-    parameters = JSON.parse(t.parametersJsonSchema || '{}');
-  } catch {
-    // A worker of this protocol always sends valid JSON; an empty schema is the safe reading.
-  }
-  return {
-    name: t.name,
-    description: t.description,
-    parameters,
-    streaming: t.streaming,
-    rawBytesParameter: t.rawBytesParameter || undefined,
-    idempotent: t.idempotent,
-  };
 }
 
 function readWorkerTls(t: WorkerTls): ToolClientTls {
