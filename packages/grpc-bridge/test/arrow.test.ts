@@ -5,8 +5,10 @@
  * lane (large: shared memory; small: in the frame) and over gRPC unary.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type Table, tableFromArrays } from 'apache-arrow';
 import { ToolPool } from '../src/index.js';
 import { listSegments } from '../src/shm/segments.js';
@@ -63,3 +65,20 @@ for (const lane of [true, false]) {
     });
   });
 }
+
+test('without apache-arrow in the app: a table result fails with ERR_ARROW_MISSING naming what to install; raw: true still works', async () => {
+  const host = fileURLToPath(new URL('./fixtures/no-arrow-host.js', import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, [host, ARROW_TOOLS, 'trellis-test-marker'], {
+    timeout: 60_000,
+  });
+  // Its pool logs to stdout too: the answer is the line with rawType.
+  const out = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { code: string; message: string; rawType?: string })
+    .find((o) => o.rawType !== undefined)!;
+  assert.equal(out.code, 'ERR_ARROW_MISSING');
+  assert.match(out.message, /npm install apache-arrow/);
+  assert.match(out.message, /raw: true/);
+  assert.equal(out.rawType, 'application/vnd.apache.arrow.stream');
+});
