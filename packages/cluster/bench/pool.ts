@@ -13,8 +13,9 @@
  *   is a grpc-js -> grpcio mTLS call) against raw_mtls's call to a bare server in the same agent
  *   namespace, measured in the same client process, interleaved rounds; the ratio is the median of
  *   the per-round ratios. Target <= 1.15x. A second row, the same with timeoutMs: Infinity (no gRPC
- *   deadline), shows what the default call budget's deadline costs (a diagnostic, as in the bridge's
- *   unary bench).
+ *   deadline), shows what the default call budget's deadline costs, and a third, the pool against a
+ *   raw grpc-js client calling the same remote trellis_worker (mTLS, the pool's secret), the
+ *   TypeScript side alone (diagnostics, as in the bridge's unary bench).
  * - capacity: calls per second of a tool that sleeps 20 ms on its worker (concurrency 1, so the
  *   workers and not the 2 cores are the limit), 32 callers, from a pool of 4 workers on one agent
  *   node and from a pool of 4 workers on each of two; interleaved rounds. Target >= 1.8x.
@@ -178,8 +179,13 @@ export async function benchRemoteUnary(rounds = 7, n = 1000): Promise<BenchResul
     const pool = (noDeadline: boolean) => async () =>
       (await lab.ask(client, { op: 'pool-p50', n, noDeadline }, 120_000)).p50 as number;
     const raw = async () => (await lab.ask(client, { op: 'raw-p50', key: 'tls', n }, 120_000)).p50 as number;
+    await lab.ask(client, { op: 'raw-connect', key: 'worker', worker: true, tls: lab.tls('client') });
+    await lab.ask(client, { op: 'raw-p50', key: 'worker', n: 500 }); // warm-up
+    const rawWorker = async () =>
+      (await lab.ask(client, { op: 'raw-p50', key: 'worker', n }, 120_000)).p50 as number;
     const withDeadline = await interleaved(rounds, pool(false), raw);
     const noDeadline = await interleaved(rounds, pool(true), raw);
+    const tsSide = await interleaved(rounds, pool(true), rawWorker);
     const row = (r: Interleaved, what: string, target: string, pass: boolean): BenchResult => ({
       name: `${name}${what}`,
       value: round(r.value),
@@ -198,6 +204,15 @@ export async function benchRemoteUnary(rounds = 7, n = 1000): Promise<BenchResul
         'none (diagnostic: the cost of the deadline)',
         true,
       ),
+      {
+        ...row(
+          tsSide,
+          ' vs a raw client to the same remote worker (TS side alone)',
+          'none (diagnostic)',
+          true,
+        ),
+        baselineName: 'raw grpc-js -> the same trellis_worker, mTLS, with the secret',
+      },
     ];
   } finally {
     await lab.stop();
