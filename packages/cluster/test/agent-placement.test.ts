@@ -87,6 +87,7 @@ describe('cluster placement', () => {
     assert.deepEqual(
       w1.tools.map((t) => [t.name, t.idempotent]),
       [
+        ['ask_host', false],
         ['count', false],
         ['escape', false],
         ['whoami', true],

@@ -69,7 +69,7 @@ describe('trellis agent', () => {
     const rep = await conn.launch(launchReq(owner), 30_000);
     assert.equal(readProcStat(rep.pid)?.ppid, agent.ready.pid, 'the worker is the agent process child');
     assert.match(rep.address, /^127\.0\.0\.1:\d+$/);
-    assert.equal((rep.info as { tools: { name: string }[] }).tools.length, 3);
+    assert.equal((rep.info as { tools: { name: string }[] }).tools.length, 4);
     // The data path: straight to the worker, with the pool's secret; the pool's env reached it.
     assert.deepEqual(await executeRaw(rep.address, 'whoami', {}), { pid: rep.pid, extra: 'from-the-pool' });
     let exit: WireExit | undefined;
