@@ -23,6 +23,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { getLogger, type TrellisError } from '@trellis/core';
 import {
   createToolClient,
+  describeTool,
   type ToolDescription,
   type WorkerExit,
   type WorkerHandle,
@@ -42,23 +43,6 @@ export interface RemoteWorkerHost {
   demonitorNode(ref: never): void;
   /** Whether `node` in this incarnation is still a member, and reachable from here. */
   isLive(node: string, incarnation: number): boolean;
-}
-
-function describeTool(t: Info['tools'][number]): ToolDescription {
-  let parameters: Record<string, unknown> = {};
-  try {
-    parameters = JSON.parse(t.parametersJsonSchema || '{}');
-  } catch {
-    // A worker of this protocol always sends valid JSON; an empty schema is the safe reading.
-  }
-  return {
-    name: t.name,
-    description: t.description,
-    parameters,
-    streaming: t.streaming,
-    rawBytesParameter: t.rawBytesParameter || undefined,
-    idempotent: t.idempotent,
-  };
 }
 
 export class RemoteWorker implements WorkerHandle {
