@@ -30,7 +30,7 @@ import { type Context, context, type Span, SpanKind, SpanStatusCode, trace } fro
 import { NodeDownError, NodeUnreachableError } from '@trellis/core';
 import { CircuitOpenError, ToolCallError, ToolQuarantinedError, WorkerExitedError } from '../errors.js';
 import type { ToolArgs } from '../payload.js';
-import type { SlotRequest, WorkerEntry } from '../pool/dispatcher.js';
+import type { PlaceRequest, PoolWorker } from '../pool/dispatcher.js';
 import { errorCode, type PoolEventInput } from '../pool/events.js';
 import type { AffinityMode, CallOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
@@ -43,7 +43,7 @@ import { type PreparedCall, prepareCall } from './prep.js';
  * errors.ts: `rpcFailure`, `unavailable`, `workerExited`).
  */
 export interface CallDriver<R> {
-  execute(c: Call, w: WorkerEntry): Promise<R>;
+  execute(c: Call, w: PoolWorker): Promise<R>;
   /** False once part of the answer reached the caller (a stream's item): no retry then. */
   retryable(): boolean;
   /**
@@ -105,7 +105,7 @@ export class Call {
     const clock = rt.o.clock;
     this.span = this.#startSpan();
     /** The worker of the current attempt, once acquired (call_finished and call_failed name it). */
-    let w: WorkerEntry | undefined;
+    let w: PoolWorker | undefined;
     /** Admitted calls feed the circuit breaker; a refused one must not (it never ran). */
     let admitted = false;
     let result: R | undefined;
@@ -135,7 +135,7 @@ export class Call {
       let exclude: Set<number> | undefined;
       for (;;) {
         // ---- acquire: a worker with a free place, at once or after waiting in the queue ---------
-        const req: SlotRequest = { tool, sessionId: opts.sessionId, attempt, exclude, session, affinity };
+        const req: PlaceRequest = { tool, sessionId: opts.sessionId, attempt, exclude, session, affinity };
         w = rt.dispatcher.tryAcquire(req);
         if (w === undefined) {
           rt.dispatcher.checkAffinity(req);
@@ -305,7 +305,7 @@ export class Call {
  * retry is dispatched (the node's workers die together, their exits arrive one by one), and an
  * idempotent call retried on a sibling of the dead worker would fail a second time: lost.
  */
-function retryExclusions(all: readonly WorkerEntry[], w: WorkerEntry, e: unknown): Set<number> {
+function retryExclusions(all: readonly PoolWorker[], w: PoolWorker, e: unknown): Set<number> {
   const lost = w.process.node;
   if (lost === undefined || !(e instanceof NodeDownError || e instanceof NodeUnreachableError))
     return new Set([w.id]);

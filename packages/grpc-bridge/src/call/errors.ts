@@ -21,7 +21,7 @@ import {
   WorkerExitedError,
   WorkerMemoryLimitError,
 } from '../errors.js';
-import type { WorkerEntry } from '../pool/dispatcher.js';
+import type { PoolWorker } from '../pool/dispatcher.js';
 import type { PoolRuntime } from '../pool/runtime.js';
 import { decodeErrorDetail } from '../protos.js';
 import { memoryExitError } from '../worker/memory-limit.js';
@@ -178,7 +178,7 @@ export function unavailable(err: ServiceError, tool: string, workerPid: number |
 export function rpcFailure(
   c: FailingCall,
   err: ServiceError,
-  w: WorkerEntry,
+  w: PoolWorker,
   aborted: boolean,
 ): RpcFailure | undefined {
   const p = c.p;
@@ -206,12 +206,12 @@ export function rpcFailure(
  * fault of its own says so: over its memory limit the call fails with ERR_WORKER_MEMORY_LIMIT
  * (and is not retried: it would take the next worker down too); after missed heartbeats with
  * ERR_WORKER_EXITED caused by ERR_HEARTBEAT_MISSED. Checked before `drained`: the actor's
- * terminate drains the entry while the kill's exit event is still on its way.
+ * terminate drains its PoolWorker while the kill's exit event is still on its way.
  */
 export function workerExited(
   c: FailingCall,
   exit: WorkerExit,
-  w: WorkerEntry,
+  w: PoolWorker,
 ): WorkerExitedError | WorkerMemoryLimitError | NodeDownError | NodeUnreachableError {
   // The supervisor restarts the worker: the call's trace shows why it failed or moved.
   c.span?.span.addEvent('trellis.worker_exited', {

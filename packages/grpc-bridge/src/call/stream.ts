@@ -16,7 +16,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { WorkerExitedError } from '../errors.js';
 import type { ExecuteStreamResponse__Output } from '../generated/trellis/bridge/v1/ExecuteStreamResponse.js';
 import { decodePayload, type ToolArgs } from '../payload.js';
-import type { InFlightCall, WorkerEntry } from '../pool/dispatcher.js';
+import type { InFlightCall, PoolWorker } from '../pool/dispatcher.js';
 import type { StreamOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
 import { recordToolTelemetry } from '../telemetry/tool-telemetry.js';
@@ -52,7 +52,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   /** No more items will arrive; `#error` (if set) is thrown after the buffered items. */
   #finished = false;
   #error: unknown;
-  #worker: WorkerEntry | undefined;
+  #worker: PoolWorker | undefined;
   #call: StreamCall | undefined;
   #flight: InFlightCall | undefined;
   #paused = false;
@@ -142,7 +142,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
   // ---- the driver: one ExecuteStream per attempt -----------------------------------------------------
 
   /** Opens the stream on `w`; the attempt ends when it ends (`resolve`) or fails (`reject`). */
-  #open(c: Call, w: WorkerEntry, resolve: (v: undefined) => void, reject: (e: unknown) => void): void {
+  #open(c: Call, w: PoolWorker, resolve: (v: undefined) => void, reject: (e: unknown) => void): void {
     const rt = this.#rt;
     const p = c.p;
     if (this.#finished) {

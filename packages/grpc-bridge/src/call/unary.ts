@@ -20,14 +20,14 @@ import { ArrowMissingError } from '../arrow.js';
 import { ToolCallError } from '../errors.js';
 import type { ExecuteResponse__Output } from '../generated/trellis/bridge/v1/ExecuteResponse.js';
 import { decodePayload } from '../payload.js';
-import type { InFlightCall, WorkerEntry } from '../pool/dispatcher.js';
+import type { InFlightCall, PoolWorker } from '../pool/dispatcher.js';
 import { recordToolTelemetry } from '../telemetry/tool-telemetry.js';
 import type { Call, CallDriver } from './call.js';
 import { rpcFailure, unavailable, workerExited } from './errors.js';
 
 /** The unary driver: one `Execute` per attempt. */
 class UnaryDriver implements CallDriver<unknown> {
-  execute(c: Call, w: WorkerEntry): Promise<unknown> {
+  execute(c: Call, w: PoolWorker): Promise<unknown> {
     return executeOn(c, w);
   }
 
@@ -40,7 +40,7 @@ class UnaryDriver implements CallDriver<unknown> {
 export const unary: CallDriver<unknown> = new UnaryDriver();
 
 /** Runs `Execute` on one worker; the worker's place is given back when the RPC settles. */
-function executeOn(c: Call, w: WorkerEntry): Promise<unknown> {
+function executeOn(c: Call, w: PoolWorker): Promise<unknown> {
   const rt = c.rt;
   const p = c.p;
   return new Promise<unknown>((resolve, reject) => {

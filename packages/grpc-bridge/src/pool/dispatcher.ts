@@ -14,13 +14,17 @@
  *     its AbortSignal fires (ERR_CANCELLED); the latter two are removed lazily (marked, skipped).
  *   - A retry goes to the front: it has waited once already.
  *
- * Names, one per concept: a *slot* is a worker's position in the pool (0..size-1, kept across
- * restarts); the *worker* (PythonWorker, worker/python-worker.ts) is the actor that owns the slot's
- * process; the *process* is a WorkerHandle (worker/worker-handle.ts: a local WorkerProcess, or a
- * worker an agent runs on another node); a WorkerEntry is the
- * dispatcher's record of one process taking calls, named by its `workerId` in events and stats (a
- * recycle gives the slot a new process and so a new entry); a *place* is one of the
- * `maxConcurrentPerWorker` calls an entry may run at once.
+ * Names, one per concept (and one concept per name):
+ *   - a *slot* is a worker's position in the pool (0..size-1, kept across restarts and recycles);
+ *   - a *PythonWorker* (worker/python-worker.ts) is the actor that owns a slot and launches its
+ *     processes, one after another;
+ *   - a *WorkerHandle* (worker/worker-handle.ts) is one such process as the pool reads it: a local
+ *     WorkerProcess, or a RemoteWorker that an agent runs on another node;
+ *   - a *PoolWorker* (here) is one process taking calls, as the dispatcher counts it: its `id` is the
+ *     `workerId` of events and stats, and `WorkerView` is what the selector sees of it (a recycle
+ *     gives the slot a new process, so a new PoolWorker);
+ *   - a *place* is one of the `maxConcurrentPerWorker` calls a PoolWorker may run at once, and a
+ *     *PlaceRequest* is a call asking for one (with the workers it avoids, its session, its affinity).
  */
 import type { Clock, TimerHandle } from '@trellis/core';
 import {
@@ -51,8 +55,8 @@ export interface InFlightCall {
  */
 export type WorkerState = 'ready' | 'draining' | 'gone';
 
-/** The dispatcher's record of one worker process. */
-export class WorkerEntry implements WorkerView {
+/** One process taking calls, as the dispatcher counts it (see the names above). */
+export class PoolWorker implements WorkerView {
   inFlight = 0;
   served = 0;
   /** Abandoned executions its last heartbeat reported (tools holding a place after their call ended). */
@@ -144,8 +148,8 @@ export class WorkerEntry implements WorkerView {
   }
 }
 
-/** A call's request for a worker. */
-export interface SlotRequest extends SelectionRequest {
+/** A call's request for a place on a worker. */
+export interface PlaceRequest extends SelectionRequest {
   /** Ids of workers this attempt must avoid (the one whose death failed the first attempt). */
   readonly exclude: ReadonlySet<number> | undefined;
   /** The call's session, whose worker it prefers (or must use: see `affinity`). */
@@ -163,8 +167,8 @@ export interface EnqueueOptions {
 }
 
 interface Waiter {
-  readonly req: SlotRequest;
-  readonly resolve: (w: WorkerEntry) => void;
+  readonly req: PlaceRequest;
+  readonly resolve: (w: PoolWorker) => void;
   readonly reject: (e: unknown) => void;
   readonly at: number;
   timer: TimerHandle | undefined;
@@ -180,15 +184,15 @@ export interface DispatcherOptions {
   readonly clock: Clock;
   readonly onQueueFull: (tool: string, depth: number) => void;
   /** A worker's process exited; `tools` were running on it. */
-  readonly onWorkerGone?: (w: WorkerEntry, exit: WorkerExit, tools: string[]) => void;
+  readonly onWorkerGone?: (w: PoolWorker, exit: WorkerExit, tools: string[]) => void;
 }
 
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   /** Workers that take calls (state 'ready'). */
-  readonly #ready: WorkerEntry[] = [];
+  readonly #ready: PoolWorker[] = [];
   /** Every worker with a live process, draining ones included. */
-  readonly #all = new Map<number, WorkerEntry>();
+  readonly #all = new Map<number, PoolWorker>();
   #queue: Waiter[] = [];
   #head = 0;
   #live = 0;
@@ -201,21 +205,21 @@ export class Dispatcher {
 
   // ---- workers ------------------------------------------------------------------------------------
 
-  add(w: WorkerEntry): void {
+  add(w: PoolWorker): void {
     this.#all.set(w.id, w);
     this.#ready.push(w);
     this.#pump();
   }
 
   /** Takes no new calls; calls in flight go on (the drain). */
-  drain(w: WorkerEntry): void {
+  drain(w: PoolWorker): void {
     if (!w.transition(['ready'], 'draining')) return;
     w.drained = true;
     this.#unready(w);
   }
 
   /** The process exited: every call still on it fails now, with the exit code or signal. */
-  gone(w: WorkerEntry, exit: WorkerExit): void {
+  gone(w: PoolWorker, exit: WorkerExit): void {
     const wasReady = w.state === 'ready';
     if (!w.transition(['ready', 'draining'], 'gone')) return;
     if (wasReady) this.#unready(w);
@@ -231,18 +235,18 @@ export class Dispatcher {
     w.notifyIdle();
   }
 
-  #unready(w: WorkerEntry): void {
+  #unready(w: PoolWorker): void {
     const i = this.#ready.indexOf(w);
     if (i >= 0) this.#ready.splice(i, 1);
   }
 
   /** A worker with a live process, by id. */
-  worker(id: number): WorkerEntry | undefined {
+  worker(id: number): PoolWorker | undefined {
     return this.#all.get(id);
   }
 
   /** Workers with a live process. */
-  workers(): WorkerEntry[] {
+  workers(): PoolWorker[] {
     return [...this.#all.values()];
   }
 
@@ -256,20 +260,20 @@ export class Dispatcher {
    * A worker with a free place, taken, or undefined. Never jumps the queue: while calls wait, a new
    * call waits behind them.
    */
-  tryAcquire(req: SlotRequest): WorkerEntry | undefined {
+  tryAcquire(req: PlaceRequest): PoolWorker | undefined {
     if (this.#closed !== undefined) throw this.#closed;
     if (this.#live > 0) return undefined;
     return this.#take(req);
   }
 
   /** Waits in the queue for a worker; see the module comment for how the wait ends. */
-  enqueue(req: SlotRequest, o: EnqueueOptions): Promise<WorkerEntry> {
+  enqueue(req: PlaceRequest, o: EnqueueOptions): Promise<PoolWorker> {
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     if (this.#live >= this.#o.maxQueue) {
       this.#o.onQueueFull(req.tool, this.#live);
       return Promise.reject(new PoolSaturatedError(this.#o.pool, req.tool, this.#o.maxQueue));
     }
-    return new Promise<WorkerEntry>((resolve, reject) => {
+    return new Promise<PoolWorker>((resolve, reject) => {
       const w: Waiter = {
         req,
         resolve,
@@ -312,9 +316,9 @@ export class Dispatcher {
   /**
    * Gives a place back and hands it to the next waiting call. `suspect`: the call ended by deadline or
    * cancellation, so its tool may still hold the worker's place; it counts as load until the worker's
-   * next heartbeat says (see WorkerEntry.suspect).
+   * next heartbeat says (see PoolWorker.suspect).
    */
-  release(w: WorkerEntry, suspect = false): void {
+  release(w: PoolWorker, suspect = false): void {
     w.inFlight--;
     if (suspect && w.state === 'ready') {
       w.suspect++;
@@ -331,7 +335,7 @@ export class Dispatcher {
    * A heartbeat answered: `abandoned` executions hold places on `w`, and the suspects raised before
    * the heartbeat was sent (`suspectRaisedAtSend` of them ever) are settled by it.
    */
-  setAbandoned(w: WorkerEntry, abandoned: number, suspectRaisedAtSend: number): void {
+  setAbandoned(w: PoolWorker, abandoned: number, suspectRaisedAtSend: number): void {
     const before = w.free;
     w.reportedAbandoned = abandoned;
     w.suspect = w.suspectRaised - suspectRaisedAtSend;
@@ -364,13 +368,13 @@ export class Dispatcher {
 
   // ---- internals -----------------------------------------------------------------------------------
 
-  #candidates(req: SlotRequest): readonly WorkerEntry[] {
+  #candidates(req: PlaceRequest): readonly PoolWorker[] {
     const ex = req.exclude;
     if (ex === undefined || ex.size === 0) return this.#ready;
     return this.#ready.filter((w) => !ex.has(w.id));
   }
 
-  #take(req: SlotRequest): WorkerEntry | undefined {
+  #take(req: PlaceRequest): PoolWorker | undefined {
     const s = req.session;
     if (s !== undefined && s.workerId !== undefined) {
       const bound = this.#affine(req, s);
@@ -379,7 +383,7 @@ export class Dispatcher {
     }
     const candidates = this.#candidates(req);
     if (candidates.length === 0) return undefined;
-    const picked = this.#o.selector(candidates, req) as WorkerEntry | undefined;
+    const picked = this.#o.selector(candidates, req) as PoolWorker | undefined;
     // A selector may only pick among the candidates, and only one with a free place.
     if (picked === undefined || picked.free <= 0 || picked.state !== 'ready') return undefined;
     if (s !== undefined && (s.workerId === undefined || s.lost !== undefined)) {
@@ -391,7 +395,7 @@ export class Dispatcher {
     return this.#use(picked);
   }
 
-  #use(w: WorkerEntry): WorkerEntry {
+  #use(w: PoolWorker): PoolWorker {
     w.inFlight++;
     if (++w.dispatched === w.maxDispatched) {
       // Its last call: from now on it takes none (so maxCalls is exact), finishes what it has, and
@@ -409,7 +413,7 @@ export class Dispatcher {
    * (strict-fail-fast busy: ERR_WORKER_BUSY; any strict mode with the worker gone:
    * ERR_SESSION_WORKER_GONE, never routed elsewhere since the session's state died with it).
    */
-  #affine(req: SlotRequest, s: Session): WorkerEntry | undefined | null {
+  #affine(req: PlaceRequest, s: Session): PoolWorker | undefined | null {
     const mode = req.affinity ?? 'hint';
     const w = s.lost === undefined ? this.#all.get(s.workerId!) : undefined;
     if (w === undefined || w.state !== 'ready' || req.exclude?.has(w.id)) {
@@ -432,7 +436,7 @@ export class Dispatcher {
    * Before a call queues: a strict session whose worker is gone or (fail-fast) busy fails now,
    * rather than after waiting behind other calls.
    */
-  checkAffinity(req: SlotRequest): void {
+  checkAffinity(req: PlaceRequest): void {
     const s = req.session;
     if (s === undefined || s.workerId === undefined || (req.affinity ?? 'hint') === 'hint') return;
     if (this.#closed !== undefined) throw this.#closed;
@@ -453,7 +457,7 @@ export class Dispatcher {
       if (this.#freePlaces() === 0) break;
       const w = q[i]!;
       if (w.done) continue;
-      let picked: WorkerEntry | undefined;
+      let picked: PoolWorker | undefined;
       try {
         picked = this.#take(w.req);
       } catch (e) {

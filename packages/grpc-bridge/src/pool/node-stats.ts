@@ -2,12 +2,12 @@
  * stats().nodes for a pool with `placement` (issue 15): per node (one incarnation of it), its
  * workers now and the calls its workers have run, those that have left included.
  *
- * Why entries are kept a while after their worker left: a call that fails because its node went
- * down settles just *after* the dispatcher has let the worker go (its error is decided by the exit),
- * and only then counts on the worker's entry. Summing the last few entries at stats time counts
- * those calls; older entries are folded into plain figures, so memory stays bounded.
+ * Why a PoolWorker is kept a while after it left: a call that fails because its node went down
+ * settles just *after* the dispatcher has let the worker go (its error is decided by the exit), and
+ * only then counts on that PoolWorker. Summing the last few at stats time counts those calls; older
+ * ones are folded into plain figures, so memory stays bounded.
  */
-import type { WorkerEntry } from './dispatcher.js';
+import type { PoolWorker } from './dispatcher.js';
 import type { NodeStatsView, WorkerStatsView } from './stats.js';
 
 /** Entries kept per node before the oldest is folded into figures. */
@@ -20,14 +20,14 @@ interface Left {
   readonly incarnation: number;
   calls: number;
   failed: number;
-  readonly recent: WorkerEntry[];
+  readonly recent: PoolWorker[];
 }
 
 export class NodeTotals {
   readonly #left = new Map<string, Left>();
 
   /** A worker of a node left the pool (its process exited). */
-  workerLeft(w: WorkerEntry): void {
+  workerLeft(w: PoolWorker): void {
     const node = w.process.node;
     if (node === undefined) return;
     const key = `${node.node}#${node.incarnation}`;

@@ -22,7 +22,7 @@ import { absoluteToolsRef, type ResolvedPython } from '../worker/python.js';
 import type { ToolDescription, WorkerHandle } from '../worker/worker-handle.js';
 import type { WorkerHost } from '../worker/worker-host.js';
 import { type WorkerLaunchOptions, WorkerProcess } from '../worker/worker-process.js';
-import { Dispatcher, type WorkerEntry } from './dispatcher.js';
+import { Dispatcher, type PoolWorker } from './dispatcher.js';
 import { PoolEvents } from './events.js';
 import type { NodeGroups } from './node-groups.js';
 import { NodeTotals } from './node-stats.js';
@@ -105,7 +105,7 @@ export class PoolRuntime implements WorkerHost {
   }
 
   /** A worker's process exited: its sessions lost their state; a crash taints it and its tools. */
-  #onWorkerGone(w: WorkerEntry, exit: WorkerExit, tools: string[]): void {
+  #onWorkerGone(w: PoolWorker, exit: WorkerExit, tools: string[]): void {
     this.nodeTotals.workerLeft(w);
     if (exit.node !== undefined) {
       // Lost with its node: its sessions lost their state as with any dead worker; not a crash.

@@ -15,7 +15,7 @@ import type { AffinityMode } from './options.js';
 
 export interface Session {
   readonly id: string;
-  /** The worker holding its state (WorkerEntry id), once a call ran. */
+  /** The worker holding its state (PoolWorker id), once a call ran. */
   workerId: number | undefined;
   workerPid: number | undefined;
   /** Set when its worker exited or was recycled: how (for ERR_SESSION_WORKER_GONE). */

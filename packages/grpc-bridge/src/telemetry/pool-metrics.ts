@@ -32,12 +32,12 @@ import {
   type MeterProvider,
   metrics,
 } from '@opentelemetry/api';
-import type { WorkerEntry } from '../pool/dispatcher.js';
+import type { PoolWorker } from '../pool/dispatcher.js';
 import type { PoolEvent } from '../pool/events.js';
 
 export interface PoolGaugeSource {
   readonly queueDepth: number;
-  workers(): readonly WorkerEntry[];
+  workers(): readonly PoolWorker[];
 }
 
 /** Seconds: the histogram's buckets, from half a millisecond to half a minute. */

@@ -50,7 +50,7 @@ import {
   WorkerMemoryLimitError,
 } from '../errors.js';
 import type { HeartbeatResponse__Output } from '../generated/trellis/bridge/v1/HeartbeatResponse.js';
-import { WorkerEntry } from '../pool/dispatcher.js';
+import { PoolWorker } from '../pool/dispatcher.js';
 import { memoryExitError } from './memory-limit.js';
 import type { WorkerHandle } from './worker-handle.js';
 import type { WorkerHost } from './worker-host.js';
@@ -60,15 +60,15 @@ interface WorkerState {
   readonly slot: number;
   /** The process taking calls now; replaced by a fresh one on a recycle. */
   wp: WorkerHandle;
-  entry: WorkerEntry;
+  poolWorker: PoolWorker;
   hbTimer: TimerHandle | undefined;
   hbSeq: number;
   /** When the heartbeat in flight was sent (clock ms). */
   hbSentAt: number;
   misses: number;
-  /** Heartbeats in a row that reported abandoned executions (see WorkerEntry.reportedAbandoned). */
+  /** Heartbeats in a row that reported abandoned executions (see PoolWorker.reportedAbandoned). */
   wedgedBeats: number;
-  /** `entry.suspectRaised` when the heartbeat in flight was sent: its answer settles those. */
+  /** `poolWorker.suspectRaised` when the heartbeat in flight was sent: its answer settles those. */
   hbSuspectMark: number;
   /** The pending heartbeat timer is an early one (abandonProbeMs), not a whole interval. */
   hbEarly: boolean;
@@ -92,7 +92,7 @@ type Info =
   | {
       readonly type: '$hb_result';
       readonly seq: number;
-      /** The worker entry (process) the heartbeat was sent to. */
+      /** The PoolWorker (process) the heartbeat was sent to. */
       readonly workerId: number;
       readonly error: string | undefined;
       readonly rss: number | undefined;
@@ -131,7 +131,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
       host,
       slot,
       wp,
-      entry: new WorkerEntry(host.nextWorkerId(), slot, host.o.maxConcurrentPerWorker, wp),
+      poolWorker: new PoolWorker(host.nextWorkerId(), slot, host.o.maxConcurrentPerWorker, wp),
       hbTimer: undefined,
       hbSeq: 0,
       hbSentAt: 0,
@@ -164,14 +164,14 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
         () => {},
       );
       const cause = reason.type === 'error' ? (reason.cause as { code?: unknown } | undefined) : undefined;
-      host.events.worker.exited(slot, { id: st.entry.id, pid: cur.pid }, cur.exit, {
+      host.events.worker.exited(slot, { id: st.poolWorker.id, pid: cur.pid }, cur.exit, {
         type: reason.type,
         code: typeof cause?.code === 'string' ? cause.code : undefined,
         message: formatReason(reason),
       });
     }, self);
-    attach(st, ctx, wp, st.entry);
-    host.events.worker.ready(slot, st.entry, wp, restart);
+    attach(st, ctx, wp, st.poolWorker);
+    host.events.worker.ready(slot, st.poolWorker, wp, restart);
     // Registered once per actor (a recycle swaps the process inside the same actor); the key is the
     // pool's slot, so the monitor counts a restarted worker as the same actor's next incarnation.
     try {
@@ -205,7 +205,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
         return stop(
           Exit.error(
             st.wp.killCause ??
-              memoryExitError(msg.exit, st.host.o.maxRssMb, st.entry.rssBytes) ??
+              memoryExitError(msg.exit, st.host.o.maxRssMb, st.poolWorker.rssBytes) ??
               new WorkerExitedError(msg.exit),
           ),
           st,
@@ -232,7 +232,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
         return noreply(st);
       case '$hb_result': {
         if (msg.seq !== st.hbSeq) return noreply(st);
-        if (msg.workerId !== st.entry.id) {
+        if (msg.workerId !== st.poolWorker.id) {
           // Sent to the process a recycle has since replaced: it says nothing of the current one.
           scheduleHeartbeat(st, ctx);
           return noreply(st);
@@ -242,9 +242,9 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
           // The Python process's own RSS, read from /proc by the host (the heartbeat's figure
           // where /proc cannot be read).
           const rss = st.wp.readRss() ?? msg.rss;
-          st.entry.rssBytes = rss;
-          st.entry.cpuSeconds = st.wp.readCpuSeconds();
-          st.entry.lastHeartbeatAt = Date.now();
+          st.poolWorker.rssBytes = rss;
+          st.poolWorker.cpuSeconds = st.wp.readCpuSeconds();
+          st.poolWorker.lastHeartbeatAt = Date.now();
           st.host.o.healthMonitor?.beat(ctx.self);
           // A tool that ignores cancellation keeps its slot (and its Python thread) after its call
           // ended; the worker reports such abandoned executions. The dispatcher counts them as
@@ -253,7 +253,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
           // capacity for good: either is wedged, and is recycled (a fresh process takes its place;
           // the old one finishes its calls in flight and is then stopped, which ends the stuck tool).
           const abandoned = msg.abandoned ?? 0;
-          st.host.dispatcher.setAbandoned(st.entry, abandoned, st.hbSuspectMark);
+          st.host.dispatcher.setAbandoned(st.poolWorker, abandoned, st.hbSuspectMark);
           st.wedgedBeats = abandoned > 0 ? st.wedgedBeats + 1 : 0;
           if (
             abandoned > 0 &&
@@ -286,7 +286,7 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
         }
         // Calls that became suspect while this heartbeat was in flight are settled by the next (not
         // after a failed one: misses keep their pace of one per interval).
-        st.hbEarly = msg.error === undefined && st.entry.suspect > 0;
+        st.hbEarly = msg.error === undefined && st.poolWorker.suspect > 0;
         // After a miss, the next probe goes one interval after this one was *sent*: a probe that
         // timed out has already used its interval, and waiting a whole one more made each miss
         // cost two (a stopped worker was detected after ~12 s instead of ~6 s). A probe that failed
@@ -348,11 +348,11 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
       },
       () => {},
     );
-    st.host.dispatcher.drain(st.entry);
-    if (st.wp.exit === undefined && st.entry.inFlight > 0) {
+    st.host.dispatcher.drain(st.poolWorker);
+    if (st.wp.exit === undefined && st.poolWorker.inFlight > 0) {
       let timer: TimerHandle | undefined;
       await Promise.race([
-        st.entry.whenIdle(),
+        st.poolWorker.whenIdle(),
         st.wp.exited,
         new Promise<void>((r) => {
           timer = ctx.clock.setTimeout(r, st.host.o.graceMs);
@@ -374,31 +374,31 @@ export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], neve
 });
 
 /** Wires a ready process into the pool: exit tracking, the dispatcher, its recycling limits. */
-function attach(st: WorkerState, ctx: ServerContext, wp: WorkerHandle, entry: WorkerEntry): void {
+function attach(st: WorkerState, ctx: ServerContext, wp: WorkerHandle, poolWorker: PoolWorker): void {
   const host = st.host;
   const node = ctx.node;
   const self = ctx.self;
   // Synchronously from the exit event: in-flight calls fail now, not at their time-out.
   wp.onExit((exit) => {
-    host.dispatcher.gone(entry, exit);
+    host.dispatcher.gone(poolWorker, exit);
     node.send(self, { type: '$py_exit', exit, pid: wp.pid } satisfies Info);
   });
   if (Number.isFinite(host.o.maxCalls)) {
-    entry.maxDispatched = host.o.maxCalls;
-    entry.onLimit = () =>
+    poolWorker.maxDispatched = host.o.maxCalls;
+    poolWorker.onLimit = () =>
       node.send(self, {
         type: '$recycle',
         reason: 'max_calls',
         detail: `served maxCalls (${host.o.maxCalls}) calls`,
       } satisfies Info);
   }
-  entry.onSuspect = () => node.send(self, { type: '$probe_soon' } satisfies Info);
+  poolWorker.onSuspect = () => node.send(self, { type: '$probe_soon' } satisfies Info);
   host.setTools(wp.tools);
-  entry.actorPid = self;
+  poolWorker.actorPid = self;
   // Figures from the start, before the first heartbeat answers.
-  entry.rssBytes = wp.readRss();
-  entry.cpuSeconds = wp.readCpuSeconds();
-  host.dispatcher.add(entry);
+  poolWorker.rssBytes = wp.readRss();
+  poolWorker.cpuSeconds = wp.readCpuSeconds();
+  host.dispatcher.add(poolWorker);
   armTtl(st, ctx, host.o.ttlMs);
 }
 
@@ -446,25 +446,25 @@ function swap(st: WorkerState, ctx: ServerContext, wp: WorkerHandle, reason: str
   st.launching = undefined;
   st.recycling = false;
   st.recycleFailures = 0;
-  const old = { wp: st.wp, entry: st.entry };
-  const entry = new WorkerEntry(host.nextWorkerId(), st.slot, host.o.maxConcurrentPerWorker, wp);
+  const old = { wp: st.wp, poolWorker: st.poolWorker };
+  const poolWorker = new PoolWorker(host.nextWorkerId(), st.slot, host.o.maxConcurrentPerWorker, wp);
   st.wp = wp;
-  st.entry = entry;
+  st.poolWorker = poolWorker;
   st.misses = 0;
   st.wedgedBeats = 0;
   st.hbSuspectMark = 0;
-  attach(st, ctx, wp, entry);
-  host.dispatcher.drain(old.entry);
+  attach(st, ctx, wp, poolWorker);
+  host.dispatcher.drain(old.poolWorker);
   // The state of the old process's sessions goes with it (strict affinity says so; hint rebinds).
-  host.recycled(old.entry.id, detail);
-  host.events.worker.ready(st.slot, entry, wp, false);
-  host.events.worker.recycled(st.slot, old.entry, entry, reason, detail);
+  host.recycled(old.poolWorker.id, detail);
+  host.events.worker.ready(st.slot, poolWorker, wp, false);
+  host.events.worker.recycled(st.slot, old.poolWorker, poolWorker, reason, detail);
   const retire = (async () => {
-    if (old.wp.exit === undefined) await Promise.race([old.entry.whenIdle(), old.wp.exited]);
+    if (old.wp.exit === undefined) await Promise.race([old.poolWorker.whenIdle(), old.wp.exited]);
     await old.wp.stop(BRIDGE_DEFAULTS.cancelGraceMs + BRIDGE_DEFAULTS.killMarginMs);
     old.wp.close();
     st.retiring.delete(old.wp);
-    host.events.worker.exited(st.slot, old.entry, old.wp.exit, {
+    host.events.worker.exited(st.slot, old.poolWorker, old.wp.exit, {
       type: 'recycled',
       code: undefined,
       message: `recycled: ${detail}`,
@@ -506,7 +506,7 @@ function pollRss(st: WorkerState, ctx: ServerContext): void {
     const rss = p.sampleRss();
     if (rss === undefined) continue;
     st.host.notePeakRss(rss);
-    if (p === st.wp) st.entry.rssBytes = rss;
+    if (p === st.wp) st.poolWorker.rssBytes = rss;
     if (rss > max * MIB) {
       p.killFor(
         new WorkerMemoryLimitError(
@@ -532,8 +532,8 @@ function sendHeartbeat(st: WorkerState, ctx: ServerContext): void {
   const self = ctx.self;
   const seq = ++st.hbSeq;
   st.hbSentAt = ctx.clock.now();
-  const workerId = st.entry.id;
-  st.hbSuspectMark = st.entry.suspectRaised;
+  const workerId = st.poolWorker.id;
+  st.hbSuspectMark = st.poolWorker.suspectRaised;
   const deadline = new Date(Date.now() + st.host.o.heartbeatIntervalMs);
   const answered = (err: ServiceError | null, res?: HeartbeatResponse__Output): void => {
     node.send(self, {
@@ -547,9 +547,9 @@ function sendHeartbeat(st: WorkerState, ctx: ServerContext): void {
   };
   try {
     // Over the call lane while it is up (the same answer, from the same event loop), else the RPC.
-    const lane = st.entry.process.lane;
+    const lane = st.poolWorker.process.lane;
     if (lane?.heartbeats && lane.usable) lane.Heartbeat({ seq }, { deadline }, answered);
-    else st.entry.client.Heartbeat({ seq }, { deadline }, answered);
+    else st.poolWorker.client.Heartbeat({ seq }, { deadline }, answered);
   } catch (e) {
     node.send(self, {
       type: '$hb_result',

@@ -1,7 +1,7 @@
 /**
  * WorkerHandle: everything the pool reads of one worker's process, and nothing more.
  *
- * The pool (PoolRuntime, stats), the dispatcher (WorkerEntry), the Call seam and its drivers, and the
+ * The pool (PoolRuntime, stats), the dispatcher (PoolWorker), the Call seam and its drivers, and the
  * PythonWorker actor used to hold a WorkerProcess, the local child process. A worker on another node
  * (issue 15: its process is spawned by the agent there, and the pool talks to its gRPC server over
  * mTLS) must fit in the same places, so they are typed against this interface instead. WorkerProcess
