@@ -34,6 +34,7 @@ import type { PlaceRequest, PoolWorker } from '../pool/dispatcher.js';
 import { errorCode, type PoolEventInput } from '../pool/events.js';
 import type { AffinityMode, CallOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
+import { retryExclusions } from './errors.js';
 import { type PreparedCall, prepareCall } from './prep.js';
 
 /**
@@ -297,20 +298,4 @@ export class Call {
     if (state) metadata.set('tracestate', state);
     return { span, metadata, context: trace.setSpan(context.active(), span) };
   }
-}
-
-/**
- * The workers a retry must not go to: the one that failed and, when its node was lost, every other
- * worker of that node (same node, same incarnation). Their exits may not be known yet when the
- * retry is dispatched (the node's workers die together, their exits arrive one by one), and an
- * idempotent call retried on a sibling of the dead worker would fail a second time: lost.
- */
-function retryExclusions(all: readonly PoolWorker[], w: PoolWorker, e: unknown): Set<number> {
-  const lost = w.process.node;
-  if (lost === undefined || !(e instanceof NodeDownError || e instanceof NodeUnreachableError))
-    return new Set([w.id]);
-  const same = all.filter(
-    (x) => x.process.node?.node === lost.node && x.process.node.incarnation === lost.incarnation,
-  );
-  return new Set([w.id, ...same.map((x) => x.id)]);
 }

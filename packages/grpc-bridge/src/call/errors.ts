@@ -9,10 +9,12 @@
  *
  * The drivers (unary.ts, stream.ts) turn every failed attempt into the call's error here, and
  * nowhere else: `rpcFailure` for a failed RPC, `workerExited` when the worker's process died under
- * the call, `unavailable` when only the transport failed and no exit followed.
+ * the call, `unavailable` when only the transport failed and no exit followed; and
+ * `retryExclusions`, the workers a retry after that failure must avoid.
  */
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
-import type { NodeDownError, NodeUnreachableError } from '@trellis/core';
+import type { Span } from '@opentelemetry/api';
+import { NodeDownError, NodeUnreachableError } from '@trellis/core';
 import {
   nodeLostError,
   ToolCallError,
@@ -25,7 +27,6 @@ import type { PoolWorker } from '../pool/dispatcher.js';
 import type { PoolRuntime } from '../pool/runtime.js';
 import { decodeErrorDetail } from '../protos.js';
 import { memoryExitError } from '../worker/memory-limit.js';
-import type { CallSpan } from './call.js';
 import type { PreparedCall } from './prep.js';
 import { notFound, streamingMismatch } from './prep.js';
 
@@ -35,7 +36,8 @@ export const TRANSPORT = Symbol('transport');
 export interface FailingCall {
   readonly rt: PoolRuntime;
   readonly p: PreparedCall;
-  readonly span: CallSpan | undefined;
+  /** The call's span (call.ts's CallSpan), which records the worker's exit. */
+  readonly span: { readonly span: Span } | undefined;
 }
 
 /** How an RPC on a worker failed, once its cause is known. */
@@ -237,4 +239,20 @@ export function workerExited(
       'the call was not retried because it is not idempotent (pass { idempotent: true } if running it twice is safe)';
   }
   return new WorkerExitedError(exit, { tool: c.p.tool, why });
+}
+
+/**
+ * The workers a retry must not go to: the one that failed and, when its node was lost, every other
+ * worker of that node (same node, same incarnation). Their exits may not be known yet when the
+ * retry is dispatched (the node's workers die together, their exits arrive one by one), and an
+ * idempotent call retried on a sibling of the dead worker would fail a second time: lost.
+ */
+export function retryExclusions(all: readonly PoolWorker[], w: PoolWorker, e: unknown): Set<number> {
+  const lost = w.process.node;
+  if (lost === undefined || !(e instanceof NodeDownError || e instanceof NodeUnreachableError))
+    return new Set([w.id]);
+  const same = all.filter(
+    (x) => x.process.node?.node === lost.node && x.process.node.incarnation === lost.incarnation,
+  );
+  return new Set([w.id, ...same.map((x) => x.id)]);
 }
