@@ -114,6 +114,41 @@ describe('deadline', () => {
 });
 
 describe('queued calls', () => {
+  test('a stream left while it waits for a worker ends at once; the place it gets later goes back', async () => {
+    const p = await ToolPool.start({
+      tools: ALL_TOOLS,
+      size: 1,
+      maxConcurrentPerWorker: 1,
+      name: 'cancel-stream-queue',
+    });
+    const started: string[] = [];
+    p.on((e) => {
+      if (e.type === 'call_started') started.push(e.tool);
+    });
+    try {
+      const busyFlag = run.flag();
+      const stopBusy = new AbortController();
+      const busy = p.call('wait_cancel', { flag: busyFlag, seconds: 30 }, { signal: stopBusy.signal });
+      await waitForFlag(busyFlag, 'started');
+      const succeeded = p.stats().calls.succeeded;
+      const s = p.stream('count', { n: 3 });
+      const first = s.next();
+      await waitFor(() => p.stats().queueDepth === 1, 'the stream to be queued');
+      await s.return();
+      assert.deepEqual(await first, { value: undefined, done: true });
+      // Settled while the worker is still busy (for up to 30 s): not when a place frees up.
+      await waitFor(() => p.stats().calls.succeeded === succeeded + 1, 'the left stream to settle', 5_000);
+      stopBusy.abort();
+      await rejectsWith(busy, 'ERR_CANCELLED');
+      // The place the queue gives the left stream goes straight back: with one place, a call that
+      // found it still taken would wait in the queue until its time-out.
+      assert.equal(await p.call('add', { a: 1, b: 2 }, { timeoutMs: 5_000 }), 3);
+      assert.deepEqual(started, ['wait_cancel', 'add'], 'the left stream never ran');
+    } finally {
+      await p.stop();
+    }
+  });
+
   test('a call aborted while queued leaves the queue and never runs', async () => {
     const p = await ToolPool.start({
       tools: ALL_TOOLS,
