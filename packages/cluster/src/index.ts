@@ -1,7 +1,7 @@
 // @trellis/cluster: Trellis across machines on etcd (docs/cluster.md): leases, membership, global names.
 
 export { type AgentChildOptions, agentChild } from './agent/agent-actor.js';
-export { type CliIo as AgentCliIo, main as agentMain } from './agent/agent-cli.js';
+export { main as agentMain } from './agent/agent-cli.js';
 export { AgentConnection, type LaunchOk } from './agent/agent-client.js';
 export {
   AGENT_ROLE,
@@ -22,7 +22,8 @@ export {
   type NodeCertFiles,
   readNodeTls,
 } from './certs/certs.js';
-export { type CliIo as CertsCliIo, main as certsMain } from './certs/certs-cli.js';
+export { main as certsMain } from './certs/certs-cli.js';
+export type { ClusterCliIo as AgentCliIo, ClusterCliIo as CertsCliIo, ClusterCliIo } from './cli-flags.js';
 export {
   AgentNoWorkerError,
   AgentRefusedError,

@@ -4,14 +4,10 @@
  * joins nothing. Self-contained here so that any CLI front end (scripts/trellis-cli.mjs, a `bin`)
  * can call `main(args, io)` and get the exit code.
  */
+import { cliStreams } from '@trellis/core/cli';
+import { type ClusterCliIo, csv, parseCliFlags } from './cli-flags.js';
 import { EtcdConnection } from './etcd/etcd-connection.js';
 import { readClusterView } from './node/status.js';
-
-export interface CliIo {
-  readonly env?: NodeJS.ProcessEnv;
-  readonly stdout?: { write(s: string): unknown };
-  readonly stderr?: { write(s: string): unknown };
-}
 
 const USAGE =
   'usage: pnpm trellis status --cluster [<cluster name, default trellis>] [--etcd http://host:2379,...] [--json]\n' +
@@ -29,31 +25,26 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
-export async function main(args: string[], io: CliIo = {}): Promise<number> {
-  const out = io.stdout ?? process.stdout;
-  const err = io.stderr ?? process.stderr;
-  const env = io.env ?? process.env;
-  let cluster = 'trellis';
-  let endpoints = (env.TRELLIS_ETCD ?? '').split(',').filter((s) => s !== '');
-  let json = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--cluster') {
-      const next = args[i + 1];
-      if (next !== undefined && !next.startsWith('--')) {
-        cluster = next;
-        i++;
-      }
-    } else if (a === '--etcd') endpoints = (args[++i] ?? '').split(',').filter((s) => s !== '');
-    else if (a === '--json') json = true;
-    else if (a === '--help' || a === '-h') {
-      out.write(USAGE);
-      return 0;
-    } else {
-      err.write(`unknown argument "${a}"\n${USAGE}`);
-      return 2;
-    }
+const FLAGS = {
+  // `--cluster [name]`: the name is optional (default trellis), so it is the positional after it.
+  cluster: { type: 'boolean' },
+  etcd: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export async function main(args: string[], io: ClusterCliIo = {}): Promise<number> {
+  const { stdout: out, stderr: err, env } = cliStreams(io);
+  const parsed = parseCliFlags(args, FLAGS, { stdout: out, stderr: err }, USAGE, true);
+  if (parsed === 'help') return 0;
+  if (parsed === undefined) return 2;
+  const [name, extra] = parsed.positionals;
+  if (extra !== undefined || (name !== undefined && parsed.values.cluster !== true)) {
+    err.write(`unexpected "${extra ?? name}"\n${USAGE}`);
+    return 2;
   }
+  const cluster = name ?? 'trellis';
+  const endpoints = csv(parsed.values.etcd ?? env.TRELLIS_ETCD);
+  const json = parsed.values.json === true;
   if (endpoints.length === 0) {
     err.write(`no etcd endpoints: pass --etcd http://<host>:2379 or set TRELLIS_ETCD\n${USAGE}`);
     return 2;

@@ -6,17 +6,12 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { cliStreams } from '@trellis/core/cli';
 import type { WorkerTls } from '@trellis/grpc-bridge';
 import { defaultCertsDir, readNodeTls } from '../certs/certs.js';
+import { type ClusterCliIo, csv, parseCliFlags, wholeFlag } from '../cli-flags.js';
 import type { NodeTlsOptions } from '../node/wire.js';
 import { startAgent } from './start-agent.js';
-
-export interface CliIo {
-  readonly env?: NodeJS.ProcessEnv;
-  readonly cwd?: string;
-  readonly stdout?: { write(s: string): unknown };
-  readonly stderr?: { write(s: string): unknown };
-}
 
 const USAGE =
   'usage: pnpm trellis agent --cluster <name> [--etcd http://host:2379,...] [--node <name>]\n' +
@@ -25,49 +20,30 @@ const USAGE =
   '  etcd endpoints default to TRELLIS_ETCD; the node name to this host name; --listen to 127.0.0.1:0;\n' +
   '  --certs to $TRELLIS_HOME/certs (ca.pem, <node>.pem, <node>.key from `trellis certs`)\n';
 
-function whole(v: string | undefined): number | undefined {
-  const n = Number(v);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
-}
+const FLAGS = {
+  cluster: { type: 'string' },
+  etcd: { type: 'string' },
+  node: { type: 'string' },
+  listen: { type: 'string' },
+  advertise: { type: 'string' },
+  certs: { type: 'string' },
+  insecure: { type: 'boolean' },
+  'owner-grace-ms': { type: 'string' },
+  'member-ttl-ms': { type: 'string' },
+} as const;
 
-export async function main(args: string[], io: CliIo = {}): Promise<number> {
-  const out = io.stdout ?? process.stdout;
-  const err = io.stderr ?? process.stderr;
-  const env = io.env ?? process.env;
-  let cluster: string | undefined;
-  let endpoints = (env.TRELLIS_ETCD ?? '').split(',').filter((s) => s !== '');
-  let node: string | undefined;
-  let listen: string | undefined;
-  let advertise: string | undefined;
-  let certs: string | undefined;
-  let insecure = false;
-  let ownerGraceMs: number | undefined;
-  let memberTtlMs: number | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const value = (): string | undefined => {
-      const v = args[i + 1];
-      if (v === undefined || v.startsWith('--')) return undefined;
-      i++;
-      return v;
-    };
-    if (a === '--cluster') cluster = value();
-    else if (a === '--etcd') endpoints = (value() ?? '').split(',').filter((s) => s !== '');
-    else if (a === '--node') node = value();
-    else if (a === '--listen') listen = value();
-    else if (a === '--advertise') advertise = value();
-    else if (a === '--certs') certs = value() ?? '';
-    else if (a === '--insecure') insecure = true;
-    else if (a === '--owner-grace-ms') ownerGraceMs = whole(value()) ?? -1;
-    else if (a === '--member-ttl-ms') memberTtlMs = whole(value()) ?? -1;
-    else if (a === '--help' || a === '-h') {
-      out.write(USAGE);
-      return 0;
-    } else {
-      err.write(`unknown argument "${a}"\n${USAGE}`);
-      return 2;
-    }
-  }
+export async function main(args: string[], io: ClusterCliIo = {}): Promise<number> {
+  const { stdout: out, stderr: err, env, cwd } = cliStreams(io);
+  const parsed = parseCliFlags(args, FLAGS, { stdout: out, stderr: err }, USAGE);
+  if (parsed === 'help') return 0;
+  if (parsed === undefined) return 2;
+  const f = parsed.values;
+  const cluster = f.cluster;
+  const endpoints = csv(f.etcd ?? env.TRELLIS_ETCD);
+  const { node, listen, advertise, certs } = f;
+  const insecure = f.insecure === true;
+  const ownerGraceMs = wholeFlag(f['owner-grace-ms']);
+  const memberTtlMs = wholeFlag(f['member-ttl-ms']);
   const problem =
     cluster === undefined
       ? '--cluster <name> is required'
@@ -77,7 +53,7 @@ export async function main(args: string[], io: CliIo = {}): Promise<number> {
           ? 'pass --certs or --insecure, not both'
           : certs === ''
             ? '--certs needs a directory'
-            : ownerGraceMs === -1 || memberTtlMs === -1
+            : Number.isNaN(ownerGraceMs) || Number.isNaN(memberTtlMs)
               ? '--owner-grace-ms and --member-ttl-ms take a whole number of milliseconds'
               : undefined;
   if (problem !== undefined) {
@@ -89,9 +65,9 @@ export async function main(args: string[], io: CliIo = {}): Promise<number> {
   let tlsFiles: WorkerTls | undefined;
   try {
     if (!insecure) {
-      tls = readNodeTls(name, { dir: certs, env, cwd: io.cwd });
+      tls = readNodeTls(name, { dir: certs, env, cwd });
       // The workers read the same files (--tls-*): nothing of the key is copied anywhere.
-      const dir = defaultCertsDir({ dir: certs, env, cwd: io.cwd });
+      const dir = defaultCertsDir({ dir: certs, env, cwd });
       tlsFiles = {
         caFile: join(dir, 'ca.pem'),
         certFile: join(dir, `${name}.pem`),
@@ -109,7 +85,7 @@ export async function main(args: string[], io: CliIo = {}): Promise<number> {
       insecure: insecure || undefined,
       ownerGraceMs,
       memberTtlMs,
-      cwd: io.cwd,
+      cwd,
       ownProcess: true,
     });
     out.write(

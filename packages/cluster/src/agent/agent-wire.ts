@@ -20,6 +20,7 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import type { SerializedError } from '@trellis/core';
+import type { RemoteLaunch } from '@trellis/grpc-bridge';
 
 /** Who a hosted worker belongs to: the pool of one incarnation of a client node. */
 export interface WorkerOwner {
@@ -29,23 +30,10 @@ export interface WorkerOwner {
 }
 
 /**
- * What a pool decides about one worker (grpc-bridge's RemoteLaunch, JSON): the agent's machine
- * resolves the rest (Python path, cgroups, registry, listen address, TLS files).
+ * What a pool decides about one worker: grpc-bridge's RemoteLaunch, as JSON on the wire. The agent's
+ * machine resolves the rest (Python path, cgroups, registry, listen address, TLS files).
  */
-export interface LaunchSpec {
-  readonly pool: string;
-  readonly slot: number;
-  readonly tools: readonly string[];
-  readonly python: string | undefined;
-  readonly concurrency: number;
-  readonly maxMessageBytes: number;
-  readonly graceMs: number;
-  readonly startTimeoutMs: number;
-  readonly maxRssMb: number | undefined;
-  readonly env: Readonly<Record<string, string>>;
-  readonly secret: string;
-  readonly hostAddress: string | undefined;
-}
+export type LaunchSpec = RemoteLaunch;
 
 export interface LaunchReq {
   readonly launch: LaunchSpec;
