@@ -4,7 +4,8 @@
  * nodes come and go (removed, not restarted; a new incarnation grows it back), ERR_NODE_DOWN /
  * ERR_NODE_UNREACHABLE for calls in flight on a lost node with no second run of a non-idempotent
  * tool (a file the tool appends to counts its runs), idempotent calls retried on the other node with
- * none lost, sessions across nodes, per-node stats, and clear errors for bad placement options.
+ * none lost, sessions across nodes, per-node stats, recycling, quarantine and the circuit breaker
+ * across nodes, and clear errors for bad placement options.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -417,6 +418,95 @@ describe('sessions across nodes', () => {
     } finally {
       await pool.stop();
       unregisterPlacementProvider('test-nodes', nodes);
+    }
+  });
+});
+
+describe('recycling, quarantine and the circuit breaker on nodes', () => {
+  test('maxCalls recycles each worker onto its own node, with recycles counted per worker and per node', async () => {
+    const nodes = new LocalNodes();
+    nodes.up('a');
+    nodes.up('b');
+    const pool = await ToolPool.start({
+      tools: PLACEMENT_TOOLS,
+      name: 'recycle-nodes',
+      placement: { nodes: 'cluster', perNode: 1, provider: nodes },
+      maxCalls: 2,
+    });
+    try {
+      const first = new Set(pool.stats().workers.map((w) => w.pid));
+      for (let i = 0; i < 8; i++) await pool.call('whoami');
+      // Settled: three recycles or more, and every retired process gone (no worker draining).
+      await waitFor(() => {
+        const t = pool.stats();
+        return t.recycles >= 3 && t.workers.length === 2 && t.readyWorkers === 2;
+      }, 'three recycles, settled');
+      const s = pool.stats();
+      assert.deepEqual(perNode(pool), { a: 1, b: 1 }, 'each node keeps its one worker');
+      for (const n of ['a', 'b']) {
+        // Recycles are counted per slot: the node's slot here is its one worker's.
+        const recycled = s.workers.filter((w) => w.node === n).reduce((k, w) => k + w.recycles, 0);
+        const launched = nodes.launches.filter((l) => l.node.node === n).length;
+        // A recycle's replacement is launched on the recycled worker's node, never elsewhere.
+        assert.equal(launched, 1 + recycled, `launches on ${n}`);
+      }
+      assert.ok(
+        s.workers.some((w) => !first.has(w.pid)),
+        'a recycled worker runs as a new process',
+      );
+      assert.equal(s.restarts, 0, 'a recycle is not a restart');
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  test('a tool that crashes workers on two nodes is quarantined for the whole pool; each worker comes back on its own node; failures from both nodes open the circuit breaker', async () => {
+    const nodes = new LocalNodes();
+    nodes.up('a');
+    nodes.up('b');
+    const pool = await ToolPool.start({
+      tools: PLACEMENT_TOOLS,
+      name: 'robust-nodes',
+      placement: { nodes: 'cluster', perNode: 1, provider: nodes },
+      maxConcurrentPerWorker: 1,
+      quarantine: { crashes: 2, windowMs: 60_000, cooldownMs: 60_000 },
+      circuitBreaker: { failures: 3, windowMs: 60_000, cooldownMs: 60_000, codes: ['ERR_TOOL_FAILED'] },
+    });
+    try {
+      // Two crashes at once: one place per worker, so they land on both nodes.
+      const pids = pool.stats().workers.map((w) => w.pid);
+      const crashes = await Promise.allSettled([pool.call('crash'), pool.call('crash')]);
+      for (const c of crashes) {
+        assert.equal(c.status, 'rejected');
+        assert.equal((c.reason as { code: string }).code, 'ERR_WORKER_EXITED');
+      }
+      await waitFor(() => pool.stats().readyWorkers === 2, 'both crashed workers to be restarted');
+      assert.deepEqual(perNode(pool), { a: 1, b: 1 }, 'restarted on their own nodes');
+      assert.ok(pool.stats().workers.every((w) => !pids.includes(w.pid)));
+      assert.equal(pool.stats().restarts, 2);
+      const q = await rejectsWith(pool.call('crash'), 'ERR_TOOL_QUARANTINED');
+      assert.match(q.message, /crashed 2 workers/);
+      assert.equal(typeof (await pool.call('whoami')), 'number', 'other tools still run');
+
+      // The breaker: failures on both nodes count together for the pool.
+      const path = run.flag('breaker');
+      const fails = await Promise.allSettled([pool.call('fail', { path }), pool.call('fail', { path })]);
+      assert.deepEqual(
+        fails.map((f) => f.status === 'rejected' && (f.reason as { code: string }).code),
+        ['ERR_TOOL_FAILED', 'ERR_TOOL_FAILED'],
+      );
+      assert.deepEqual(
+        new Set(marks(path).map((m) => nodeOf(pool, m.pid))),
+        new Set(['a', 'b']),
+        'the two failures ran on both nodes',
+      );
+      assert.equal(pool.stats().circuit, 'closed');
+      await rejectsWith(pool.call('fail', { path }), 'ERR_TOOL_FAILED');
+      assert.equal(pool.stats().circuit, 'open');
+      await rejectsWith(pool.call('whoami'), 'ERR_CIRCUIT_OPEN');
+      assert.equal(marks(path).length, 3, 'nothing ran once the breaker opened');
+    } finally {
+      await pool.stop();
     }
   });
 });
