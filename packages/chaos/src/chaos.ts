@@ -41,6 +41,40 @@ import { cleanStop, leaseMovedOn, rssFlat, sweepReapedOrphans } from './verdicts
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A process's state letter from /proc (`T`: stopped), or undefined when it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * SIGSTOPs up to `n` live workers of the run and returns the pids that are really stopped. Why a
+ * loop: a fault may be killing the worker picked first (it is then gone, not an orphan), and on a
+ * fast idle box every other worker dies of its parent's death within milliseconds of the kill, so
+ * a run with no stopped worker leaves nothing for the fresh start's sweep to prove itself on.
+ * Bounded: 40 tries, 50 ms apart.
+ */
+async function freezeWorkers(runId: string, n: number): Promise<number[]> {
+  const stopped: number[] = [];
+  for (let i = 0; i < 40 && stopped.length < n; i++) {
+    for (const p of processesOfRuns([runId])) {
+      if (stopped.length >= n || stopped.includes(p.pid) || !p.cmd.includes('trellis_worker')) continue;
+      try {
+        process.kill(p.pid, 'SIGSTOP');
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (procState(p.pid) === 'T') stopped.push(p.pid);
+    }
+    if (stopped.length < n) await sleep(50);
+  }
+  return stopped;
+}
+
 /** What must not outlive the driver if the harness itself fails half-way. */
 const spawned: SutProcess[] = [];
 const tracker = new DescendantTracker(process.pid);
@@ -103,8 +137,8 @@ async function main(): Promise<number> {
   // A worker the host's death cannot reach: SIGSTOPped, it cannot act on its parent-death signal
   // nor kill its tools' processes (since issue 13 a live worker does, so the helper processes alone
   // no longer survive the kill). It and its helper are the orphans B's sweep must find.
-  const frozen = processesOfRuns([readyA.runId]).find((p) => p.cmd.includes('trellis_worker'));
-  if (frozen !== undefined) process.kill(frozen.pid, 'SIGSTOP');
+  const frozen = await freezeWorkers(readyA.runId, 2);
+  console.log(`chaos: SIGSTOPped worker(s) ${frozen.join(', ') || 'none (no live worker found)'} of run A`);
   const killAt = now();
   a.kill9(killAt);
   await a.exited;
