@@ -33,7 +33,7 @@ from .tool import ToolSpec, collect_tools, load_module
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -436,27 +436,20 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.stderr.flush()
         os._exit(EXIT_TOOLS)
 
-    code = _run(args, tools, ready_fd, parent, secret, tls)
+    code = _run(lambda: _serve(args, tools, ready_fd, parent, secret, tls))
     # Whatever the tools started goes with the worker, escaped or not (host gone, SIGTERM, failure).
     kill_descendants(DESCENDANTS_KILL_BUDGET_S, cgroup)
     remove_socket_files(args.listen, args.host_address, host_gone=parent_is_gone(parent))
     os._exit(code)
 
 
-def _run(
-    args: Any,
-    tools: dict[str, ToolSpec],
-    ready_fd: int | None,
-    parent: int,
-    secret: bytes | None,
-    tls: TlsFiles | None = None,
-) -> int:
+def _run(serve: Callable[[], Coroutine[Any, Any, int]]) -> int:
     """Runs the server loop and returns the exit code. The process then ends with os._exit: pool
     threads still inside a tool that ignored cancellation must not hold the exit up (a normal
     interpreter exit joins them)."""
     loop = asyncio.new_event_loop()
     try:
-        code = loop.run_until_complete(_serve(args, tools, ready_fd, parent, secret, tls))
+        code = loop.run_until_complete(serve())
     except BaseException:  # noqa: BLE001 - report, then still exit
         traceback.print_exc(file=sys.stderr)
         code = EXIT_FAILURE

@@ -15,7 +15,7 @@
 import { EtcdConnection, type EtcdTlsOptions } from '../etcd/etcd-connection.js';
 import { type ClusterNode, currentCluster } from './cluster-node.js';
 import { CLUSTER_DEFAULTS } from './node-options.js';
-import { type ClusterView, type NodeStatus, readClusterView } from './status.js';
+import { type ClusterView, type NodeStatus, type PoolStatus, readClusterView } from './status.js';
 
 export type ClusterNodeState = 'up' | 'unreachable' | 'down';
 
@@ -34,14 +34,8 @@ export interface ClusterNodeRow {
   readonly runs: readonly string[];
   /** Live Python workers of its pools. */
   readonly pythonWorkers: number;
-  readonly pools: readonly {
-    readonly name: string;
-    readonly size: number;
-    readonly ready: number;
-    readonly busy: number;
-    readonly inFlight: number;
-    readonly queued: number;
-  }[];
+  /** Its pools as their status records give them, without the per-worker list. */
+  readonly pools: readonly Omit<PoolStatus, 'workers'>[];
   readonly names: readonly string[];
 }
 
