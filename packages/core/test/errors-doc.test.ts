@@ -22,6 +22,8 @@ const doc = readFileSync(join(root, 'docs', 'errors.md'), 'utf8');
  */
 const FOREIGN_CODES: Readonly<Record<string, string>> = {
   ERR_WORKER_OUT_OF_MEMORY: "Node's worker_threads code, mapped to ERR_THREAD_OUT_OF_MEMORY",
+  ERR_PARSE_ARGS_UNKNOWN_OPTION: "Node's util.parseArgs code, turned into a usage refusal (exit 2)",
+  ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL: "Node's util.parseArgs code, turned into a usage refusal (exit 2)",
 };
 
 function sourceFiles(dir: string, ext: string, out: string[] = []): string[] {
