@@ -21,6 +21,7 @@ import { carriesMarker, type MarkedProcess, type ProcSnapshot, snapshotProcesses
 import type { ChildRecord, RunRecord } from './records.js';
 import { type SweepReport, type SweptProcess, summarize } from './report.js';
 import { sweepSharedMemory } from './shm-sweep.js';
+import { sweepSocketFiles } from './socket-sweep.js';
 import type { RegistryStore } from './store.js';
 import { type KillTarget, terminate } from './terminate.js';
 
@@ -296,6 +297,14 @@ export async function sweepRegistry(ctx: SweepContext, options: SweepOptions = {
   const plan = planKills(contents, judgement, options.scanMarkers ?? 'runs', ctx.here, ctx.ownRunId);
   const outcome = await executeKills(plan, ctx, options);
   if (!dryRun) forgetResolved(ctx.store, judgement, outcome);
+  // Their sockets too: a worker that had to be SIGKILLed could not remove its own (socket-sweep.ts).
+  if (!dryRun) {
+    const alive = new Set(outcome.survivors.map((t) => t.subject.pid));
+    const gone = [...judgement.deadRuns]
+      .flatMap((r) => contents.childrenByRun.get(r) ?? [])
+      .filter((c) => c.pid === undefined || !alive.has(c.pid));
+    logSockets(ctx.logger, sweepSocketFiles(gone));
+  }
   // Dead runs' shared-memory segments go too (their processes, which might map them, are gone now).
   if (!dryRun) logShm(ctx.logger, sweepSharedMemory(ctx.here, ctx.ownRunId));
   const report = reportSweep(dryRun, judgement, plan, outcome, startedAt);
@@ -347,6 +356,11 @@ export function subjectOf(c: ChildRecord): SweptProcess {
     role: c.role,
     name: c.name,
   };
+}
+
+function logSockets(logger: RegistryLogger, removed: readonly string[]): void {
+  if (removed.length > 0)
+    logger.info(`sweep: removed ${removed.length} socket file(s) and folder(s) of dead runs' workers`);
 }
 
 function logShm(logger: RegistryLogger, removed: readonly string[]): void {

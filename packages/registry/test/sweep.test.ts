@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -160,6 +160,43 @@ describe('crash recovery', () => {
       [registry.runId],
       'the dead run’s records are removed',
     );
+    await registry.close();
+  });
+
+  test('the sweep removes the Unix sockets its killed workers listened on, and their trellis- folder once empty', async () => {
+    const dir = cleanup.dir();
+    const host = await Host.start(dir, cleanup);
+    markers.push(host.marker);
+    // Two "workers" as the bridge starts them (`--listen unix:<folder>/<sock>`), their socket files
+    // already there, as a SIGKILLed worker leaves them; the second folder also holds a file of
+    // somebody else, so it must stay (with that file).
+    const own = join(dir, 'trellis-sockA');
+    const shared = join(dir, 'trellis-sockB');
+    mkdirSync(own);
+    mkdirSync(shared);
+    for (const f of [
+      join(own, 'w0-1.sock'),
+      join(own, 'w0-1.sock.lane'),
+      join(shared, 'w1-2.sock'),
+      join(shared, 'other.txt'),
+    ])
+      writeFileSync(f, '');
+    for (const [folder, sock] of [
+      [own, 'w0-1.sock'],
+      [shared, 'w1-2.sock'],
+    ] as const)
+      await host.spawn(
+        cleanup,
+        'bash',
+        ['-c', 'exec sleep 300', 'trellis-test-marker', '--listen', `unix:${join(folder, sock)}`],
+        sock,
+      );
+    await host.crash();
+    const registry = await open(dir);
+    assert.deepEqual(registry.bootSweep!.runs.dead, [host.runId]);
+    assert.equal(existsSync(own), false, 'the emptied trellis- folder is removed');
+    assert.equal(existsSync(join(shared, 'w1-2.sock')), false);
+    assert.equal(existsSync(join(shared, 'other.txt')), true, 'a file no record names stays');
     await registry.close();
   });
 
