@@ -269,7 +269,11 @@ export class FaultInjector {
     const o = await this.#c.ledger.run(`fault:${p.kind}`, timeoutMs, () =>
       pool.call(tool, args, { timeoutMs }),
     );
-    return judgeNonFatal(pool.name, o, ['ERR_DEADLINE_EXCEEDED'], POOL_GONE);
+    // The hang call runs on whichever worker the pool picks, for seconds: a leak fault scheduled on
+    // that same worker meanwhile gets it killed for its memory cap under the call (seed 954877052:
+    // tool-leak-hard 0.7 s after tool-hang-coop). That leak fault is judged on its own; here the
+    // call was only in the way, as with any other exit.
+    return judgeNonFatal(pool.name, o, ['ERR_DEADLINE_EXCEEDED'], [...POOL_GONE, 'ERR_WORKER_MEMORY_LIMIT']);
   }
 
   /**
