@@ -7,7 +7,8 @@
 // The build runs in an isolated environment (setuptools from the package index), as any user's
 // `pip wheel` / `uv build` would.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,11 +20,21 @@ export function buildWheel({ sdkDir = join(root, 'packages', 'python-sdk'), outD
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const uv = join(root, '.venv', 'bin', 'uv');
-  const r = existsSync(uv)
-    ? spawnSync(uv, ['build', '--wheel', '--quiet', '--out-dir', outDir, sdkDir], { encoding: 'utf8' })
-    : spawnSync(py, ['-m', 'pip', 'wheel', '--quiet', '--no-deps', '--wheel-dir', outDir, sdkDir], {
-        encoding: 'utf8',
-      });
+  // The build's own temp folder, removed after: uv leaves a `uv-setuptools-<hash>.lock` in TMPDIR for
+  // every source tree it builds, one more file in /tmp per test run otherwise.
+  const tmp = mkdtempSync(join(tmpdir(), 'trellis-wheel-build-'));
+  const env = { ...process.env, TMPDIR: tmp };
+  let r;
+  try {
+    r = existsSync(uv)
+      ? spawnSync(uv, ['build', '--wheel', '--quiet', '--out-dir', outDir, sdkDir], { encoding: 'utf8', env })
+      : spawnSync(py, ['-m', 'pip', 'wheel', '--quiet', '--no-deps', '--wheel-dir', outDir, sdkDir], {
+          encoding: 'utf8',
+          env,
+        });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
   if (r.status !== 0) throw new Error(`building the trellis_worker wheel failed:\n${r.stderr}${r.stdout}`);
   const whl = readdirSync(outDir).find((f) => f.endsWith('.whl'));
   if (!whl) throw new Error(`no wheel in ${outDir}`);
