@@ -65,6 +65,19 @@ export class LocalEtcd {
   }
 
   static async start(o: LocalEtcdOptions = {}): Promise<LocalEtcd> {
+    // freePort's port is free when it is read, not necessarily a moment later when etcd binds it:
+    // another process binding port 0 (a test's gRPC server) can take it in between, and etcd then
+    // exits at once. With ports of our own choosing, try fresh ones (bounded: 3 attempts).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await LocalEtcd.#startOnce(o);
+      } catch (err) {
+        if (o.port !== undefined || attempt >= 3 || !/exited with/.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  static async #startOnce(o: LocalEtcdOptions): Promise<LocalEtcd> {
     const n = o.members ?? 1;
     const host = o.host ?? '127.0.0.1';
     const root = mkdtempSync(join(tmpdir(), 'trellis-etcd-'));
