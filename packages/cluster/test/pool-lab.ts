@@ -304,6 +304,14 @@ export class PoolLab {
     try {
       await this.cleanup.run();
     } finally {
+      // The cleanup waits for the agents it stopped, not for their Python workers, which die of their
+      // parent's death a few ms later: a worker still exiting is not an orphan. One left after 3 s is.
+      await waitFor(
+        () => [...this.lab.members.keys()].every((m) => this.pidsIn(m).length === 0),
+        "the lab's processes to exit after their agents",
+        3000,
+        20,
+      ).catch(() => undefined);
       for (const m of this.lab.members.keys()) {
         for (const pid of this.pidsIn(m)) {
           orphans.push(pid);
