@@ -1,4 +1,5 @@
 /** Helpers of the agent tests: an agent process through the `trellis` bin, launch requests, raw tool calls. */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,56 @@ export function tempHome(cleanup: Cleanup): string {
   const home = mkdtempSync(join(tmpdir(), 'trellis-agent-home-'));
   cleanup.add(() => rmSync(home, { recursive: true, force: true }));
   return home;
+}
+
+/** `trellis agent` arguments for a plain-TCP agent `node` of `cluster` with a 1 s member TTL. */
+export function insecureAgentArgs(
+  endpoints: readonly string[],
+  cluster: string,
+  node: string,
+  more: readonly string[] = [],
+): string[] {
+  return [
+    '--cluster',
+    cluster,
+    '--etcd',
+    endpoints.join(','),
+    '--node',
+    node,
+    '--insecure',
+    '--member-ttl-ms',
+    '1000',
+    ...more,
+  ];
+}
+
+/**
+ * An expired certificate (`expired.pem`) for `client.key`, signed by the CA in `dir` (`ca.pem`,
+ * `ca.key` from `trellis certs`): openssl, since our own issuer refuses to make one.
+ */
+export function issueExpiredCert(dir: string): void {
+  execFileSync('openssl', ['req', '-new', '-key', 'client.key', '-subj', '/CN=client', '-out', 'exp.csr'], {
+    cwd: dir,
+    stdio: 'ignore',
+  });
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      'exp.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-days',
+      '-1',
+      '-out',
+      'expired.pem',
+    ],
+    { cwd: dir, stdio: 'ignore' },
+  );
 }
 
 /** `trellis agent ...` as its own process; resolves with its `agent_ready` line. */

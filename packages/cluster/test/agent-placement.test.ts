@@ -14,6 +14,7 @@ import { ClusterNode, type LocalEtcd } from '../src/index.js';
 import {
   AGENT_TOOLS,
   execute,
+  insecureAgentArgs,
   remoteLaunch,
   startAgentProcess,
   tempHome,
@@ -31,20 +32,8 @@ before(async () => {
 after(() => cleanup.run());
 
 let seq = 0;
-function agentArgs(cluster: string, node: string, more: string[] = []): string[] {
-  return [
-    '--cluster',
-    cluster,
-    '--etcd',
-    etcd.endpoints.join(','),
-    '--node',
-    node,
-    '--insecure',
-    '--member-ttl-ms',
-    '1000',
-    ...more,
-  ];
-}
+const agentArgs = (cluster: string, node: string, more: string[] = []) =>
+  insecureAgentArgs(etcd.endpoints, cluster, node, more);
 
 async function clientNode(cluster: string): Promise<ClusterNode> {
   const n = await ClusterNode.start({

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { isProcessAlive } from '@trellis/core';
 import { ToolPool } from '@trellis/grpc-bridge';
 import { ClusterNode, type LocalEtcd } from '../src/index.js';
-import { AGENT_TOOLS, startAgentProcess, tempHome, waitGone } from './agent-helpers.js';
+import { AGENT_TOOLS, insecureAgentArgs, startAgentProcess, tempHome, waitGone } from './agent-helpers.js';
 import { Cleanup, waitFor } from './helpers.js';
 
 const cleanup = new Cleanup();
@@ -41,17 +41,7 @@ function lines(path: string): string[] {
 describe('a pool placed on agents', () => {
   test('kill -9 of an agent: ERR_NODE_DOWN in flight, no second run, the pool serves on and grows back', async () => {
     const cluster = `apool${process.pid}`;
-    const args = (node: string) => [
-      '--cluster',
-      cluster,
-      '--etcd',
-      etcd.endpoints.join(','),
-      '--node',
-      node,
-      '--insecure',
-      '--member-ttl-ms',
-      '1000',
-    ];
+    const args = (node: string) => insecureAgentArgs(etcd.endpoints, cluster, node);
     const a1 = await startAgentProcess(cleanup, args('agent-1'), { TRELLIS_HOME: home });
     await startAgentProcess(cleanup, args('agent-2'), { TRELLIS_HOME: home });
     const client = await ClusterNode.start({

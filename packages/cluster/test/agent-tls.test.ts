@@ -17,7 +17,7 @@ import { type ServiceError, status } from '@grpc/grpc-js';
 import { createToolClient, ToolPool } from '@trellis/grpc-bridge';
 import { AgentConnection } from '../src/agent/agent-client.js';
 import { ClusterNode, type LocalEtcd, readNodeTls } from '../src/index.js';
-import { AGENT_TOOLS, launchReq, startAgentProcess, tempHome } from './agent-helpers.js';
+import { AGENT_TOOLS, issueExpiredCert, launchReq, startAgentProcess, tempHome } from './agent-helpers.js';
 import { Cleanup, waitFor } from './helpers.js';
 
 const TRELLIS_BIN = fileURLToPath(new URL('../../../core/bin/trellis.js', import.meta.url));
@@ -37,28 +37,7 @@ before(async () => {
   trellis(['certs', 'issue', 'client', '--dir', main]);
   trellis(['certs', 'init', '--dir', other]);
   trellis(['certs', 'issue', 'client', '--dir', other]);
-  execFileSync('openssl', ['req', '-new', '-key', 'client.key', '-subj', '/CN=client', '-out', 'exp.csr'], {
-    cwd: main,
-    stdio: 'ignore',
-  });
-  execFileSync(
-    'openssl',
-    [
-      'x509',
-      '-req',
-      '-in',
-      'exp.csr',
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-days',
-      '-1',
-      '-out',
-      'expired.pem',
-    ],
-    { cwd: main, stdio: 'ignore' },
-  );
+  issueExpiredCert(main);
 });
 after(() => cleanup.run());
 

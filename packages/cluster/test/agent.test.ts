@@ -12,7 +12,14 @@ import { isProcessAlive, readProcCmdline, readProcStat } from '@trellis/core';
 import { AgentConnection } from '../src/agent/agent-client.js';
 import type { WireExit } from '../src/agent/agent-wire.js';
 import { agentMain, ClusterNode, type LocalEtcd } from '../src/index.js';
-import { executeRaw, launchReq, startAgentProcess, tempHome, waitGone } from './agent-helpers.js';
+import {
+  executeRaw,
+  insecureAgentArgs,
+  launchReq,
+  startAgentProcess,
+  tempHome,
+  waitGone,
+} from './agent-helpers.js';
 import { Cleanup, waitFor } from './helpers.js';
 
 const cleanup = new Cleanup();
@@ -29,18 +36,7 @@ async function setup(agentArgs: string[] = []) {
   const cluster = `agent${process.pid}x${++seq}`;
   const agent = await startAgentProcess(
     cleanup,
-    [
-      '--cluster',
-      cluster,
-      '--etcd',
-      etcd.endpoints.join(','),
-      '--node',
-      'agent-1',
-      '--insecure',
-      '--member-ttl-ms',
-      '1000',
-      ...agentArgs,
-    ],
+    insecureAgentArgs(etcd.endpoints, cluster, 'agent-1', agentArgs),
     { TRELLIS_HOME: home },
   );
   const client = await ClusterNode.start({

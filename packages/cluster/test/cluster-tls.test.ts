@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getLogger, setLogger, type TrellisLogger } from '@trellis/core';
 import { ClusterNode, type LocalEtcd, pingNode, readNodeTls } from '../src/index.js';
+import { issueExpiredCert } from './agent-helpers.js';
 import { Cleanup } from './helpers.js';
 
 // dist/test/ -> packages/cluster -> packages -> the repository; the bin is core's.
@@ -76,28 +77,7 @@ describe('mTLS between nodes', () => {
     assert.ok(b.checkIssued(ca) && b.verify(ca.publicKey));
     assert.equal(b.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
     // An expired certificate from the right CA, for the refusal below.
-    execFileSync('openssl', ['req', '-new', '-key', 'client.key', '-subj', '/CN=client', '-out', 'exp.csr'], {
-      cwd: main,
-      stdio: 'ignore',
-    });
-    execFileSync(
-      'openssl',
-      [
-        'x509',
-        '-req',
-        '-in',
-        'exp.csr',
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-days',
-        '-1',
-        '-out',
-        'expired.pem',
-      ],
-      { cwd: main, stdio: 'ignore' },
-    );
+    issueExpiredCert(main);
     assert.ok(Date.parse(new X509Certificate(readFileSync(join(main, 'expired.pem'))).validTo) < Date.now());
   });
 
