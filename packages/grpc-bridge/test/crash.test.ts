@@ -5,6 +5,7 @@
  * a worker that stops answering heartbeats is killed and replaced.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { currentNode, eventBus, type SupervisorEvent } from '@trellis/core';
 import { type PoolEvent, ToolPool, type WorkerExitedError } from '../src/index.js';
@@ -71,6 +72,25 @@ describe('a worker killed mid-call', () => {
     assert.ok(exited);
     assert.equal(exited.signal, 'SIGKILL');
     assert.equal(exited.reason.code, 'ERR_WORKER_EXITED');
+  });
+
+  test('a worker killed with SIGKILL leaves neither its socket nor its lane socket behind', async () => {
+    await waitForReady(pool, 2);
+    const victim = pool.stats().workers[0]!.pid;
+    // The worker's own clean-up never runs under SIGKILL: the host must remove what it listened on.
+    const argv = readFileSync(`/proc/${victim}/cmdline`, 'utf8').split('\0');
+    const listen = argv[argv.indexOf('--listen') + 1] ?? '';
+    assert.match(listen, /^unix:/, 'the pool runs its workers on Unix sockets by default');
+    const sock = listen.slice('unix:'.length);
+    assert.ok(existsSync(sock) && existsSync(`${sock}.lane`), 'a live worker listens on both');
+    process.kill(victim, 'SIGKILL');
+    await waitFor(
+      () => !pool.stats().workers.some((w) => w.pid === victim),
+      'the pool to drop the dead worker',
+    );
+    await waitForReady(pool, 2);
+    assert.equal(existsSync(sock), false, `${sock} is left`);
+    assert.equal(existsSync(`${sock}.lane`), false, `${sock}.lane is left`);
   });
 
   test('an idempotent call is retried once on another worker and succeeds', async () => {

@@ -36,8 +36,17 @@ describe('per-pool Python envs', () => {
   });
 
   test('uv: made once, reused on the next start; a pool runs in it', async () => {
-    const env = { ...process.env, TRELLIS_VENV_CACHE: cache, TRELLIS_UV: UV };
-    const first = await provisionPythonEnv({ requirements: [] }, { basePython: VENV_PYTHON, env, pool: 't' });
+    // The app's TMPDIR: building the env leaves nothing in it (uv's lock files go to a folder of the
+    // build's own).
+    const appTmp = mkdtempSync(join(tmpdir(), 'trellis-venv-apptmp-'));
+    const env = { ...process.env, TRELLIS_VENV_CACHE: cache, TRELLIS_UV: UV, TMPDIR: appTmp };
+    let first: Awaited<ReturnType<typeof provisionPythonEnv>>;
+    try {
+      first = await provisionPythonEnv({ requirements: [] }, { basePython: VENV_PYTHON, env, pool: 't' });
+      assert.deepEqual(readdirSync(appTmp), [], 'building the env left files in TMPDIR');
+    } finally {
+      rmSync(appTmp, { recursive: true, force: true });
+    }
     assert.equal(first.created, true);
     assert.equal(first.tool, 'uv');
     const again = await provisionPythonEnv({ requirements: [] }, { basePython: VENV_PYTHON, env, pool: 't' });

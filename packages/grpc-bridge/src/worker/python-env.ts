@@ -211,7 +211,13 @@ export async function provisionPythonEnv(
   rmSync(tmp, { recursive: true, force: true });
   const reqs = [sdk, ...(spec.requirements ?? [])];
   const uv = findUv(env, opts.basePython ? [opts.basePython] : []);
-  const childEnv = { ...env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
+  // The tools' own temp folder, a sibling named like the env's temporary so that a builder killed
+  // -9 has it removed by the next build: uv leaves a `uv-setuptools-<hash>.lock` in TMPDIR for every
+  // source tree it builds (the SDK's folder, or an sdist), one more file in the user's /tmp otherwise.
+  const toolTmp = `${dir}.tooltmp.tmp-${process.pid}`;
+  rmSync(toolTmp, { recursive: true, force: true });
+  mkdirSync(toolTmp, { recursive: true });
+  const childEnv = { ...env, TMPDIR: toolTmp, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
   const label = `${opts.pool ?? 'pool'}: ${(spec.requirements ?? []).join(' ') || 'trellis_worker only'}`;
   try {
     if (uv) {
@@ -271,6 +277,8 @@ export async function provisionPythonEnv(
         tool: uv ? 'uv' : 'pip',
       },
     );
+  } finally {
+    rmSync(toolTmp, { recursive: true, force: true });
   }
   log.info({ pythonEnv: dir, pool: opts.pool }, 'Python env ready');
   return { python: join(dir, 'bin', 'python'), dir, created: true, tool: uv ? 'uv' : 'pip' };

@@ -578,6 +578,13 @@ function readWorkerTls(t: WorkerTls): ToolClientTls {
   };
 }
 
+/**
+ * Removes a dead worker's sockets: its gRPC socket and, beside it, its call lane's `<path>.lane`
+ * (lane.py). A worker killed with SIGKILL never runs its own clean-up, so this is the only place the
+ * lane socket of a crashed worker goes away while the pool runs on (gRPC core unlinks only its own).
+ */
 function removeSocket(path: string | undefined): void {
-  if (path !== undefined) rmSync(path, { force: true });
+  if (path === undefined) return;
+  rmSync(path, { force: true });
+  rmSync(`${path}.lane`, { force: true });
 }
