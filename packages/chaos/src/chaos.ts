@@ -17,14 +17,14 @@
  * check failed.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isProcessAlive } from '@trellis/core';
 import { CHAOS_DEFAULTS } from './defaults.js';
 import { type FuzzReport, runFuzzPhase } from './fuzz/phase.js';
 import type { CheckResult, SutConfig } from './ipc.js';
 import { matchFaults } from './matcher.js';
-import { parseOptions, wantsHelp } from './options.js';
+import { commandLine } from './options.js';
 import {
   DescendantTracker,
   type FoundProcess,
@@ -33,7 +33,14 @@ import {
   type ProcKey,
   processesOfRuns,
 } from './orphans.js';
-import { type ChaosReport, faultTable, repoRoot, summarizeCalls, writeChaosOutputs } from './report.js';
+import {
+  type ChaosReport,
+  faultTable,
+  repoRoot,
+  startStamp,
+  summarizeCalls,
+  writeChaosOutputs,
+} from './report.js';
 import { buildSchedule } from './schedule.js';
 import { mountSmallHome, SMALL_HOME_ENV, unmountSmallHome } from './small-home.js';
 import { SutProcess } from './sut-process.js';
@@ -82,18 +89,13 @@ const tracker = new DescendantTracker(process.pid);
 let smallHome: string | undefined;
 
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  if (wantsHelp(argv)) {
-    console.log(
-      'pnpm chaos [--duration 120s] [--seed N] [--json path] [--fuzz-scale X] [--callers N] [--no-docs]',
-    );
-    return 0;
-  }
-  const o = parseOptions('chaos', argv);
+  const o = commandLine(
+    'chaos',
+    'pnpm chaos [--duration 120s] [--seed N] [--json path] [--fuzz-scale X] [--callers N] [--no-docs]',
+  );
+  if (o === undefined) return 0;
   const root = repoRoot();
-  const wall0 = performance.now();
-  const startedAt = new Date().toISOString();
-  const load0 = loadavg();
+  const stamp = startStamp(o);
   console.log(`chaos: seed ${o.seed}, duration ${o.durationMs / 1000} s; replay with: ${o.replay}`);
   const schedule = buildSchedule(o.seed, o.durationMs);
   console.log(
@@ -271,17 +273,7 @@ async function main(): Promise<number> {
   const report: ChaosReport = {
     kind: 'chaos',
     ok: checks.every((c) => c.ok),
-    seed: o.seed,
-    durationMs: o.durationMs,
-    replay: o.replay,
-    startedAt,
-    wallMs: Math.round(performance.now() - wall0),
-    machine: {
-      cpus: (await import('node:os')).availableParallelism(),
-      loadavgStart: load0,
-      loadavgEnd: loadavg(),
-      node: process.version,
-    },
+    ...stamp(),
     hostKillAtMs: killAt,
     runs: [a, b].map((r) => ({
       run: r.run,

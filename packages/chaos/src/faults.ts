@@ -26,6 +26,7 @@ import { fillDisk } from './disk-fill.js';
 import { exitCode, type FaultRecord, type FaultStatus } from './fault-book.js';
 import type { CallLedger, Outcome } from './ledger.js';
 import type { InProcessFaultKind, PlannedFault } from './schedule.js';
+import type { WorkerSightings } from './sightings.js';
 import { SMALL_HOME_ENV } from './small-home.js';
 import { targetSession } from './targeting.js';
 import { NAMES } from './tree.js';
@@ -39,10 +40,10 @@ export interface InjectorContext {
   /** Run offset now (ms since the suite started). */
   readonly now: () => number;
   readonly record: (f: FaultRecord) => void;
-  /** Resolves true once the pool has recycled the worker `pid` (worker_recycled), false after `ms`. */
-  readonly waitRecycle: (pool: string, pid: number, ms: number) => Promise<boolean>;
-  /** Resolves with performance.now() of the worker `pid`'s exit event, undefined after `ms`. */
-  readonly waitExit: (pool: string, pid: number, ms: number) => Promise<number | undefined>;
+  /** The pools' worker_recycled events, to wait for the recycle a fault must cause. */
+  readonly recycled: WorkerSightings;
+  /** The pools' worker_exited events, to wait for the exit a fault must cause. */
+  readonly exited: WorkerSightings;
 }
 
 type Landing = Omit<FaultRecord, 'index' | 'kind' | 'run' | 'atMs'>;
@@ -195,6 +196,22 @@ export class FaultInjector {
     return { pool, w, key, base };
   }
 
+  /** One call of `tool` on the targeted worker (its session pins the call there), through the ledger. */
+  #callTarget<T>(
+    p: PlannedFault,
+    t: PoolATarget,
+    tool: string,
+    args: Record<string, unknown>,
+    timeoutMs: number,
+    seen?: (v: T) => void,
+  ): Promise<Outcome> {
+    return this.#c.ledger.run(`fault:${p.kind}`, timeoutMs, async () => {
+      const v = await t.pool.call<T>(tool, args, { sessionId: targetSession(t.w.pid), timeoutMs });
+      seen?.(v);
+      return v;
+    });
+  }
+
   #signalWorker(p: PlannedFault, signal: NodeJS.Signals, fatal: boolean, expect: string[]): Landing {
     const w = this.#pickWorker(p, this.#c.pools);
     if (w === undefined) return noTarget('pool');
@@ -252,7 +269,7 @@ export class FaultInjector {
     // intervals of the stop. The time is this fault's figure (docs/reliability.md).
     const stoppedAt = performance.now();
     const bound = (CHAOS_DEFAULTS.heartbeatMisses + 1) * CHAOS_DEFAULTS.heartbeatIntervalMs;
-    const exited = await this.#c.waitExit(w.pool.name, w.pid, ms);
+    const exited = await this.#c.exited.wait(w.pool.name, w.pid, ms);
     if (exited === undefined) return { ...landing, note: `stopped ${ms} ms; no exit seen while stopped` };
     const detectMs = Math.round(exited - stoppedAt);
     const late = detectMs > bound + CHAOS_DEFAULTS.stopDetectSlackMs;
@@ -287,28 +304,15 @@ export class FaultInjector {
     if ('status' in t) return t;
     const { pool, w, key, base } = t;
     announce(pool.name, String(w.pid), ['wedged'], false);
-    const timeoutMs = CHAOS_DEFAULTS.hangCallTimeoutMs;
-    const o = await this.#c.ledger.run(`fault:${p.kind}`, timeoutMs, () =>
-      pool.call(
-        'hang_stuck',
-        { seconds: CHAOS_DEFAULTS.stuckHoldS },
-        { sessionId: targetSession(w.pid), timeoutMs },
-      ),
-    );
-    const code = o.kind === 'error' ? o.code : o.kind;
-    if (code !== 'ERR_DEADLINE_EXCEEDED') {
-      const gone = POOL_GONE.includes(code) || code === 'ERR_CHAOS_TARGET_GONE';
-      return {
-        ...base,
-        status: gone ? 'absorbed-dead' : 'unexpected',
-        expect: [],
-        note: `the stuck call ended with ${code}`,
-      };
-    }
+    const args = { seconds: CHAOS_DEFAULTS.stuckHoldS };
+    const o = await this.#callTarget(p, t, 'hang_stuck', args, CHAOS_DEFAULTS.hangCallTimeoutMs);
+    const code = outcomeCode(o);
+    if (code !== 'ERR_DEADLINE_EXCEEDED') return callEnded(base, code, `the stuck call ended with ${code}`);
     // The worker reports the stuck execution as abandoned in its next heartbeat: from then on the
     // host sends it no call into that slot, and recycles it after wedgeBeats such beats (at once if
     // abandoned executions hold every slot). So: recycled within recycleWithinMs of the deadline.
-    const recycled = await this.#c.waitRecycle(pool.name, w.pid, CHAOS_DEFAULTS.recycleWithinMs);
+    const recycled =
+      (await this.#c.recycled.wait(pool.name, w.pid, CHAOS_DEFAULTS.recycleWithinMs)) !== undefined;
     if (recycled) return { ...base, status: 'effective', expect: ['wedged'], note: 'recycled as wedged' };
     if (this.#doomed.has(key)) return { ...base, status: 'absorbed-doomed', expect: [] };
     return {
@@ -337,17 +341,17 @@ export class FaultInjector {
     let rss = 0;
     let ended = '';
     for (let i = 0; i < CHAOS_DEFAULTS.leakMaxCalls && rss <= limit; i++) {
-      const o = await this.#c.ledger.run(`fault:${p.kind}`, 5000, async () => {
-        rss = await pool.call<number>('leak', { mb }, { sessionId: targetSession(w.pid), timeoutMs: 5000 });
-        return rss;
+      const o = await this.#callTarget<number>(p, t, 'leak', { mb }, 5000, (v) => {
+        rss = v;
       });
       if (o.kind !== 'ok') {
         // ERR_CHAOS_TARGET_GONE: the bridge recycled it already (a heartbeat saw the RSS first).
-        ended = o.kind === 'error' ? o.code : o.kind;
+        ended = outcomeCode(o);
         break;
       }
     }
-    const recycled = await this.#c.waitRecycle(pool.name, w.pid, CHAOS_DEFAULTS.recycleWithinMs);
+    const recycled =
+      (await this.#c.recycled.wait(pool.name, w.pid, CHAOS_DEFAULTS.recycleWithinMs)) !== undefined;
     if (recycled)
       return {
         ...base,
@@ -382,10 +386,8 @@ export class FaultInjector {
     const mb = CHAOS_DEFAULTS.leakHardMbPerCall;
     let ended = '';
     for (let i = 0; i < CHAOS_DEFAULTS.leakMaxCalls && ended === ''; i++) {
-      const o = await this.#c.ledger.run(`fault:${p.kind}`, 5000, () =>
-        pool.call<number>('leak', { mb }, { sessionId: targetSession(w.pid), timeoutMs: 5000 }),
-      );
-      if (o.kind !== 'ok') ended = o.kind === 'error' ? o.code : o.kind;
+      const o = await this.#callTarget(p, t, 'leak', { mb }, 5000);
+      if (o.kind !== 'ok') ended = outcomeCode(o);
     }
     const peak = `pool peak RSS ${(pool.stats().peakWorkerRssBytes / 2 ** 20).toFixed(0)} MiB of ${CHAOS_DEFAULTS.poolAMaxRssMb}`;
     const fatalBase = { ...base, fatal: true };
@@ -410,14 +412,10 @@ export class FaultInjector {
   async #escape(p: PlannedFault): Promise<Landing> {
     const t = this.#poolATarget(p);
     if ('status' in t) return t;
-    const { pool, w, base } = t;
-    const o = await this.#c.ledger.run(`fault:${p.kind}`, 5000, () =>
-      pool.call<number[]>('spawn_escapees', {}, { sessionId: targetSession(w.pid), timeoutMs: 5000 }),
-    );
-    if (o.kind === 'ok') return { ...base, status: 'non-fatal', expect: [], note: 'three escapees started' };
-    const code = o.kind === 'error' ? o.code : o.kind;
-    const gone = POOL_GONE.includes(code) || code === 'ERR_CHAOS_TARGET_GONE';
-    return { ...base, status: gone ? 'absorbed-dead' : 'unexpected', expect: [], note: `ended with ${code}` };
+    const o = await this.#callTarget(p, t, 'spawn_escapees', {}, 5000);
+    if (o.kind === 'ok')
+      return { ...t.base, status: 'non-fatal', expect: [], note: 'three escapees started' };
+    return callEnded(t.base, outcomeCode(o));
   }
 
   /**
@@ -428,26 +426,12 @@ export class FaultInjector {
   async #stderrFlood(p: PlannedFault): Promise<Landing> {
     const t = this.#poolATarget(p);
     if ('status' in t) return t;
-    const { pool, w, base } = t;
     const t0 = performance.now();
-    const o = await this.#c.ledger.run(`fault:${p.kind}`, 20_000, () =>
-      pool.call<number>(
-        'stderr_line',
-        { mib: CHAOS_DEFAULTS.stderrFloodMib },
-        { sessionId: targetSession(w.pid), timeoutMs: 20_000 },
-      ),
-    );
+    const o = await this.#callTarget(p, t, 'stderr_line', { mib: CHAOS_DEFAULTS.stderrFloodMib }, 20_000);
     const ms = Math.round(performance.now() - t0);
-    if (o.kind === 'ok')
-      return {
-        ...base,
-        status: 'non-fatal',
-        expect: [],
-        note: `${CHAOS_DEFAULTS.stderrFloodMib} MiB line in ${ms} ms`,
-      };
-    const code = o.kind === 'error' ? o.code : o.kind;
-    const gone = POOL_GONE.includes(code) || code === 'ERR_CHAOS_TARGET_GONE';
-    return { ...base, status: gone ? 'absorbed-dead' : 'unexpected', expect: [], note: `ended with ${code}` };
+    const note = `${CHAOS_DEFAULTS.stderrFloodMib} MiB line in ${ms} ms`;
+    if (o.kind === 'ok') return { ...t.base, status: 'non-fatal', expect: [], note };
+    return callEnded(t.base, outcomeCode(o));
   }
 
   // ---- actors ------------------------------------------------------------------------------------
@@ -520,6 +504,17 @@ export class FaultInjector {
 
 /** Codes that mean "the pool or worker went away meanwhile" (another fault): the call was absorbed. */
 const POOL_GONE = ['ERR_WORKER_EXITED', 'ERR_WORKER_UNAVAILABLE', 'ERR_QUEUE_TIMEOUT', 'ERR_POOL_CLOSED'];
+
+/** An outcome's error code, or its kind when it has none (`unclean`, `hang`, ...). */
+function outcomeCode(o: Outcome): string {
+  return o.kind === 'error' ? o.code : o.kind;
+}
+
+/** A call on a targeted worker that did not end as the fault expects: absorbed if the worker or its pool went away meanwhile (another fault), else unexpected. */
+function callEnded(base: PoolATarget['base'], code: string, note = `ended with ${code}`): Landing {
+  const gone = POOL_GONE.includes(code) || code === 'ERR_CHAOS_TARGET_GONE';
+  return { ...base, status: gone ? 'absorbed-dead' : 'unexpected', expect: [], note };
+}
 
 function judgeNonFatal(
   group: string,

@@ -48,6 +48,24 @@ function ascii(rng: Prng, n: number): string {
   return s;
 }
 
+/** A call to a random kv server about one of 200 keys (weight 2): put and get differ in request and check. */
+function kvOp<T>(
+  op: 'put' | 'get',
+  request: (rng: Prng, key: string) => unknown,
+  check: (v: T) => string | undefined,
+): Op {
+  const name = `kv.${op}`;
+  return {
+    name,
+    weight: 2,
+    run: (rng, l) => {
+      const k = NAMES.kv[rng.int(0, NAMES.kv.length)]!;
+      const key = `k${rng.int(0, 200)}`;
+      return l.run(name, ACTOR_T, () => call<T>(k, request(rng, key), ACTOR_T), check);
+    },
+  };
+}
+
 export const OPS: readonly Op[] = [
   {
     name: 'pool-a.echo',
@@ -173,34 +191,16 @@ export const OPS: readonly Op[] = [
       );
     },
   },
-  {
-    name: 'kv.put',
-    weight: 2,
-    run: (rng, l) => {
-      const k = NAMES.kv[rng.int(0, NAMES.kv.length)]!;
-      const key = `k${rng.int(0, 200)}`;
-      return l.run(
-        'kv.put',
-        ACTOR_T,
-        () => call<number>(k, { op: 'put', key, value: rng.int(0, 1e6) }, ACTOR_T),
-        (v) => (Number.isInteger(v) && v >= 1 ? undefined : `put answered ${JSON.stringify(v)}`),
-      );
-    },
-  },
-  {
-    name: 'kv.get',
-    weight: 2,
-    run: (rng, l) => {
-      const k = NAMES.kv[rng.int(0, NAMES.kv.length)]!;
-      const key = `k${rng.int(0, 200)}`;
-      return l.run(
-        'kv.get',
-        ACTOR_T,
-        () => call<number | null>(k, { op: 'get', key }, ACTOR_T),
-        (v) => (v === null || Number.isInteger(v) ? undefined : `get answered ${JSON.stringify(v)}`),
-      );
-    },
-  },
+  kvOp<number>(
+    'put',
+    (rng, key) => ({ op: 'put', key, value: rng.int(0, 1e6) }),
+    (v) => (Number.isInteger(v) && v >= 1 ? undefined : `put answered ${JSON.stringify(v)}`),
+  ),
+  kvOp<number | null>(
+    'get',
+    (_rng, key) => ({ op: 'get', key }),
+    (v) => (v === null || Number.isInteger(v) ? undefined : `get answered ${JSON.stringify(v)}`),
+  ),
   {
     name: 'task.hash',
     weight: 2,

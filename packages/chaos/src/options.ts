@@ -70,12 +70,13 @@ export function parseOptions(kind: 'chaos' | 'soak', argv: readonly string[]): R
     const v = values.get(k);
     return typeof v === 'string' ? v : undefined;
   };
-  const durationMs =
-    str('duration') !== undefined
-      ? parseDuration('--duration', str('duration')!)
-      : kind === 'chaos'
-        ? CHAOS_DEFAULTS.chaosDurationMs
-        : CHAOS_DEFAULTS.soakDurationMs;
+  /** A duration flag, or the default of this kind of run. */
+  const durationFlag = (flag: string, chaosMs: number, soakMs: number): number => {
+    const text = str(flag);
+    if (text !== undefined) return parseDuration(`--${flag}`, text);
+    return kind === 'chaos' ? chaosMs : soakMs;
+  };
+  const durationMs = durationFlag('duration', CHAOS_DEFAULTS.chaosDurationMs, CHAOS_DEFAULTS.soakDurationMs);
   if (kind === 'chaos' && durationMs < CHAOS_DEFAULTS.minChaosDurationMs) {
     throw new InvalidChaosOptionsError(
       '--duration',
@@ -105,12 +106,7 @@ export function parseOptions(kind: 'chaos' | 'soak', argv: readonly string[]): R
         'use a number from 0 to 10',
       );
   }
-  const sampleMs =
-    str('sample') !== undefined
-      ? parseDuration('--sample', str('sample')!)
-      : kind === 'chaos'
-        ? CHAOS_DEFAULTS.chaosSampleMs
-        : CHAOS_DEFAULTS.soakSampleMs;
+  const sampleMs = durationFlag('sample', CHAOS_DEFAULTS.chaosSampleMs, CHAOS_DEFAULTS.soakSampleMs);
   if (sampleMs < 200)
     throw new InvalidChaosOptionsError('--sample', `is ${sampleMs} ms`, 'use at least 200ms');
   const callers = str('callers') !== undefined ? Number(str('callers')) : CHAOS_DEFAULTS.callers;
@@ -129,6 +125,12 @@ export function parseOptions(kind: 'chaos' | 'soak', argv: readonly string[]): R
   return { durationMs, seed, jsonPath, writeDocs, fuzzScale, sampleMs, callers, replay: parts.join(' ') };
 }
 
-export function wantsHelp(argv: readonly string[]): boolean {
-  return argv.includes('--help');
+/** The options of this process's command line, or undefined after printing `usage` for `--help`. */
+export function commandLine(kind: 'chaos' | 'soak', usage: string): RunOptions | undefined {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help')) {
+    console.log(usage);
+    return undefined;
+  }
+  return parseOptions(kind, argv);
 }

@@ -4,6 +4,7 @@
  * for `soak`). Everything outside those markers is prose and is never touched.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SweepReport } from '@trellis/registry';
@@ -61,15 +62,9 @@ export interface RunSummary {
   readonly final: SutFinal | undefined;
 }
 
-export interface ChaosReport {
+export interface ChaosReport extends RunStamp {
   readonly kind: 'chaos';
   readonly ok: boolean;
-  readonly seed: number;
-  readonly durationMs: number;
-  readonly replay: string;
-  readonly startedAt: string;
-  readonly wallMs: number;
-  readonly machine: { cpus: number; loadavgStart: number[]; loadavgEnd: number[]; node: string };
   readonly hostKillAtMs: number;
   readonly runs: readonly RunSummary[];
   readonly calls: CallSummary;
@@ -88,6 +83,31 @@ export interface ChaosReport {
   }[];
   readonly fuzz: FuzzReport;
   readonly checks: readonly CheckResult[];
+}
+
+/** What every report (chaos, soak) says of its run the same way: how to replay it, when, on what. */
+export interface RunStamp {
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly replay: string;
+  readonly startedAt: string;
+  readonly wallMs: number;
+  readonly machine: { cpus: number; loadavgStart: number[]; loadavgEnd: number[]; node: string };
+}
+
+/** Notes the start of a run; the function it returns stamps its end. */
+export function startStamp(o: RunOptions): () => RunStamp {
+  const wall0 = performance.now();
+  const startedAt = new Date().toISOString();
+  const loadavgStart = loadavg();
+  return () => ({
+    seed: o.seed,
+    durationMs: o.durationMs,
+    replay: o.replay,
+    startedAt,
+    wallMs: Math.round(performance.now() - wall0),
+    machine: { cpus: availableParallelism(), loadavgStart, loadavgEnd: loadavg(), node: process.version },
+  });
 }
 
 /** The repository root: the nearest ancestor of this package with pnpm-workspace.yaml. */

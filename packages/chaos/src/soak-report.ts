@@ -1,7 +1,7 @@
 /** The soak's report: its JSON shape, the per-minute table and the docs section. */
 import type { CheckResult } from './ipc.js';
 import type { MatchResult } from './matcher.js';
-import { type CallSummary, checksTable, reproduce } from './report.js';
+import { type CallSummary, checksTable, type RunStamp, reproduce } from './report.js';
 import type { ResourceSample } from './sampler.js';
 import { MB, median } from './stats.js';
 import type { SeriesTrend } from './verdicts.js';
@@ -18,16 +18,10 @@ export interface SoakMinute {
   readonly load1: number | undefined;
 }
 
-export interface SoakReport {
+export interface SoakReport extends RunStamp {
   readonly kind: 'soak';
   readonly ok: boolean;
-  readonly seed: number;
-  readonly durationMs: number;
   readonly sampleMs: number;
-  readonly replay: string;
-  readonly startedAt: string;
-  readonly wallMs: number;
-  readonly machine: { cpus: number; loadavgStart: number[]; loadavgEnd: number[]; node: string };
   readonly calls: CallSummary;
   readonly trends: readonly SeriesTrend[];
   readonly minutes: readonly SoakMinute[];

@@ -9,14 +9,14 @@
  * Without faults, any exit of a supervised process, any lost call and any failed call fail it too.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHAOS_DEFAULTS } from './defaults.js';
 import type { CheckResult, SutConfig } from './ipc.js';
 import { matchFaults } from './matcher.js';
-import { formatDuration, parseOptions, wantsHelp } from './options.js';
+import { commandLine, formatDuration } from './options.js';
 import { DescendantTracker, findOrphans, killProcesses } from './orphans.js';
-import { repoRoot, resolveOut, summarizeCalls, updateDocs, writeJson } from './report.js';
+import { repoRoot, resolveOut, startStamp, summarizeCalls, updateDocs, writeJson } from './report.js';
 import { renderSoak, type SoakReport, soakMinutes } from './soak-report.js';
 import { MB } from './stats.js';
 import { SutProcess } from './sut-process.js';
@@ -27,17 +27,13 @@ const tracker = new DescendantTracker(process.pid);
 let sut: SutProcess | undefined;
 
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  if (wantsHelp(argv)) {
-    console.log(
-      'pnpm soak [--duration 10m] [--seed N] [--sample 5s] [--callers N] [--json path] [--no-docs]',
-    );
-    return 0;
-  }
-  const o = parseOptions('soak', argv);
+  const o = commandLine(
+    'soak',
+    'pnpm soak [--duration 10m] [--seed N] [--sample 5s] [--callers N] [--json path] [--no-docs]',
+  );
+  if (o === undefined) return 0;
   const root = repoRoot();
-  const startedAt = new Date().toISOString();
-  const load0 = loadavg();
+  const stamp = startStamp(o);
   console.log(
     `soak: ${formatDuration(o.durationMs)} without faults, sampling every ${formatDuration(o.sampleMs)}; replay with: ${o.replay}`,
   );
@@ -57,7 +53,6 @@ async function main(): Promise<number> {
     sampleMs: o.sampleMs,
     reportMs: 1000,
   };
-  const t0 = performance.now();
   sut = new SutProcess(cfg, home, join(logDir, 'soak.log'));
   const ready = await sut.waitReady(60_000);
   if (ready === undefined) throw new Error(`the soak host never became ready (log: ${sut.logPath})`);
@@ -189,18 +184,8 @@ async function main(): Promise<number> {
   const report: SoakReport = {
     kind: 'soak',
     ok: checks.every((c) => c.ok),
-    seed: o.seed,
-    durationMs: o.durationMs,
+    ...stamp(),
     sampleMs: o.sampleMs,
-    replay: o.replay,
-    startedAt,
-    wallMs: Math.round(performance.now() - t0),
-    machine: {
-      cpus: availableParallelism(),
-      loadavgStart: load0,
-      loadavgEnd: loadavg(),
-      node: process.version,
-    },
     calls,
     trends,
     minutes: soakMinutes(samples),

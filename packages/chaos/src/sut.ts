@@ -37,6 +37,7 @@ import { CallLedger } from './ledger.js';
 import { Load } from './load.js';
 import { type ResourceSample, takeSample } from './sampler.js';
 import { buildSchedule } from './schedule.js';
+import { WorkerSightings } from './sightings.js';
 import { leaseCheck, poolsServe, registryExact, untilWhole } from './sut-checks.js';
 import { buildTree, NAMES } from './tree.js';
 
@@ -68,12 +69,9 @@ const faults: FaultRecord[] = [];
 const exits: ExitRecord[] = [];
 const restarts: RestartRecord[] = [];
 const recycles: RecycleRecord[] = [];
-/** `pool:pid` of every worker the bridge recycled, and who waits to hear of the next one. */
-const recycled = new Set<string>();
-const recycleWaiters: (() => void)[] = [];
-/** `pool:pid` -> performance.now() of each worker_exited event, and who waits to hear of the next. */
-const exitedAt = new Map<string, number>();
-const exitWaiters: (() => void)[] = [];
+/** Every worker the bridge recycled, and every worker_exited event. */
+const recycled = new WorkerSightings();
+const exited = new WorkerSightings();
 const samples: ResourceSample[] = [];
 const sent = { faults: 0, exits: 0, restarts: 0, recycles: 0, samples: 0 };
 let recording = true;
@@ -88,16 +86,12 @@ const tree = buildTree({ home, onStderr: (line, pid) => process.stderr.write(`[p
 const [poolA, poolB] = tree.pools as [ToolPool, ToolPool];
 for (const pool of tree.pools) {
   pool.on((e) => {
-    if (e.type === 'worker_exited') {
-      exitedAt.set(`${pool.name}:${e.pid}`, performance.now());
-      for (const w of exitWaiters.splice(0)) w();
-    }
+    if (e.type === 'worker_exited') exited.see(pool.name, e.pid);
     if (!recording) return;
     // A recycled worker's old process ends with reason `recycled`: the recycle, not an exit.
     if (e.type === 'worker_recycled') {
-      recycled.add(`${pool.name}:${e.pid}`);
+      recycled.see(pool.name, e.pid);
       recycles.push({ run, group: pool.name, target: String(e.pid), atMs: now(), reason: e.reason });
-      for (const w of recycleWaiters.splice(0)) w();
     }
     if (
       e.type === 'worker_exited' &&
@@ -204,8 +198,8 @@ const injector = new FaultInjector({
   ledger,
   now,
   record: (f) => faults.push(f),
-  waitRecycle,
-  waitExit,
+  recycled,
+  exited,
 });
 const timers: NodeJS.Timeout[] = [];
 if (cfg.faults) {
@@ -305,42 +299,6 @@ await send({ t: 'stopped', run, atMs: now(), stopMs: performance.now() - tStop, 
 process.exit(0);
 
 // ---- helpers ------------------------------------------------------------------------------------------
-
-/** True once the bridge has recycled `pool`'s worker `pid`; false after `ms` (polled on each event). */
-async function waitRecycle(pool: string, pid: number, ms: number): Promise<boolean> {
-  const key = `${pool}:${pid}`;
-  const deadline = performance.now() + ms;
-  while (!recycled.has(key)) {
-    const left = deadline - performance.now();
-    if (left <= 0) return false;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, left);
-      recycleWaiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-  return true;
-}
-
-/** performance.now() of the exit event of `pool`'s worker `pid`; undefined after `ms`. */
-async function waitExit(pool: string, pid: number, ms: number): Promise<number | undefined> {
-  const key = `${pool}:${pid}`;
-  const deadline = performance.now() + ms;
-  while (!exitedAt.has(key)) {
-    const left = deadline - performance.now();
-    if (left <= 0) return undefined;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, left);
-      exitWaiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-  return exitedAt.get(key);
-}
 
 async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;

@@ -23,25 +23,30 @@ export interface FuzzExit {
   readonly during: string;
 }
 
-export interface FuzzChildMessage {
-  readonly t: 'fuzz';
-  readonly runId: string;
+/** What the fuzz child found: each kind's tally, the probes' verdicts, the workers that exited, its time. */
+export interface FuzzFindings {
   readonly kinds: readonly FuzzKindResult[];
   readonly probes: readonly CheckResult[];
   readonly exits: readonly FuzzExit[];
   readonly ms: number;
 }
 
-export interface FuzzReport {
+/** The child's one message: its findings and the registry run its workers belonged to. */
+export interface FuzzChildMessage extends FuzzFindings {
+  readonly t: 'fuzz';
+  readonly runId: string;
+}
+
+/** The findings as the report keeps them, with the checks the driver made of them. */
+export interface FuzzReport extends FuzzFindings {
   readonly runId: string | undefined;
   readonly scale: number;
-  readonly ms: number;
   readonly log: string;
-  readonly kinds: readonly FuzzKindResult[];
-  readonly probes: readonly CheckResult[];
-  readonly exits: readonly FuzzExit[];
   readonly checks: readonly CheckResult[];
 }
+
+/** A child that never reported found nothing. */
+const NO_FINDINGS: FuzzFindings = { kinds: [], probes: [], exits: [], ms: 0 };
 
 const ENTRY = new URL('./fuzz-main.js', import.meta.url);
 
@@ -78,13 +83,10 @@ export async function runFuzzPhase(o: FuzzConfig & { logPath: string; maxMs?: nu
         ? `did not finish within ${maxMs} ms`
         : `exited (${exit.code ?? exit.signal}) without a report`;
     return {
+      ...NO_FINDINGS,
       runId: undefined,
       scale: o.scale,
-      ms: 0,
       log: o.logPath,
-      kinds: [],
-      probes: [],
-      exits: [],
       checks: [{ name: 'fuzz phase', ok: false, detail: `the fuzz process ${how}; see ${o.logPath}` }],
     };
   }
