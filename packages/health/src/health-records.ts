@@ -20,7 +20,7 @@
  * time, boot id, host name, PID namespace), so `judgeRun` decides whether its writer is alive, and
  * one validator checks both kinds of run record.
  */
-import { isRunIdentity, type RunIdentity } from '@trellis/home';
+import { hasFields, isRunIdentity, type RunIdentity } from '@trellis/home';
 import type { HealthState, StalePolicy, TransitionCause } from './health-state.js';
 
 /** `dead`: the writing process died (kill -9, crash) while the record was live. */
@@ -146,12 +146,5 @@ export function isHealthRunRecord(v: unknown): v is HealthRunRecord {
 }
 
 export function isHealthRecord(v: unknown): v is HealthRecord {
-  const r = v as HealthRecord;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof r.runId === 'string' &&
-    typeof r.key === 'string' &&
-    typeof r.state === 'string'
-  );
+  return hasFields(v, { runId: 'string', key: 'string', state: 'string' });
 }

@@ -81,10 +81,13 @@ export type {
   LeaseStore,
   LeaseView,
 } from './lease-store.js';
+// For LeaseStore implementations (the etcd store): the argument checks every store makes.
 export {
   checkEpoch,
+  checkGrant,
   checkHolder,
   checkLeaseName,
+  checkTenure,
   checkTtl,
 } from './lease-store.js';
 export { LmdbLeaseStore, type LmdbLeaseStoreOptions } from './lmdb-lease-store.js';

@@ -100,6 +100,19 @@ export interface LeaseStore {
   close(): Promise<void>;
 }
 
+/** A grant's arguments, checked the same way by every store before it asks its backend. */
+export function checkGrant(name: unknown, holder: unknown, ttlMs: unknown): void {
+  checkLeaseName(name);
+  checkHolder(holder);
+  checkTtl(ttlMs);
+}
+
+/** The tenure (lease name and epoch) that keepAlive, revoke, checkFence and fencedWrite act on. */
+export function checkTenure(name: unknown, epoch: unknown): void {
+  checkLeaseName(name);
+  checkEpoch(epoch);
+}
+
 export function checkLeaseName(name: unknown, what = 'lease name'): string {
   if (typeof name !== 'string' || name.length === 0 || name.length > LEASE_DEFAULTS.maxNameLength) {
     throw new InvalidLeaseOptionsError(

@@ -22,10 +22,9 @@ import { LEASE_DEFAULTS } from './defaults.js';
 import { LeaseFencedError, LeaseStoreClosedError } from './errors.js';
 import { hostInfo, hostMonotonicMs } from './host.js';
 import {
-  checkEpoch,
-  checkHolder,
+  checkGrant,
   checkLeaseName,
-  checkTtl,
+  checkTenure,
   type FencedTxn,
   type GrantResult,
   type KeepAliveResult,
@@ -79,14 +78,16 @@ export class LmdbLeaseStore implements LeaseStore {
 
   // ---- the synchronous core (each decision is one write transaction) ------------------------------
 
+  /** One decision: a write transaction, which reads the latest committed state (see Atomicity), at one `now`. */
+  #decide<T>(decide: (db: Db, now: number) => T): T {
+    const db = this.#db;
+    return db.transactionSync(() => decide(db, this.#now()));
+  }
+
   grantSync(name: string, holder: LeaseHolder, ttlMs: number): GrantResult {
     this.#open('grant');
-    checkLeaseName(name);
-    checkHolder(holder);
-    checkTtl(ttlMs);
-    const db = this.#db;
-    return db.transactionSync(() => {
-      const now = this.#now();
+    checkGrant(name, holder, ttlMs);
+    return this.#decide((db, now) => {
       const cur = this.#view(db.get(leaseKey(name)) as LeaseRecord | undefined, now);
       if (cur !== undefined && !cur.expired) {
         if (cur.holder?.id !== holder.id) return { granted: false, lease: cur };
@@ -119,11 +120,8 @@ export class LmdbLeaseStore implements LeaseStore {
 
   keepAliveSync(name: string, holderId: string, epoch: number): KeepAliveResult {
     this.#open('keepAlive');
-    checkLeaseName(name);
-    checkEpoch(epoch);
-    const db = this.#db;
-    return db.transactionSync(() => {
-      const now = this.#now();
+    checkTenure(name, epoch);
+    return this.#decide((db, now) => {
       const cur = this.#view(db.get(leaseKey(name)) as LeaseRecord | undefined, now);
       if (cur === undefined) return { renewed: false, reason: 'unknown_lease', lease: undefined };
       if (cur.epoch !== epoch) return { renewed: false, reason: 'superseded', lease: cur };
@@ -141,11 +139,8 @@ export class LmdbLeaseStore implements LeaseStore {
 
   revokeSync(name: string, holderId: string, epoch: number): boolean {
     this.#open('revoke');
-    checkLeaseName(name);
-    checkEpoch(epoch);
-    const db = this.#db;
-    return db.transactionSync(() => {
-      const now = this.#now();
+    checkTenure(name, epoch);
+    return this.#decide((db, now) => {
       const cur = db.get(leaseKey(name)) as LeaseRecord | undefined;
       if (cur === undefined || cur.epoch !== epoch || cur.holder?.id !== holderId) return false;
       this.#put({ ...cur, holder: null, expiresAt: now }, now);
@@ -180,12 +175,10 @@ export class LmdbLeaseStore implements LeaseStore {
 
   fencedWriteSync<T>(name: string, epoch: number, write: (tx: FencedTxn) => T): T {
     this.#open('fencedWrite');
-    checkLeaseName(name);
-    checkEpoch(epoch);
-    const db = this.#db;
-    return db.transactionSync(() => {
+    checkTenure(name, epoch);
+    return this.#decide((db, now) => {
       // Checked inside the write transaction: no grant can slip between the check and the write.
-      refuseStale(name, epoch, this.#view(db.get(leaseKey(name)) as LeaseRecord | undefined, this.#now()));
+      refuseStale(name, epoch, this.#view(db.get(leaseKey(name)) as LeaseRecord | undefined, now));
       return write({
         get: (k) => db.get(fencedKey(checkLeaseName(k, 'key'))),
         put: (k, v) => void db.putSync(fencedKey(checkLeaseName(k, 'key')), v),

@@ -6,6 +6,7 @@
 export { currentIdentity, type HostIdentity, judgeRun, type RunVerdict } from './host-identity.js';
 export { checkLmdbFile, type FileCheck } from './lmdb-file-check.js';
 export { HOME_DEFAULTS, type LocationInput, resolveHomeDir } from './location.js';
+export { type FieldKind, hasFields } from './record-fields.js';
 export {
   createRunId,
   currentHost,

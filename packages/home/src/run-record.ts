@@ -2,6 +2,7 @@
  * The fields that name a run's host, shared by the registry's run records and health's: the one
  * validator for both (they were near copies). `judgeRun` (host-identity.ts) needs exactly these.
  */
+import { type FieldKind, hasFields } from './record-fields.js';
 
 /** Who wrote a run: enough to tell whether its host process still lives, and where it lived. */
 export interface RunIdentity {
@@ -16,17 +17,16 @@ export interface RunIdentity {
   readonly pidNamespace: string;
 }
 
+const RUN_IDENTITY_FIELDS = Object.freeze({
+  runId: 'string',
+  hostPid: 'integer',
+  hostStartTime: 'number',
+  bootId: 'string',
+  hostname: 'string',
+  pidNamespace: 'string',
+} satisfies Record<keyof RunIdentity, FieldKind>);
+
 /** Whether `v` carries a well-formed run identity (a record read back from a file may be anything). */
 export function isRunIdentity(v: unknown): v is RunIdentity {
-  const r = v as RunIdentity;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof r.runId === 'string' &&
-    Number.isInteger(r.hostPid) &&
-    typeof r.hostStartTime === 'number' &&
-    typeof r.bootId === 'string' &&
-    typeof r.hostname === 'string' &&
-    typeof r.pidNamespace === 'string'
-  );
+  return hasFields(v, RUN_IDENTITY_FIELDS);
 }

@@ -7,7 +7,7 @@
  *
  * Children of one run are contiguous (`child:<runId>/` .. `child:<runId>0`, since '0' follows '/').
  */
-import { isRunIdentity, type RunIdentity } from '@trellis/home';
+import { hasFields, isRunIdentity, type RunIdentity } from '@trellis/home';
 
 /** One boot of a Trellis system: who ran it (the identity shared with health, @trellis/home), when and where. */
 export interface RunRecord extends RunIdentity {
@@ -61,16 +61,11 @@ export function isRunRecord(v: unknown): v is RunRecord {
 }
 
 export function isChildRecord(v: unknown): v is ChildRecord {
+  if (!hasFields(v, { runId: 'string', reservationId: 'string', marker: 'string' })) return false;
   const c = v as ChildRecord;
   return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof c.runId === 'string' &&
-    typeof c.reservationId === 'string' &&
     (c.state === 'reserved' || c.state === 'active') &&
-    typeof c.marker === 'string' &&
     Array.isArray(c.args) &&
-    (c.state === 'reserved' ||
-      (Number.isInteger(c.pid) && Number.isInteger(c.pgid) && typeof c.startTime === 'number'))
+    (c.state === 'reserved' || hasFields(c, { pid: 'integer', pgid: 'integer', startTime: 'number' }))
   );
 }

@@ -13,7 +13,8 @@ export interface SweptProcess {
   readonly name?: string;
 }
 
-export interface SweepReport {
+/** A sweep: the runs it judged, what it did to their children (as a stop does, StopReport), and what it left alone. */
+export interface SweepReport extends StopReport {
   /** Nothing was signalled or removed; `killed` lists what would have been. */
   readonly dryRun: boolean;
   readonly runs: {
@@ -26,33 +27,25 @@ export interface SweepReport {
     /** Recorded by another host name or PID namespace: PIDs not comparable, never touched. */
     readonly foreign: readonly string[];
   };
-  /** Terminated with their process group (SIGTERM, grace, SIGKILL). */
-  readonly killed: readonly SweptProcess[];
-  /** The part of `killed` that ignored SIGTERM and needed SIGKILL. */
-  readonly forced: readonly SweptProcess[];
-  /** Record dropped: the PID now names another process (other start time or no marker); left alone. */
-  readonly droppedReused: readonly SweptProcess[];
-  /** Record dropped: the process had already exited (zombies count as exited) or the machine rebooted. */
-  readonly droppedDead: readonly SweptProcess[];
   /** Reservations that never got a PID; resolved by the marker scan (any carrier found is in `killed`). */
   readonly resolvedReservations: readonly SweptProcess[];
   /** Children of runs whose host is alive: untouched. */
   readonly skippedAlive: readonly SweptProcess[];
   /** Children recorded by another host or PID namespace: untouched. */
   readonly skippedForeign: readonly SweptProcess[];
-  /** Still present after SIGKILL and the kill time-out (e.g. stuck in the kernel); records kept. */
-  readonly survivors: readonly SweptProcess[];
-  readonly durationMs: number;
 }
 
+/** What an orderly stop did to its run's children; a sweep reports the same and more. */
 export interface StopReport {
   /** Terminated with their process group (SIGTERM, grace, SIGKILL) and confirmed gone in /proc. */
   readonly killed: readonly SweptProcess[];
   /** The part of `killed` that ignored SIGTERM and needed SIGKILL. */
   readonly forced: readonly SweptProcess[];
+  /** Record dropped: the process had already exited (zombies count as exited) or the machine rebooted. */
   readonly droppedDead: readonly SweptProcess[];
+  /** Record dropped: the PID now names another process (other start time or no marker); left alone. */
   readonly droppedReused: readonly SweptProcess[];
-  /** Still present after SIGKILL and the kill time-out; their records are kept. */
+  /** Still present after SIGKILL and the kill time-out (e.g. stuck in the kernel); their records are kept. */
   readonly survivors: readonly SweptProcess[];
   readonly durationMs: number;
 }

@@ -18,10 +18,9 @@
  * a successor. The store clock is this host's CLOCK_MONOTONIC (`now`), never compared across hosts.
  */
 import {
-  checkEpoch,
-  checkHolder,
+  checkGrant,
   checkLeaseName,
-  checkTtl,
+  checkTenure,
   type FencedTxn,
   type GrantResult,
   hostMonotonicMs,
@@ -163,9 +162,7 @@ export class EtcdLeaseStore implements LeaseStore {
 
   async grant(name: string, holder: LeaseHolder, ttlMs: number): Promise<GrantResult> {
     this.#check('grant');
-    checkLeaseName(name);
-    checkHolder(holder);
-    checkTtl(ttlMs);
+    checkGrant(name, holder, ttlMs);
     const key = this.leaseKey(name);
     const cur = (await this.etcd.range(key)).kv;
     if (cur !== undefined) {
@@ -238,8 +235,7 @@ export class EtcdLeaseStore implements LeaseStore {
 
   async keepAlive(name: string, holderId: string, epoch: number): Promise<KeepAliveResult> {
     this.#check('keepAlive');
-    checkLeaseName(name);
-    checkEpoch(epoch);
+    checkTenure(name, epoch);
     const kv = (await this.etcd.range(this.leaseKey(name))).kv;
     if (kv === undefined) return { renewed: false, reason: 'expired', lease: undefined };
     if (num(kv.create_revision) !== epoch)
@@ -254,8 +250,7 @@ export class EtcdLeaseStore implements LeaseStore {
 
   async revoke(name: string, holderId: string, epoch: number): Promise<boolean> {
     this.#check('revoke');
-    checkLeaseName(name);
-    checkEpoch(epoch);
+    checkTenure(name, epoch);
     const kv = (await this.etcd.range(this.leaseKey(name))).kv;
     if (kv === undefined || num(kv.create_revision) !== epoch || this.#parse(kv).holder.id !== holderId)
       return false;
@@ -297,8 +292,7 @@ export class EtcdLeaseStore implements LeaseStore {
 
   async checkFence(name: string, epoch: number): Promise<LeaseView> {
     this.#check('checkFence');
-    checkLeaseName(name);
-    checkEpoch(epoch);
+    checkTenure(name, epoch);
     const kv = (await this.etcd.range(this.leaseKey(name))).kv;
     this.#refusal(name, epoch, kv);
     return this.get(name) as Promise<LeaseView>;
@@ -314,8 +308,7 @@ export class EtcdLeaseStore implements LeaseStore {
 
   async fencedWrite<T>(name: string, epoch: number, write: (tx: FencedTxn) => T): Promise<T> {
     this.#check('fencedWrite');
-    checkLeaseName(name);
-    checkEpoch(epoch);
+    checkTenure(name, epoch);
     const leaseKey = enc(this.leaseKey(name));
     // The read set: every key the write function read, with the mod_revision it had (0: absent).
     const reads = new Map<string, { value: unknown; mod: number }>();
