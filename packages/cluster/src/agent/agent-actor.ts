@@ -8,7 +8,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ChildSpec, defineServer, reply, startServer } from '@trellis/core';
+import { type ChildSpec, defineServer, reply, serverChild } from '@trellis/core';
 import type { WorkerTls } from '@trellis/grpc-bridge';
 import { type ClusterNode, currentCluster } from '../node/cluster-node.js';
 import { agentServiceHandlers } from './agent-service.js';
@@ -123,17 +123,11 @@ const agentServer = defineServer<S, [AgentChildOptions]>({
 
 /** The agent's actor as a child spec: put it after the cluster node's child (clusterNodeChild). */
 export function agentChild(o: AgentChildOptions = {}): ChildSpec {
+  // A permanent worker, given the time to stop its workers on top of the default 5 s shutdown.
   return {
     id: 'trellis-agent',
-    start: (ctx) =>
-      startServer(
-        agentServer,
-        [o],
-        { link: ctx.parent, parent: ctx.parent, name: o.name ?? 'trellis-agent', trapExit: true },
-        ctx.node,
-      ),
-    restart: 'permanent',
+    start: serverChild(agentServer, { name: o.name ?? 'trellis-agent', trapExit: true }),
+    args: [o],
     shutdown: (o.stopGraceMs ?? 2000) + 5000,
-    type: 'worker',
   };
 }

@@ -12,15 +12,9 @@
  * Bodies are JSON envelopes, as in node/wire.ts (and for the same reason: the launch is a JSON value
  * the pool already has, protobuf would only wrap it). Errors travel as `{ e: SerializedError }`.
  */
-import {
-  type ChannelCredentials,
-  type Client,
-  type MethodDefinition,
-  makeGenericClientConstructor,
-  type ServiceDefinition,
-} from '@grpc/grpc-js';
 import type { SerializedError } from '@trellis/core';
 import type { RemoteLaunch } from '@trellis/grpc-bridge';
+import { jsonClient, jsonService } from '../node/wire.js';
 
 /** Who a hosted worker belongs to: the pool of one incarnation of a client node. */
 export interface WorkerOwner {
@@ -87,35 +81,14 @@ export type WatchReq = WorkerReq | { readonly ping: true };
 /** The one message the agent sends on a Watch stream. */
 export type WatchEvent = { readonly exit: WireExit } | { readonly e: SerializedError };
 
-const json = {
-  requestSerialize: (v: unknown) => Buffer.from(JSON.stringify(v)),
-  requestDeserialize: (b: Buffer) => JSON.parse(b.toString('utf8')),
-  responseSerialize: (v: unknown) => Buffer.from(JSON.stringify(v)),
-  responseDeserialize: (b: Buffer) => JSON.parse(b.toString('utf8')),
-};
-
-function method(name: string, stream = false): MethodDefinition<unknown, unknown> {
-  return {
-    path: `/trellis.cluster.v1.Agent/${name}`,
-    requestStream: stream,
-    responseStream: stream,
-    originalName: name.toLowerCase(),
-    ...json,
-  };
-}
-
-export const AGENT_SERVICE: ServiceDefinition = {
-  Launch: method('Launch'),
-  Watch: method('Watch', true),
-  Stop: method('Stop'),
-  Kill: method('Kill'),
-};
+export const AGENT_SERVICE = jsonService('trellis.cluster.v1.Agent', {
+  Launch: 'unary',
+  Watch: 'bidi',
+  Stop: 'unary',
+  Kill: 'unary',
+});
 
 /** The role an agent announces in its member record (watchNodes picks members with it). */
 export const AGENT_ROLE = 'agent';
 
-export const AgentClient = makeGenericClientConstructor(AGENT_SERVICE, 'Agent') as unknown as new (
-  address: string,
-  creds: ChannelCredentials,
-  options?: Record<string, unknown>,
-) => Client & Record<string, (...args: any[]) => any>;
+export const AgentClient = jsonClient(AGENT_SERVICE, 'Agent');

@@ -17,7 +17,7 @@ import {
   reply,
   type StartOptions,
   type SupervisorSpec,
-  startServer,
+  serverChild,
   unregisterViaRegistry,
 } from '@trellis/core';
 import { ClusterNode } from './cluster-node.js';
@@ -58,18 +58,11 @@ const nodeServer = defineServer<S, [ClusterNodeChildOptions]>({
 
 /** The cluster node as a child spec (put it first: later children may use global names at start). */
 export function clusterNodeChild(o: ClusterNodeChildOptions = {}): ChildSpec {
+  // A permanent worker with the default 5 s shutdown.
   return {
     id: 'cluster-node',
-    start: (ctx) =>
-      startServer(
-        nodeServer,
-        [o],
-        { link: ctx.parent, parent: ctx.parent, name: o.serverName ?? 'cluster', trapExit: true },
-        ctx.node,
-      ),
-    restart: 'permanent',
-    shutdown: 5000,
-    type: 'worker',
+    start: serverChild(nodeServer, { name: o.serverName ?? 'cluster', trapExit: true }),
+    args: [o],
   };
 }
 

@@ -75,29 +75,47 @@ const json = {
   responseDeserialize: (b: Buffer) => JSON.parse(b.toString('utf8')),
 };
 
-function method(name: string, responseStream = false): MethodDefinition<unknown, unknown> {
-  return {
-    path: `/trellis.cluster.v1.Node/${name}`,
-    requestStream: false,
-    responseStream,
-    originalName: name.toLowerCase(),
-    ...json,
-  };
+/** Which sides of a method stream: the node's methods are unary or server-streaming, the agent's Watch is bidi. */
+export type Streaming = 'unary' | 'server' | 'bidi';
+
+/** A service whose every body is a JSON envelope (this service and the agent's, agent-wire.ts). */
+export function jsonService(
+  service: string,
+  methods: Readonly<Record<string, Streaming>>,
+): ServiceDefinition {
+  const def: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [name, streaming] of Object.entries(methods)) {
+    def[name] = {
+      path: `/${service}/${name}`,
+      requestStream: streaming === 'bidi',
+      responseStream: streaming !== 'unary',
+      originalName: name.toLowerCase(),
+      ...json,
+    };
+  }
+  return def;
 }
 
-export const NODE_SERVICE: ServiceDefinition = {
-  Call: method('Call'),
-  Send: method('Send'),
-  Exit: method('Exit'),
-  Ping: method('Ping'),
-  Monitor: method('Monitor', true),
-};
-
-export const NodeClient = makeGenericClientConstructor(NODE_SERVICE, 'Node') as unknown as new (
+/** grpc-js's generic client of such a service (its methods looked up by name, untyped). */
+export type JsonClient = new (
   address: string,
   creds: ChannelCredentials,
   options?: Record<string, unknown>,
 ) => Client & Record<string, (...args: any[]) => any>;
+
+export function jsonClient(def: ServiceDefinition, name: string): JsonClient {
+  return makeGenericClientConstructor(def, name) as unknown as JsonClient;
+}
+
+export const NODE_SERVICE = jsonService('trellis.cluster.v1.Node', {
+  Call: 'unary',
+  Send: 'unary',
+  Exit: 'unary',
+  Ping: 'unary',
+  Monitor: 'server',
+});
+
+export const NodeClient = jsonClient(NODE_SERVICE, 'Node');
 
 export function serverCredentials(tls: NodeTlsOptions | undefined): ServerCredentials {
   if (tls === undefined) return SC.createInsecure();
