@@ -6,7 +6,7 @@
  * announce file (mode 0600: only the user who runs the app can read it).
  */
 import { TrellisError } from '@trellis/core';
-import { cliStreams, parseFlagsOr } from '@trellis/core/cli';
+import { type CliStreams, cliStreams, parseFlagsOr, walkFlags } from '@trellis/core/cli';
 import { resolveHomeDir } from '@trellis/home';
 import { announcedReadToken, userAnnounceDir } from './announce.js';
 import { OBSERVER_DEFAULTS } from './defaults.js';
@@ -15,12 +15,8 @@ import { getJson } from './get-json.js';
 import type { LogRecordView } from './log-tail.js';
 import { findAnnounced } from './status-cli.js';
 
-export interface LogsIo {
-  readonly stdout: { write(s: string): unknown };
-  readonly stderr: { write(s: string): unknown };
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly cwd: string;
-  /** Ends `-f` (Ctrl-C does otherwise). */
+/** What `trellis logs` runs with: core's CLI streams, and a signal that ends `-f` (Ctrl-C does otherwise). */
+export interface LogsIo extends CliStreams {
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -48,21 +44,7 @@ interface Flags {
 
 function parseFlags(args: readonly string[]): Flags {
   const f: Flags = { follow: false, lines: 50, json: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      const v = inline ?? args[++i];
-      if (v === undefined || v === '') throw new Error(`${name} needs a value`);
-      return v;
-    };
-    const count = (): number => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 0) throw new Error(`${name} needs a whole number >= 0`);
-      return n;
-    };
+  walkFlags(args, ({ arg, name, value, count }) => {
     if (name === '-f' || name === '--follow') f.follow = true;
     else if (name === '--worker') f.worker = count();
     else if (name === '--lines' || name === '-n') f.lines = count();
@@ -70,9 +52,9 @@ function parseFlags(args: readonly string[]): Flags {
     else if (name === '--url') f.url = value();
     else if (name === '--dir') f.dir = value();
     else if (name === '--token') f.token = value();
-    else if (!a.startsWith('-') && f.pool === undefined) f.pool = a;
-    else throw new Error(`unknown option ${a}`);
-  }
+    else if (!arg.startsWith('-') && f.pool === undefined) f.pool = arg;
+    else throw new Error(`unknown option ${arg}`);
+  });
   return f;
 }
 

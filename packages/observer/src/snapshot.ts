@@ -91,12 +91,8 @@ export interface Snapshot {
   readonly version: number;
   readonly at: number;
   readonly title: string;
-  readonly observer: {
-    readonly url: string;
-    readonly pid: number;
-    readonly root: string | null;
-    readonly startedAt: number;
-  };
+  /** The observer that took the snapshot, as its announce file gives it. */
+  readonly observer: AnnouncedObserver;
   /** null when the observer watches no tree (standalone `pnpm observer`). */
   readonly tree: TreeNodeView | null;
   readonly registry:

@@ -13,7 +13,7 @@
  *    the application's memory, so only a running observer can show it.
  */
 import { TrellisError } from '@trellis/core';
-import { cliStreams, parseFlagsOr } from '@trellis/core/cli';
+import { type CliStreams, cliStreams, parseFlagsOr, walkFlags } from '@trellis/core/cli';
 import { resolveHomeDir } from '@trellis/home';
 import { listAnnounced, userAnnounceDir } from './announce.js';
 import { OBSERVER_DEFAULTS } from './defaults.js';
@@ -24,12 +24,8 @@ import { readPersistedRegistry } from './persisted.js';
 import { renderPersisted, renderStatus } from './render-text.js';
 import type { Snapshot } from './snapshot.js';
 
-export interface StatusIo {
-  readonly stdout: { write(s: string): unknown };
-  readonly stderr: { write(s: string): unknown };
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly cwd: string;
-}
+/** What `trellis status` runs with: core's CLI streams. */
+export type StatusIo = CliStreams;
 
 const USAGE = `usage: trellis status [--url URL] [--dir DIR] [--json] [--events N] [--timeout-ms N]
   prints the supervision tree, registry processes, pools, leases and recent events
@@ -53,28 +49,14 @@ interface Flags {
 
 function parseFlags(args: readonly string[]): Flags {
   const f: Flags = { json: false, events: 10, timeoutMs: OBSERVER_DEFAULTS.statusTimeoutMs };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const eq = a.indexOf('=');
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      const v = inline ?? args[++i];
-      if (v === undefined || v === '') throw new Error(`${name} needs a value`);
-      return v;
-    };
-    const count = (min: number): number => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < min) throw new Error(`${name} needs a whole number >= ${min}`);
-      return n;
-    };
+  walkFlags(args, ({ arg, name, value, count }) => {
     if (name === '--url') f.url = value();
     else if (name === '--dir') f.dir = value();
     else if (name === '--json') f.json = true;
     else if (name === '--events') f.events = count(0);
     else if (name === '--timeout-ms') f.timeoutMs = count(1);
-    else throw new Error(`unknown option ${a}`);
-  }
+    else throw new Error(`unknown option ${arg}`);
+  });
   return f;
 }
 

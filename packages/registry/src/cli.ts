@@ -8,7 +8,7 @@
  */
 
 import { systemClock, TrellisError } from '@trellis/core';
-import { cliStreams, parseFlagsOr } from '@trellis/core/cli';
+import { type CliStreams, cliStreams, parseFlagsOr, walkFlags } from '@trellis/core/cli';
 import { currentIdentity, homeTagFor, resolveHomeDir as resolveRegistryDir } from '@trellis/home';
 import { REGISTRY_DEFAULTS } from './defaults.js';
 import { type ChildView, type RunView, viewChild, viewRun } from './inspect.js';
@@ -18,13 +18,8 @@ import { summarize } from './report.js';
 import { RegistryStore } from './store.js';
 import { type MarkerScope, sweepRegistry } from './sweep.js';
 
-export interface CliIo {
-  readonly stdout: { write(s: string): unknown };
-  readonly stderr: { write(s: string): unknown };
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Directory the user ran the command in (relative paths and the default location use it). */
-  readonly cwd: string;
-}
+/** What `trellis registry` runs with: core's CLI streams. */
+export type CliIo = CliStreams;
 
 const USAGE = `usage:
   trellis registry list  [--dir DIR] [--json]
@@ -68,16 +63,7 @@ export async function main(args: readonly string[], io: Partial<CliIo> = {}): Pr
 
 function parseFlags(args: readonly string[]): Flags {
   const flags: Flags = { json: false, dryRun: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const [name, inline] = a.includes('=')
-      ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
-      : [a, undefined];
-    const value = (): string => {
-      const v = inline ?? args[++i];
-      if (v === undefined || v === '') throw new Error(`${name} needs a value`);
-      return v;
-    };
+  walkFlags(args, ({ arg, name, value }) => {
     if (name === '--dir') flags.dir = value();
     else if (name === '--json') flags.json = true;
     else if (name === '--dry-run') flags.dryRun = true;
@@ -90,8 +76,8 @@ function parseFlags(args: readonly string[]): Flags {
       if (v !== 'runs' && v !== 'home' && v !== 'any')
         throw new Error('--scan-markers is one of runs, home, any');
       flags.scan = v;
-    } else throw new Error(`unknown option ${a}`);
-  }
+    } else throw new Error(`unknown option ${arg}`);
+  });
   return flags;
 }
 

@@ -18,3 +18,4 @@ export {
 } from './doctor.js';
 export { runCli } from './run-cli.js';
 export { type CliStreams, cliStreams, parseFlagsOr } from './streams.js';
+export { type FlagCursor, walkFlags } from './walk-flags.js';
