@@ -24,7 +24,6 @@ import { CHAOS_DEFAULTS } from './defaults.js';
 import { type FuzzReport, runFuzzPhase } from './fuzz/phase.js';
 import type { CheckResult, SutConfig } from './ipc.js';
 import { matchFaults } from './matcher.js';
-import { commandLine } from './options.js';
 import {
   DescendantTracker,
   type FoundProcess,
@@ -33,14 +32,7 @@ import {
   type ProcKey,
   processesOfRuns,
 } from './orphans.js';
-import {
-  type ChaosReport,
-  faultTable,
-  repoRoot,
-  startStamp,
-  summarizeCalls,
-  writeChaosOutputs,
-} from './report.js';
+import { type ChaosReport, faultTable, startRun, summarizeCalls, writeChaosOutputs } from './report.js';
 import { buildSchedule } from './schedule.js';
 import { mountSmallHome, SMALL_HOME_ENV, unmountSmallHome } from './small-home.js';
 import { SutProcess } from './sut-process.js';
@@ -89,13 +81,12 @@ const tracker = new DescendantTracker(process.pid);
 let smallHome: string | undefined;
 
 async function main(): Promise<number> {
-  const o = commandLine(
+  const run = startRun(
     'chaos',
     'pnpm chaos [--duration 120s] [--seed N] [--json path] [--fuzz-scale X] [--callers N] [--no-docs]',
   );
-  if (o === undefined) return 0;
-  const root = repoRoot();
-  const stamp = startStamp(o);
+  if (run === undefined) return 0;
+  const { o, root, stamp } = run;
   console.log(`chaos: seed ${o.seed}, duration ${o.durationMs / 1000} s; replay with: ${o.replay}`);
   const schedule = buildSchedule(o.seed, o.durationMs);
   console.log(

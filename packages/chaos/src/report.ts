@@ -14,7 +14,7 @@ import type { FuzzReport } from './fuzz/phase.js';
 import type { CheckResult, LeaderObservation, SutFinal } from './ipc.js';
 import type { LedgerSnapshot } from './ledger.js';
 import type { MatchResult } from './matcher.js';
-import type { RunOptions } from './options.js';
+import { commandLine, type RunOptions } from './options.js';
 import type { FoundProcess } from './orphans.js';
 import { FAULT_KINDS, type FaultKind, type Schedule } from './schedule.js';
 
@@ -93,6 +93,15 @@ export interface RunStamp {
   readonly startedAt: string;
   readonly wallMs: number;
   readonly machine: { cpus: number; loadavgStart: number[]; loadavgEnd: number[]; node: string };
+}
+
+/** A run's start: its options (none after `--help`), the repository root, and its stamp's clock. */
+export function startRun(
+  kind: 'chaos' | 'soak',
+  usage: string,
+): { o: RunOptions; root: string; stamp: () => RunStamp } | undefined {
+  const o = commandLine(kind, usage);
+  return o && { o, root: repoRoot(), stamp: startStamp(o) };
 }
 
 /** Notes the start of a run; the function it returns stamps its end. */

@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { CHAOS_DEFAULTS } from './defaults.js';
 import type { CheckResult, SutConfig } from './ipc.js';
 import { matchFaults } from './matcher.js';
-import { commandLine, formatDuration } from './options.js';
+import { formatDuration } from './options.js';
 import { DescendantTracker, findOrphans, killProcesses } from './orphans.js';
-import { repoRoot, resolveOut, startStamp, summarizeCalls, updateDocs, writeJson } from './report.js';
+import { resolveOut, startRun, summarizeCalls, updateDocs, writeJson } from './report.js';
 import { renderSoak, type SoakReport, soakMinutes } from './soak-report.js';
 import { MB } from './stats.js';
 import { SutProcess } from './sut-process.js';
@@ -27,13 +27,12 @@ const tracker = new DescendantTracker(process.pid);
 let sut: SutProcess | undefined;
 
 async function main(): Promise<number> {
-  const o = commandLine(
+  const run = startRun(
     'soak',
     'pnpm soak [--duration 10m] [--seed N] [--sample 5s] [--callers N] [--json path] [--no-docs]',
   );
-  if (o === undefined) return 0;
-  const root = repoRoot();
-  const stamp = startStamp(o);
+  if (run === undefined) return 0;
+  const { o, root, stamp } = run;
   console.log(
     `soak: ${formatDuration(o.durationMs)} without faults, sampling every ${formatDuration(o.sampleMs)}; replay with: ${o.replay}`,
   );

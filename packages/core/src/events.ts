@@ -3,9 +3,10 @@
  * subscribe (it receives `{ type: '$sup_event', event }` messages and is unsubscribed when it exits),
  * and plain code can add listeners. The health monitor and the observer are built on these.
  */
+import { EventFanout } from './event-fanout.js';
 import type { ExitReason } from './exit-reason.js';
 import type { Node } from './node.js';
-import type { Pid, Ref } from './pid.js';
+import type { Pid } from './pid.js';
 
 interface EventBase {
   /** The supervisor that emitted the event (and its registered name, if any). */
@@ -70,54 +71,10 @@ export interface SupervisorEventMessage {
 
 export type EventListener = (e: SupervisorEvent) => void;
 
-export class EventBus {
-  readonly #node: Node;
-  readonly #listeners = new Set<EventListener>();
-  readonly #subscribers = new Map<Pid, Ref>();
-
+/** A thread's supervisor events: every subscriber gets them as `$sup_event` messages. */
+export class EventBus extends EventFanout<SupervisorEvent> {
   constructor(node: Node) {
-    this.#node = node;
-  }
-
-  get active(): boolean {
-    return this.#listeners.size > 0 || this.#subscribers.size > 0;
-  }
-
-  publish(e: SupervisorEvent): void {
-    for (const l of this.#listeners) {
-      try {
-        l(e);
-      } catch {
-        // A faulty listener must not take a supervisor down with it.
-      }
-    }
-    for (const pid of this.#subscribers.keys()) {
-      try {
-        this.#node.send(pid, { type: '$sup_event', event: e } satisfies SupervisorEventMessage);
-      } catch {
-        // An event that cannot be cloned to another thread is dropped for that subscriber only.
-      }
-    }
-  }
-
-  /** Adds a listener; returns a function that removes it. */
-  on(listener: EventListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  /** Sends every event to `pid` as a `$sup_event` message until it exits or unsubscribes. */
-  subscribe(pid: Pid): void {
-    if (this.#subscribers.has(pid)) return;
-    const ref = this.#node.monitor(() => this.#subscribers.delete(pid), pid);
-    this.#subscribers.set(pid, ref);
-  }
-
-  unsubscribe(pid: Pid): void {
-    const ref = this.#subscribers.get(pid);
-    if (ref === undefined) return;
-    this.#subscribers.delete(pid);
-    this.#node.demonitor(ref);
+    super(node, (event) => ({ type: '$sup_event', event }) satisfies SupervisorEventMessage);
   }
 }
 

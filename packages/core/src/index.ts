@@ -202,6 +202,7 @@ export {
   type StartOptions,
   start,
 } from './application.js';
+export { EventFanout } from './event-fanout.js';
 export {
   EventBus,
   type EventListener,

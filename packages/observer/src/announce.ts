@@ -44,15 +44,12 @@ function entries(dir: string): Entry[] {
   try {
     names = readdirSync(dir);
   } catch {
-    return [];
+    return []; // no such directory yet: nothing announced
   }
-  const out: Entry[] = [];
-  for (const name of names) {
-    if (!name.startsWith(OBSERVER_DEFAULTS.announcePrefix) || !name.endsWith('.json')) continue;
-    const file = join(dir, name);
-    out.push({ file, info: parse(file) });
-  }
-  return out;
+  return names
+    .filter((name) => name.startsWith(OBSERVER_DEFAULTS.announcePrefix) && name.endsWith('.json'))
+    .map((name) => join(dir, name))
+    .map((file) => ({ file, info: parse(file) }));
 }
 
 function parse(file: string): AnnouncedObserver | undefined {
