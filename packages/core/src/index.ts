@@ -5,8 +5,8 @@
  *
  * Why by name: with `export *` the API was whatever the files happened to export. A name added to a
  * module is now public only when it is listed here. `@trellis/core/actor` (thread/actor-api.ts) is
- * generated from this file by scripts/gen-actor-api.mjs: it re-exports the statements below whose
- * module a thread loads anyway, so the two lists cannot drift (`pnpm lint` checks it is current).
+ * generated from this file by scripts/gen-actor-api.mjs at build time and is not in git: it
+ * re-exports the statements below whose module a thread loads anyway, so this is the one list.
  */
 
 // ---- actors: processes, links, monitors, names, messages (erlang, proc_lib, gen:send_request) ----
