@@ -223,48 +223,40 @@ function waitOne<R>(
 }
 
 /**
- * receive_response/2: waits up to `timeoutMs` (default: for ever) for the response. On time-out the
- * request is abandoned (a late reply is dropped), as OTP's.
+ * receive_response and wait_response, which differ only in what a time-out does: the first abandons
+ * the request (a late reply is dropped), the second leaves it outstanding.
  */
-export function receiveResponse<R>(
-  id: ReqId<R>,
-  timeoutMs?: number,
-  opts?: WaitOptions,
-): Promise<Response<R>>;
-/** receive_response/3: the next response of the collection; on time-out every request in it is abandoned. */
-export function receiveResponse<R, L>(
-  collection: ReqIdCollection<R, L>,
-  timeoutMs?: number,
-  del?: boolean,
-  opts?: WaitOptions,
-): Promise<LabeledResponse<R, L> | 'no_request'>;
-export function receiveResponse<R, L>(
-  target: ReqId<R> | ReqIdCollection<R, L>,
-  timeoutMs = Number.POSITIVE_INFINITY,
-  delOrOpts?: boolean | WaitOptions,
-  opts?: WaitOptions,
-): Promise<Response<R> | LabeledResponse<R, L> | 'no_request'> {
-  if (target instanceof ReqId) return waitOne(target, timeoutMs, true, (delOrOpts as WaitOptions) ?? {});
-  return waitColl(target, timeoutMs, delOrOpts !== false, true, opts ?? {});
+interface ResponseWaiter {
+  /** /2: waits up to `timeoutMs` (default: for ever) for the response. */
+  <R>(id: ReqId<R>, timeoutMs?: number, opts?: WaitOptions): Promise<Response<R>>;
+  /** /3: the next response of the collection (with `del`, removed from it). */
+  <R, L>(
+    collection: ReqIdCollection<R, L>,
+    timeoutMs?: number,
+    del?: boolean,
+    opts?: WaitOptions,
+  ): Promise<LabeledResponse<R, L> | 'no_request'>;
 }
 
-/** wait_response/2: as receiveResponse, but a time-out leaves the request outstanding. */
-export function waitResponse<R>(id: ReqId<R>, timeoutMs?: number, opts?: WaitOptions): Promise<Response<R>>;
-export function waitResponse<R, L>(
-  collection: ReqIdCollection<R, L>,
-  timeoutMs?: number,
-  del?: boolean,
-  opts?: WaitOptions,
-): Promise<LabeledResponse<R, L> | 'no_request'>;
-export function waitResponse<R, L>(
-  target: ReqId<R> | ReqIdCollection<R, L>,
-  timeoutMs = Number.POSITIVE_INFINITY,
-  delOrOpts?: boolean | WaitOptions,
-  opts?: WaitOptions,
-): Promise<Response<R> | LabeledResponse<R, L> | 'no_request'> {
-  if (target instanceof ReqId) return waitOne(target, timeoutMs, false, (delOrOpts as WaitOptions) ?? {});
-  return waitColl(target, timeoutMs, delOrOpts !== false, false, opts ?? {});
-}
+const responseWaiter = (abandon: boolean): ResponseWaiter =>
+  (<R, L>(
+    target: ReqId<R> | ReqIdCollection<R, L>,
+    timeoutMs = Number.POSITIVE_INFINITY,
+    delOrOpts?: boolean | WaitOptions,
+    opts?: WaitOptions,
+  ): Promise<Response<R> | LabeledResponse<R, L> | 'no_request'> =>
+    target instanceof ReqId
+      ? waitOne(target, timeoutMs, abandon, (delOrOpts as WaitOptions) ?? {})
+      : waitColl(target, timeoutMs, delOrOpts !== false, abandon, opts ?? {})) as ResponseWaiter;
+
+/**
+ * receive_response/2,3: waits up to `timeoutMs` (default: for ever) for the response. On time-out the
+ * request (for a collection: every request in it) is abandoned, as OTP's: a late reply is dropped.
+ */
+export const receiveResponse: ResponseWaiter = responseWaiter(true);
+
+/** wait_response/2,3: as receiveResponse, but a time-out leaves the request outstanding. */
+export const waitResponse: ResponseWaiter = responseWaiter(false);
 
 /** check_response: the response if it has arrived, else 'no_reply' (never waits). */
 export function checkResponse<R>(id: ReqId<R>): Response<R> | 'no_reply';

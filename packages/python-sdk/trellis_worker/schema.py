@@ -20,7 +20,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .errors import ToolDefinitionError, ValidationError
@@ -252,58 +252,60 @@ class EnumSpec(Spec):
         return self.cls(self.inner._conv(value))
 
 
-class ListSpec(Spec):
-    def __init__(self, item: Spec, as_tuple: bool = False) -> None:
-        self.item = item
-        self.as_tuple = as_tuple
-        self.label = "array"
+class _ContainerSpec(Spec):
+    """An array or an object whose elements all have one spec (list[X], tuple[X, ...], dict[str, X]).
+
+    Both publish their element's schema under one key and convert element by element, an element's
+    error prefixed with its place; only the JSON type, that key and the place's spelling differ.
+    """
+
+    _inner_key: str
+
+    def __init__(self, element: Spec) -> None:
+        self.element = element
 
     def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "array"}
-        item = self.item.schema()
-        if item:
-            out["items"] = item
+        out: dict[str, Any] = {"type": self.label}
+        inner = self.element.schema()
+        if inner:
+            out[self._inner_key] = inner
         return out
+
+    def _conv_each(self, entries: Iterable[tuple[Any, Any]], place: Callable[[Any], str]) -> Iterator[Any]:
+        """The element spec's conversion of each (key, value); ``place(key)`` only when one fails."""
+        conv = self.element._conv
+        for key, v in entries:
+            try:
+                yield conv(v)
+            except ValidationError as exc:
+                raise ValidationError(under(place(key), exc.field_path), exc.problem) from None
+
+
+class ListSpec(_ContainerSpec):
+    label = "array"
+    _inner_key = "items"
+
+    def __init__(self, item: Spec, as_tuple: bool = False) -> None:
+        super().__init__(item)
+        self.as_tuple = as_tuple
 
     def _conv(self, value: Any) -> Any:
         if not isinstance(value, list):
             raise self._mismatch(value)
-        conv = self.item._conv
-        items = []
-        for i, v in enumerate(value):
-            try:
-                items.append(conv(v))
-            except ValidationError as exc:
-                raise ValidationError(under(f"[{i}]", exc.field_path), exc.problem) from None
-        return tuple(items) if self.as_tuple else items
+        items = self._conv_each(enumerate(value), lambda i: f"[{i}]")
+        return tuple(items) if self.as_tuple else list(items)
 
 
-class MapSpec(Spec):
+class MapSpec(_ContainerSpec):
     """dict[str, X]: an object with arbitrary keys."""
 
     label = "object"
-
-    def __init__(self, value: Spec) -> None:
-        self.value = value
-
-    def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "object"}
-        inner = self.value.schema()
-        if inner:
-            out["additionalProperties"] = inner
-        return out
+    _inner_key = "additionalProperties"
 
     def _conv(self, value: Any) -> Any:
         if not isinstance(value, dict):
             raise self._mismatch(value)
-        conv = self.value._conv
-        out = {}
-        for k, v in value.items():
-            try:
-                out[k] = conv(v)
-            except ValidationError as exc:
-                raise ValidationError(under(join_path("", k), exc.field_path), exc.problem) from None
-        return out
+        return dict(zip(value, self._conv_each(value.items(), lambda k: join_path("", k)), strict=True))
 
 
 class OptionalSpec(Spec):

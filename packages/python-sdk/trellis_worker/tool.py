@@ -211,6 +211,9 @@ def build_tool_spec(
     )
 
 
+_SPEC_OPTIONS = inspect.signature(build_tool_spec)
+
+
 @overload
 def tool(fn: F) -> F: ...
 @overload
@@ -224,14 +227,7 @@ def tool(
 ) -> Callable[[F], F]: ...
 
 
-def tool(
-    fn: Any = None,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    idempotent: bool = False,
-    zero_copy: bool = False,
-) -> Any:
+def tool(fn: Any = None, **options: Any) -> Any:
     """Marks a function as a tool. Use as ``@tool`` or ``@tool(name=..., description=..., idempotent=True)``.
 
     Sync and async functions, generators and async generators (streaming tools) are all accepted.
@@ -243,8 +239,15 @@ def tool(
     ``ctx.shared_buffer(n)`` (a ``memoryview``, or a NumPy array over it) goes back with no copy.
     """
 
+    # The options are build_tool_spec's keywords (the overload above spells them for type checkers):
+    # checked here, so that a misspelt one fails at ``@tool(...)`` as a keyword of tool() would.
+    try:
+        _SPEC_OPTIONS.bind(None, **options)
+    except TypeError as exc:
+        raise TypeError(f"tool() {exc}") from None
+
     def mark(f: F) -> F:
-        spec = build_tool_spec(f, name=name, description=description, idempotent=idempotent, zero_copy=zero_copy)
+        spec = build_tool_spec(f, **options)
         f.__trellis_tool__ = spec  # type: ignore[attr-defined]
         return f
 

@@ -93,31 +93,29 @@ export const nextState = <St, D>(
   data,
   actions,
 });
+// keep_state and repeat_state differ only in their tag: one builder each for "new data" and "same data".
+const withData = <D>(
+  tag: 'keep' | 'repeat',
+  data: D,
+  actions: readonly StatemAction[],
+): StatemResult<never, D> => ({ [STATEM]: tag, data, keepData: false, actions });
+const sameData = (tag: 'keep' | 'repeat', actions: readonly StatemAction[]): StatemResult<never, never> => ({
+  [STATEM]: tag,
+  keepData: true,
+  actions,
+});
 /** {keep_state, Data, Actions}. */
-export const keepState = <D>(data: D, actions: readonly StatemAction[] = NONE): StatemResult<never, D> => ({
-  [STATEM]: 'keep',
-  data,
-  keepData: false,
-  actions,
-});
+export const keepState = <D>(data: D, actions: readonly StatemAction[] = NONE): StatemResult<never, D> =>
+  withData('keep', data, actions);
 /** keep_state_and_data / {keep_state_and_data, Actions}. */
-export const keepStateAndData = (actions: readonly StatemAction[] = NONE): StatemResult<never, never> => ({
-  [STATEM]: 'keep',
-  keepData: true,
-  actions,
-});
+export const keepStateAndData = (actions: readonly StatemAction[] = NONE): StatemResult<never, never> =>
+  sameData('keep', actions);
 /** {repeat_state, Data, Actions}: like keep, but the state enter call runs again and postponed events are retried. */
-export const repeatState = <D>(data: D, actions: readonly StatemAction[] = NONE): StatemResult<never, D> => ({
-  [STATEM]: 'repeat',
-  data,
-  keepData: false,
-  actions,
-});
-export const repeatStateAndData = (actions: readonly StatemAction[] = NONE): StatemResult<never, never> => ({
-  [STATEM]: 'repeat',
-  keepData: true,
-  actions,
-});
+export const repeatState = <D>(data: D, actions: readonly StatemAction[] = NONE): StatemResult<never, D> =>
+  withData('repeat', data, actions);
+/** repeat_state_and_data / {repeat_state_and_data, Actions}. */
+export const repeatStateAndData = (actions: readonly StatemAction[] = NONE): StatemResult<never, never> =>
+  sameData('repeat', actions);
 /** {stop, Reason, Data} / {stop_and_reply, Reason, Replies, Data} (data left out: keep it). */
 export function stopStatem<D>(
   reason: ExitReason,

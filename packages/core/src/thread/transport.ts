@@ -167,14 +167,7 @@ export class FrameSender {
         this.#queued();
         return;
     }
-    if (transfer !== undefined && transfer.length > 0) {
-      buf.push(TRANSFER, transfer, dest, sig);
-      this.#addTransfer(transfer);
-      this.flush();
-      return;
-    }
-    buf.push(dest, sig);
-    this.#queued();
+    this.#pushItem(dest, sig, transfer);
   }
 
   /** Queues a plain message for `to` (the `msg` signal, in its compact form). */
@@ -184,19 +177,23 @@ export class FrameSender {
       buf.push(MSG_TO, to);
       this.#msgTo = to;
     }
+    this.#pushItem(MSG, m, transfer);
+  }
+
+  /**
+   * Queues one two-slot item (a signal's destination and the signal, or MSG and a message). One
+   * with transferables is flushed at once: its buffers must be detached when `send` returns (above).
+   */
+  #pushItem(tag: number, item: unknown, transfer: readonly Transferable[] | undefined): void {
     if (transfer !== undefined && transfer.length > 0) {
-      buf.push(TRANSFER, transfer, MSG, m);
-      this.#addTransfer(transfer);
+      this.#buf.push(TRANSFER, transfer, tag, item);
+      if (this.#transfer === undefined) this.#transfer = [...transfer];
+      else this.#transfer.push(...transfer);
       this.flush();
       return;
     }
-    buf.push(MSG, m);
+    this.#buf.push(tag, item);
     this.#queued();
-  }
-
-  #addTransfer(transfer: readonly Transferable[]): void {
-    if (this.#transfer === undefined) this.#transfer = [...transfer];
-    else this.#transfer.push(...transfer);
   }
 
   control(msg: ToMain | ToThread): void {

@@ -118,38 +118,28 @@ type ExitListener = (exit: WorkerExit) => void;
 export class WorkerProcess implements WorkerHandle {
   readonly handle: ProcessHandle;
   readonly pid: number;
-  readonly address: string;
-  readonly client: ToolServiceClient;
-  /** The worker's call lane, when it offers one (see lane/lane-client.ts). */
-  readonly lane: LaneClient | undefined;
   readonly tools: readonly ToolDescription[];
-  readonly info: DescribeResponse__Output;
-  /** Milliseconds from spawn to ready (readiness line, channel connected, tools described). */
-  readonly startMs: number;
-  /** The memory limit it runs under (MiB; Infinity: none). */
   maxRssMb = Number.POSITIVE_INFINITY;
   readonly #io: ProcessIo;
   readonly #socketPath: string | undefined;
   #closed = false;
 
+  // The rest of WorkerHandle's fields (documented there) are parameter properties: the interface
+  // lists them, the class does not list them a second time. startMs: from spawn to ready (readiness
+  // line, channel connected, tools described).
   private constructor(
     io: ProcessIo,
-    ready: ReadyLine,
-    client: ToolServiceClient,
-    info: DescribeResponse__Output,
-    startMs: number,
+    readonly address: string,
+    readonly client: ToolServiceClient,
+    readonly info: DescribeResponse__Output,
+    readonly startMs: number,
     socketPath: string | undefined,
-    lane: LaneClient | undefined,
+    readonly lane: LaneClient | undefined,
   ) {
-    this.lane = lane;
     this.#io = io;
     this.handle = io.handle;
     this.pid = io.handle.pid;
-    this.address = ready.address;
-    this.client = client;
-    this.info = info;
     this.tools = info.tools.map(describeTool);
-    this.startMs = startMs;
     this.#socketPath = socketPath;
   }
 
@@ -243,7 +233,7 @@ export class WorkerProcess implements WorkerHandle {
       );
       const lane =
         o.lane === false ? undefined : await raceExit(io, LaneClient.open(c, deadline(), o.shm, o.hostCalls));
-      const wp = new WorkerProcess(io, ready, c, info, o.clock.now() - t0, o.socketPath, lane);
+      const wp = new WorkerProcess(io, ready.address, c, info, o.clock.now() - t0, o.socketPath, lane);
       if (o.cgroup !== undefined) io.inCgroup = cgroupMembers(o.cgroup).includes(handle.pid);
       if (o.maxRssMb !== undefined) wp.maxRssMb = o.maxRssMb;
       wp.oomKillsAtStart = oomKillsAtStart;
