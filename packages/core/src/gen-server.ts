@@ -16,12 +16,10 @@ import { TrellisError } from './errors.js';
 import { Exit, type ExitReason } from './exit-reason.js';
 import {
   endServer,
-  failInit,
-  IGNORE,
   type Ignore,
-  initThrew,
+  type InitAnswer,
+  initServer,
   type LoopStart,
-  openServer,
   type ServerContext,
   type StartServerOptions,
   startBehaviour,
@@ -173,6 +171,18 @@ export function isStopResult(v: unknown): v is StopResult<unknown> {
   return isResult(v, 'stop');
 }
 
+const INIT_IGNORED = { ignore: true } as const;
+
+/**
+ * init's `ignore()` and `stop(reason)` as initServer reads them (gen_statem's init answers them too);
+ * undefined for any other result.
+ */
+export function initEnd(r: unknown): InitAnswer<never> | undefined {
+  if (isResult(r, 'ignore')) return INIT_IGNORED;
+  if (isResult(r, 'stop')) return { stop: (r as StopResult<unknown>).reason };
+  return undefined;
+}
+
 function isResult(v: unknown, tag: string): boolean {
   return typeof v === 'object' && v !== null && (v as { [RESULT]?: string })[RESULT] === tag;
 }
@@ -194,41 +204,18 @@ async function serverLoop<S, Args extends unknown[]>(
   b: GenServer<S, Args>,
   args: Args,
 ): Promise<void> {
-  const { node, proc, opts, started, failed } = start;
-  const opened = await openServer(start);
-  if (opened === undefined) return;
-  const ctx: ServerContext = opened;
-  // When init does not produce a running server, the process ends in the same synchronous step that
-  // answers the start (as proc_lib does since OTP 26), so when the starter's await resumes the process
-  // is gone, its name free and its links signalled. Ending it a few promise hops later instead, a
-  // supervisor retrying a named child at once could hit ERR_NAME_TAKEN.
-  let state: S;
-  let action: Action | undefined;
-  const nameOf = () => proc.name ?? (typeof opts.name === 'object' ? opts.name.name : undefined);
-  try {
-    const r = await b.init(ctx, ...args);
-    if (isResult(r, 'ignore')) {
-      started(IGNORE);
-      node.terminate(proc, Exit.normal);
-      return;
-    }
-    if (isResult(r, 'stop')) {
-      failInit(node, proc, 'gen_server', nameOf(), (r as StopResult<S>).reason, failed);
-      return;
-    }
-    if (isResult(r, 'ok')) {
-      state = (r as OkResult<S>).state;
-      action = (r as OkResult<S>).action;
-    } else state = r as S;
-  } catch (e) {
-    initThrew(node, proc, 'gen_server', nameOf(), e, failed);
-    return;
-  }
-  if (!proc.alive) {
-    // Killed while init was awaiting something: the watch in startServer has failed the start already.
-    return;
-  }
-  started(proc.pid);
+  const served = await initServer(
+    start,
+    'gen_server',
+    (ctx) => b.init(ctx, ...args),
+    (r): InitAnswer<{ state: S; action?: Action | undefined }> =>
+      initEnd(r) ?? { run: isResult(r, 'ok') ? (r as OkResult<S>) : { state: r as S } },
+  );
+  if (served === undefined) return;
+  const { node, proc } = start;
+  const { ctx, nameOf } = served;
+  let state: S = served.initial.state;
+  let action: Action | undefined = served.initial.action;
 
   const sys = new SysState<S>('gen_server', proc, ctx.parent, b.formatStatus);
   let lastMsg: unknown;

@@ -1,8 +1,8 @@
 /**
  * What gen_server and gen_statem share, like OTP's gen.erl and proc_lib: the server's context, the
- * start options, the synchronous start (`startBehaviour`: resolves once init has answered), the
- * `{ via, name }` registration before init, init's failures, and the end of a running server
- * (terminate, crash report, exit).
+ * start options, the synchronous start (`startBehaviour`: resolves once init has answered), the run
+ * of init and the start's answer (`initServer`: the `{ via, name }` registered first, init's failures
+ * after), and the end of a running server (terminate, crash report, exit).
  *
  * Its own file so that the two behaviours use one copy of each step (gen-server.ts and
  * gen-statem/gen-statem.ts hold only what differs: their callbacks and loops).
@@ -158,7 +158,7 @@ export async function registerViaName(
  * init's failures, the same for gen_server and gen_statem (proc_lib's init_fail): the starter
  * gets ERR_INIT_FAILED, the crash report is logged, and the process ends with the reason.
  */
-export function failInit(
+function failInit(
   node: Node,
   proc: Proc,
   behaviour: 'gen_server' | 'gen_statem',
@@ -172,7 +172,7 @@ export function failInit(
 }
 
 /** init threw `e`: a failed init, or (killed meanwhile) the kill's reason, and `e` rethrown. */
-export function initThrew(
+function initThrew(
   node: Node,
   proc: Proc,
   behaviour: 'gen_server' | 'gen_statem',
@@ -229,13 +229,56 @@ export interface LoopStart {
   readonly failed: (e: unknown) => void;
 }
 
+/** How init answered, as the behaviour reads it: run with `initial`, or end as `ignore()` / `stop(reason)`. */
+export type InitAnswer<T> = { readonly run: T } | { readonly ignore: true } | { readonly stop: ExitReason };
+
+/** The server as init leaves it running: its context, what init gave, and its name for reports. */
+export interface InitServed<T> {
+  readonly ctx: ServerContext;
+  readonly initial: T;
+  readonly nameOf: () => string | undefined;
+}
+
 /**
- * The first steps of a gen_server or gen_statem, before init: its context (whose parent is the
- * starter's link), and its `{ via, name }` registered. Undefined when the start has failed already.
+ * proc_lib's init_it for gen_server and gen_statem: the context (whose parent is the starter's link),
+ * the `{ via, name }` registered, init run and the start answered. `read` turns init's result into
+ * an InitAnswer (it runs inside the guard: a throw there fails init as init's own would). Undefined
+ * when the server does not run: the start has then been answered and the process has ended.
  */
-export async function openServer(s: LoopStart): Promise<ServerContext | undefined> {
-  const ctx = new ServerContext(s.node, s.proc);
-  ctx.parent = s.opts.parent ?? s.opts.link ?? s.node.selfPid;
-  if (!(await registerViaName(s.node, s.proc, s.opts, s.failed))) return undefined;
-  return ctx;
+export async function initServer<T>(
+  s: LoopStart,
+  behaviour: 'gen_server' | 'gen_statem',
+  init: (ctx: ServerContext) => unknown,
+  read: (r: unknown) => InitAnswer<T>,
+): Promise<InitServed<T> | undefined> {
+  const { node, proc, opts, started, failed } = s;
+  const ctx = new ServerContext(node, proc);
+  ctx.parent = opts.parent ?? opts.link ?? node.selfPid;
+  if (!(await registerViaName(node, proc, opts, failed))) return undefined;
+  const nameOf = () => proc.name ?? (typeof opts.name === 'object' ? opts.name.name : undefined);
+  // When init does not produce a running server, the process ends in the same synchronous step that
+  // answers the start (as proc_lib does since OTP 26), so when the starter's await resumes the process
+  // is gone, its name free and its links signalled. Ending it a few promise hops later instead, a
+  // supervisor retrying a named child at once could hit ERR_NAME_TAKEN.
+  let initial: T;
+  try {
+    const answer = read(await init(ctx));
+    if ('ignore' in answer) {
+      started(IGNORE);
+      node.terminate(proc, Exit.normal);
+      return undefined;
+    }
+    if ('stop' in answer) {
+      failInit(node, proc, behaviour, nameOf(), answer.stop, failed);
+      return undefined;
+    }
+    initial = answer.run;
+  } catch (e) {
+    initThrew(node, proc, behaviour, nameOf(), e, failed);
+    return undefined;
+  }
+  // Killed while init was awaiting something: startBehaviour's watch has failed the start already.
+  if (!proc.alive) return undefined;
+  started(proc.pid);
+  return { ctx, initial, nameOf };
 }

@@ -107,13 +107,17 @@ class AnySpec(Spec):
         return value
 
 
-class _ExactSpec(Spec):
-    """A JSON type that is exactly one Python type, taken as it is: its label is the JSON type."""
-
-    py_type: type = object
+class _JsonTypeSpec(Spec):
+    """A node whose schema is one JSON type and nothing more: its label is that type."""
 
     def schema(self) -> dict[str, Any]:
         return {"type": self.label}
+
+
+class _ExactSpec(_JsonTypeSpec):
+    """A JSON type that is exactly one Python type, taken as it is."""
+
+    py_type: type = object
 
     def _conv(self, value: Any) -> Any:
         if isinstance(value, self.py_type):
@@ -126,11 +130,8 @@ class BoolSpec(_ExactSpec):
     py_type = bool
 
 
-class IntSpec(Spec):
+class IntSpec(_JsonTypeSpec):
     label = "integer"
-
-    def schema(self) -> dict[str, Any]:
-        return {"type": "integer"}
 
     def _conv(self, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -142,11 +143,8 @@ class IntSpec(Spec):
         raise self._mismatch(value)
 
 
-class FloatSpec(Spec):
+class FloatSpec(_JsonTypeSpec):
     label = "number"
-
-    def schema(self) -> dict[str, Any]:
-        return {"type": "number"}
 
     def _conv(self, value: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -211,16 +209,9 @@ class ArrowSpec(BytesSpec):
         raise self._mismatch(value)
 
 
-class NoneSpec(Spec):
+class NoneSpec(_ExactSpec):
     label = "null"
-
-    def schema(self) -> dict[str, Any]:
-        return {"type": "null"}
-
-    def _conv(self, value: Any) -> Any:
-        if value is None:
-            return None
-        raise self._mismatch(value)
+    py_type = type(None)
 
 
 class LiteralSpec(Spec):

@@ -16,17 +16,15 @@ import { TrellisError } from '../errors.js';
 import { Exit, type ExitReason } from '../exit-reason.js';
 import {
   endServer,
-  failInit,
-  IGNORE,
   type Ignore,
-  initThrew,
+  type InitAnswer,
+  initServer,
   type LoopStart,
-  openServer,
   type ServerContext,
   type StartServerOptions,
   startBehaviour,
 } from '../gen.js';
-import { type IgnoreResult, isIgnoreResult, isStopResult, type StopResult } from '../gen-server.js';
+import { type IgnoreResult, initEnd, type StopResult } from '../gen-server.js';
 import { hibernateProc } from '../hibernate.js';
 import { NO_MESSAGE } from '../mailbox.js';
 import { currentNode, type Node } from '../node.js';
@@ -154,44 +152,30 @@ async function statemLoop<St, D, Args extends unknown[]>(
   b: GenStatem<St, D, Args>,
   args: Args,
 ): Promise<void> {
-  const { node, proc, opts, started, failed } = start;
   // Both callback modes share these callbacks (the union type would make St & string of them).
   const common = b as unknown as StatemCommon<St, D, Args>;
-  const opened = await openServer(start);
-  if (opened === undefined) return;
-  const ctx: ServerContext = opened;
-  const nameOf = () => proc.name ?? (typeof opts.name === 'object' ? opts.name.name : undefined);
+  const served = await initServer(
+    start,
+    'gen_statem',
+    (ctx) => common.init(ctx, ...args),
+    (r): InitAnswer<AnyResult<St, D>> => {
+      const end = initEnd(r);
+      if (end !== undefined) return end;
+      if ((r as AnyResult<St, D>)[STATEM] !== 'next') {
+        throw new BadStatemResultError(
+          'init returned something other than nextState(state, data, actions?), ignore() or stop(reason)',
+          'return nextState(initialState, initialData) from init',
+        );
+      }
+      return { run: r as AnyResult<St, D> };
+    },
+  );
+  if (served === undefined) return;
+  const { node, proc } = start;
+  const { ctx, nameOf, initial } = served;
   const clock: Clock = proc.clock;
-
-  let state: St;
-  let data: D;
-  let initial: AnyResult<St, D>;
-  try {
-    const r = await common.init(ctx, ...args);
-    if (isIgnoreResult(r)) {
-      started(IGNORE);
-      node.terminate(proc, Exit.normal);
-      return;
-    }
-    if (isStopResult(r)) {
-      failInit(node, proc, 'gen_statem', nameOf(), r.reason, failed);
-      return;
-    }
-    if ((r as AnyResult<St, D>)[STATEM] !== 'next') {
-      throw new BadStatemResultError(
-        'init returned something other than nextState(state, data, actions?), ignore() or stop(reason)',
-        'return nextState(initialState, initialData) from init',
-      );
-    }
-    initial = r as AnyResult<St, D>;
-    state = (initial as { state: St }).state;
-    data = (initial as { data: D }).data;
-  } catch (e) {
-    initThrew(node, proc, 'gen_statem', nameOf(), e, failed);
-    return;
-  }
-  if (!proc.alive) return;
-  started(proc.pid);
+  let state: St = (initial as { state: St }).state;
+  let data: D = (initial as { data: D }).data;
 
   const sys = new SysState<{ state: St; data: D }>('gen_statem', proc, ctx.parent, common.formatStatus);
   type StateFn = (event: StatemEvent | EnterEvent<St>, d: D, c: ServerContext) => Awaitable<AnyResult<St, D>>;

@@ -51,21 +51,25 @@ import { TASK_FAILED_KEY, TASK_POOL_WORKER_DATA_KEY } from './protocol.js';
 export * from './errors.js';
 export { type RunTaskOptions, TASK_POOL_DEFAULTS, type TaskPoolOptions } from './options.js';
 
-export interface TaskPoolStats {
+/** A pool's counters: the pool counts in this record and its stats report it as it is. */
+interface TaskCounts {
+  /** Tasks that returned a result. */
+  completed: number;
+  /** Tasks rejected for any reason (the four counts below are part of it). */
+  failed: number;
+  timedOut: number;
+  aborted: number;
+  /** Tasks whose thread died under them. */
+  workerDied: number;
+  /** Threads that died with no task to blame (e.g. an uncaught exception after a task had finished). */
+  threadErrors: number;
+}
+
+export interface TaskPoolStats extends Readonly<TaskCounts> {
   readonly pid: Pid;
   readonly name: string | undefined;
   /** running; draining (shutting down: finishing in-flight tasks, refusing new ones); stopped. */
   readonly state: 'running' | 'draining' | 'stopped';
-  /** Tasks that returned a result. */
-  readonly completed: number;
-  /** Tasks rejected for any reason (the four counts below are part of it). */
-  readonly failed: number;
-  readonly timedOut: number;
-  readonly aborted: number;
-  /** Tasks whose thread died under them. */
-  readonly workerDied: number;
-  /** Threads that died with no task to blame (e.g. an uncaught exception after a task had finished). */
-  readonly threadErrors: number;
   /** Tasks accepted and not yet settled (queued or running). */
   readonly inFlight: number;
   /** Tasks waiting for a thread. */
@@ -116,12 +120,14 @@ class TaskPool {
   state: 'running' | 'draining' | 'stopped' = 'running';
   stopReason: ExitReason | undefined;
   inFlight = 0;
-  completed = 0;
-  failed = 0;
-  timedOut = 0;
-  aborted = 0;
-  workerDied = 0;
-  threadErrors = 0;
+  readonly counts: TaskCounts = {
+    completed: 0,
+    failed: 0,
+    timedOut: 0,
+    aborted: 0,
+    workerDied: 0,
+    threadErrors: 0,
+  };
   #drained: (() => void) | undefined;
   #destroyed: Promise<void> | undefined;
   readonly #exiting = new Set<Promise<void>>();
@@ -149,7 +155,7 @@ class TaskPool {
     // piscina emits 'error' for a thread that died with no task on it; unhandled, that event would
     // throw in this thread. The thread is already replaced, so count it and go on.
     this.piscina.on('error', () => {
-      this.threadErrors++;
+      this.counts.threadErrors++;
     });
     // 'workerDestroy' fires as piscina removes a thread, while the Worker is still listed: keep a
     // promise of its exit, so destroy can wait for it (see #destroyAll). A thread that ended itself
@@ -186,8 +192,8 @@ class TaskPool {
     if (bad) return Promise.reject(bad);
     const user = opts.signal;
     if (user?.aborted) {
-      this.failed++;
-      this.aborted++;
+      this.counts.failed++;
+      this.counts.aborted++;
       return Promise.reject(new TaskAbortedError(this.label, user.reason));
     }
     const runOpts: { signal?: AbortSignal; transferList?: any } = {};
@@ -232,11 +238,11 @@ class TaskPool {
   #ok(r: unknown): unknown {
     this.#settled();
     if (typeof r === 'object' && r !== null && TASK_FAILED_KEY in r) {
-      this.failed++;
+      this.counts.failed++;
       const cause = deserializeError((r as Record<string, SerializedError>)[TASK_FAILED_KEY]!);
       throw new TaskFailedError(this.label, cause);
     }
-    this.completed++;
+    this.counts.completed++;
     return r;
   }
 
@@ -247,7 +253,7 @@ class TaskPool {
    */
   #fail(e: unknown, signal: AbortSignal | undefined): never {
     this.#settled();
-    this.failed++;
+    this.counts.failed++;
     const err = e as Error | undefined;
     if (this.state === 'stopped' && err?.message === THREAD_TERMINATION) {
       throw new TaskPoolStoppedError(this.label, this.stopReason);
@@ -255,16 +261,16 @@ class TaskPool {
     if (signal?.aborted && err?.name === 'AbortError') {
       const reason = signal.reason;
       if (reason instanceof TimeoutMark) {
-        this.timedOut++;
+        this.counts.timedOut++;
         throw new TaskTimeoutError(this.label, reason.ms);
       }
-      this.aborted++;
+      this.counts.aborted++;
       throw new TaskAbortedError(this.label, reason);
     }
     if (err?.message !== undefined && QUEUE_FULL_MESSAGES.has(err.message))
       throw new TaskQueueFullError(this.label, this.maxQueue);
     if (err?.name === 'DataCloneError') throw new TaskNotCloneableError(this.label, e);
-    this.workerDied++;
+    this.counts.workerDied++;
     throw new TaskWorkerDiedError(this.label, e);
   }
 
@@ -312,12 +318,7 @@ class TaskPool {
       pid: this.pid,
       name: this.name,
       state: this.state,
-      completed: this.completed,
-      failed: this.failed,
-      timedOut: this.timedOut,
-      aborted: this.aborted,
-      workerDied: this.workerDied,
-      threadErrors: this.threadErrors,
+      ...this.counts,
       inFlight: this.inFlight,
       queueSize: this.piscina.queueSize,
       threads: this.piscina.threads.length,
