@@ -6,7 +6,12 @@
 // process, one after another, so no suite's heap or JIT state skews another's figures.
 //
 // Output: JSON on stdout (all results), bench-results/<scope>.json, and the table in docs/benchmarks.md
-// (figures of scopes not run this time are kept from the previous file).
+// (figures of scopes not run this time are kept from the previous file). `--no-docs` leaves
+// docs/benchmarks.md alone (runs that investigate a figure rather than record it).
+//
+// A row's target is data (packages/core/bench/target.ts: a ratio to its same-run baseline, a
+// protocol bound, a count that must be 0, or a diagnostic); this runner renders it as text and
+// judges the row from its figures, so no suite states a bound twice.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +35,7 @@ const onlySuites = process.argv
   .split(',')
   .filter(Boolean);
 const scopes = wanted.length ? wanted : Object.keys(SCOPES);
+const noDocs = process.argv.includes('--no-docs');
 for (const s of scopes) {
   if (!SCOPES[s]) {
     console.error(`unknown bench scope "${s}"; use one of: ${Object.keys(SCOPES).join(', ')}`);
@@ -46,6 +52,32 @@ if (child) {
   const results = await fn();
   process.stdout.write(`\n@@RESULTS@@${JSON.stringify(results)}\n`);
   process.exit(0);
+}
+
+const { describeTarget, judgeTarget } = await import(
+  pathToFileURL(join(root, 'packages', 'core', 'dist', 'bench', 'target.js')).href
+);
+
+/**
+ * A suite's row with its target rendered as text and its pass judged from the target. A text target
+ * is read back only in the form a ratio entry renders to ("ratio <= 1.15 (note)"; the payload suite
+ * still writes that text); any other text is not a target, and the row does not meet it.
+ */
+function judged(scope, suite, x) {
+  let target = x.target;
+  const text = typeof target === 'string' && /^ratio (<=|>=) (\d+(?:\.\d+)?)(?: \((.*)\))?$/.exec(target);
+  if (text)
+    target = {
+      kind: 'ratio',
+      op: text[1],
+      bound: Number(text[2]),
+      baseline: x.baselineName ?? '',
+      note: text[3],
+    };
+  if (typeof target !== 'object' || target === null)
+    return { scope, suite, ...x, target: `${x.target} (not a target object)`, pass: false };
+  const { pass, ...rest } = x;
+  return { scope, suite, ...rest, target: describeTarget(target), pass: judgeTarget(target, x, pass) };
 }
 
 const all = [];
@@ -84,14 +116,14 @@ for (const scope of scopes) {
       });
       continue;
     }
-    for (const x of JSON.parse(line.slice('@@RESULTS@@'.length))) scopeResults.push({ scope, suite, ...x });
+    for (const x of JSON.parse(line.slice('@@RESULTS@@'.length))) scopeResults.push(judged(scope, suite, x));
   }
   writeFileSync(join(root, 'bench-results', `${scope}.json`), `${JSON.stringify(scopeResults, null, 2)}\n`);
   all.push(...scopeResults);
 }
 
 console.log(JSON.stringify(all, null, 2));
-writeTable(all);
+if (!noDocs) writeTable(all);
 const failed = all.filter((x) => !x.pass);
 console.error(
   `[bench] ${all.length} figures, ${all.length - failed.length} meet their target, ${failed.length} do not`,

@@ -28,6 +28,7 @@ import { hostMonotonicMs } from '@trellis/health';
 import type { Child } from '../test/helpers.js';
 import { PoolLab, poolLabAvailable, repoPython } from '../test/pool-lab.js';
 import type { BenchResult } from './result.js';
+import { targets } from './targets.js';
 
 export const BARE_TLS_SERVER = fileURLToPath(new URL('../../bench/bare_tls_server.py', import.meta.url));
 
@@ -38,7 +39,7 @@ function median(xs: number[]): number {
 }
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
-export function skipped(name: string, why: string, target: string): BenchResult[] {
+export function skipped(name: string, why: string, target: BenchResult['target']): BenchResult[] {
   return [{ name: `${name} (skipped: ${why})`, value: Number.NaN, unit: '', target, pass: false }];
 }
 
@@ -65,7 +66,7 @@ export async function startBareServer(
 export async function benchRawMtls(rounds = 7, n = 1000): Promise<BenchResult[]> {
   const skip = poolLabAvailable();
   const name = 'raw grpc-js -> grpcio unary p50 over a veth between namespaces, mTLS';
-  if (skip !== undefined) return skipped(name, skip, 'baseline');
+  if (skip !== undefined) return skipped(name, skip, targets.rawMtls);
   const lab = await PoolLab.start({ agents: ['a1'] });
   try {
     const tlsAddr = await startBareServer(lab, 'a1', 7500, true);
@@ -94,8 +95,7 @@ export async function benchRawMtls(rounds = 7, n = 1000): Promise<BenchResult[]>
         baseline: round(p),
         baselineName: 'the same call without TLS',
         ratio: round(t / p),
-        target: 'baseline of the remote pool p50 (<= 1.15x of it)',
-        pass: true,
+        target: targets.rawMtls,
       },
     ];
   } finally {
@@ -168,7 +168,7 @@ async function waitSize(lab: PoolLab, client: Child, size: number, key = 'lab'):
 export async function benchRemoteUnary(rounds = 7, n = 1000): Promise<BenchResult[]> {
   const name = 'remote unary p50 through the pool (worker on an agent over a veth, mTLS)';
   const skip = poolLabAvailable();
-  if (skip !== undefined) return skipped(name, skip, '<= 1.15x');
+  if (skip !== undefined) return skipped(name, skip, targets.remoteUnary);
   const { lab, client } = await labWithPool(['a1'], { perNode: 1 });
   try {
     await waitSize(lab, client, 1);
@@ -186,30 +186,23 @@ export async function benchRemoteUnary(rounds = 7, n = 1000): Promise<BenchResul
     const withDeadline = await interleaved(rounds, pool(false), raw);
     const noDeadline = await interleaved(rounds, pool(true), raw);
     const tsSide = await interleaved(rounds, pool(true), rawWorker);
-    const row = (r: Interleaved, what: string, target: string, pass: boolean): BenchResult => ({
+    const row = (r: Interleaved, what: string, target: BenchResult['target']): BenchResult => ({
       name: `${name}${what}`,
       value: round(r.value),
       unit: 'ms',
       baseline: round(r.baseline),
-      baselineName: 'raw grpc-js -> bare grpcio, mTLS, same veth',
+      baselineName: targets.remoteUnary.baseline,
       ratio: round(r.ratio),
       target,
-      pass,
     });
     return [
-      row(withDeadline, '', '<= 1.15x', withDeadline.ratio <= 1.15),
-      row(
-        noDeadline,
-        ', no deadline (timeoutMs: Infinity)',
-        'none (diagnostic: the cost of the deadline)',
-        true,
-      ),
+      row(withDeadline, '', targets.remoteUnary),
+      row(noDeadline, ', no deadline (timeoutMs: Infinity)', targets.remoteUnaryNoDeadline),
       {
         ...row(
           tsSide,
           ' vs a raw client to the same remote worker (TS side alone)',
-          'none (diagnostic)',
-          true,
+          targets.remoteUnaryTsSide,
         ),
         baselineName: 'raw grpc-js -> the same trellis_worker, mTLS, with the secret',
       },
@@ -222,7 +215,7 @@ export async function benchRemoteUnary(rounds = 7, n = 1000): Promise<BenchResul
 export async function benchCapacity(rounds = 3, ms = 3000, callers = 32): Promise<BenchResult[]> {
   const name = 'throughput, 2 nodes x 4 workers vs 1 node x 4 (a tool that sleeps 20 ms)';
   const skip = poolLabAvailable();
-  if (skip !== undefined) return skipped(name, skip, '>= 1.8x');
+  if (skip !== undefined) return skipped(name, skip, targets.capacity);
   // Two pools on the same client node: 'one' places on a1 only, 'two' on a1 and a2.
   const { lab, client } = await labWithPool(['a1', 'a2'], { perNode: 4, nodes: ['a1'], concurrency: 1 });
   try {
@@ -260,10 +253,9 @@ export async function benchCapacity(rounds = 3, ms = 3000, callers = 32): Promis
         value: round(r.value, 1),
         unit: 'calls/s',
         baseline: round(r.baseline, 1),
-        baselineName: '1 node x 4 workers, same tool, same callers',
+        baselineName: targets.capacity.baseline,
         ratio: round(r.ratio),
-        target: '>= 1.8x',
-        pass: r.ratio >= 1.8,
+        target: targets.capacity,
       },
     ];
   } finally {
@@ -274,7 +266,7 @@ export async function benchCapacity(rounds = 3, ms = 3000, callers = 32): Promis
 export async function benchRouteAround(rounds = 5, memberTtlMs = 2000): Promise<BenchResult[]> {
   const name = `kill -9 of an agent until the pool sends it no call (member TTL ${memberTtlMs} ms)`;
   const skip = poolLabAvailable();
-  if (skip !== undefined) return skipped(name, skip, '<= member-lease TTL');
+  if (skip !== undefined) return skipped(name, skip, targets.routeAround);
   const { lab, client } = await labWithPool(['a1', 'a2'], { perNode: 2 }, memberTtlMs);
   const xs: number[] = [];
   try {
@@ -308,7 +300,7 @@ export async function benchRouteAround(rounds = 5, memberTtlMs = 2000): Promise<
       baseline: memberTtlMs,
       baselineName: 'the member-lease TTL',
       ratio: round(v / memberTtlMs),
-      target: '<= member-lease TTL',
+      target: targets.routeAround,
       pass: v <= memberTtlMs,
     },
   ];

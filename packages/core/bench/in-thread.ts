@@ -16,8 +16,10 @@ import {
   startServer,
   startSupervisor,
   whereis,
+  whichChildren,
 } from '../src/index.js';
 import { type BenchResult, median, pause, percentile } from './result.js';
+import { targets } from './targets.js';
 
 const ROUNDS = 7;
 
@@ -136,6 +138,14 @@ async function restartLatencies(n: number): Promise<number[]> {
       await Promise.resolve();
     }
     lat.push((performance.now() - t0) * 1000);
+    // Untimed: wait until the supervisor has the new child as started before crashing it. The name
+    // is registered before the child's start is acknowledged, and crashing it then made nearly every
+    // "restart" a failed start retried from the supervisor's loop (a start_error report each), a
+    // different and slower path than the one this figure is about.
+    for (;;) {
+      const w = (await whichChildren(sup)).find((c) => c.id === 'w');
+      if (w?.pid === whereis('bench-restart-w')) break;
+    }
     if (i % 64 === 0) await new Promise((r) => setImmediate(r));
   }
   const done = awaitExit(sup);
@@ -191,10 +201,9 @@ export async function benchInThreadSend(): Promise<BenchResult[]> {
       value: median(actor),
       unit: 'msg/s',
       baseline: median(raw),
-      baselineName: 'bare array + microtask mailbox',
+      baselineName: targets.inThreadSend.baseline,
       ratio: r1,
-      target: '>= 0.33x baseline',
-      pass: r1 >= 1 / 3,
+      target: targets.inThreadSend,
       samples: actor,
     },
   ];
@@ -224,30 +233,45 @@ export async function benchInThreadCalls(): Promise<BenchResult[]> {
       await pause();
     }
     const s = srv.get(inFlight)!;
+    // Ratios, not ">= 1,000,000 call/s": on a slow day the bare mailbox slows down as much, and "no"
+    // must mean a regression (the bounds and their reasons: targets.ts).
+    const target = inFlight === 1 ? targets.inThreadCalls1 : targets.inThreadCalls64;
     results.push({
       scope: 'core',
       name: `in-thread call round trips, ${inFlight} in flight (calls/s)`,
       value: median(s),
       unit: 'call/s',
       baseline: median(rawC),
-      baselineName: 'bare mailbox answering a promise',
+      baselineName: target.baseline,
       ratio: median(s) / median(rawC),
-      // Ratios, not ">= 1,000,000 call/s": on a slow day the bare mailbox slows down as much, and
-      // "no" must mean a regression. The floors are 1,000,000 call/s against the bare mailbox of the
-      // reference day (2026-11-23: 2.71 M/s with 1 in flight, 7.34 M/s with 64).
-      target: `>= ${inFlight === 1 ? '0.37' : '0.136'}x baseline (1,000,000 call/s on the reference day)`,
-      pass: median(s) / median(rawC) >= (inFlight === 1 ? 0.37 : 0.136),
+      target,
       samples: s,
     });
   }
   return results;
 }
 
-/** Crash-to-running restart latency of an in-thread child vs starting a fresh gen_server. */
+/**
+ * Crash-to-running restart latency of an in-thread child vs starting a fresh gen_server, in
+ * interleaved rounds (restarts, then starts, then restarts...): the two used to run one after the
+ * other, so a burst of load from other work on the box landed on one side only (a loaded run read
+ * 12x against the usual 5.7x). The ratio is the median of the per-round ratios of p50s.
+ */
 export async function benchInThreadRestart(): Promise<BenchResult[]> {
+  const PER_ROUND = 400;
   await restartLatencies(200);
-  const restart = await restartLatencies(3000);
-  const start = await startLatencies(3000);
+  await startLatencies(200);
+  const restart: number[] = [];
+  const start: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < 2 * ROUNDS + 1; r++) {
+    const a = await restartLatencies(PER_ROUND);
+    const b = await startLatencies(PER_ROUND);
+    restart.push(...a);
+    start.push(...b);
+    ratios.push(median(a) / median(b));
+    await pause();
+  }
   const p50 = median(restart);
   return [
     {
@@ -256,11 +280,10 @@ export async function benchInThreadRestart(): Promise<BenchResult[]> {
       value: p50,
       unit: 'us',
       baseline: median(start),
-      baselineName: 'startServer of a fresh gen_server, p50',
-      ratio: p50 / median(start),
-      // A ratio, not "p50 < 50 us": 15x is 50 us against the 3.2 us fresh start of 2026-11-23.
-      target: 'ratio <= 15 (50 us against a 3.2 us fresh start on the reference day)',
-      pass: p50 / median(start) <= 15,
+      baselineName: targets.inThreadRestart.baseline,
+      ratio: median(ratios),
+      // A ratio, not "p50 < 50 us" (the bound and its reason: targets.ts).
+      target: targets.inThreadRestart,
       samples: [percentile(restart, 50), percentile(restart, 90), percentile(restart, 99)],
     },
   ];

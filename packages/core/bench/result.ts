@@ -1,3 +1,5 @@
+import type { Target } from './target.js';
+
 /**
  * The shape every benchmark returns, shared by all packages' bench runners: a figure, the raw
  * baseline measured in the same run, their ratio, and the target it is held to.
@@ -12,9 +14,10 @@ export interface BenchResult {
   readonly baselineName?: string | undefined;
   /** value / baseline. */
   readonly ratio?: number | undefined;
-  /** Human-readable target, e.g. ">= 0.33x baseline" or "p50 < 50 us". */
-  readonly target: string;
-  readonly pass: boolean;
+  /** What the figure is held to: an entry of bench/targets.ts (scripts/bench.mjs renders and judges it). */
+  readonly target: Target;
+  /** A further condition of the suite's own, if any (see judgeTarget); the runner judges the target. */
+  readonly pass?: boolean | undefined;
   readonly samples?: readonly number[] | undefined;
 }
 

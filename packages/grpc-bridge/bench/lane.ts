@@ -23,6 +23,7 @@ import { ToolPool } from '../src/index.js';
 import { BENCH_TOOLS, rawCall, rawClient, socketDir, startBare } from './bare.js';
 import { RawBidiEcho, RawSocketEcho, startBareLane } from './raw-lane.js';
 import { type BenchResult, median, pause, percentile, round3 } from './result.js';
+import { targets } from './targets.js';
 
 const ROUNDS = 5;
 const LAT_CALLS = 1500;
@@ -84,8 +85,7 @@ function result(
   unit: string,
   { values, bases }: Pair,
   baselineName: string,
-  target: string,
-  pass: (ratio: number) => boolean,
+  target: (typeof targets)[keyof typeof targets],
 ): BenchResult {
   const ratios = values.map((v, i) => v / bases[i]!);
   const ratio = median(ratios);
@@ -97,12 +97,9 @@ function result(
     baselineName,
     ratio: round3(ratio),
     target,
-    pass: pass(ratio),
     samples: ratios.map(round3),
   };
 }
-
-const DIAGNOSTIC = 'none (diagnostic: the lane design measured and not chosen)';
 
 export async function benchLane(): Promise<BenchResult[]> {
   const sockets = socketDir();
@@ -155,8 +152,7 @@ export async function benchLane(): Promise<BenchResult[]> {
           () => p50(LAT_CALLS, sock1),
         ),
         sockName,
-        'ratio <= 2.0',
-        (r) => r <= 2.0,
+        targets.laneP50,
       ),
     );
     out.push(
@@ -168,8 +164,7 @@ export async function benchLane(): Promise<BenchResult[]> {
           () => p50(LAT_CALLS, sock1),
         ),
         sockName,
-        DIAGNOSTIC,
-        () => true,
+        targets.bidiP50,
       ),
     );
 
@@ -202,48 +197,42 @@ export async function benchLane(): Promise<BenchResult[]> {
         'calls/s',
         { values: rates('lane'), bases: rates('grpc') },
         'raw grpc-js unary -> 2 bare grpcio',
-        'ratio >= 10',
-        (r) => r >= 10,
+        targets.laneThroughputVsGrpc,
       ),
       result(
         'call lane: throughput vs the raw Unix-socket echo (2 sockets, 64 in flight)',
         'calls/s',
         { values: rates('lane'), bases: rates('sock') },
         `${sockName}, 2 servers`,
-        'ratio >= 0.15',
-        (r) => r >= 0.15,
+        targets.laneThroughputVsSocket,
       ),
       result(
         'call lane: host CPU per call (user+sys of the Node process / calls, 2 x 64 in flight)',
         'us',
         { values: runs.lane!.map((x) => x.cpuUs), bases: runs.unary!.map((x) => x.cpuUs) },
         'the same pool with lane: false (one gRPC unary RPC per call)',
-        'ratio <= 0.2',
-        (r) => r <= 0.2,
+        targets.laneCpu,
       ),
       result(
         'pool throughput with lane: false (the gRPC unary path, before the lane)',
         'calls/s',
         { values: rates('unary'), bases: rates('grpc') },
         'raw grpc-js unary -> 2 bare grpcio',
-        'ratio >= 0.9',
-        (r) => r >= 0.9,
+        targets.laneOffThroughput,
       ),
       result(
         'lane candidate: gRPC bidi stream throughput, 1 call per message',
         'calls/s',
         { values: rates('bidi'), bases: rates('sock') },
         `${sockName}, 2 servers`,
-        DIAGNOSTIC,
-        () => true,
+        targets.bidiThroughput,
       ),
       result(
         'lane candidate: gRPC bidi stream throughput, calls of a tick batched per message',
         'calls/s',
         { values: rates('bidiB'), bases: rates('sock') },
         `${sockName}, 2 servers`,
-        DIAGNOSTIC,
-        () => true,
+        targets.bidiThroughput,
       ),
     );
     return out;

@@ -18,6 +18,7 @@ import { Registry } from '@trellis/registry';
 import { resolvePython, ToolPool } from '../src/index.js';
 import { BENCH_TOOLS, socketDir, startBare } from './bare.js';
 import { type BenchResult, median, pause, round3 } from './result.js';
+import { targets } from './targets.js';
 
 const ROUNDS = 7;
 const WORKERS = 8;
@@ -108,7 +109,11 @@ export async function benchStartup(): Promise<BenchResult[]> {
         samples[name].push(await variants[name]());
       }
     }
-    const result = (name: string, base: number[], baselineName: string, limit: number): BenchResult => {
+    const result = (
+      name: string,
+      base: number[],
+      target: (typeof targets)['startup' | 'startupSdk'],
+    ): BenchResult => {
       const ratios = samples.pool.map((p, i) => p / base[i]!);
       const ratio = median(ratios);
       return {
@@ -116,25 +121,18 @@ export async function benchStartup(): Promise<BenchResult[]> {
         value: round3(median(samples.pool)),
         unit: 'ms',
         baseline: round3(median(base)),
-        baselineName,
+        baselineName: target.baseline,
         ratio: round3(ratio),
-        target: `ratio <= ${limit}`,
-        pass: ratio <= limit,
+        target,
         samples: ratios.map(round3),
       };
     };
     return [
-      result(
-        `time until ${WORKERS} workers are ready`,
-        samples.bare,
-        `${WORKERS} bare grpcio servers spawned at once`,
-        1.2,
-      ),
+      result(`time until ${WORKERS} workers are ready`, samples.bare, targets.startup),
       result(
         `time until ${WORKERS} workers are ready vs the same workers spawned directly (TS side alone)`,
         samples.sdk,
-        `${WORKERS} python -m trellis_worker spawned at once`,
-        1.1,
+        targets.startupSdk,
       ),
     ];
   } finally {

@@ -23,6 +23,9 @@ import { performance } from 'node:perf_hooks';
 import { ToolPool } from '../src/index.js';
 import { BENCH_TOOLS, rawCall, rawClient, socketDir, startBare } from './bare.js';
 import { type BenchResult, median, pause, percentile, round3 } from './result.js';
+import { targets } from './targets.js';
+
+type RatioTarget = (typeof targets)['unary' | 'unaryNoDeadline' | 'unarySameWorker' | 'unarySync'];
 
 const ROUNDS = 7;
 const CALLS = 1500;
@@ -44,8 +47,7 @@ async function compare(
   name: string,
   fn: () => Promise<unknown>,
   base: () => Promise<unknown>,
-  baselineName: string,
-  limit: number,
+  target: RatioTarget,
 ): Promise<BenchResult> {
   const values: number[] = [];
   const bases: number[] = [];
@@ -71,10 +73,9 @@ async function compare(
     value: round3(median(values)),
     unit: 'us',
     baseline: round3(median(bases)),
-    baselineName,
+    baselineName: target.baseline,
     ratio: round3(ratio),
-    target: `ratio <= ${limit}`,
-    pass: ratio <= limit,
+    target,
     samples: ratios.map(round3),
   };
 }
@@ -102,35 +103,30 @@ export async function benchUnary(): Promise<BenchResult[]> {
     const noDeadline = () => pool.call('echo', ARGS, { timeoutMs: Number.POSITIVE_INFINITY });
     const sync = () => pool.call('echo_sync', ARGS);
     for (const f of [raw, rawBlocking, rawSdk, viaPool, noDeadline, sync]) await p50(WARMUP, f);
-    const bareName = 'raw grpc-js -> bare grpcio';
     return [
       await compare(
         'unary p50 via ToolPool, gRPC path (lane: false; async echo tool; both grpc.aio, async handler)',
         viaPool,
         raw,
-        bareName,
-        1.15,
+        targets.unary,
       ),
       await compare(
         'unary p50 via ToolPool, no deadline (timeoutMs: Infinity)',
         noDeadline,
         raw,
-        bareName,
-        1.15,
+        targets.unaryNoDeadline,
       ),
       await compare(
         'unary p50 via ToolPool vs raw client to the same worker (TS side alone)',
         noDeadline,
         rawSdk,
-        'raw grpc-js -> the same trellis_worker',
-        1.05,
+        targets.unarySameWorker,
       ),
       await compare(
         'unary p50 via ToolPool (sync echo tool; both grpc.aio, handler on a thread)',
         sync,
         rawBlocking,
-        'raw grpc-js -> bare grpcio running the echo in run_in_executor',
-        1.15,
+        targets.unarySync,
       ),
     ];
   } finally {

@@ -39,6 +39,9 @@ import { open } from 'lmdb';
 import { createRunId, homeTagFor, Registry, RegistryStore } from '../src/index.js';
 import { snapshotProcesses } from '../src/proc-scan.js';
 import { anyDeadRun } from '../src/sweep.js';
+import { targets } from './targets.js';
+
+type Target = (typeof targets)[keyof typeof targets];
 
 export interface Result {
   name: string;
@@ -46,11 +49,11 @@ export interface Result {
   unit: string;
   /** The same-run reference the value is compared with. */
   baseline: number;
+  baselineName: string;
   /** value / baseline. */
   ratio: number;
-  /** The issue's target, in words. */
-  target: string;
-  pass: boolean;
+  /** An entry of bench/targets.ts: scripts/bench.mjs renders and judges it. */
+  target: Target;
 }
 
 const quiet = { info: () => {}, warn: (m: string) => process.stderr.write(`${m}\n`) };
@@ -66,22 +69,15 @@ function round(x: number, digits = 3): number {
   return Math.round(x * f) / f;
 }
 
-function result(
-  name: string,
-  value: number,
-  unit: string,
-  baseline: number,
-  target: string,
-  pass: boolean,
-): Result {
+function result(name: string, value: number, unit: string, baseline: number, target: Target): Result {
   return {
     name,
     value: round(value),
     unit,
     baseline: round(baseline),
+    baselineName: target.baseline,
     ratio: round(value / baseline),
     target,
-    pass,
   };
 }
 
@@ -221,30 +217,9 @@ async function benchSpawn(dir: string, iterations: number): Promise<Result[]> {
   const ops = median(samples.ops);
   const tracked = median(samples.tracked);
   return [
-    result(
-      'spawn.registry_ops_p50',
-      ops,
-      'ms',
-      rawP50,
-      'ratio <= 3 (reserve + activate + untrack vs the same three writes on a raw lmdb database)',
-      ops / rawP50 <= 3,
-    ),
-    result(
-      'spawn.tracked_vs_bare_p50',
-      tracked,
-      'ms',
-      bare,
-      'ratio <= 1.2 (spawnProcess with the registry, spawn to exit and record removed, vs bare child_process.spawn)',
-      tracked / bare <= 1.2,
-    ),
-    result(
-      'spawn.tracked_vs_untracked_p50',
-      tracked,
-      'ms',
-      noopP50,
-      'ratio <= 1.2 (the registry share alone: baseline is spawnProcess with a no-op tracker)',
-      tracked / noopP50 <= 1.2,
-    ),
+    result('spawn.registry_ops_p50', ops, 'ms', rawP50, targets.registryOps),
+    result('spawn.tracked_vs_bare_p50', tracked, 'ms', bare, targets.trackedVsBare),
+    result('spawn.tracked_vs_untracked_p50', tracked, 'ms', noopP50, targets.trackedVsUntracked),
   ];
 }
 
@@ -327,14 +302,7 @@ async function benchSweep(dir: string, repeats: number): Promise<Result> {
   }
   const value = median(sweeps);
   const base = median(scans);
-  return result(
-    'sweep.1000_stale_records',
-    value,
-    'ms',
-    base,
-    'ratio <= 3 (baseline: one /proc pass + removing 1,000 records in one raw lmdb transaction)',
-    value / base <= 3,
-  );
+  return result('sweep.1000_stale_records', value, 'ms', base, targets.sweep);
 }
 
 /**
@@ -386,14 +354,7 @@ async function benchPeerCheck(dir: string, runs: number, iterations: number): Pr
   }
   const value = median(checks);
   const base = median(scans);
-  return result(
-    `peer_check.${runs}_live_runs`,
-    value,
-    'ms',
-    base,
-    'ratio <= 0.25 (baseline: one /proc pass, the scan the tick avoids)',
-    value / base <= 0.25,
-  );
+  return result(`peer_check.${runs}_live_runs`, value, 'ms', base, targets.peerCheck);
 }
 
 async function benchStop(dir: string, repeats: number, children: number, graceMs: number): Promise<Result> {
@@ -440,14 +401,7 @@ async function benchStop(dir: string, repeats: number, children: number, graceMs
   }
   const value = median(stops);
   const base = median(bares);
-  return result(
-    `stop.${children}_children_sigterm`,
-    value,
-    'ms',
-    base,
-    `ratio <= 25 (baseline: bare SIGTERM + exit of the same children; grace ${graceMs} ms is never waited for)`,
-    value / base <= 25,
-  );
+  return result(`stop.${children}_children_sigterm`, value, 'ms', base, targets.stop);
 }
 
 /** Waits (bounded) until every group has its shell and its sleep, so the stop stops a full tree. */
