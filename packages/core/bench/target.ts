@@ -30,7 +30,7 @@ export type Target =
   /** A count (failed calls, overlaps) that must be 0. */
   | { readonly kind: 'zero'; readonly note?: string }
   /** No bound: a figure shown to explain the others (a design not chosen, a baseline's own cost). */
-  | { readonly kind: 'diagnostic'; readonly reason: string };
+  | { readonly kind: 'diagnostic'; readonly reason: string; readonly baseline?: string };
 
 /** The target as the table shows it. */
 export function describeTarget(t: Target): string {
