@@ -13,6 +13,7 @@
 // protocol bound, a count that must be 0, or a diagnostic); this runner renders it as text and
 // judges the row from its figures, so no suite states a bound twice.
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -42,6 +43,12 @@ for (const s of scopes) {
     process.exit(2);
   }
 }
+
+// Benchmarks start processes that carry the run marker (trellis-test-marker, --trellis-run-id=), as
+// tests do. Tagged with a runner id of their own, a `pnpm test` running meanwhile (another checkout,
+// another engineer on the same box) does not count them as processes its tests left behind
+// (scripts/test.mjs skips a marked process that carries another runner's id).
+process.env.TRELLIS_TEST_RUNNER ??= `bench-${randomUUID()}`;
 
 const child = process.env.TRELLIS_BENCH_CHILD;
 if (child) {
