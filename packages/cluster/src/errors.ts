@@ -1,11 +1,9 @@
 /** Errors raised by @trellis/cluster; every code is documented in docs/errors.md. */
-import { TrellisError } from '@trellis/core';
+import { InvalidOptionsError, TrellisError } from '@trellis/core';
 
 /** Bad options to a cluster node, the etcd connection or the etcd lease store. */
-export class InvalidClusterOptionsError extends TrellisError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('ERR_INVALID_CLUSTER_OPTIONS', message, { details });
-  }
+export class InvalidClusterOptionsError extends InvalidOptionsError {
+  static override readonly code = 'ERR_INVALID_CLUSTER_OPTIONS';
 }
 
 /** etcd answered none of the endpoints within the dial timeout (at start, or for a call). */

@@ -22,17 +22,26 @@ export class TrellisError extends Error {
   }
 }
 
-/** An invalid child spec, supervisor flags or backoff options. */
-export class InvalidChildSpecError extends TrellisError {
+/**
+ * A bad option, spec or argument of some API: the message says which and how to fix it, `details`
+ * names the field. Every package has one or two; each subclass only names its `code`, so that they
+ * are one constructor and not a copy of it per package.
+ */
+export abstract class InvalidOptionsError extends TrellisError {
+  static readonly code: string;
+
   constructor(message: string, details?: Record<string, unknown>) {
-    super('ERR_INVALID_CHILD_SPEC', message, { details });
+    super((new.target as unknown as typeof InvalidOptionsError).code, message, { details });
   }
 }
 
-export class InvalidSupervisorFlagsError extends TrellisError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('ERR_INVALID_SUPERVISOR_FLAGS', message, { details });
-  }
+/** An invalid child spec, supervisor flags or backoff options. */
+export class InvalidChildSpecError extends InvalidOptionsError {
+  static override readonly code = 'ERR_INVALID_CHILD_SPEC';
+}
+
+export class InvalidSupervisorFlagsError extends InvalidOptionsError {
+  static override readonly code = 'ERR_INVALID_SUPERVISOR_FLAGS';
 }
 
 export class DuplicateChildError extends TrellisError {

@@ -316,6 +316,7 @@ export {
 export {
   DuplicateChildError,
   InvalidChildSpecError,
+  InvalidOptionsError,
   InvalidSupervisorFlagsError,
   TrellisError,
 } from './errors.js';

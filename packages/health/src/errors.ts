@@ -1,11 +1,9 @@
 /** Errors raised by @trellis/health; every code is documented in docs/errors.md. */
-import { TrellisError } from '@trellis/core';
+import { InvalidOptionsError, TrellisError } from '@trellis/core';
 
 /** Bad options to the health monitor, `register`, `monitoredChild` or `healthMonitorChild`. */
-export class InvalidHealthOptionsError extends TrellisError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('ERR_INVALID_HEALTH_OPTIONS', message, { details });
-  }
+export class InvalidHealthOptionsError extends InvalidOptionsError {
+  static override readonly code = 'ERR_INVALID_HEALTH_OPTIONS';
 }
 
 /** No health monitor answers under the given name or pid (names resolve from every thread). */
@@ -42,10 +40,8 @@ export class HealthStoreUnavailableError extends TrellisError {
 }
 
 /** Bad arguments to a lease operation, a lease store or `leaseKeeperChild`. */
-export class InvalidLeaseOptionsError extends TrellisError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('ERR_INVALID_LEASE_OPTIONS', message, { details });
-  }
+export class InvalidLeaseOptionsError extends InvalidOptionsError {
+  static override readonly code = 'ERR_INVALID_LEASE_OPTIONS';
 }
 
 /** Why a fenced write was refused. */

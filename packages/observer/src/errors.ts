@@ -1,11 +1,9 @@
 /** The observer's errors: every one a TrellisError with a stable code (docs/errors.md). */
-import { TrellisError } from '@trellis/core';
+import { InvalidOptionsError, TrellisError } from '@trellis/core';
 
 /** A bad option to startObserver / observerChild / withObserver. */
-export class InvalidObserverOptionsError extends TrellisError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('ERR_INVALID_OBSERVER_OPTIONS', message, { details });
-  }
+export class InvalidObserverOptionsError extends InvalidOptionsError {
+  static override readonly code = 'ERR_INVALID_OBSERVER_OPTIONS';
 }
 
 /** The observer was asked to bind to something other than 127.0.0.1. */

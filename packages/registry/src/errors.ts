@@ -1,5 +1,5 @@
 /** Errors raised by @trellis/registry; every code is documented in docs/errors.md. */
-import { TrellisError } from '@trellis/core';
+import { InvalidOptionsError, TrellisError } from '@trellis/core';
 import { match } from 'ts-pattern';
 
 /** The registry was closed; open a new one with `Registry.open`. */
@@ -35,10 +35,8 @@ export class UnknownReservationError extends TrellisError {
 }
 
 /** Bad options to `Registry.open`, `Registry.attach`, `sweep` or `stopAll`. */
-export class InvalidRegistryOptionsError extends TrellisError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('ERR_INVALID_REGISTRY_OPTIONS', message, { details });
-  }
+export class InvalidRegistryOptionsError extends InvalidOptionsError {
+  static override readonly code = 'ERR_INVALID_REGISTRY_OPTIONS';
 }
 
 /** Why the registry's filesystem refused: the fix differs. */
