@@ -10,6 +10,16 @@ import type { ResourceSample } from './sampler.js';
 
 export const SUT_CONFIG_ENV = 'TRELLIS_CHAOS_SUT';
 
+/** The environment that hands a system under test its home and configuration (read back by sutConfigFromEnv). */
+export function sutEnv(cfg: SutConfig, home: string): NodeJS.ProcessEnv {
+  return { ...process.env, TRELLIS_HOME: home, [SUT_CONFIG_ENV]: JSON.stringify(cfg) };
+}
+
+/** The configuration the driver handed this process; null when the driver did not start it. */
+export function sutConfigFromEnv(): SutConfig | null {
+  return JSON.parse(process.env[SUT_CONFIG_ENV] ?? 'null') as SutConfig | null;
+}
+
 export interface SutConfig {
   /** `A` (killed with SIGKILL by the driver), `B` (the fresh start), or `soak`. */
   readonly run: string;

@@ -8,10 +8,10 @@ import { closeSync, openSync } from 'node:fs';
 import type { ExitRecord, FaultRecord, RecycleRecord, RestartRecord } from './fault-book.js';
 import {
   type LeaderObservation,
-  SUT_CONFIG_ENV,
   type SutConfig,
   type SutFinal,
   type SutMessage,
+  sutEnv,
   type Termination,
 } from './ipc.js';
 import type { LedgerSnapshot } from './ledger.js';
@@ -49,7 +49,7 @@ export class SutProcess {
     this.logPath = logPath;
     const log = openSync(logPath, 'w');
     this.child = fork(SUT_ENTRY, [], {
-      env: { ...process.env, TRELLIS_HOME: home, [SUT_CONFIG_ENV]: JSON.stringify(cfg) },
+      env: sutEnv(cfg, home),
       stdio: ['ignore', log, log, 'ipc'],
     });
     closeSync(log);

@@ -28,9 +28,9 @@ import {
   type CheckResult,
   type LeaderObservation,
   SUT_CONFIG_ENV,
-  type SutConfig,
   type SutFinal,
   type SutMessage,
+  sutConfigFromEnv,
   type Termination,
 } from './ipc.js';
 import { CallLedger } from './ledger.js';
@@ -43,7 +43,7 @@ import { buildTree, NAMES } from './tree.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const cfg = JSON.parse(process.env[SUT_CONFIG_ENV] ?? 'null') as SutConfig | null;
+const cfg = sutConfigFromEnv();
 if (cfg === null || process.send === undefined) {
   console.error(
     `sut.js is started by the chaos driver (pnpm chaos / pnpm soak), with ${SUT_CONFIG_ENV} and an IPC channel`,
