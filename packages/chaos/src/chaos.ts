@@ -32,7 +32,14 @@ import {
   type ProcKey,
   processesOfRuns,
 } from './orphans.js';
-import { type ChaosReport, faultTable, startRun, summarizeCalls, writeChaosOutputs } from './report.js';
+import {
+  type ChaosReport,
+  faultTable,
+  type HarnessRun,
+  runHarness,
+  summarizeCalls,
+  writeChaosOutputs,
+} from './report.js';
 import { buildSchedule } from './schedule.js';
 import { mountSmallHome, SMALL_HOME_ENV, unmountSmallHome } from './small-home.js';
 import { SutProcess } from './sut-process.js';
@@ -80,13 +87,7 @@ const tracker = new DescendantTracker(process.pid);
 /** The home's own tmpfs, while mounted. */
 let smallHome: string | undefined;
 
-async function main(): Promise<number> {
-  const run = startRun(
-    'chaos',
-    'pnpm chaos [--duration 120s] [--seed N] [--json path] [--fuzz-scale X] [--callers N] [--no-docs]',
-  );
-  if (run === undefined) return 0;
-  const { o, root, stamp } = run;
+async function main({ o, root, stamp }: HarnessRun): Promise<number> {
   console.log(`chaos: seed ${o.seed}, duration ${o.durationMs / 1000} s; replay with: ${o.replay}`);
   const schedule = buildSchedule(o.seed, o.durationMs);
   console.log(
@@ -367,13 +368,11 @@ async function cleanUp(): Promise<void> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (e) => {
-    console.error(`chaos: the harness failed: ${(e as Error)?.stack ?? String(e)}`);
-    await cleanUp();
-    process.exit(2);
-  },
+runHarness(
+  'chaos',
+  'pnpm chaos [--duration 120s] [--seed N] [--json path] [--fuzz-scale X] [--callers N] [--no-docs]',
+  main,
+  cleanUp,
 );
 
 /** /dev/shm segments named after one of `runIds` (grpc-bridge src/shm/segments.ts). */

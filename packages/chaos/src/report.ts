@@ -95,13 +95,36 @@ export interface RunStamp {
   readonly machine: { cpus: number; loadavgStart: number[]; loadavgEnd: number[]; node: string };
 }
 
-/** A run's start: its options (none after `--help`), the repository root, and its stamp's clock. */
-export function startRun(
+/** A run as its harness gets it: its options, the repository root, and its stamp's clock. */
+export interface HarnessRun {
+  readonly o: RunOptions;
+  readonly root: string;
+  readonly stamp: () => RunStamp;
+}
+
+/**
+ * The entry point of `pnpm chaos` and `pnpm soak`: reads the command line (`--help` prints `usage`
+ * and exits 0), runs `main` and exits with its code; when the harness itself fails (a bad option
+ * included), logs why, runs `cleanUp` (nothing it started may outlive it) and exits 2.
+ */
+export function runHarness(
   kind: 'chaos' | 'soak',
   usage: string,
-): { o: RunOptions; root: string; stamp: () => RunStamp } | undefined {
-  const o = commandLine(kind, usage);
-  return o && { o, root: repoRoot(), stamp: startStamp(o) };
+  main: (run: HarnessRun) => Promise<number>,
+  cleanUp: () => Promise<void>,
+): void {
+  const start = async (): Promise<number> => {
+    const o = commandLine(kind, usage);
+    return o === undefined ? 0 : main({ o, root: repoRoot(), stamp: startStamp(o) });
+  };
+  start().then(
+    (code) => process.exit(code),
+    async (e) => {
+      console.error(`${kind}: the harness failed: ${(e as Error)?.stack ?? String(e)}`);
+      await cleanUp();
+      process.exit(2);
+    },
+  );
 }
 
 /** Notes the start of a run; the function it returns stamps its end. */

@@ -16,7 +16,7 @@ import type { CheckResult, SutConfig } from './ipc.js';
 import { matchFaults } from './matcher.js';
 import { formatDuration } from './options.js';
 import { DescendantTracker, findOrphans, killProcesses } from './orphans.js';
-import { resolveOut, startRun, summarizeCalls, updateDocs, writeJson } from './report.js';
+import { type HarnessRun, resolveOut, runHarness, summarizeCalls, updateDocs, writeJson } from './report.js';
 import { renderSoak, type SoakReport, soakMinutes } from './soak-report.js';
 import { MB } from './stats.js';
 import { SutProcess } from './sut-process.js';
@@ -26,13 +26,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tracker = new DescendantTracker(process.pid);
 let sut: SutProcess | undefined;
 
-async function main(): Promise<number> {
-  const run = startRun(
-    'soak',
-    'pnpm soak [--duration 10m] [--seed N] [--sample 5s] [--callers N] [--json path] [--no-docs]',
-  );
-  if (run === undefined) return 0;
-  const { o, root, stamp } = run;
+async function main({ o, root, stamp }: HarnessRun): Promise<number> {
   console.log(
     `soak: ${formatDuration(o.durationMs)} without faults, sampling every ${formatDuration(o.sampleMs)}; replay with: ${o.replay}`,
   );
@@ -203,14 +197,17 @@ async function main(): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (e) => {
-    console.error(`soak: the harness failed: ${(e as Error)?.stack ?? String(e)}`);
-    if (sut && sut.child.exitCode === null && sut.child.signalCode === null) sut.child.kill('SIGKILL');
-    if (sut) await sut.exited;
-    tracker.stop();
-    await killProcesses(tracker.survivors());
-    process.exit(2);
-  },
+/** What must not outlive the driver if the harness itself fails half-way. */
+async function cleanUp(): Promise<void> {
+  if (sut && sut.child.exitCode === null && sut.child.signalCode === null) sut.child.kill('SIGKILL');
+  if (sut) await sut.exited;
+  tracker.stop();
+  await killProcesses(tracker.survivors());
+}
+
+runHarness(
+  'soak',
+  'pnpm soak [--duration 10m] [--seed N] [--sample 5s] [--callers N] [--json path] [--no-docs]',
+  main,
+  cleanUp,
 );
