@@ -65,6 +65,11 @@ export const BRIDGE_DEFAULTS = Object.freeze({
   shmThresholdBytes: 1024 * 1024,
   /** The largest shared-memory payload, either way (separate from maxMessageBytes). */
   maxShmBytes: 1024 * 1024 * 1024,
+  /**
+   * Results mapped into the host (not read) while this process's live mappings total at most this
+   * (V8 does not count them, so it is their bound; over it results are read into counted Buffers).
+   */
+  maxMappedBytes: 1024 * 1024 * 1024,
   /** Bytes of each worker's stderr kept for error messages. */
   stderrTailBytes: 8192,
   /**

@@ -3,7 +3,9 @@
  * Python tool sees the caller's bytes in place (0 copies, proved by where the NumPy array's buffer
  * lies), results built in ctx.shared_buffer come back the same way, the size limit is its own, and
  * no segment is left in /dev/shm: after each call, after a kill -9 of the worker, and after a kill -9
- * of the host (the registry's sweep).
+ * of the host (the registry's sweep). Its pools read results (`maxMappedBytes: 0`, TRELLIS_SHM_MAP=0
+ * for the host fixture), so that worker segments are named files in /dev/shm, whose tracking this
+ * proves; results mapped from sealed memfds: mapped-results.test.ts.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -31,7 +33,13 @@ after(async () => {
 describe('a pool with shared-memory payloads', () => {
   let pool: ToolPool;
   before(async () => {
-    pool = await ToolPool.start({ tools: SDK_TOOLS, size: 1, name: 'shm', maxShmBytes: 64 * MiB });
+    pool = await ToolPool.start({
+      tools: SDK_TOOLS,
+      size: 1,
+      name: 'shm',
+      maxShmBytes: 64 * MiB,
+      maxMappedBytes: 0,
+    });
   });
   after(async () => {
     await pool.stop();
@@ -90,7 +98,7 @@ test('kill -9 of the host: the registry sweep of the next run removes the segmen
   const host = spawn(
     process.execPath,
     [new URL('./fixtures/shm-host.js', import.meta.url).pathname, dir, SDK_TOOLS, 'trellis-test-marker'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TRELLIS_SHM_MAP: '0' } },
   );
   try {
     const line = await new Promise<string>((res, rej) => {

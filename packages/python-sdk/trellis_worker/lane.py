@@ -47,7 +47,6 @@ from .context import ToolContext
 from .errors import Cancelled, DeadlineExceededError, HostToolError
 from .payload import decode_value, encode_value
 from .shm import ShmConfig
-from .shm import remove as remove_segment
 from .status import error_detail, status_for
 
 try:
@@ -72,6 +71,7 @@ HOST_RESULT = lane_pb2.LANE_HOST_RESULT
 HOST_ERROR = lane_pb2.LANE_HOST_ERROR
 HEARTBEAT = lane_pb2.LANE_HEARTBEAT
 HEARTBEAT_ACK = lane_pb2.LANE_HEARTBEAT_ACK
+RELEASE = lane_pb2.LANE_RELEASE
 _STATUS_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 
 _HEADER = struct.Struct("<IBI")  # length (of kind + id + body), kind, call id
@@ -264,6 +264,8 @@ class LaneConnection(asyncio.BufferedProtocol):
                     (HOST_ERROR, lane_pb2.LaneError(code=grpc.StatusCode.UNAVAILABLE.value[0]).SerializeToString())
                 )
         self._host_calls.clear()
+        # Memfd results the host will not open now (one lane per worker: no other connection's).
+        self._lane.shm.release_all()
         self.transport = None
 
     def abort(self) -> None:
@@ -367,6 +369,8 @@ class LaneConnection(asyncio.BufferedProtocol):
             seq = pb.HeartbeatRequest.FromString(body).seq
             response = pb.HeartbeatResponse(seq=seq, stats=self._w.worker_stats())
             self._send(HEARTBEAT_ACK, call_id, response.SerializeToString())
+        elif kind == RELEASE:
+            self._lane.shm.release(_U32.unpack(body)[0])
         # Unknown kinds are ignored: a newer host may send frames this worker does not know.
 
     def _start(self, call_id: int, msg: lane_pb2.LaneCall) -> None:
@@ -477,11 +481,9 @@ class LaneConnection(asyncio.BufferedProtocol):
                 if shm.enabled and size >= shm.threshold:
                     # Large: the bytes go by shared memory (no copy when the tool built them in
                     # ctx.shared_buffer), the frame carries the segment's name.
-                    sent, size = shm.export(data)
+                    sent, ref = shm.export(data)
                     response = pb.ExecuteResponse(
-                        result=common_pb2.Payload(
-                            content_type=content_type, shm=common_pb2.SharedSegment(name=sent, size=size)
-                        ),
+                        result=common_pb2.Payload(content_type=content_type, shm=ref),
                         duration_us=duration_us,
                     )
                     if telemetry is not None:
@@ -498,7 +500,7 @@ class LaneConnection(asyncio.BufferedProtocol):
                 self._send(RESULT, call_id, body)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a LANE_ERROR frame
             if sent:
-                remove_segment(sent)  # not sent after all
+                shm.discard(sent)  # not sent after all
             self._fail(call_id, call, exc, tool)
         finally:
             self._end(call_id, call)
@@ -506,7 +508,7 @@ class LaneConnection(asyncio.BufferedProtocol):
                 # Buffers the tool allocated and did not return: nobody else will remove them.
                 for name in ctx._segments:
                     if name != sent:
-                        remove_segment(name)
+                        shm.discard(name)
 
     def _prepare(self, request: pb.ExecuteRequest, deadline: float | None) -> tuple[Any, dict[str, Any], ToolContext]:
         """Worker.prepare, with arguments that came in shared memory mapped (not copied)."""
@@ -537,10 +539,8 @@ class LaneConnection(asyncio.BufferedProtocol):
                     async for data, content_type in w.runner.stream(spec, kwargs, ctx):
                         size = len(data) if isinstance(data, bytes) else data.nbytes
                         if shm.enabled and size >= shm.threshold:
-                            name, size = shm.export(data)
-                            payload = common_pb2.Payload(
-                                content_type=content_type, shm=common_pb2.SharedSegment(name=name, size=size)
-                            )
+                            _, ref = shm.export(data)
+                            payload = common_pb2.Payload(content_type=content_type, shm=ref)
                             data = b""
                         else:
                             payload = common_pb2.Payload(

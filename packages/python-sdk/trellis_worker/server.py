@@ -386,7 +386,7 @@ class ToolServicer:
         lane = self._w.lane
         prefix = request.shm_prefix
         if lane.path and prefix.startswith("trellis-shm.") and "/" not in prefix and shm_available():
-            lane.shm = ShmConfig(prefix, request.shm_threshold_bytes, request.max_shm_bytes)
+            lane.shm = ShmConfig(prefix, request.shm_threshold_bytes, request.max_shm_bytes, request.memfd_results)
         lane.host_calls = request.host_calls
         return pb.OpenLaneResponse(path=lane.path, token=lane.token if lane.path else b"", heartbeats=bool(lane.path))
 

@@ -12,6 +12,15 @@ Segments are tracked like processes. Their names carry the run id and the owner
 and the registry's sweep removes those of a run whose host died. The receiver removes a segment once
 it has the payload; a segment the worker allocated but did not send is removed when the call ends.
 
+Results for a host that maps them (OpenLaneRequest.memfd_results) are memfds instead of files: the
+host maps a result copy-on-write rather than reading it, and a mapping of a file that someone later
+shrinks raises SIGBUS on the next access, which would kill the host. A file in /dev/shm cannot be
+sealed (tmpfs files are created with F_SEAL_SEAL); a memfd made with MFD_ALLOW_SEALING can, so each
+result is sealed with F_SEAL_SHRINK | F_SEAL_GROW before it is sent, and no process, this one
+included, can change its size afterwards. The host opens it as /proc/<this pid>/fd/<fd> and sends
+LANE_RELEASE when it has; the descriptor is held until then (or until the lane closes). A memfd has
+no name: when this process dies its descriptors close, and nothing is left in /dev/shm.
+
 Why files in /dev/shm and not ``multiprocessing.shared_memory``: that module registers every segment
 with a resource-tracker process (one more process per worker) and unlinks on its own schedule;
 naming and removal are exactly what has to be under the registry's control here.
@@ -19,36 +28,49 @@ naming and removal are exactly what has to be under the registry's control here.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import mmap
 import os
 from typing import Any
 
+from ._proto.trellis.bridge.v1 import common_pb2
 from .errors import PayloadTooLargeError
 
 SHM_DIR = "/dev/shm"
 # A new segment's pages are allocated in one pass when it is mapped, not by one page fault per
 # 4 KiB page as the tool first writes it (about a quarter less time for a 100 MiB result here).
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+_MEMFD = hasattr(os, "memfd_create") and hasattr(fcntl, "F_ADD_SEALS")
+#: The prefix of a memfd segment's key (``memfd:<fd>``): it has no name in /dev/shm.
+MEMFD_KEY = "memfd:"
 
 
 class Segment(mmap.mmap):
     """A mapped segment that knows its file name (so a returned view of it is sent by name)."""
 
     segment_name: str
+    #: The memfd's descriptor (held until the host releases it), or -1 for a file in /dev/shm.
+    memfd: int
 
 
 class ShmConfig:
-    """What the host set for one lane (OpenLaneRequest): name prefix, threshold, limit."""
+    """What the host set for one lane (OpenLaneRequest): name prefix, threshold, limit, and whether
+    results are sealed memfds the host maps (``memfd``)."""
 
-    __slots__ = ("max_bytes", "prefix", "threshold", "_own", "_seq")
+    __slots__ = ("max_bytes", "memfd", "prefix", "threshold", "_held", "_own", "_seq")
 
-    def __init__(self, prefix: str, threshold: int, max_bytes: int) -> None:
+    def __init__(self, prefix: str, threshold: int, max_bytes: int, memfd: bool = False) -> None:
         self.prefix = prefix
         self.threshold = threshold if prefix else 0
         self.max_bytes = max_bytes
+        self.memfd = memfd and _MEMFD
         self._own = f"{prefix}w{os.getpid()}."
         self._seq = itertools.count(1)  # next() is atomic: sync tools allocate from their threads
+        # Descriptors of memfd segments not yet released by the host (or discarded). Dict updates
+        # are atomic under the GIL: sync tools allocate from their threads.
+        # The Segment is kept to tell a held descriptor from a later one given the same number.
+        self._held: dict[int, Segment] = {}
 
     @property
     def enabled(self) -> bool:
@@ -78,6 +100,8 @@ class ShmConfig:
     def allocate(self, nbytes: int) -> memoryview:
         """A writable view of a new segment of ``nbytes`` (for a result sent with 0 copies)."""
         self._check_size(nbytes, "a shared buffer")
+        if self.memfd:
+            return self._allocate_memfd(nbytes)
         name = f"{self._own}{next(self._seq)}"
         path = os.path.join(SHM_DIR, name)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
@@ -90,21 +114,55 @@ class ShmConfig:
             raise
         os.close(fd)
         seg.segment_name = name
+        seg.memfd = -1
         return memoryview(seg)[:nbytes]
 
-    def export(self, data: bytes | memoryview) -> tuple[str, int]:
-        """The segment that carries ``data``: its own when ``data`` views a whole segment made by
-        ``allocate`` (0 copies), else a new one it is copied into (1 copy)."""
+    def _allocate_memfd(self, nbytes: int) -> memoryview:
+        fd = os.memfd_create("trellis-result", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        try:
+            os.ftruncate(fd, nbytes)
+            seg = Segment(fd, max(nbytes, 1), flags=mmap.MAP_SHARED | _POPULATE)
+        except BaseException:
+            os.close(fd)
+            raise
+        seg.segment_name = f"{MEMFD_KEY}{fd}"
+        seg.memfd = fd
+        self._held[fd] = seg
+        return memoryview(seg)[:nbytes]
+
+    def export(self, data: bytes | memoryview) -> tuple[str, common_pb2.SharedSegment]:
+        """The segment that carries ``data`` (its key for ``discard``, and its reference for the
+        frame): its own when ``data`` views a whole segment made by ``allocate`` (0 copies), else a
+        new one it is copied into (1 copy). A memfd is sealed against shrinking and growing first."""
         size = len(data) if isinstance(data, bytes) else data.nbytes
         self._check_size(size, "the result")
         seg = segment_of(data)
-        if seg is not None and size == len(seg):
-            return seg.segment_name, size
-        view = self.allocate(size)
-        view[:] = data if isinstance(data, bytes) else data.cast("B")
-        seg = segment_of(view)
-        assert seg is not None
-        return seg.segment_name, size
+        if seg is None or size != len(seg) or (seg.memfd >= 0 and self._held.get(seg.memfd) is not seg):
+            view = self.allocate(size)
+            view[:] = data if isinstance(data, bytes) else data.cast("B")
+            seg = segment_of(view)
+            assert seg is not None
+        if seg.memfd >= 0:
+            fcntl.fcntl(seg.memfd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+            return seg.segment_name, common_pb2.SharedSegment(fd=seg.memfd, size=size)
+        return seg.segment_name, common_pb2.SharedSegment(name=seg.segment_name, size=size)
+
+    def release(self, fd: int) -> None:
+        """The host has opened memfd ``fd`` (LANE_RELEASE): close this process's descriptor."""
+        if self._held.pop(fd, None) is not None:
+            os.close(fd)
+
+    def discard(self, key: str) -> None:
+        """Removes a segment that will not be (or was not) sent: closes a memfd, unlinks a file."""
+        if key.startswith(MEMFD_KEY):
+            self.release(int(key[len(MEMFD_KEY) :]))
+        else:
+            remove(key)
+
+    def release_all(self) -> None:
+        """The lane closed: no host will open the memfds still held."""
+        for fd in list(self._held):
+            self.release(fd)
 
 
 def segment_of(value: Any) -> Segment | None:

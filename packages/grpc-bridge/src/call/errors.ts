@@ -111,6 +111,17 @@ export function mapCallError(err: ServiceError, c: CallErrorContext): ToolCallEr
           );
         }
         break;
+      case status.DATA_LOSS:
+        // Set by the host itself (lane-client.ts) for a result segment that is not what its frame
+        // says: a worker that is buggy or hostile, not a transport fault.
+        if (d.errorType === 'SharedMemoryError') {
+          return new ToolCallError(
+            'ERR_SHM_PAYLOAD_INVALID',
+            `the result of tool "${c.tool}" came through shared memory and could not be taken: ${d.message}; the worker or its tool changed or replaced the segment it sent (only trellis_worker may create result segments, and a tool must not resize or close them)`,
+            f,
+          );
+        }
+        break;
       case status.DEADLINE_EXCEEDED:
         return new ToolCallError(
           'ERR_DEADLINE_EXCEEDED',

@@ -34,6 +34,7 @@ export const FrameKind = {
   HOST_ERROR: 12,
   HEARTBEAT: 13,
   HEARTBEAT_ACK: 14,
+  RELEASE: 15,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -158,6 +159,13 @@ export function cancelFrame(id: number): Buffer {
 export function heartbeatFrame(id: number, seq: number): Buffer {
   const t = load().heartbeatRequest;
   return frame(FrameKind.HEARTBEAT, id, t.encode({ seq } as unknown as protobuf.Message).finish());
+}
+
+/** The host has opened the worker's result memfd `fd` (SharedSegment.fd): the worker closes it. */
+export function releaseFrame(fd: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32LE(fd, 0);
+  return frame(FrameKind.RELEASE, 0, b);
 }
 
 export function creditFrame(id: number, n: number): Buffer {

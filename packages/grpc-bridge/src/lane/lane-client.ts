@@ -37,7 +37,8 @@ import type { OpenLaneResponse__Output } from '../generated/trellis/bridge/v1/Op
 import type { Payload__Output } from '../generated/trellis/bridge/v1/Payload.js';
 import type { ToolServiceClient } from '../generated/trellis/bridge/v1/ToolService.js';
 import { hostCallCancelled } from '../host-service.js';
-import { ERROR_METADATA_KEY } from '../protos.js';
+import { ERROR_METADATA_KEY, encodeErrorDetail } from '../protos.js';
+import { resultMappingAvailable, ShmPayloadProblem, takeMemfd } from '../shm/mapped-results.js';
 import { removeSegment, removeSegments, takeSegment, writeSegment } from '../shm/segments.js';
 import {
   callFrame,
@@ -50,6 +51,7 @@ import {
   helloFrame,
   hostErrorFrame,
   hostResultFrame,
+  releaseFrame,
   type WorkerFrame,
 } from './frames.js';
 
@@ -111,6 +113,8 @@ export interface LaneShm {
   /** Payloads of at least this many bytes go through shared memory. */
   readonly thresholdBytes: number;
   readonly maxBytes: number;
+  /** Results are mapped while this process's mapped results total at most this (0: never). */
+  readonly maxMappedBytes: number;
 }
 
 export class LaneClient {
@@ -119,6 +123,8 @@ export class LaneClient {
   readonly shm: LaneShm | undefined;
   /** The worker answers heartbeats on the lane (OpenLaneResponse.heartbeats). */
   readonly heartbeats: boolean;
+  /** The worker's pid when its results come as memfds this host maps (OpenLaneRequest). */
+  readonly #memfdPid: number | undefined;
   readonly #socket: Socket;
   readonly #calls = new Map<number, OpenCall>();
   /** Host tool calls the worker made on this lane, by the worker's id: their AbortControllers. */
@@ -147,8 +153,10 @@ export class LaneClient {
     shm: LaneShm | undefined,
     hostRunner: HostCallRunner | undefined,
     heartbeats: boolean,
+    memfdPid: number | undefined,
   ) {
     this.path = path;
+    this.#memfdPid = memfdPid;
     this.#socket = socket;
     this.shm = shm;
     this.heartbeats = heartbeats;
@@ -170,9 +178,16 @@ export class LaneClient {
         if (f.kind === FrameKind.RESULT && f.result?.shm) f = { ...f, result: this.#take(f.result) };
         else if (f.kind === FrameKind.ITEM && f.item?.shm) f = { ...f, item: this.#take(f.item) };
       } catch (e) {
-        // A segment that is not ours, too large, or gone: the call fails as a transport error.
-        f = { kind: FrameKind.ERROR, id, code: status.DATA_LOSS, detail: undefined };
-        getLogger().warn({ path: this.path, err: (e as Error).message }, 'bad shared-memory payload');
+        // A segment that is not what its frame says fails the call with ERR_SHM_PAYLOAD_INVALID
+        // (an ErrorDetail the call paths map); one that is gone (its worker died) as a transport
+        // error, which waits for the worker's exit to report it.
+        const message = (e as Error).message;
+        const detail =
+          e instanceof ShmPayloadProblem
+            ? encodeErrorDetail({ errorType: 'SharedMemoryError', message, traceback: '', tool: '' })
+            : undefined;
+        f = { kind: FrameKind.ERROR, id, code: status.DATA_LOSS, detail };
+        getLogger().warn({ path: this.path, err: message }, 'bad shared-memory payload');
       }
       call?.onFrame(f);
     });
@@ -190,10 +205,17 @@ export class LaneClient {
     deadline: Date,
     shm?: LaneShm,
     hostRunner?: HostCallRunner,
+    workerPid?: number,
   ): Promise<LaneClient | undefined> {
+    const memfd =
+      shm !== undefined &&
+      shm.maxMappedBytes > 0 &&
+      workerPid !== undefined &&
+      (await resultMappingAvailable());
     const request = {
       ...(shm && { shmPrefix: shm.prefix, shmThresholdBytes: shm.thresholdBytes, maxShmBytes: shm.maxBytes }),
       hostCalls: hostRunner !== undefined,
+      memfdResults: memfd,
     };
     const r = await new Promise<OpenLaneResponse__Output | undefined>((res) =>
       client.OpenLane(request, { deadline }, (err: ServiceError | null, out?: OpenLaneResponse__Output) =>
@@ -211,7 +233,14 @@ export class LaneClient {
       return undefined;
     }
     socket.setNoDelay?.(true);
-    const lane = new LaneClient(r.path, socket, shm, hostRunner, r.heartbeats === true);
+    const lane = new LaneClient(
+      r.path,
+      socket,
+      shm,
+      hostRunner,
+      r.heartbeats === true,
+      memfd ? workerPid : undefined,
+    );
     lane.#send(helloFrame(r.token));
     return lane;
   }
@@ -232,16 +261,42 @@ export class LaneClient {
     if (workerPid !== undefined && this.shm !== undefined) removeSegments(`${this.shm.prefix}w${workerPid}.`);
   }
 
-  /** A payload that came in a worker's segment, read into memory (the segment is removed). */
+  /**
+   * A payload that came in a worker's segment: a memfd mapped (or read) and released, or a file in
+   * /dev/shm read and removed.
+   */
   #take(p: Payload__Output): Payload__Output {
     const ref = p.shm!;
     const size = Number(ref.size);
     const shm = this.shm;
+    if (ref.fd !== 0) {
+      const pid = this.#memfdPid;
+      try {
+        if (shm === undefined || pid === undefined)
+          throw new ShmPayloadProblem(
+            'the worker sent a memfd result on a lane opened without memfd results',
+          );
+        if (size > shm.maxBytes)
+          throw new ShmPayloadProblem(
+            `the worker sent ${size} bytes in shared memory, over maxShmBytes (${shm.maxBytes})`,
+          );
+        return {
+          data: takeMemfd(pid, ref.fd, size, shm.maxMappedBytes),
+          contentType: p.contentType,
+          shm: null,
+        };
+      } finally {
+        // Opened (the host holds its own descriptor) or refused: the worker's descriptor can go.
+        this.#send(releaseFrame(ref.fd));
+      }
+    }
     if (shm === undefined || !ref.name.startsWith(`${shm.prefix}w`) || ref.name.includes('/'))
-      throw new Error(`the worker sent a shared-memory segment that is not its own: ${ref.name}`);
+      throw new ShmPayloadProblem(`the worker sent a shared-memory segment that is not its own: ${ref.name}`);
     if (size > shm.maxBytes) {
       removeSegment(ref.name);
-      throw new Error(`the worker sent ${size} bytes in shared memory, over maxShmBytes (${shm.maxBytes})`);
+      throw new ShmPayloadProblem(
+        `the worker sent ${size} bytes in shared memory, over maxShmBytes (${shm.maxBytes})`,
+      );
     }
     return { data: takeSegment(ref.name, size), contentType: p.contentType, shm: null };
   }

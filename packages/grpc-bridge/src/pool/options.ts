@@ -89,6 +89,14 @@ export interface ToolPoolOptions {
   readonly shmThresholdBytes?: number;
   /** The largest payload sent through shared memory, either way (default 1 GiB); over it: ERR_PAYLOAD_TOO_LARGE. */
   readonly maxShmBytes?: number;
+  /**
+   * Results that come through shared memory are mapped into the host (copy-on-write, no copy)
+   * while this process's mapped results total at most this many bytes (default 1 GiB; 0: never
+   * map, always read into a new Buffer). Needs the optional dependency `koffi` on Linux; without
+   * it, or with TRELLIS_SHM_MAP=0 in the environment, results are read. docs/grpc-bridge.md,
+   * "Shared-memory payloads".
+   */
+  readonly maxMappedBytes?: number;
   readonly latencyWindow?: number;
   /** Clock for heartbeats, queue time-outs and durations (tests may inject one). */
   readonly clock?: Clock;
@@ -164,6 +172,7 @@ export interface NormalizedPoolOptions {
   readonly lane: boolean;
   readonly shmThresholdBytes: number;
   readonly maxShmBytes: number;
+  readonly maxMappedBytes: number;
   readonly latencyWindow: number;
   readonly clock: Clock;
   readonly affinity: AffinityMode;
@@ -333,6 +342,7 @@ export function normalizePoolOptions(options: ToolPoolOptions): NormalizedPoolOp
     lane: options.lane ?? BRIDGE_DEFAULTS.lane,
     shmThresholdBytes: shmThreshold(o),
     maxShmBytes: int(o, 'maxShmBytes', BRIDGE_DEFAULTS.maxShmBytes, 1),
+    maxMappedBytes: int(o, 'maxMappedBytes', BRIDGE_DEFAULTS.maxMappedBytes, 0),
     latencyWindow: int(o, 'latencyWindow', BRIDGE_DEFAULTS.latencyWindow, 1),
     clock: options.clock ?? systemClock,
     affinity,

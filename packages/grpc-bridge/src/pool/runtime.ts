@@ -387,7 +387,12 @@ export class PoolRuntime implements WorkerHost {
       lane: this.o.lane,
       shm:
         this.o.lane && Number.isFinite(this.o.shmThresholdBytes) && sharedMemoryAvailable()
-          ? { prefix: shmPrefix(), thresholdBytes: this.o.shmThresholdBytes, maxBytes: this.o.maxShmBytes }
+          ? {
+              prefix: shmPrefix(),
+              thresholdBytes: this.o.shmThresholdBytes,
+              maxBytes: this.o.maxShmBytes,
+              maxMappedBytes: this.o.maxMappedBytes,
+            }
           : undefined,
       graceMs: BRIDGE_DEFAULTS.cancelGraceMs,
       maxRssMb: this.o.maxRssMb,

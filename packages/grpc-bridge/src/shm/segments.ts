@@ -5,10 +5,11 @@
  * removes the segments of a run whose host died (@trellis/registry, shm-sweep.ts), the host removes a
  * dead worker's, and the receiver of a payload removes its segment once it has read it.
  *
- * Why plain file writes and reads on the Node side, not a mapping: Node has no mmap without a native
- * addon, and a payload that starts or ends as a JS Buffer has to be copied once into or out of the
- * mapping anyway; `writeSync`/`readSync` of a tmpfs file is that one copy (memcpy speed, no socket,
- * no protobuf). The Python side maps the file and makes no copy at all (trellis_worker/shm.py).
+ * Why plain file writes and reads here, not a mapping: an argument that starts as a JS Buffer has to
+ * be copied once into shared memory anyway, and `writeSync` of a tmpfs file is that one copy
+ * (memcpy speed, no socket, no protobuf). Results are mapped when they can be (mapped-results.ts:
+ * sealed memfds, not files here); a result segment in /dev/shm is read. The Python side maps the
+ * file and makes no copy at all (trellis_worker/shm.py).
  *
  * Freeing a segment's pages is the slow part of removing it (20-50 ms for 100 MiB of tmpfs here),
  * and it happens when the last reference goes: so the name is removed on the calling thread, at
@@ -16,18 +17,10 @@
  * the descriptor is then closed asynchronously, on libuv's thread pool, which frees the pages off
  * the event loop. A result thus reaches its caller without waiting for its segment to be freed.
  */
-import {
-  close,
-  closeSync,
-  existsSync,
-  openSync,
-  readdirSync,
-  readSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { close, closeSync, existsSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { getProcessTracker } from '@trellis/core';
+import { readAll } from './mapped-results.js';
 
 export const SHM_DIR = '/dev/shm';
 export const SHM_NAME_PREFIX = 'trellis-shm.';
@@ -77,14 +70,7 @@ export function takeSegment(name: string, size: number): Buffer {
   const fd = openSync(join(SHM_DIR, name), 'r');
   removeSegment(name);
   try {
-    const out = Buffer.allocUnsafe(size);
-    let off = 0;
-    while (off < size) {
-      const n = readSync(fd, out, off, size - off, off);
-      if (n === 0) throw new Error(`shared-memory segment ${name} is shorter than its ${size} bytes`);
-      off += n;
-    }
-    return out;
+    return readAll(fd, size, `shared-memory segment ${name}`);
   } finally {
     closeLater(fd);
   }

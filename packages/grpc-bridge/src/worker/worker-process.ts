@@ -232,7 +232,9 @@ export class WorkerProcess implements WorkerHandle {
         ),
       );
       const lane =
-        o.lane === false ? undefined : await raceExit(io, LaneClient.open(c, deadline(), o.shm, o.hostCalls));
+        o.lane === false
+          ? undefined
+          : await raceExit(io, LaneClient.open(c, deadline(), o.shm, o.hostCalls, handle.pid));
       const wp = new WorkerProcess(io, ready.address, c, info, o.clock.now() - t0, o.socketPath, lane);
       if (o.cgroup !== undefined) io.inCgroup = cgroupMembers(o.cgroup).includes(handle.pid);
       if (o.maxRssMb !== undefined) wp.maxRssMb = o.maxRssMb;

@@ -24,6 +24,11 @@ export interface OpenLaneRequest {
    * tools over it instead of the HostService RPC.
    */
   'hostCalls'?: (boolean);
+  /**
+   * The host maps large results (SharedSegment.fd): the worker sends them as sealed memfds instead
+   * of files in /dev/shm, and closes each one when the host's LANE_RELEASE names it.
+   */
+  'memfdResults'?: (boolean);
 }
 
 /**
@@ -48,4 +53,9 @@ export interface OpenLaneRequest__Output {
    * tools over it instead of the HostService RPC.
    */
   'hostCalls': (boolean);
+  /**
+   * The host maps large results (SharedSegment.fd): the worker sends them as sealed memfds instead
+   * of files in /dev/shm, and closes each one when the host's LANE_RELEASE names it.
+   */
+  'memfdResults': (boolean);
 }

@@ -16,6 +16,15 @@ export interface SharedSegment {
    * Bytes of the payload (the file's size).
    */
   'size'?: (number | string | Long);
+  /**
+   * Set (non-zero) instead of `name` for a worker's result on a lane opened with `memfd_results`:
+   * the worker's descriptor of a memfd holding the bytes, sealed against shrinking and growing
+   * (F_SEAL_SHRINK | F_SEAL_GROW). The host opens /proc/<worker pid>/fd/<fd>, maps it copy-on-write
+   * only if those seals are set (otherwise reads it), and then sends LANE_RELEASE with the fd, upon
+   * which the worker closes it. A memfd has no name in /dev/shm: nothing is left to sweep if either
+   * side dies.
+   */
+  'fd'?: (number);
 }
 
 /**
@@ -32,4 +41,13 @@ export interface SharedSegment__Output {
    * Bytes of the payload (the file's size).
    */
   'size': (number);
+  /**
+   * Set (non-zero) instead of `name` for a worker's result on a lane opened with `memfd_results`:
+   * the worker's descriptor of a memfd holding the bytes, sealed against shrinking and growing
+   * (F_SEAL_SHRINK | F_SEAL_GROW). The host opens /proc/<worker pid>/fd/<fd>, maps it copy-on-write
+   * only if those seals are set (otherwise reads it), and then sends LANE_RELEASE with the fd, upon
+   * which the worker closes it. A memfd has no name in /dev/shm: nothing is left to sweep if either
+   * side dies.
+   */
+  'fd': (number);
 }

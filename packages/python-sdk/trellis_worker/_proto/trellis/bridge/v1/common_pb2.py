@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrellis/bridge/v1/common.proto\x12\x11trellis.bridge.v1\"\\\n\x07Payload\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12-\n\x03shm\x18\x03 \x01(\x0b\x32 .trellis.bridge.v1.SharedSegment\"+\n\rSharedSegment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\"\x80\x01\n\x0b\x45rrorDetail\x12\x12\n\nerror_type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\x12\x0c\n\x04tool\x18\x04 \x01(\t\x12\x12\n\nfield_path\x18\x05 \x01(\t\x12\x17\n\x0f\x61vailable_tools\x18\x06 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrellis/bridge/v1/common.proto\x12\x11trellis.bridge.v1\"\\\n\x07Payload\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12-\n\x03shm\x18\x03 \x01(\x0b\x32 .trellis.bridge.v1.SharedSegment\"7\n\rSharedSegment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\n\n\x02\x66\x64\x18\x03 \x01(\x05\"\x80\x01\n\x0b\x45rrorDetail\x12\x12\n\nerror_type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\x12\x0c\n\x04tool\x18\x04 \x01(\t\x12\x12\n\nfield_path\x18\x05 \x01(\t\x12\x17\n\x0f\x61vailable_tools\x18\x06 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYLOAD']._serialized_start=53
   _globals['_PAYLOAD']._serialized_end=145
   _globals['_SHAREDSEGMENT']._serialized_start=147
-  _globals['_SHAREDSEGMENT']._serialized_end=190
-  _globals['_ERRORDETAIL']._serialized_start=193
-  _globals['_ERRORDETAIL']._serialized_end=321
+  _globals['_SHAREDSEGMENT']._serialized_end=202
+  _globals['_ERRORDETAIL']._serialized_start=205
+  _globals['_ERRORDETAIL']._serialized_end=333
 # @@protoc_insertion_point(module_scope)

@@ -17,12 +17,14 @@ class Payload(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., shm: _Optional[_Union[SharedSegment, _Mapping]] = ...) -> None: ...
 
 class SharedSegment(_message.Message):
-    __slots__ = ("name", "size")
+    __slots__ = ("name", "size", "fd")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
+    FD_FIELD_NUMBER: _ClassVar[int]
     name: str
     size: int
-    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+    fd: int
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., fd: _Optional[int] = ...) -> None: ...
 
 class ErrorDetail(_message.Message):
     __slots__ = ("error_type", "message", "traceback", "tool", "field_path", "available_tools")

@@ -27,6 +27,7 @@ class LaneFrameKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LANE_HOST_ERROR: _ClassVar[LaneFrameKind]
     LANE_HEARTBEAT: _ClassVar[LaneFrameKind]
     LANE_HEARTBEAT_ACK: _ClassVar[LaneFrameKind]
+    LANE_RELEASE: _ClassVar[LaneFrameKind]
 LANE_FRAME_KIND_UNSPECIFIED: LaneFrameKind
 LANE_HELLO: LaneFrameKind
 LANE_CALL: LaneFrameKind
@@ -42,6 +43,7 @@ LANE_HOST_RESULT: LaneFrameKind
 LANE_HOST_ERROR: LaneFrameKind
 LANE_HEARTBEAT: LaneFrameKind
 LANE_HEARTBEAT_ACK: LaneFrameKind
+LANE_RELEASE: LaneFrameKind
 
 class LaneCall(_message.Message):
     __slots__ = ("request", "timeout_ms", "stream", "credit", "headers")

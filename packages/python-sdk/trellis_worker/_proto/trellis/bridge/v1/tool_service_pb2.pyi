@@ -232,16 +232,18 @@ class EndSessionResponse(_message.Message):
     def __init__(self, existed: _Optional[bool] = ...) -> None: ...
 
 class OpenLaneRequest(_message.Message):
-    __slots__ = ("shm_prefix", "shm_threshold_bytes", "max_shm_bytes", "host_calls")
+    __slots__ = ("shm_prefix", "shm_threshold_bytes", "max_shm_bytes", "host_calls", "memfd_results")
     SHM_PREFIX_FIELD_NUMBER: _ClassVar[int]
     SHM_THRESHOLD_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_SHM_BYTES_FIELD_NUMBER: _ClassVar[int]
     HOST_CALLS_FIELD_NUMBER: _ClassVar[int]
+    MEMFD_RESULTS_FIELD_NUMBER: _ClassVar[int]
     shm_prefix: str
     shm_threshold_bytes: int
     max_shm_bytes: int
     host_calls: bool
-    def __init__(self, shm_prefix: _Optional[str] = ..., shm_threshold_bytes: _Optional[int] = ..., max_shm_bytes: _Optional[int] = ..., host_calls: _Optional[bool] = ...) -> None: ...
+    memfd_results: bool
+    def __init__(self, shm_prefix: _Optional[str] = ..., shm_threshold_bytes: _Optional[int] = ..., max_shm_bytes: _Optional[int] = ..., host_calls: _Optional[bool] = ..., memfd_results: _Optional[bool] = ...) -> None: ...
 
 class OpenLaneResponse(_message.Message):
     __slots__ = ("path", "token", "heartbeats")

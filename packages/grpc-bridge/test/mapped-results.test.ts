@@ -1,0 +1,239 @@
+/**
+ * Results mapped into the host (src/shm/mapped-results.ts, trellis_worker/shm.py's memfds): a large
+ * result is a copy-on-write mapping of the worker's sealed memfd, released after GC, bounded by
+ * maxMappedBytes (over it: read), read when mapping is off; a worker that sends an unsealed or
+ * short segment, or shrinks one after sending it, neither crashes the host nor gives it wrong bytes;
+ * kill -9 of either side leaves nothing in /dev/shm.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { MessageChannel } from 'node:worker_threads';
+import { Registry } from '@trellis/registry';
+import { ToolPool } from '../src/index.js';
+import { mappedResults, ShmPayloadProblem, takeMemfd } from '../src/shm/mapped-results.js';
+import { listSegments, SHM_NAME_PREFIX } from '../src/shm/segments.js';
+import { alive, openTestRun, rejectsWith, SDK_TOOLS, type TestRun, VENV_PYTHON, waitFor } from './helpers.js';
+
+const MiB = 1024 * 1024;
+const MAPPED_TOOLS = new URL('../../test/fixtures/mapped_tools.py', import.meta.url).pathname;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** This process's mappings of result memfds, as the kernel lists them. */
+function mapsOfResults(): number {
+  return readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('/memfd:trellis-result')).length;
+}
+
+/** Collects garbage until every mapped result that nothing references is unmapped. */
+async function collect(): Promise<void> {
+  let seen = '';
+  await waitFor(() => {
+    gc();
+    seen = `${JSON.stringify(mappedResults())} live, ${mapsOfResults()} in /proc/self/maps`;
+    return mappedResults().count === 0 && mapsOfResults() === 0;
+  }, 'mapped results to be unmapped after GC').catch((e: Error) => {
+    throw new Error(`${e.message}: ${seen}`);
+  });
+}
+
+let run: TestRun;
+before(async () => {
+  run = await openTestRun();
+});
+after(async () => {
+  await run.close();
+});
+
+describe('a pool whose results are mapped', () => {
+  let pool: ToolPool;
+  before(async () => {
+    pool = await ToolPool.start({ tools: [MAPPED_TOOLS, SDK_TOOLS], size: 1, name: 'mapped' });
+  });
+  after(async () => {
+    await pool.stop();
+    assert.deepEqual(listSegments(), []);
+  });
+
+  test('a large result is a mapping of the worker memfd: whole, writable, private, released by the worker', async () => {
+    await collect();
+    let out: Buffer | undefined = (await pool.call('fill_keep', { n: 6 * MiB, value: 42 })) as Buffer;
+    assert.equal(out.length, 6 * MiB);
+    assert.equal(mappedResults().count, 1);
+    assert.equal(mapsOfResults(), 1, 'one copy-on-write mapping of the memfd in this process');
+    assert.ok(out.every((b) => b === 42));
+    out[0] = 99; // MAP_PRIVATE: the caller's writes stay here
+    assert.equal(out[0], 99);
+    assert.equal(await pool.call('kept_first'), 42, 'the worker does not see the caller write');
+    const port = new MessageChannel();
+    port.port1.postMessage(out.buffer, [out.buffer as ArrayBuffer]);
+    assert.equal(out.length, 6 * MiB, 'postMessage copies it: the mapping is not moved to another thread');
+    port.port1.close();
+    assert.deepEqual(listSegments(), [], 'nothing named in /dev/shm');
+    // The worker closed its descriptor when the host released it (its mmap keeps one of its own
+    // while the tool's buffer lives: fill_keep keeps it).
+    assert.deepEqual(await pool.call('held'), { held: 0, fds: 1 });
+    out = undefined;
+    await collect();
+  });
+
+  test('NumPy arrays and Arrow-sized results copied into a memfd arrive whole', async () => {
+    const n = 512 * 1024;
+    const out = (await pool.call('numpy_result', { n })) as Buffer;
+    const arr = new Float64Array(out.buffer, out.byteOffset, n);
+    assert.equal(arr[0], 0);
+    assert.equal(arr[n - 1], n - 1);
+    assert.ok(mappedResults().count >= 1);
+  });
+
+  test('over maxMappedBytes, results are read into Buffers, whole, until mapped ones are collected', async () => {
+    const capped = await ToolPool.start({
+      tools: [MAPPED_TOOLS, SDK_TOOLS],
+      size: 1,
+      name: 'mapped-cap',
+      maxMappedBytes: 10 * MiB,
+    });
+    try {
+      await collect();
+      const first = (await capped.call('fill_keep', { n: 6 * MiB, value: 1 })) as Buffer;
+      assert.equal(mappedResults().count, 1);
+      const second = (await capped.call('fill_keep', { n: 6 * MiB, value: 2 })) as Buffer;
+      assert.equal(mappedResults().count, 1, 'the second would pass the cap: read');
+      assert.equal(mapsOfResults(), 1);
+      assert.ok(second.length === 6 * MiB && second.every((b) => b === 2));
+      assert.ok(first.every((b) => b === 1));
+      assert.deepEqual(await capped.call('held'), { held: 0, fds: 1 }, 'a read result is released too');
+    } finally {
+      await capped.stop();
+    }
+  });
+
+  test('a worker that tries to shrink its result after sending it is refused by the seal; the host reads every byte', async () => {
+    const out = (await pool.call('shrink_after_send', { n: 8 * MiB })) as Buffer;
+    assert.equal(mappedResults().count >= 1, true, 'sealed: mapped');
+    let sum = 0;
+    for (let i = 0; i < out.length; i += 4096) sum += out[i]!; // every page: a SIGBUS would end the test run
+    assert.equal(sum, 7 * (out.length / 4096));
+    const r = (await pool.call('shrink_report')) as { attempts: number; refused: number; shrunk: number };
+    assert.ok(r.attempts > 0);
+    assert.equal(r.shrunk, 0);
+    assert.equal(r.refused, r.attempts);
+  });
+
+  test('an unsealed memfd is read, not mapped; one shorter than announced fails with ERR_SHM_PAYLOAD_INVALID', async () => {
+    await collect();
+    const out = (await pool.call('unsealed', { n: 4 * MiB })) as Buffer;
+    assert.equal(mappedResults().count, 0, 'not sealed: read');
+    assert.ok(out.length === 4 * MiB && out.every((b) => b === 5));
+    const err = await rejectsWith(
+      pool.call('unsealed', { n: 4 * MiB, short: true }),
+      'ERR_SHM_PAYLOAD_INVALID',
+    );
+    assert.match(err.message, /holds 2097152 bytes, fewer than the 4194304 announced/);
+    assert.equal(((await pool.call('held')) as { held: number }).held, 0);
+    assert.equal(pool.stats().workers[0]?.state, 'ready', 'the worker is not blamed for a transport fault');
+  });
+
+  test('kill -9 of a worker holding a result memfd: the call fails with the exit, nothing is in /dev/shm', async () => {
+    const pid = pool.stats().workers[0]!.pid;
+    const call = pool.call('fill_and_hold', { n: 2 * MiB });
+    await waitFor(
+      () => readFileSync(`/proc/${pid}/maps`, 'utf8').includes('/memfd:trellis-result'),
+      'the worker to allocate',
+    );
+    process.kill(pid, 'SIGKILL');
+    const err = await rejectsWith(call, 'ERR_WORKER_EXITED');
+    assert.match(err.message, /SIGKILL/);
+    assert.deepEqual(listSegments(), []);
+  });
+});
+
+test('a memfd whose worker is gone fails to open (a transport error), not as an invalid segment', async () => {
+  const py = spawn(
+    VENV_PYTHON,
+    [
+      '-c',
+      'import os,fcntl,sys\n' +
+        'fd=os.memfd_create("trellis-result", os.MFD_ALLOW_SEALING)\n' +
+        'os.ftruncate(fd, 8192)\n' +
+        'fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK|fcntl.F_SEAL_GROW)\n' +
+        'print(fd, flush=True)\nsys.stdin.read()\n',
+      'trellis-test-marker',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  try {
+    const fd = Number(
+      await new Promise<string>((res) => createInterface({ input: py.stdout! }).once('line', res)),
+    );
+    const pid = py.pid!;
+    assert.equal(takeMemfd(pid, fd, 8192, 64 * MiB).length, 8192);
+    assert.throws(() => takeMemfd(pid, fd, 16384, 64 * MiB), ShmPayloadProblem);
+    assert.throws(() => takeMemfd(pid, 1, 10, 64 * MiB), ShmPayloadProblem, 'stdout is no segment');
+    py.kill('SIGKILL');
+    await waitFor(() => !alive(pid), 'the process to die');
+    assert.throws(
+      () => takeMemfd(pid, fd, 8192, 64 * MiB),
+      (e: Error) => !(e instanceof ShmPayloadProblem) && /ENOENT/.test(e.message),
+    );
+  } finally {
+    py.kill('SIGKILL');
+  }
+});
+
+test('kill -9 of a host holding mapped results: nothing of the worker in /dev/shm, the sweep removes the host segment', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-test-marker-mapped-'));
+  const host = spawn(
+    process.execPath,
+    [
+      new URL('./fixtures/mapped-host.js', import.meta.url).pathname,
+      dir,
+      MAPPED_TOOLS,
+      SDK_TOOLS,
+      'trellis-test-marker',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const line = await new Promise<string>((res, rej) => {
+      createInterface({ input: host.stdout! }).once('line', res);
+      host.once('exit', (c) => rej(new Error(`host exited with ${c}`)));
+    });
+    const { pid, mapped, first, segments } = JSON.parse(line) as {
+      pid: number;
+      mapped: number;
+      first: number;
+      segments: string[];
+    };
+    assert.equal(mapped, 1, 'the host holds a mapped result');
+    assert.equal(first, 3);
+    assert.ok(
+      segments.length > 0 && segments.every((n) => n.includes('.h')),
+      'only the host argument is named',
+    );
+    host.kill('SIGKILL');
+    await waitFor(() => !alive(pid), 'the worker to exit after its host');
+    assert.deepEqual(
+      listSegments(SHM_NAME_PREFIX).filter((n) => n.includes(`.w${pid}.`)),
+      [],
+    );
+    const next = await Registry.open({ dir, logger: { info() {}, warn() {} } });
+    await next.close();
+    assert.deepEqual(
+      listSegments(SHM_NAME_PREFIX).filter((n) => segments.includes(n)),
+      [],
+    );
+  } finally {
+    if (host.exitCode === null && host.signalCode === null) host.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
