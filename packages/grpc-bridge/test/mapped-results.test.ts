@@ -16,6 +16,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MessageChannel } from 'node:worker_threads';
 import { Registry } from '@trellis/registry';
+import type { Table } from 'apache-arrow';
 import { ToolPool } from '../src/index.js';
 import { mappedResults, ShmPayloadProblem, takeMemfd } from '../src/shm/mapped-results.js';
 import { listSegments, SHM_NAME_PREFIX } from '../src/shm/segments.js';
@@ -23,6 +24,7 @@ import { alive, openTestRun, rejectsWith, SDK_TOOLS, type TestRun, VENV_PYTHON, 
 
 const MiB = 1024 * 1024;
 const MAPPED_TOOLS = new URL('../../test/fixtures/mapped_tools.py', import.meta.url).pathname;
+const ARROW_TOOLS = new URL('../../test/fixtures/arrow_tools.py', import.meta.url).pathname;
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -57,7 +59,7 @@ after(async () => {
 describe('a pool whose results are mapped', () => {
   let pool: ToolPool;
   before(async () => {
-    pool = await ToolPool.start({ tools: [MAPPED_TOOLS, SDK_TOOLS], size: 1, name: 'mapped' });
+    pool = await ToolPool.start({ tools: [MAPPED_TOOLS, SDK_TOOLS, ARROW_TOOLS], size: 1, name: 'mapped' });
   });
   after(async () => {
     await pool.stop();
@@ -86,13 +88,32 @@ describe('a pool whose results are mapped', () => {
     await collect();
   });
 
-  test('NumPy arrays and Arrow-sized results copied into a memfd arrive whole', async () => {
+  test('a NumPy array and an Arrow table (copied once into a memfd by the worker) arrive whole, mapped', async () => {
+    await collect();
     const n = 512 * 1024;
     const out = (await pool.call('numpy_result', { n })) as Buffer;
     const arr = new Float64Array(out.buffer, out.byteOffset, n);
     assert.equal(arr[0], 0);
     assert.equal(arr[n - 1], n - 1);
-    assert.ok(mappedResults().count >= 1);
+    assert.equal(mappedResults().count, 1);
+    const rows = 300_000;
+    const t = (await pool.call('arrow_make', { n: rows })) as Table;
+    assert.equal(mappedResults().count, 2, 'the IPC stream was mapped, and apache-arrow decodes it in place');
+    assert.equal(t.numRows, rows);
+    assert.equal(t.getChild('x')!.get(rows - 1), BigInt(rows - 1));
+    assert.equal(t.getChild('label')!.get(rows - 1), `r${rows - 1}`);
+  });
+
+  test('stream items in shared memory are mapped one by one, and each memfd is released', async () => {
+    await collect();
+    const items: Buffer[] = [];
+    for await (const item of pool.stream('fill_stream', { n: 2 * MiB, count: 3 })) items.push(item as Buffer);
+    assert.deepEqual(
+      items.map((b) => [b.length, b[0], b[b.length - 1]]),
+      [0, 1, 2].map((i) => [2 * MiB, i, i]),
+    );
+    assert.equal(mappedResults().count, 3);
+    assert.equal(((await pool.call('held')) as { held: number }).held, 0);
   });
 
   test('over maxMappedBytes, results are read into Buffers, whole, until mapped ones are collected', async () => {
