@@ -8,7 +8,10 @@
  * in every 4096, so each page of a mapped result is faulted in and counted); the memcpy baseline's
  * destination is read the same way. The result is mapped from the worker's sealed memfd
  * (src/shm/mapped-results.ts); a diagnostic row times the read path (`maxMappedBytes: 0`: a new
- * Buffer the segment is read into) in the same rounds.
+ * Buffer the segment is read into) in the same rounds. Garbage is collected between rounds (outside
+ * the timed calls), so last round's buffers of every kind are freed before the next: V8 does not
+ * count mapped results, and without it the mapped ones would pile up to maxMappedBytes and later
+ * rounds would be read. A round whose result was not mapped fails the suite.
  *
  * Targets are ratios to that memcpy (bench hygiene: a slow machine must not read as a regression):
  * >= 0.6x each way, the issue's 2 GB/s against the 3.25 GB/s memcpy measured on this box then.
@@ -17,13 +20,19 @@
  * Run alone: `node packages/grpc-bridge/dist/bench/payload.js` (prints JSON).
  */
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ToolPool } from '../src/index.js';
+import { mappedResults } from '../src/shm/mapped-results.js';
 import { BENCH_TOOLS } from './bare.js';
 import { type BenchResult, median, pause, round3 } from './result.js';
 import { targets } from './targets.js';
 
-const ROUNDS = 7;
+const ROUNDS = 11;
 const N = 100 * 1024 * 1024;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 function gbps(bytes: number, ms: number): number {
   return bytes / ms / 1e6;
@@ -57,11 +66,17 @@ export async function benchPayload(): Promise<BenchResult[]> {
       return gbps(N, performance.now() - t);
     };
     const result = async (p: ToolPool): Promise<number> => {
+      const mapped = mappedResults().made;
       const t = performance.now();
       const out = (await p.call('make_bytes', { n: N })) as Buffer;
       if (out.length !== N) throw new Error(`make_bytes returned ${out.length} bytes`);
       sink += touch(out);
-      return gbps(N, performance.now() - t);
+      const ms = performance.now() - t;
+      if (mappedResults().made > mapped !== (p === pool))
+        throw new Error(
+          `the result of ${p === pool ? 'the mapped' : 'the read'} pool was not taken that way`,
+        );
+      return gbps(N, ms);
     };
     await argument();
     await result(pool);
@@ -72,6 +87,7 @@ export async function benchPayload(): Promise<BenchResult[]> {
     const rr: number[] = [];
     const m: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
+      gc();
       await pause();
       m.push(memcpy());
       a.push(await argument());
