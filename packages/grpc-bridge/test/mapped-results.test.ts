@@ -113,7 +113,11 @@ describe('a pool whose results are mapped', () => {
       [0, 1, 2].map((i) => [2 * MiB, i, i]),
     );
     assert.equal(mappedResults().count, 3);
-    assert.equal(((await pool.call('held')) as { held: number }).held, 0);
+    assert.equal(
+      ((await pool.call('held')) as { held: number }).held,
+      0,
+      'the yielded memfds were released, the one not yielded closed when the stream ended',
+    );
   });
 
   test('over maxMappedBytes, results are read into Buffers, whole, until mapped ones are collected', async () => {

@@ -100,7 +100,7 @@ def test_a_memfd_result_is_sealed_against_resizing_and_held_until_released(memfd
     arr = np.frombuffer(buf, dtype=np.uint8)
     arr[:] = 9
     key, ref = memfd_shm.export(buf)
-    assert ref.fd > 2 and ref.name == "" and ref.size == 8192 and key == f"memfd:{ref.fd}"
+    assert ref.fd > 2 and ref.name == "" and ref.size == 8192 and key.startswith(f"memfd:{ref.fd}.")
     assert os.readlink(f"/proc/self/fd/{ref.fd}").startswith("/memfd:trellis-result")
     assert not [n for n in os.listdir(SHM_DIR) if n.startswith(memfd_shm.prefix)]  # nothing named
     seals = fcntl.fcntl(ref.fd, fcntl.F_GET_SEALS)
@@ -125,5 +125,17 @@ def test_a_memfd_buffer_from_an_earlier_call_is_copied_not_resent(memfd_shm: Shm
     key, again = memfd_shm.export(buf)
     assert segment_of(other).memfd != again.fd and again.size == 4096
     memfd_shm.discard(key)
-    memfd_shm.discard(f"memfd:{segment_of(other).memfd}")
+    memfd_shm.discard(segment_of(other).segment_name)
+    assert memfd_shm._held == {}
+
+
+def test_a_key_names_one_segment_even_when_its_descriptor_number_comes_again(memfd_shm: ShmConfig):
+    first = memfd_shm.allocate(4096)
+    key, ref = memfd_shm.export(first)
+    memfd_shm.release(ref.fd)  # the host has it: the number is free again
+    later = memfd_shm.allocate(4096)
+    assert segment_of(later).memfd == ref.fd  # the lowest free number: the same one
+    memfd_shm.discard(key)  # a clean-up of the first call must not close the later segment
+    assert list(memfd_shm._held) == [ref.fd]
+    memfd_shm.discard(segment_of(later).segment_name)
     assert memfd_shm._held == {}

@@ -531,6 +531,8 @@ class LaneConnection(asyncio.BufferedProtocol):
         request = msg.request
         tool = request.tool
         shm = self._lane.shm
+        ctx: ToolContext | None = None
+        sent: set[str] = set()
         try:
             with w.counting():
                 spec, kwargs, ctx = self._prepare(request, deadline)
@@ -539,7 +541,8 @@ class LaneConnection(asyncio.BufferedProtocol):
                     async for data, content_type in w.runner.stream(spec, kwargs, ctx):
                         size = len(data) if isinstance(data, bytes) else data.nbytes
                         if shm.enabled and size >= shm.threshold:
-                            _, ref = shm.export(data)
+                            key, ref = shm.export(data)
+                            sent.add(key)
                             payload = common_pb2.Payload(content_type=content_type, shm=ref)
                             data = b""
                         else:
@@ -565,6 +568,12 @@ class LaneConnection(asyncio.BufferedProtocol):
             self._fail(call_id, call, exc, tool)
         finally:
             self._end(call_id, call)
+            if ctx is not None and ctx._segments:
+                # Buffers the generator allocated and did not yield (the host removes or releases
+                # the ones it was sent, maybe after this: those are left alone).
+                for name in ctx._segments:
+                    if name not in sent:
+                        shm.discard(name)
 
 
 class _HostCall:

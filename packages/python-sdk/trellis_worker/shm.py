@@ -42,7 +42,7 @@ SHM_DIR = "/dev/shm"
 # 4 KiB page as the tool first writes it (about a quarter less time for a 100 MiB result here).
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 _MEMFD = hasattr(os, "memfd_create") and hasattr(fcntl, "F_ADD_SEALS")
-#: The prefix of a memfd segment's key (``memfd:<fd>``): it has no name in /dev/shm.
+#: The prefix of a memfd segment's key (``memfd:<fd>.<n>``): it has no name in /dev/shm.
 MEMFD_KEY = "memfd:"
 
 
@@ -125,7 +125,9 @@ class ShmConfig:
         except BaseException:
             os.close(fd)
             raise
-        seg.segment_name = f"{MEMFD_KEY}{fd}"
+        # The number is unique: a descriptor number is used again once closed, and a key must not
+        # name a later segment (a call's clean-up would close another call's).
+        seg.segment_name = f"{MEMFD_KEY}{fd}.{next(self._seq)}"
         seg.memfd = fd
         self._held[fd] = seg
         return memoryview(seg)[:nbytes]
@@ -155,7 +157,10 @@ class ShmConfig:
     def discard(self, key: str) -> None:
         """Removes a segment that will not be (or was not) sent: closes a memfd, unlinks a file."""
         if key.startswith(MEMFD_KEY):
-            self.release(int(key[len(MEMFD_KEY) :]))
+            fd = int(key[len(MEMFD_KEY) :].split(".")[0])
+            seg = self._held.get(fd)
+            if seg is not None and seg.segment_name == key:
+                self.release(fd)
         else:
             remove(key)
 
