@@ -6,12 +6,13 @@
  * kill -9 of either side leaves nothing in /dev/shm.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MessageChannel } from 'node:worker_threads';
@@ -180,6 +181,26 @@ describe('a pool whose results are mapped', () => {
     assert.match(err.message, /SIGKILL/);
     assert.deepEqual(listSegments(), []);
   });
+});
+
+test('where an ArrayBuffer over external memory could be moved by transfer(), results are read, not mapped', async () => {
+  // Node.js 20 has no ArrayBuffer.prototype.transfer; a child process gets one that moves (as a
+  // runtime whose external ArrayBuffers are detachable would), and a second one that refuses.
+  const mod = new URL('../src/shm/mapped-results.js', import.meta.url).href;
+  const probe = (transfer: string): Promise<string> =>
+    promisify(execFile)(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `ArrayBuffer.prototype.transfer = ${transfer};
+         const m = await import(${JSON.stringify(mod)});
+         console.log(String(await m.resultMappingAvailable()));`,
+      ],
+      { timeout: 30_000 },
+    ).then((r) => r.stdout.trim().split('\n').at(-1)!);
+  assert.equal(await probe('function () { return new ArrayBuffer(0); }'), 'false');
+  assert.equal(await probe('function () { throw new TypeError("not detachable"); }'), 'true');
 });
 
 test('a memfd whose worker is gone fails to open (a transport error), not as an invalid segment', async () => {

@@ -27,7 +27,8 @@
  * Lifetime: the mapping is unmapped (off the event loop) when its ArrayBuffer is garbage-collected (FinalizationRegistry
  * keyed on the ArrayBuffer, which every Buffer over it keeps alive). The ArrayBuffer is marked
  * untransferable, so postMessage copies it instead of moving its memory to another thread behind
- * the registry's back. V8 does not count this memory, so a heap with few other allocations may not
+ * the registry's back; where `ArrayBuffer.prototype.transfer` could move it (newer Node.js, if
+ * such ArrayBuffers are detachable there: probed once at load), results are read instead. V8 does not count this memory, so a heap with few other allocations may not
  * collect it soon: the live mapped bytes of this process are bounded (`maxMappedBytes`, default
  * 1 GiB), and over the bound results are read into Buffers, which V8 counts and which thus make it
  * collect the mapped ones.
@@ -82,9 +83,34 @@ async function load(): Promise<Libc | undefined> {
       view: (p, n) => koffi.view(p, n),
       address: (p) => (typeof p === 'bigint' ? p : BigInt(koffi.address(p))),
     };
+    if (detachable(l, munmap)) return readInstead('ArrayBuffers over external memory can be detached here');
     return l;
   } catch (e) {
     return readInstead(`the optional dependency koffi cannot be loaded (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Whether `ArrayBuffer.prototype.transfer` (newer Node.js) can move an ArrayBuffer made by
+ * koffi.view to a new one: the registry, keyed on the old one, would then unmap memory the new one
+ * still shows, and its next read would crash the process. Probed on one anonymous page; on Node.js
+ * without `transfer` (20) there is nothing to probe. postMessage is covered by markAsUntransferable.
+ */
+function detachable(l: Libc, munmap: (p: unknown, n: number) => number): boolean {
+  if (typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer !== 'function') return false;
+  const ptr = l.mmap(null, 4096, PROT_READ | PROT_WRITE, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
+  if (ptr === null || l.address(ptr) === MAP_FAILED) return true;
+  try {
+    const view = l.view(ptr, 4096) as ArrayBuffer & { transfer(): ArrayBuffer };
+    markAsUntransferable(view);
+    try {
+      view.transfer();
+      return true;
+    } catch {
+      return false;
+    }
+  } finally {
+    munmap(ptr, 4096);
   }
 }
 
