@@ -27,8 +27,9 @@
  * Lifetime: the mapping is unmapped (off the event loop) when its ArrayBuffer is garbage-collected (FinalizationRegistry
  * keyed on the ArrayBuffer, which every Buffer over it keeps alive). The ArrayBuffer is marked
  * untransferable, so postMessage copies it instead of moving its memory to another thread behind
- * the registry's back; where `ArrayBuffer.prototype.transfer` could move it (newer Node.js, if
- * such ArrayBuffers are detachable there: probed once at load), results are read instead. V8 does not count this memory, so a heap with few other allocations may not
+ * the registry's back; where `ArrayBuffer.prototype.transfer` exists (Node.js 22 and later) results
+ * are read instead (TRANSFER_CAN_MOVE below says why). V8 does not count this memory, so a heap with
+ * few other allocations may not
  * collect it soon: the live mapped bytes of this process are bounded (`maxMappedBytes`, default
  * 1 GiB), and over the bound results are read into Buffers, which V8 counts and which thus make it
  * collect the mapped ones.
@@ -72,8 +73,14 @@ function readInstead(reason: string): undefined {
 async function load(): Promise<Libc | undefined> {
   if (process.platform !== 'linux') return readInstead(`mapping needs Linux (this is ${process.platform})`);
   if (process.env.TRELLIS_SHM_MAP === '0') return readInstead('TRELLIS_SHM_MAP=0');
+  if (TRANSFER_CAN_MOVE)
+    return readInstead(
+      `mapped results need Node.js 20 here: on ${process.version}, ArrayBuffer.prototype.transfer could move a mapping, and marking it untransferable aborts Node.js at exit`,
+    );
   try {
-    const koffi = await import('koffi');
+    // The API is the namespace, or its default export where koffi is loaded as CommonJS.
+    const mod = (await import('koffi')) as typeof import('koffi') & { default?: typeof import('koffi') };
+    const koffi = mod.default ?? mod;
     const c = koffi.load('libc.so.6');
     const munmap = c.func('int munmap(void *addr, size_t len)');
     const l: Libc = {
@@ -83,7 +90,6 @@ async function load(): Promise<Libc | undefined> {
       view: (p, n) => koffi.view(p, n),
       address: (p) => (typeof p === 'bigint' ? p : BigInt(koffi.address(p))),
     };
-    if (detachable(l, munmap)) return readInstead('ArrayBuffers over external memory can be detached here');
     return l;
   } catch (e) {
     return readInstead(`the optional dependency koffi cannot be loaded (${(e as Error).message})`);
@@ -91,28 +97,16 @@ async function load(): Promise<Libc | undefined> {
 }
 
 /**
- * Whether `ArrayBuffer.prototype.transfer` (newer Node.js) can move an ArrayBuffer made by
- * koffi.view to a new one: the registry, keyed on the old one, would then unmap memory the new one
- * still shows, and its next read would crash the process. Probed on one anonymous page; on Node.js
- * without `transfer` (20) there is nothing to probe. postMessage is covered by markAsUntransferable.
+ * Why mapping needs a runtime without `ArrayBuffer.prototype.transfer` (Node.js 20): where it exists
+ * (22 and later) it could move a mapped result's memory to a new ArrayBuffer, and the registry, keyed
+ * on the old one, would unmap memory the new one still shows. markAsUntransferable would forbid the
+ * move, but on Node.js 24.22 a koffi.view ArrayBuffer so marked aborts the process at exit ("FATAL
+ * ERROR: v8::FromJust Maybe value is Nothing" in Environment::RunCleanup) once @trellis/core or
+ * @opentelemetry/api is loaded, with koffi 2.16.3 and 3.3.4 alike (reproduced with a 15-line script;
+ * the same script exits 0 on Node.js 20 and without the mark). Until that is fixed upstream, results
+ * are read there, which is correct, only slower.
  */
-function detachable(l: Libc, munmap: (p: unknown, n: number) => number): boolean {
-  if (typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer !== 'function') return false;
-  const ptr = l.mmap(null, 4096, PROT_READ | PROT_WRITE, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
-  if (ptr === null || l.address(ptr) === MAP_FAILED) return true;
-  try {
-    const view = l.view(ptr, 4096) as ArrayBuffer & { transfer(): ArrayBuffer };
-    markAsUntransferable(view);
-    try {
-      view.transfer();
-      return true;
-    } catch {
-      return false;
-    }
-  } finally {
-    munmap(ptr, 4096);
-  }
-}
+const TRANSFER_CAN_MOVE = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
 
 /**
  * Loads koffi and libc once; false when results are to be read (the reason is logged once).
