@@ -550,11 +550,7 @@ class LaneConnection(asyncio.BufferedProtocol):
                                 data=data if type(data) is bytes else bytes(data), content_type=content_type
                             )
                         item = pb.ExecuteStreamResponse(item=payload, index=index)
-                        if ctx._telemetry is not None:
-                            telemetry = ctx._telemetry.take()
-                            if telemetry is not None:
-                                item.telemetry.CopyFrom(telemetry)
-                        w.check_size(item, len(data) + len(content_type), spec, f"stream item {index}")
+                        w.finish_item(item, len(data) + len(content_type), spec, ctx, index)
                         # Backpressure: no item beyond the host's credit (its highWaterMark), so a slow
                         # consumer slows the generator down instead of filling memory.
                         while call.credit <= 0:

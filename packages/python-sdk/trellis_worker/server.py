@@ -272,6 +272,17 @@ class Worker:
                 "--max-message-bytes"
             )
 
+    def finish_item(
+        self, item: pb.ExecuteStreamResponse, data_len: int, spec: ToolSpec, ctx: ToolContext, index: int
+    ) -> None:
+        """A stream item ready to send, the same on gRPC's ExecuteStream and on the lane: it carries
+        the telemetry the tool recorded since the previous item, and fits the message limit."""
+        if ctx._telemetry is not None:
+            telemetry = ctx._telemetry.take()
+            if telemetry is not None:
+                item.telemetry.CopyFrom(telemetry)
+        self.check_size(item, data_len, spec, f"stream item {index}")
+
     def check_size_of(self, size: int, spec: ToolSpec, what: str) -> None:
         """check_size for a message already encoded (``size`` bytes)."""
         if size > self.max_message_bytes:
@@ -369,11 +380,7 @@ class ToolServicer:
                         ),
                         index=index,
                     )
-                    if ctx._telemetry is not None:
-                        telemetry = ctx._telemetry.take()
-                        if telemetry is not None:
-                            item.telemetry.CopyFrom(telemetry)
-                    w.check_size(item, len(data) + len(content_type), spec, f"stream item {index}")
+                    w.finish_item(item, len(data) + len(content_type), spec, ctx, index)
                     yield item
                     index += 1
 

@@ -94,6 +94,21 @@ function isRunning(c: Child): c is Child & { pid: Pid } {
   return typeof c.pid === 'string' && c.pid !== 'restarting';
 }
 
+/**
+ * The child `id` when it is neither running nor being restarted (restart_child and delete_child act
+ * only on a stopped child); else the error saying which, with `restarting` and `running` as the
+ * reason's words for this request.
+ */
+function stoppedChild(st: SupState, id: string, restarting: string, running: string): Child {
+  const c = st.children.get(id);
+  if (!c) throw notFound(id);
+  if (c.pid === 'restarting')
+    throw err('ERR_CHILD_RESTARTING', 'restarting', `child "${id}" ${restarting}`, { id });
+  if (isRunning(c))
+    throw err('ERR_CHILD_RUNNING', 'running', `child "${id}" is running (${c.pid}); ${running}`, { id });
+  return c;
+}
+
 /** Runs one control request inside the supervisor's loop. */
 export async function handleRequest(st: SupState, req: SupRequest): Promise<Reply> {
   try {
@@ -146,41 +161,19 @@ async function dispatch(st: SupState, req: SupRequest): Promise<unknown> {
     }
     case 'restart_child': {
       if (simple) throw simpleOnly('restartChild');
-      const c = st.children.get(req.id);
-      if (!c) throw notFound(req.id);
-      if (c.pid === 'restarting')
-        throw err('ERR_CHILD_RESTARTING', 'restarting', `child "${req.id}" is being restarted already`, {
-          id: req.id,
-        });
-      if (isRunning(c))
-        throw err(
-          'ERR_CHILD_RUNNING',
-          'running',
-          `child "${req.id}" is running (${c.pid}); terminateChild it first`,
-          { id: req.id },
-        );
+      const c = stoppedChild(st, req.id, 'is being restarted already', 'terminateChild it first');
       const r = await startChildProcess(st, c, false);
       if (r !== true) throw startFailed(req.id, r);
       return c.pid ?? IGNORE_MARK;
     }
     case 'delete_child': {
       if (simple) throw simpleOnly('deleteChild');
-      const c = st.children.get(req.id);
-      if (!c) throw notFound(req.id);
-      if (c.pid === 'restarting')
-        throw err(
-          'ERR_CHILD_RESTARTING',
-          'restarting',
-          `child "${req.id}" is being restarted; terminate it first`,
-          { id: req.id },
-        );
-      if (isRunning(c))
-        throw err(
-          'ERR_CHILD_RUNNING',
-          'running',
-          `child "${req.id}" is running (${c.pid}); terminateChild it before deleteChild`,
-          { id: req.id },
-        );
+      const c = stoppedChild(
+        st,
+        req.id,
+        'is being restarted; terminate it first',
+        'terminateChild it before deleteChild',
+      );
       st.remove(c);
       return true;
     }

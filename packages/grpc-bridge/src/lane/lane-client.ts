@@ -453,19 +453,7 @@ export class LaneClient {
         settle(laneError(status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
       },
     });
-    const timeoutMs = deadlineAt === Number.POSITIVE_INFINITY ? 0 : Math.max(1, deadlineAt - Date.now());
-    if (timeoutMs > 0) this.#watchDeadline(deadlineAt);
-    this.calls++;
-    const headers = traceHeaders(metadata);
-    this.#send(
-      callFrame(id, {
-        request: out.request,
-        timeoutMs,
-        stream: false,
-        credit: 0,
-        ...(headers && { headers }),
-      }),
-    );
+    this.#sendCall(id, out.request, deadlineAt, false, 0, metadata);
     return {
       cancel: () => {
         if (!this.#calls.has(id)) return;
@@ -525,14 +513,27 @@ export class LaneClient {
       },
     );
     this.#calls.set(id, stream);
+    this.#sendCall(id, out.request, deadlineAt, true, credit, metadata);
+    return stream;
+  }
+
+  /**
+   * Sends a call's CALL frame, once its entry is in #calls: the time it has left (0: none), its
+   * deadline watched on this side as well, and the caller's trace headers.
+   */
+  #sendCall(
+    id: number,
+    request: ExecuteRequest,
+    deadlineAt: number,
+    stream: boolean,
+    credit: number,
+    metadata: Metadata | undefined,
+  ): void {
     const timeoutMs = deadlineAt === Number.POSITIVE_INFINITY ? 0 : Math.max(1, deadlineAt - Date.now());
     if (timeoutMs > 0) this.#watchDeadline(deadlineAt);
     this.calls++;
     const headers = traceHeaders(metadata);
-    this.#send(
-      callFrame(id, { request: out.request, timeoutMs, stream: true, credit, ...(headers && { headers }) }),
-    );
-    return stream;
+    this.#send(callFrame(id, { request, timeoutMs, stream, credit, ...(headers && { headers }) }));
   }
 }
 

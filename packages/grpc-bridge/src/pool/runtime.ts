@@ -158,19 +158,18 @@ export class PoolRuntime implements WorkerHost {
   /** Looks for expired sessions every sessionSweepMs while the pool runs. */
   startSessionSweep(): void {
     if (this.#sweep !== undefined || !Number.isFinite(this.o.sessionTtlMs)) return;
-    const tick = (): void => {
-      for (const s of this.sessions.expired(this.o.clock.now())) void this.endSession(s, 'expired');
+    const arm = (): void => {
       this.#sweep = this.o.clock.setTimeout(
         tick,
         Math.min(BRIDGE_DEFAULTS.sessionSweepMs, this.o.sessionTtlMs),
       );
       (this.#sweep as { unref?: () => void }).unref?.();
     };
-    this.#sweep = this.o.clock.setTimeout(
-      tick,
-      Math.min(BRIDGE_DEFAULTS.sessionSweepMs, this.o.sessionTtlMs),
-    );
-    (this.#sweep as { unref?: () => void }).unref?.();
+    const tick = (): void => {
+      for (const s of this.sessions.expired(this.o.clock.now())) void this.endSession(s, 'expired');
+      arm();
+    };
+    arm();
   }
 
   stopSessionSweep(): void {
