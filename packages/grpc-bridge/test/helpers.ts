@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { isExitedState, listProcessIds, readProcCmdline, readProcStat, runMarker } from '@trellis/core';
 import { Registry } from '@trellis/registry';
 import type { PoolEvent, ToolPool } from '../src/index.js';
+import { listSegments, SHM_NAME_PREFIX } from '../src/shm/segments.js';
 
 const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url));
 
@@ -157,4 +158,17 @@ export async function rejectsWith<E = Error & { code: string }>(
     return e as E;
   }
   assert.fail(`expected a rejection with ${code}, but it resolved`);
+}
+
+/**
+ * The next run's start (Registry.open on the killed host's registry `dir`) sweeps that host's
+ * shared-memory `segments` out of /dev/shm: nobody else is left to remove them.
+ */
+export async function assertSweepRemovesSegments(dir: string, segments: readonly string[]): Promise<void> {
+  const next = await Registry.open({ dir, logger: { info() {}, warn() {} } });
+  await next.close();
+  assert.deepEqual(
+    listSegments(SHM_NAME_PREFIX).filter((n) => segments.includes(n)),
+    [],
+  );
 }

@@ -16,12 +16,20 @@ import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MessageChannel } from 'node:worker_threads';
-import { Registry } from '@trellis/registry';
 import type { Table } from 'apache-arrow';
 import { ToolPool } from '../src/index.js';
 import { mappedResults, ShmPayloadProblem, takeMemfd } from '../src/shm/mapped-results.js';
 import { listSegments, SHM_NAME_PREFIX } from '../src/shm/segments.js';
-import { alive, openTestRun, rejectsWith, SDK_TOOLS, type TestRun, VENV_PYTHON, waitFor } from './helpers.js';
+import {
+  alive,
+  assertSweepRemovesSegments,
+  openTestRun,
+  rejectsWith,
+  SDK_TOOLS,
+  type TestRun,
+  VENV_PYTHON,
+  waitFor,
+} from './helpers.js';
 
 const MiB = 1024 * 1024;
 const MAPPED_TOOLS = new URL('../../test/fixtures/mapped_tools.py', import.meta.url).pathname;
@@ -289,12 +297,7 @@ test('kill -9 of a host holding mapped results: nothing of the worker in /dev/sh
       listSegments(SHM_NAME_PREFIX).filter((n) => n.includes(`.w${pid}.`)),
       [],
     );
-    const next = await Registry.open({ dir, logger: { info() {}, warn() {} } });
-    await next.close();
-    assert.deepEqual(
-      listSegments(SHM_NAME_PREFIX).filter((n) => segments.includes(n)),
-      [],
-    );
+    await assertSweepRemovesSegments(dir, segments);
   } finally {
     if (host.exitCode === null && host.signalCode === null) host.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

@@ -14,10 +14,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { Registry } from '@trellis/registry';
 import { ToolPool } from '../src/index.js';
 import { listSegments, SHM_NAME_PREFIX } from '../src/shm/segments.js';
-import { alive, openTestRun, rejectsWith, SDK_TOOLS, type TestRun, waitFor } from './helpers.js';
+import {
+  alive,
+  assertSweepRemovesSegments,
+  openTestRun,
+  rejectsWith,
+  SDK_TOOLS,
+  type TestRun,
+  waitFor,
+} from './helpers.js';
 
 const MiB = 1024 * 1024;
 const ourSegments = (): string[] => listSegments();
@@ -111,12 +118,7 @@ test('kill -9 of the host: the registry sweep of the next run removes the segmen
     await waitFor(() => !alive(pid), 'the worker to exit after its host');
     const left = listSegments(SHM_NAME_PREFIX).filter((n) => segments.includes(n));
     assert.ok(left.length > 0, 'nobody removed them yet: the host died first');
-    const next = await Registry.open({ dir, logger: { info() {}, warn() {} } });
-    await next.close();
-    assert.deepEqual(
-      listSegments(SHM_NAME_PREFIX).filter((n) => segments.includes(n)),
-      [],
-    );
+    await assertSweepRemovesSegments(dir, segments);
   } finally {
     if (host.exitCode === null && host.signalCode === null) host.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
