@@ -86,12 +86,12 @@ try {
   if (r.status !== 0 || !existsSync(file)) {
     console.error(`check-clones: jscpd failed (exit ${r.status ?? r.signal}):\n${r.stderr}${r.stdout}`);
     console.error('check-clones: run `pnpm install` (jscpd is a root devDependency)');
-    process.exit(2);
-  }
-  report = JSON.parse(readFileSync(file, 'utf8'));
+  } else report = JSON.parse(readFileSync(file, 'utf8'));
 } finally {
+  // Before any exit: process.exit inside the try would skip this and leave the folder in TMPDIR.
   rmSync(out, { recursive: true, force: true });
 }
+if (report === undefined) process.exit(2);
 
 const rel = (f) => relative(root, f.name);
 const samePair = (entry, a, b) => (entry.a === a && entry.b === b) || (entry.a === b && entry.b === a);
