@@ -3,6 +3,7 @@
  * and pip install into throw-away caches, and a pool runs its workers in the env it got.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -109,6 +110,31 @@ describe('per-pool Python envs', () => {
       readdirSync(cache).filter((f) => f.includes('.tmp-')),
       [],
     );
+  });
+
+  test('a read-only env cache: ERR_PYTHON_ENV naming the pool, not a bare EROFS', async (t) => {
+    // A read-only bind mount of a folder over itself (as registry/test/full-disk.test.ts does): root
+    // ignores permission bits, so chmod would not make it read-only in CI.
+    if (process.getuid?.() !== 0) return t.skip('needs root to bind-mount a folder read-only');
+    const ro = mkdtempSync(join(tmpdir(), 'trellis-venv-ro-'));
+    const mounted = spawnSync('mount', ['--bind', ro, ro]).status === 0;
+    try {
+      if (!mounted) return t.skip('mount --bind is not allowed here');
+      const r = spawnSync('mount', ['-o', 'remount,bind,ro', ro], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const env = { ...process.env, TRELLIS_VENV_CACHE: ro, TRELLIS_UV: UV };
+      await assert.rejects(
+        provisionPythonEnv({ requirements: [] }, { basePython: VENV_PYTHON, env, pool: 'ro' }),
+        (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'ERR_PYTHON_ENV');
+          assert.match(e.message, /pool "ro"/);
+          return true;
+        },
+      );
+    } finally {
+      if (mounted) spawnSync('umount', [ro]);
+      rmSync(ro, { recursive: true, force: true });
+    }
   });
 
   test('without uv: python -m venv + pip, after a warning that says so', async (t) => {

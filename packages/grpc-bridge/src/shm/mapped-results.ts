@@ -70,6 +70,18 @@ function readInstead(reason: string): undefined {
   return undefined;
 }
 
+/**
+ * Why mapping needs a runtime without `ArrayBuffer.prototype.transfer` (Node.js 20): where it exists
+ * (22 and later) it could move a mapped result's memory to a new ArrayBuffer, and the registry, keyed
+ * on the old one, would unmap memory the new one still shows. markAsUntransferable would forbid the
+ * move, but on Node.js 24.22 a koffi.view ArrayBuffer so marked aborts the process at exit ("FATAL
+ * ERROR: v8::FromJust Maybe value is Nothing" in Environment::RunCleanup) once @trellis/core or
+ * @opentelemetry/api is loaded, with koffi 2.16.3 and 3.3.4 alike (reproduced with a 15-line script;
+ * the same script exits 0 on Node.js 20 and without the mark). Until that is fixed upstream, results
+ * are read there, which is correct, only slower.
+ */
+const TRANSFER_CAN_MOVE = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
+
 async function load(): Promise<Libc | undefined> {
   if (process.platform !== 'linux') return readInstead(`mapping needs Linux (this is ${process.platform})`);
   if (process.env.TRELLIS_SHM_MAP === '0') return readInstead('TRELLIS_SHM_MAP=0');
@@ -95,18 +107,6 @@ async function load(): Promise<Libc | undefined> {
     return readInstead(`the optional dependency koffi cannot be loaded (${(e as Error).message})`);
   }
 }
-
-/**
- * Why mapping needs a runtime without `ArrayBuffer.prototype.transfer` (Node.js 20): where it exists
- * (22 and later) it could move a mapped result's memory to a new ArrayBuffer, and the registry, keyed
- * on the old one, would unmap memory the new one still shows. markAsUntransferable would forbid the
- * move, but on Node.js 24.22 a koffi.view ArrayBuffer so marked aborts the process at exit ("FATAL
- * ERROR: v8::FromJust Maybe value is Nothing" in Environment::RunCleanup) once @trellis/core or
- * @opentelemetry/api is loaded, with koffi 2.16.3 and 3.3.4 alike (reproduced with a 15-line script;
- * the same script exits 0 on Node.js 20 and without the mark). Until that is fixed upstream, results
- * are read there, which is correct, only slower.
- */
-const TRANSFER_CAN_MOVE = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
 
 /**
  * Loads koffi and libc once; false when results are to be read (the reason is logged once).

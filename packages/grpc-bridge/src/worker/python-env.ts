@@ -216,10 +216,11 @@ export async function provisionPythonEnv(
   // source tree it builds (the SDK's folder, or an sdist), one more file in the user's /tmp otherwise.
   const toolTmp = `${dir}.tooltmp.tmp-${process.pid}`;
   rmSync(toolTmp, { recursive: true, force: true });
-  mkdirSync(toolTmp, { recursive: true });
   const childEnv = { ...env, TMPDIR: toolTmp, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
   const label = `${opts.pool ?? 'pool'}: ${(spec.requirements ?? []).join(' ') || 'trellis_worker only'}`;
   try {
+    // In the try: a cache folder that cannot be written to fails as ERR_PYTHON_ENV, as the build would.
+    mkdirSync(toolTmp, { recursive: true });
     if (uv) {
       log.info(
         { pythonEnv: dir, pool: opts.pool, uv: uv.version },
