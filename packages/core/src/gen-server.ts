@@ -14,16 +14,7 @@
 import type { FormatStatus } from './crash-report.js';
 import { TrellisError } from './errors.js';
 import { Exit, type ExitReason } from './exit-reason.js';
-import {
-  endServer,
-  type Ignore,
-  type InitAnswer,
-  initServer,
-  type LoopStart,
-  type ServerContext,
-  type StartServerOptions,
-  startBehaviour,
-} from './gen.js';
+import * as gen from './gen.js';
 import { hibernateProc } from './hibernate.js';
 import { NO_MESSAGE } from './mailbox.js';
 import { currentNode, type Node } from './node.js';
@@ -111,14 +102,14 @@ export interface GenServer<
   Cast = any,
   Info = any,
 > {
-  init(ctx: ServerContext, ...args: Args): Awaitable<InitResult<S>>;
-  handleCall?(request: Req, from: CallFrom, state: S, ctx: ServerContext): Awaitable<CallResult<S, Rep>>;
-  handleCast?(msg: Cast, state: S, ctx: ServerContext): Awaitable<CastResult<S>>;
+  init(ctx: gen.ServerContext, ...args: Args): Awaitable<InitResult<S>>;
+  handleCall?(request: Req, from: CallFrom, state: S, ctx: gen.ServerContext): Awaitable<CallResult<S, Rep>>;
+  handleCast?(msg: Cast, state: S, ctx: gen.ServerContext): Awaitable<CastResult<S>>;
   /** Also receives TIMEOUT when a `{ timeout: ms }` action expired with no message. */
-  handleInfo?(msg: Info | Timeout, state: S, ctx: ServerContext): Awaitable<CastResult<S>>;
+  handleInfo?(msg: Info | Timeout, state: S, ctx: gen.ServerContext): Awaitable<CastResult<S>>;
   /** Runs right after the callback that returned `{ continue: arg }`, before any message. */
-  handleContinue?(arg: any, state: S, ctx: ServerContext): Awaitable<CastResult<S>>;
-  terminate?(reason: ExitReason, state: S, ctx: ServerContext): Awaitable<void>;
+  handleContinue?(arg: any, state: S, ctx: gen.ServerContext): Awaitable<CastResult<S>>;
+  terminate?(reason: ExitReason, state: S, ctx: gen.ServerContext): Awaitable<void>;
   /** What getStatus and crash reports show of the state and last message (hide secrets here). */
   formatStatus?: FormatStatus<S>;
 }
@@ -145,7 +136,7 @@ export type GenServerDef<S, Args extends unknown[], Req, Rep, Cast, Info> = Omit
     request: Req,
     from: CallFrom,
     state: S,
-    ctx: ServerContext,
+    ctx: gen.ServerContext,
   ): Awaitable<CallResult<S, NoInfer<Rep>>>;
 };
 
@@ -177,7 +168,7 @@ const INIT_IGNORED = { ignore: true } as const;
  * init's `ignore()` and `stop(reason)` as initServer reads them (gen_statem's init answers them too);
  * undefined for any other result.
  */
-export function initEnd(r: unknown): InitAnswer<never> | undefined {
+export function initEnd(r: unknown): gen.InitAnswer<never> | undefined {
   if (isResult(r, 'ignore')) return INIT_IGNORED;
   if (isResult(r, 'stop')) return { stop: (r as StopResult<unknown>).reason };
   return undefined;
@@ -191,24 +182,22 @@ function isResult(v: unknown, tag: string): boolean {
 export function startServer<S, Args extends unknown[]>(
   behaviour: GenServer<S, Args>,
   args: Args,
-  opts: StartServerOptions = {},
+  opts: gen.StartServerOptions = {},
   node: Node = currentNode(),
-): Promise<Pid | Ignore> {
-  return startBehaviour(node, opts, (proc, started, failed) =>
-    serverLoop({ node, proc, opts, started, failed }, behaviour, args),
-  );
+): Promise<Pid | gen.Ignore> {
+  return gen.start(serverLoop<S, Args>, behaviour, args, opts, node);
 }
 
 async function serverLoop<S, Args extends unknown[]>(
-  start: LoopStart,
+  start: gen.LoopStart,
   b: GenServer<S, Args>,
   args: Args,
 ): Promise<void> {
-  const served = await initServer(
+  const served = await gen.initServer(
     start,
     'gen_server',
     (ctx) => b.init(ctx, ...args),
-    (r): InitAnswer<{ state: S; action?: Action | undefined }> =>
+    (r): gen.InitAnswer<{ state: S; action?: Action | undefined }> =>
       initEnd(r) ?? { run: isResult(r, 'ok') ? (r as OkResult<S>) : { state: r as S } },
   );
   if (served === undefined) return;
@@ -221,7 +210,7 @@ async function serverLoop<S, Args extends unknown[]>(
   let lastMsg: unknown;
   const terminate = b.terminate;
   const finish = (reason: ExitReason, s: S): Promise<never> =>
-    endServer(
+    gen.endServer(
       ctx,
       proc,
       reason,
@@ -344,7 +333,7 @@ function dispatch<S>(
   b: GenServer<S, any>,
   msg: unknown,
   state: S,
-  ctx: ServerContext,
+  ctx: gen.ServerContext,
   sys: SysState<S>,
 ): unknown {
   const type = (msg as { type?: unknown } | null)?.type;
@@ -370,7 +359,7 @@ function dispatch<S>(
 function afterCall<S>(
   r: CallResult<S, unknown>,
   m: CallMessage,
-  ctx: ServerContext,
+  ctx: gen.ServerContext,
   sys: SysState<S>,
 ): unknown {
   // Hot path (every call): a plain comparison, not a ts-pattern match, to avoid an allocation.

@@ -220,7 +220,23 @@ export async function endServer<S>(
   return ctx.stop(r);
 }
 
-/** What a behaviour's loop starts with (gen_server's here, gen_statem's in gen-statem/). */
+/**
+ * gen:start for gen_server and gen_statem (as their start_link calls `gen:start(?MODULE, ...)`): the
+ * synchronous start of the behaviour's own `loop`, given its callbacks and init's arguments.
+ */
+export function start<B, Args>(
+  loop: (s: LoopStart, behaviour: B, args: Args) => Promise<void>,
+  behaviour: B,
+  args: Args,
+  opts: StartServerOptions,
+  node: Node,
+): Promise<Pid | Ignore> {
+  return startBehaviour(node, opts, (proc, started, failed) =>
+    loop({ node, proc, opts, started, failed }, behaviour, args),
+  );
+}
+
+/** What a behaviour's loop starts with (gen_server's in gen-server.ts, gen_statem's in gen-statem/). */
 export interface LoopStart {
   readonly node: Node;
   readonly proc: Proc;

@@ -14,16 +14,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { FormatStatus } from '../crash-report.js';
 import { TrellisError } from '../errors.js';
 import { Exit, type ExitReason } from '../exit-reason.js';
-import {
-  endServer,
-  type Ignore,
-  type InitAnswer,
-  initServer,
-  type LoopStart,
-  type ServerContext,
-  type StartServerOptions,
-  startBehaviour,
-} from '../gen.js';
+import * as gen from '../gen.js';
 import { type IgnoreResult, initEnd, type StopResult } from '../gen-server.js';
 import { hibernateProc } from '../hibernate.js';
 import { NO_MESSAGE } from '../mailbox.js';
@@ -45,10 +36,10 @@ type Awaitable<T> = T | Promise<T>;
 export type StatemInitResult<St, D> = StatemResult<St, D> | IgnoreResult | StopResult<unknown>;
 
 interface StatemCommon<St, D, Args extends unknown[]> {
-  init(ctx: ServerContext, ...args: Args): Awaitable<StatemInitResult<St, D>>;
+  init(ctx: gen.ServerContext, ...args: Args): Awaitable<StatemInitResult<St, D>>;
   /** OTP's state_enter callback mode option: call the handler with an `enter` event on each state change. */
   readonly stateEnter?: boolean;
-  terminate?(reason: ExitReason, state: St, data: D, ctx: ServerContext): Awaitable<void>;
+  terminate?(reason: ExitReason, state: St, data: D, ctx: gen.ServerContext): Awaitable<void>;
   /** What getStatus and crash reports show of `{ state, data }` (hide secrets here). */
   formatStatus?: FormatStatus<{ state: St; data: D }>;
 }
@@ -61,7 +52,7 @@ export interface HandleEventStatem<St, D, Args extends unknown[], E extends Stat
     event: E | EnterEvent<St>,
     state: St,
     data: D,
-    ctx: ServerContext,
+    ctx: gen.ServerContext,
   ): Awaitable<StatemResult<St, D>>;
 }
 
@@ -77,7 +68,7 @@ export interface StateFunctionsStatem<
     readonly [K in St]: (
       event: E | EnterEvent<St>,
       data: D,
-      ctx: ServerContext,
+      ctx: gen.ServerContext,
     ) => Awaitable<StatemResult<St, D>>;
   };
 }
@@ -110,18 +101,16 @@ export class BadStatemResultError extends TrellisError {
 export function startStatem<St, D, Args extends unknown[]>(
   behaviour: GenStatem<St, D, Args>,
   args: Args,
-  opts: StartServerOptions = {},
+  opts: gen.StartServerOptions = {},
   node: Node = currentNode(),
-): Promise<Pid | Ignore> {
-  return startBehaviour(node, opts, (proc, started, failed) =>
-    statemLoop({ node, proc, opts, started, failed }, behaviour as GenStatem<St, D, Args>, args),
-  );
+): Promise<Pid | gen.Ignore> {
+  return gen.start(statemLoop<St, D, Args>, behaviour, args, opts, node);
 }
 
 /** A start function for a gen_statem in the supervisor's thread; `args` of the spec go to init. */
 export function statemChild<St, D, Args extends unknown[]>(
   behaviour: GenStatem<St, D, Args>,
-  opts: Pick<StartServerOptions, 'name' | 'trapExit' | 'startTimeoutMs'> = {},
+  opts: Pick<gen.StartServerOptions, 'name' | 'trapExit' | 'startTimeoutMs'> = {},
 ): StartFn {
   return (ctx, ...args) =>
     startStatem(behaviour, args as Args, { ...opts, link: ctx.parent, clock: ctx.clock }, ctx.node);
@@ -148,17 +137,17 @@ interface TimeoutMsg {
 type AnyResult<St, D> = StatemResult<St, D>;
 
 async function statemLoop<St, D, Args extends unknown[]>(
-  start: LoopStart,
+  start: gen.LoopStart,
   b: GenStatem<St, D, Args>,
   args: Args,
 ): Promise<void> {
   // Both callback modes share these callbacks (the union type would make St & string of them).
   const common = b as unknown as StatemCommon<St, D, Args>;
-  const served = await initServer(
+  const served = await gen.initServer(
     start,
     'gen_statem',
     (ctx) => common.init(ctx, ...args),
-    (r): InitAnswer<AnyResult<St, D>> => {
+    (r): gen.InitAnswer<AnyResult<St, D>> => {
       const end = initEnd(r);
       if (end !== undefined) return end;
       if ((r as AnyResult<St, D>)[STATEM] !== 'next') {
@@ -178,7 +167,11 @@ async function statemLoop<St, D, Args extends unknown[]>(
   let data: D = (initial as { data: D }).data;
 
   const sys = new SysState<{ state: St; data: D }>('gen_statem', proc, ctx.parent, common.formatStatus);
-  type StateFn = (event: StatemEvent | EnterEvent<St>, d: D, c: ServerContext) => Awaitable<AnyResult<St, D>>;
+  type StateFn = (
+    event: StatemEvent | EnterEvent<St>,
+    d: D,
+    c: gen.ServerContext,
+  ) => Awaitable<AnyResult<St, D>>;
   const handler: (event: StatemEvent | EnterEvent<St>, st: St, d: D) => Awaitable<AnyResult<St, D>> =
     b.callbackMode === 'state_functions'
       ? (event, st, d) => {
@@ -221,7 +214,7 @@ async function statemLoop<St, D, Args extends unknown[]>(
     clear(stateTimer);
     for (const g of generic.values()) clear(g);
     const terminate = common.terminate;
-    return endServer(
+    return gen.endServer(
       ctx,
       proc,
       reason,
