@@ -27,14 +27,7 @@ import {
   resolveHomeDir as resolveRegistryDir,
 } from '@trellis/home';
 import { REGISTRY_DEFAULTS } from './defaults.js';
-import {
-  InvalidRegistryOptionsError,
-  RegistryClosedError,
-  RegistryStoppingError,
-  RegistryUnavailableError,
-  UnknownReservationError,
-  UnsupportedPlatformError,
-} from './errors.js';
+import * as errors from './errors.js';
 import { type ChildView, type RunView, viewChild, viewRun } from './inspect.js';
 import { consoleLogger, type RegistryLogger } from './logger.js';
 import { checkGrace, checkPeerCheck, reapWithoutRegistry } from './open-checks.js';
@@ -135,7 +128,7 @@ export class Registry implements ProcessTracker {
    * a fresh one started; the sweep then also scans `/proc` for processes of this registry's dead runs.
    */
   static async open(options: RegistryOptions = {}): Promise<Registry> {
-    if (!procfsAvailable()) throw new UnsupportedPlatformError();
+    if (!procfsAvailable()) throw new errors.UnsupportedPlatformError();
     const graceMs = checkGrace(options.graceMs ?? REGISTRY_DEFAULTS.graceMs);
     const peerCheckMs = checkPeerCheck(options.peerCheckMs ?? REGISTRY_DEFAULTS.peerCheckMs);
     const logger = options.logger ?? consoleLogger;
@@ -144,7 +137,7 @@ export class Registry implements ProcessTracker {
     try {
       store = RegistryStore.open({ dir, logger, syncToDisk: options.syncToDisk === true });
     } catch (err) {
-      if (err instanceof RegistryUnavailableError && options.sweepAtBoot !== false) {
+      if (err instanceof errors.RegistryUnavailableError && options.sweepAtBoot !== false) {
         await reapWithoutRegistry(dir, graceMs, options.clock ?? systemClock, logger, err);
       }
       throw err;
@@ -161,13 +154,13 @@ export class Registry implements ProcessTracker {
         parts.hostStartTime !== host.startTime ||
         parts.homeTag !== homeTag
       ) {
-        throw new InvalidRegistryOptionsError(
+        throw new errors.InvalidRegistryOptionsError(
           `runId "${runId}" was not made for this process and registry; omit runId or make it with createRunId(homeTagFor(dir))`,
           { runId },
         );
       }
       if (store.getRun(runId)) {
-        throw new InvalidRegistryOptionsError(
+        throw new errors.InvalidRegistryOptionsError(
           `run "${runId}" is already in the registry; every open needs a new run id`,
           {
             runId,
@@ -213,14 +206,14 @@ export class Registry implements ProcessTracker {
    * worker so `spawnProcess` there is tracked too.
    */
   static async attach(options: AttachOptions): Promise<Registry> {
-    if (!procfsAvailable()) throw new UnsupportedPlatformError();
+    if (!procfsAvailable()) throw new errors.UnsupportedPlatformError();
     const graceMs = checkGrace(options.graceMs ?? REGISTRY_DEFAULTS.graceMs);
     const logger = options.logger ?? consoleLogger;
     const dir = resolveRegistryDir({ dir: options.dir });
     const store = RegistryStore.open({ dir, logger, recover: false });
     if (!store.getRun(options.runId)) {
       await store.close();
-      throw new InvalidRegistryOptionsError(
+      throw new errors.InvalidRegistryOptionsError(
         `run "${options.runId}" is not in the registry at ${dir}; attach with the runId of a registry opened by Registry.open in this process`,
         { runId: options.runId, dir },
       );
@@ -253,9 +246,9 @@ export class Registry implements ProcessTracker {
   /** Records a child about to be spawned; the record is committed when this returns. */
   reserve(info: TrackedProcessInfo): string {
     this.#assertOpen('reserve');
-    if (this.#stopping) throw new RegistryStoppingError();
+    if (this.#stopping) throw new errors.RegistryStoppingError();
     if (typeof info?.command !== 'string' || !Array.isArray(info.args)) {
-      throw new InvalidRegistryOptionsError('reserve() needs { role, name, command, args }');
+      throw new errors.InvalidRegistryOptionsError('reserve() needs { role, name, command, args }');
     }
     const reservationId = `${this.runId}/${this.#nonce}-${++this.#seq}`;
     const record: ChildRecord = {
@@ -284,7 +277,7 @@ export class Registry implements ProcessTracker {
       startTime: activation.startTime,
       activatedAt: new Date().toISOString(),
     }));
-    if (!updated) throw new UnknownReservationError(reservationId);
+    if (!updated) throw new errors.UnknownReservationError(reservationId);
     this.#pidToId.set(activation.pid, reservationId);
     this.#idToPid.set(reservationId, activation.pid);
   }
@@ -421,6 +414,6 @@ export class Registry implements ProcessTracker {
   }
 
   #assertOpen(operation: string): void {
-    if (this.#closed) throw new RegistryClosedError(operation);
+    if (this.#closed) throw new errors.RegistryClosedError(operation);
   }
 }
