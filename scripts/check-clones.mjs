@@ -36,16 +36,7 @@ const IGNORED = ['**/grpc-bridge/src/generated/**', '**/trellis_worker/_proto/**
  * its reason. Keep it short: a new entry needs a reason a reviewer accepts, and a fixed pair's entry
  * is removed (the check names entries that match nothing).
  */
-const ALLOWED = [
-  // A copy still being reworked when this check landed (the Python SDK is the other half of issue
-  // 20's share, and the lane's shared-memory work touched these two functions last): a real copy to
-  // remove; drop the entry with the fix.
-  {
-    a: 'packages/python-sdk/trellis_worker/lane.py',
-    b: 'packages/python-sdk/trellis_worker/lane.py',
-    why: '_run and _run_stream open a call the same way (request, tool, shm, context, counting, _prepare): one opening for both',
-  },
-];
+const ALLOWED = [];
 
 const paths = [
   ...readdirSync(join(root, 'packages'))

@@ -218,6 +218,23 @@ class _Call:
         self.credit_waiter: asyncio.Future[None] | None = None
 
 
+class _Opened:
+    """A call on the lane once it is prepared (LaneConnection._serve), as its answer (_unary or
+    _stream) runs it: the shared buffers the answer sent go in ``sent``, so that the end of the call
+    leaves them to the host."""
+
+    __slots__ = ("ctx", "kwargs", "sent", "spec")
+
+    def __init__(self, spec: Any, kwargs: dict[str, Any], ctx: ToolContext) -> None:
+        self.spec = spec
+        self.kwargs = kwargs
+        self.ctx = ctx
+        self.sent: set[str] = set()
+
+
+_Answer = Callable[[int, _Call, lane_pb2.LaneCall, _Opened], collections.abc.Awaitable[None]]
+
+
 class LaneConnection(asyncio.BufferedProtocol):
     """One host connection to the lane."""
 
@@ -385,7 +402,7 @@ class LaneConnection(asyncio.BufferedProtocol):
         call = _Call(deadline)
         call.credit = msg.credit
         self._calls[call_id] = call
-        coro = self._run_stream(call_id, call, msg, deadline) if msg.stream else self._run(call_id, call, msg, deadline)
+        coro = self._serve(call_id, call, msg, deadline, self._stream if msg.stream else self._unary)
         task = self._eager(coro)
         if task is None:
             return  # it finished in its first step (its result is sent already)
@@ -464,51 +481,26 @@ class LaneConnection(asyncio.BufferedProtocol):
 
     # --- calls ------------------------------------------------------------------------------------
 
-    async def _run(self, call_id: int, call: _Call, msg: lane_pb2.LaneCall, deadline: float | None) -> None:
-        w = self._w
-        request = msg.request
-        tool = request.tool
-        shm = self._lane.shm
-        ctx: ToolContext | None = None
-        sent = ""
+    async def _serve(
+        self, call_id: int, call: _Call, msg: lane_pb2.LaneCall, deadline: float | None, answer: _Answer
+    ) -> None:
+        """One call on the lane, unary or stream: counted in the stats and prepared, then ``answer``
+        runs the tool and sends its frames. Any failure becomes a LANE_ERROR frame. At the end the call
+        is forgotten, and the shared buffers the tool allocated are removed unless ``answer`` put them
+        in ``sent`` (the host removes or releases those, maybe after this)."""
+        opened: _Opened | None = None
         try:
-            with w.counting():
-                spec, kwargs, ctx = self._prepare(request, deadline)
-                with w.track(ctx, _trace_headers(msg)):
-                    (data, content_type), duration_us = await w.runner.run(spec, kwargs, ctx)
-                telemetry = ctx._telemetry.take() if ctx._telemetry is not None else None
-                size = len(data) if isinstance(data, bytes) else data.nbytes
-                if shm.enabled and size >= shm.threshold:
-                    # Large: the bytes go by shared memory (no copy when the tool built them in
-                    # ctx.shared_buffer), the frame carries the segment's name.
-                    sent, ref = shm.export(data)
-                    response = pb.ExecuteResponse(
-                        result=common_pb2.Payload(content_type=content_type, shm=ref),
-                        duration_us=duration_us,
-                    )
-                    if telemetry is not None:
-                        response.telemetry.CopyFrom(telemetry)
-                    body = response.SerializeToString()
-                else:
-                    body = encode_execute_response(
-                        data if type(data) is bytes else bytes(data),
-                        content_type,
-                        duration_us,
-                        telemetry.SerializeToString() if telemetry is not None else b"",
-                    )
-                    w.check_size_of(len(body), spec, "result")
-                self._send(RESULT, call_id, body)
+            with self._w.counting():
+                opened = _Opened(*self._prepare(msg.request, deadline))
+                await answer(call_id, call, msg, opened)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a LANE_ERROR frame
-            if sent:
-                shm.discard(sent)  # not sent after all
-            self._fail(call_id, call, exc, tool)
+            self._fail(call_id, call, exc, msg.request.tool)
         finally:
             self._end(call_id, call)
-            if ctx is not None and ctx._segments:
-                # Buffers the tool allocated and did not return: nobody else will remove them.
-                for name in ctx._segments:
-                    if name != sent:
-                        shm.discard(name)
+            if opened is not None and opened.ctx._segments:
+                for name in opened.ctx._segments:
+                    if name not in opened.sent:
+                        self._lane.shm.discard(name)
 
     def _prepare(self, request: pb.ExecuteRequest, deadline: float | None) -> tuple[Any, dict[str, Any], ToolContext]:
         """Worker.prepare, with arguments that came in shared memory mapped (not copied)."""
@@ -526,50 +518,66 @@ class LaneConnection(asyncio.BufferedProtocol):
             ctx._host = self._host_link  # host tools over this lane, not the HostService RPC
         return spec, kwargs, ctx
 
-    async def _run_stream(self, call_id: int, call: _Call, msg: lane_pb2.LaneCall, deadline: float | None) -> None:
+    async def _unary(self, call_id: int, call: _Call, msg: lane_pb2.LaneCall, o: _Opened) -> None:
         w = self._w
-        request = msg.request
-        tool = request.tool
         shm = self._lane.shm
-        ctx: ToolContext | None = None
-        sent: set[str] = set()
+        with w.track(o.ctx, _trace_headers(msg)):
+            (data, content_type), duration_us = await w.runner.run(o.spec, o.kwargs, o.ctx)
+        telemetry = o.ctx._telemetry.take() if o.ctx._telemetry is not None else None
+        size = len(data) if isinstance(data, bytes) else data.nbytes
+        if not (shm.enabled and size >= shm.threshold):
+            body = encode_execute_response(
+                data if type(data) is bytes else bytes(data),
+                content_type,
+                duration_us,
+                telemetry.SerializeToString() if telemetry is not None else b"",
+            )
+            w.check_size_of(len(body), o.spec, "result")
+            self._send(RESULT, call_id, body)
+            return
+        # Large: the bytes go by shared memory (no copy when the tool built them in
+        # ctx.shared_buffer), the frame carries the segment's name.
+        key, ref = shm.export(data)
+        o.sent.add(key)
         try:
-            with w.counting():
-                spec, kwargs, ctx = self._prepare(request, deadline)
-                with w.track(ctx, _trace_headers(msg)):
-                    index = 0
-                    async for data, content_type in w.runner.stream(spec, kwargs, ctx):
-                        size = len(data) if isinstance(data, bytes) else data.nbytes
-                        if shm.enabled and size >= shm.threshold:
-                            key, ref = shm.export(data)
-                            sent.add(key)
-                            payload = common_pb2.Payload(content_type=content_type, shm=ref)
-                            data = b""
-                        else:
-                            payload = common_pb2.Payload(
-                                data=data if type(data) is bytes else bytes(data), content_type=content_type
-                            )
-                        item = pb.ExecuteStreamResponse(item=payload, index=index)
-                        w.finish_item(item, len(data) + len(content_type), spec, ctx, index)
-                        # Backpressure: no item beyond the host's credit (its highWaterMark), so a slow
-                        # consumer slows the generator down instead of filling memory.
-                        while call.credit <= 0:
-                            call.credit_waiter = self._loop.create_future()
-                            await call.credit_waiter
-                        call.credit -= 1
-                        self._send(ITEM, call_id, item.SerializeToString())
-                        index += 1
-                self._send(END, call_id)
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes a LANE_ERROR frame
-            self._fail(call_id, call, exc, tool)
-        finally:
-            self._end(call_id, call)
-            if ctx is not None and ctx._segments:
-                # Buffers the generator allocated and did not yield (the host removes or releases
-                # the ones it was sent, maybe after this: those are left alone).
-                for name in ctx._segments:
-                    if name not in sent:
-                        shm.discard(name)
+            response = pb.ExecuteResponse(
+                result=common_pb2.Payload(content_type=content_type, shm=ref),
+                duration_us=duration_us,
+            )
+            if telemetry is not None:
+                response.telemetry.CopyFrom(telemetry)
+            self._send(RESULT, call_id, response.SerializeToString())
+        except BaseException:
+            shm.discard(key)  # not sent after all
+            raise
+
+    async def _stream(self, call_id: int, call: _Call, msg: lane_pb2.LaneCall, o: _Opened) -> None:
+        w = self._w
+        shm = self._lane.shm
+        with w.track(o.ctx, _trace_headers(msg)):
+            index = 0
+            async for data, content_type in w.runner.stream(o.spec, o.kwargs, o.ctx):
+                size = len(data) if isinstance(data, bytes) else data.nbytes
+                if shm.enabled and size >= shm.threshold:
+                    key, ref = shm.export(data)
+                    o.sent.add(key)
+                    payload = common_pb2.Payload(content_type=content_type, shm=ref)
+                    data = b""
+                else:
+                    payload = common_pb2.Payload(
+                        data=data if type(data) is bytes else bytes(data), content_type=content_type
+                    )
+                item = pb.ExecuteStreamResponse(item=payload, index=index)
+                w.finish_item(item, len(data) + len(content_type), o.spec, o.ctx, index)
+                # Backpressure: no item beyond the host's credit (its highWaterMark), so a slow
+                # consumer slows the generator down instead of filling memory.
+                while call.credit <= 0:
+                    call.credit_waiter = self._loop.create_future()
+                    await call.credit_waiter
+                call.credit -= 1
+                self._send(ITEM, call_id, item.SerializeToString())
+                index += 1
+        self._send(END, call_id)
 
 
 class _HostCall:
