@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SimulatedClock } from '../src/clock.js';
+import { InvalidOptionsError } from '../src/errors.js';
 import {
   type ProcessActivation,
   type ProcessTracker,
@@ -299,6 +300,7 @@ describe('spawnProcess without a tracker', () => {
 
   test('rejects bad arguments with ERR_INVALID_SPAWN_OPTIONS', async () => {
     await assert.rejects(spawnProcess('', []), InvalidSpawnOptionsError);
+    await assert.rejects(spawnProcess('', []), InvalidOptionsError);
     await assert.rejects(spawnProcess('true', [1 as unknown as string]), InvalidSpawnOptionsError);
   });
 });

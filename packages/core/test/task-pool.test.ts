@@ -13,6 +13,7 @@ import {
   currentNode,
   Exit,
   exit,
+  InvalidOptionsError,
   isAlive,
   type Pid,
   runTask,
@@ -468,6 +469,8 @@ describe('task pool', () => {
 
   test('bad options are refused with ERR_INVALID_TASK_POOL_OPTIONS', async () => {
     assert.throws(() => taskPoolChild({ filename: '' }), { code: 'ERR_INVALID_TASK_POOL_OPTIONS' });
+    // One of the packages' bad-options errors: catchable as InvalidOptionsError, like the others.
+    assert.throws(() => taskPoolChild({ filename: '' }), InvalidOptionsError);
     assert.throws(() => taskPoolChild({ filename: WORK, minThreads: 3, maxThreads: 2 }), /minThreads/);
     assert.throws(() => taskPoolChild({ filename: WORK, taskTimeoutMs: 0 }), /taskTimeoutMs/);
     assert.throws(() => taskPoolChild({ filename: 'https://example.invalid/task.js' }), /local file/);

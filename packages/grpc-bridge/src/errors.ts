@@ -3,7 +3,7 @@
  * section @trellis/grpc-bridge); the message says what was wrong and how to fix it, and `details`
  * carries the same facts as data so they survive serialization across threads.
  */
-import { NodeDownError, NodeUnreachableError, TrellisError } from '@trellis/core';
+import { InvalidOptionsError, NodeDownError, NodeUnreachableError, TrellisError } from '@trellis/core';
 
 /** What a failed tool call knows about where it failed. */
 export interface ToolCallFailure {
@@ -211,10 +211,8 @@ export class PoolClosedError extends TrellisError {
 }
 
 /** ERR_INVALID_POOL_OPTIONS: bad options for a ToolPool or a call. */
-export class InvalidPoolOptionsError extends TrellisError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('ERR_INVALID_POOL_OPTIONS', message, { details });
-  }
+export class InvalidPoolOptionsError extends InvalidOptionsError {
+  static override readonly code = 'ERR_INVALID_POOL_OPTIONS';
 }
 
 export function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {

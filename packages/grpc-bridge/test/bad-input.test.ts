@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { InvalidOptionsError } from '@trellis/core';
 import { type PoolEvent, type ToolCallError, ToolPool, type WorkerStartError } from '../src/index.js';
 import {
   ALL_TOOLS,
@@ -140,6 +141,7 @@ describe('bad calls: the worker keeps serving', () => {
       () => new ToolPool({ tools: [] }),
       (e: Error & { code?: string }) => e.code === 'ERR_INVALID_POOL_OPTIONS' && /tools/.test(e.message),
     );
+    assert.throws(() => new ToolPool({ tools: [] }), InvalidOptionsError);
     assert.throws(
       () => new ToolPool({ tools: 'x.py', size: 0 }),
       (e: Error & { code?: string }) => e.code === 'ERR_INVALID_POOL_OPTIONS' && /size/.test(e.message),

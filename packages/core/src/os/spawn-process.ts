@@ -16,7 +16,7 @@
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { type Clock, systemClock } from '../clock.js';
-import { TrellisError } from '../errors.js';
+import { InvalidOptionsError, TrellisError } from '../errors.js';
 import {
   getProcessTracker,
   type ProcessActivation,
@@ -97,10 +97,8 @@ export class SpawnFailedError extends TrellisError {
 }
 
 /** Bad arguments to `spawnProcess`. */
-export class InvalidSpawnOptionsError extends TrellisError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('ERR_INVALID_SPAWN_OPTIONS', message, { details });
-  }
+export class InvalidSpawnOptionsError extends InvalidOptionsError {
+  static override readonly code = 'ERR_INVALID_SPAWN_OPTIONS';
 }
 
 /** Starts a tracked child process in its own process group. See the module comment. */

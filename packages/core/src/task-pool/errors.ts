@@ -3,13 +3,11 @@
  * in docs/errors.md and docs/task-pool.md. `details.pool` always names the pool (its registered name
  * or its pid), so a log line says which pool a task went to.
  */
-import { TrellisError } from '../errors.js';
+import { InvalidOptionsError, TrellisError } from '../errors.js';
 import { type ExitReason, formatReason } from '../exit-reason.js';
 
-export class InvalidTaskPoolOptionsError extends TrellisError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('ERR_INVALID_TASK_POOL_OPTIONS', message, { details });
-  }
+export class InvalidTaskPoolOptionsError extends InvalidOptionsError {
+  static override readonly code = 'ERR_INVALID_TASK_POOL_OPTIONS';
 }
 
 /** runTask / taskPoolStats on a pool that is not running in this thread. Same code as every noproc. */
