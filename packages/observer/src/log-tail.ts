@@ -4,21 +4,6 @@
  * page can show one worker's tail and `trellis logs` can follow them (`GET /api/logs?since=N`).
  */
 
-/** One record as a pool source hands it over (a ToolPool's `WorkerLogRecord` fits). */
-export interface PoolLogRecordInput {
-  readonly at: number;
-  readonly pool?: string | undefined;
-  readonly worker?: number | undefined;
-  readonly workerPid?: number | undefined;
-  readonly level: string;
-  readonly msg: string;
-  readonly source?: string | undefined;
-  readonly logger?: string | undefined;
-  readonly tool?: string | undefined;
-  readonly callId?: string | undefined;
-  readonly traceback?: string | undefined;
-}
-
 /** A record as the page and `trellis logs` get it. */
 export interface LogRecordView {
   readonly seq: number;
@@ -35,6 +20,17 @@ export interface LogRecordView {
   readonly callId: string | null;
   readonly traceback: string | null;
 }
+
+/** The fields a pool source may leave out; the view fills them in (`add`: null, or a default). */
+type LeftOut = 'pool' | 'worker' | 'workerPid' | 'source' | 'logger' | 'tool' | 'callId' | 'traceback';
+
+/**
+ * One record as a pool source hands it over (a ToolPool's `WorkerLogRecord` fits): the view's record
+ * before the tail numbers it, with the fields it may leave out optional.
+ */
+export type PoolLogRecordInput = Omit<LogRecordView, 'seq' | LeftOut> & {
+  readonly [K in LeftOut]?: NonNullable<LogRecordView[K]> | undefined;
+};
 
 export interface LogQuery {
   readonly since?: number | undefined;
