@@ -10,7 +10,9 @@
 //      rapidfuzz (a third-party PyPI package) into each app's .venv, with uv in one and pip in the
 //      other; a third run lets the pool provision its own env (`python: { requirements }`) from the
 //      wheel shipped inside @trellis/grpc-bridge;
-//   4. runs `trellis doctor` and a tree with a ToolPool whose tool uses rapidfuzz, calls it,
+//   4. runs `trellis doctor` and a tree with a ToolPool whose tool uses rapidfuzz, calls it, and
+//      takes a 4 MiB result that (on linux-x64) must arrive mapped through the addon prebuilt into
+//      the tarball (dist/native/trellis_mmap.node: the app has no compiler step),
 //   5. kill -9s the app and counts the processes it left: 0, and no temp directory either.
 //
 // Prints one line per check and closes with `consumer: N passed, N failed` (scripts/test.mjs adds
@@ -75,7 +77,7 @@ const TOOLS_PY = `"""A user's tool server: fuzzy matching with rapidfuzz, a thir
 import os
 
 from rapidfuzz import fuzz, process
-from trellis_worker import tool
+from trellis_worker import ToolContext, tool
 
 
 @tool(idempotent=True)
@@ -83,9 +85,18 @@ def best_match(query: str, choices: list[str]) -> dict:
     """The choice closest to the query."""
     match, score, _ = process.extractOne(query, choices, scorer=fuzz.WRatio)
     return {"match": match, "score": round(score, 1), "pid": os.getpid()}
+
+
+@tool
+def big(ctx: ToolContext, n: int) -> memoryview:
+    """n bytes of 5, built in shared memory (a large result)."""
+    buf = ctx.shared_buffer(n)
+    buf[:] = bytes([5]) * n
+    return buf
 `;
 
 const MAIN_JS = `// A user's app: a tree with a ToolPool; prints one JSON line when the call is answered, then waits.
+import { readFileSync } from 'node:fs';
 import { start } from '@trellis/core';
 import { ToolPool } from '@trellis/grpc-bridge';
 
@@ -98,8 +109,12 @@ const pool = new ToolPool({
 });
 await start({ flags: { strategy: 'one_for_one' }, children: [pool.childSpec()] });
 const r = await pool.call('best_match', { query: 'appel pie', choices: ['banana bread', 'apple pie', 'cherry tart'] });
+const big = await pool.call('big', { n: 4 << 20 });
+// A mapped result shows in this process's own mappings as the worker's memfd.
+const mapped = readFileSync('/proc/self/maps', 'utf8').includes('/memfd:trellis-result');
+const bigOk = big.length === 4 << 20 && big[0] === 5 && big[big.length - 1] === 5;
 const workers = pool.stats().workers.map((w) => w.pid);
-console.log(JSON.stringify({ result: r, workers, python: pool.stats().python ?? null }));
+console.log(JSON.stringify({ result: r, workers, python: pool.stats().python ?? null, mapped, bigOk }));
 setInterval(() => {}, 1 << 30); // an app that runs until it is killed
 `;
 
@@ -142,6 +157,17 @@ async function runApp(label, appDir, env) {
     parsed?.result?.match === 'apple pie',
     parsed ? JSON.stringify(parsed.result) : `no answer; stderr:\n${err.split('\n').slice(-30).join('\n')}`,
   );
+  check(`${label}: a 4 MiB result arrives whole`, parsed?.bigOk === true, JSON.stringify(parsed ?? null));
+  // The addon is prebuilt for linux-x64 into the tarball; elsewhere results are read (and logged).
+  if (process.platform === 'linux' && process.arch === 'x64')
+    check(
+      `${label}: the large result is mapped (the tarball's prebuilt addon, no compiler in the app)`,
+      parsed?.mapped === true,
+      err
+        .split('\n')
+        .filter((l) => l.includes('not mapped'))
+        .join('\n'),
+    );
   const workers = parsed?.workers ?? [];
   if (child.exitCode === null) child.kill('SIGKILL');
   await new Promise((r) =>
@@ -236,6 +262,11 @@ try {
     bridgeList.includes('dist/protos/trellis/bridge/v1/tool_service.proto') &&
       /dist\/python\/trellis_worker-.*\.whl/.test(bridgeList),
   );
+  if (process.platform === 'linux' && process.arch === 'x64')
+    check(
+      '@trellis/grpc-bridge: tarball ships the prebuilt mapping addon',
+      bridgeList.includes('dist/native/trellis_mmap.node'),
+    );
 
   const clean = join(work, 'clean');
   const files = sh('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root })

@@ -107,7 +107,7 @@ export const targets = {
   },
   payloadReadPath: {
     kind: 'diagnostic',
-    reason: 'the read path, what a host without koffi or over maxMappedBytes gets',
+    reason: 'the read path, what a host without the mapping addon or over maxMappedBytes gets',
     baseline: MEMCPY,
   },
   // reliability.ts

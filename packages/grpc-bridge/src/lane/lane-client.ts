@@ -208,10 +208,7 @@ export class LaneClient {
     workerPid?: number,
   ): Promise<LaneClient | undefined> {
     const memfd =
-      shm !== undefined &&
-      shm.maxMappedBytes > 0 &&
-      workerPid !== undefined &&
-      (await resultMappingAvailable());
+      shm !== undefined && shm.maxMappedBytes > 0 && workerPid !== undefined && resultMappingAvailable();
     const request = {
       ...(shm && { shmPrefix: shm.prefix, shmThresholdBytes: shm.thresholdBytes, maxShmBytes: shm.maxBytes }),
       hostCalls: hostRunner !== undefined,

@@ -92,9 +92,9 @@ export interface ToolPoolOptions {
   /**
    * Results that come through shared memory are mapped into the host (copy-on-write, no copy)
    * while this process's mapped results total at most this many bytes (default 1 GiB; 0: never
-   * map, always read into a new Buffer). Needs the optional dependency `koffi` on Linux; without
-   * it, or with TRELLIS_SHM_MAP=0 in the environment, results are read. docs/grpc-bridge.md,
-   * "Shared-memory payloads".
+   * map, always read into a new Buffer). Needs Linux and the package's mapping addon (built with
+   * the package; without a C compiler at build time it is missing); without it, or with
+   * TRELLIS_SHM_MAP=0 in the environment, results are read. docs/grpc-bridge.md, "Mapped results".
    */
   readonly maxMappedBytes?: number;
   readonly latencyWindow?: number;
