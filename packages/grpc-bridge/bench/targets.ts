@@ -110,6 +110,12 @@ export const targets = {
     reason: 'the read path, what a host without the mapping addon or over maxMappedBytes gets',
     baseline: MEMCPY,
   },
+  payloadFresh: {
+    kind: 'diagnostic',
+    reason:
+      'a new memfd for every result (no two results of one size, so the worker reuses none): what the first result of a size costs',
+    baseline: MEMCPY,
+  },
   // reliability.ts
   // It was "median <= 1000 ms" (absolute). Its first same-run readings (2026-12-07, busy box) were
   // 6.5x with a cgroup per worker and 3.8x without (20.8 ms and 15.6 ms against 3.0 and 3.9 ms),

@@ -69,3 +69,8 @@ class HostToolError(TrellisWorkerError):
         self.remote_traceback = remote_traceback
         kind = f"{error_type}: " if error_type else ""
         super().__init__(f"host tool failed with {code}: {kind}{message}")
+
+
+class SharedMemoryFullError(TrellisWorkerError):
+    """No room for a shared-memory segment: /dev/shm is full, or a memory limit is reached.
+    -> RESOURCE_EXHAUSTED"""

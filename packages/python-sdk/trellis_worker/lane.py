@@ -34,6 +34,7 @@ import contextvars
 import itertools
 import os
 import secrets
+import socket
 import struct
 import sys
 from collections.abc import Callable
@@ -77,6 +78,7 @@ _STATUS_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 _HEADER = struct.Struct("<IBI")  # length (of kind + id + body), kind, call id
 _HEADER_SIZE = _HEADER.size
 _U32 = struct.Struct("<I")
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 _READ_SIZE = 256 * 1024  # asyncio's own read size for sockets
 
 
@@ -268,6 +270,12 @@ class LaneConnection(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self._lane.connections.add(self)
+        # The host's PID: whose /proc/<pid>/maps says when a released result memfd is unmapped
+        # there and may be reused (shm.py). Unknown (0) reuses nothing.
+        sock = transport.get_extra_info("socket")
+        if sock is not None and hasattr(socket, "SO_PEERCRED"):
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+            self._lane.shm.host_pid = _PEERCRED.unpack(creds)[0]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lane.connections.discard(self)

@@ -110,6 +110,14 @@ export function mapCallError(err: ServiceError, c: CallErrorContext): ToolCallEr
             f,
           );
         }
+        if (d.errorType === 'SharedMemoryFullError') {
+          // The worker's message names where (/dev/shm or a memfd) and the limits to raise.
+          return new ToolCallError(
+            'ERR_SHM_FULL',
+            `the result of tool "${c.tool}" found no room in shared memory: ${d.message}`,
+            f,
+          );
+        }
         break;
       case status.DATA_LOSS:
         // Set by the host itself (lane-client.ts) for a result segment that is not what its frame
