@@ -168,7 +168,9 @@ static napi_value throw_type(napi_env env, const char *msg) {
  * Steps, in order: "open" (errno), "fstat" (errno), "not_file", "short" (actual = the file's
  * size), "seals" (errno of F_GET_SEALS), "unsealed" (no F_SEAL_SHRINK), "mmap" (errno),
  * "arraybuffer" (Node-API refused the external ArrayBuffer; unmapped again).
- * `advice`: 0 none; otherwise a madvise() advice applied to the fresh mapping (bench only).
+ * `advice` (bench/map-advice.ts only; the host passes none): > 0, a madvise() advice applied to the
+ * fresh mapping; -1, MAP_POPULATE. Neither made the first read of every page faster here (that
+ * bench's figures are in docs/benchmarks.md), so a mapping is faulted in as the caller reads it.
  */
 static napi_value Map(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -216,11 +218,12 @@ static napi_value Map(napi_env env, napi_callback_info info) {
     return failure(env, "unsealed", 0, 0);
   }
   /* MAP_PRIVATE: the caller's writes are copy-on-write, nothing goes back to the worker. */
-  void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  int flags = MAP_PRIVATE | (advice == -1 ? MAP_POPULATE : 0);
+  void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, flags, fd, 0);
   int e = errno;
   close(fd); /* the mapping keeps the file */
   if (p == MAP_FAILED) return failure(env, "mmap", e, 0);
-  if (advice != 0) madvise(p, (size_t)size, advice);
+  if (advice > 0) madvise(p, (size_t)size, advice);
   napi_value ab;
   if (napi_create_external_arraybuffer(env, p, (size_t)size, finalize, (void *)(uintptr_t)size, &ab) !=
       napi_ok) {
