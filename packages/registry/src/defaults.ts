@@ -26,6 +26,11 @@ export const REGISTRY_DEFAULTS = Object.freeze({
   peerCheckMs: 1000,
   /** After a peer sweep that left survivors, or a failed check, wait this long before the next. */
   peerBackoffMs: 30_000,
+  /**
+   * An exited child's record that the store refused to remove (a full disk) is tried again this often
+   * until it goes (also before every later write).
+   */
+  removalRetryMs: 1000,
   /** `stopAll` repeats its pass at most this often to catch children activated while it ran. */
   stopRounds: 3,
 });

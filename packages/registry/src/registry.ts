@@ -15,6 +15,7 @@ import {
   runMarker,
   setProcessTracker,
   systemClock,
+  type TimerHandle,
   type TrackedProcessInfo,
 } from '@trellis/core';
 import {
@@ -109,6 +110,16 @@ export class Registry implements ProcessTracker {
   #peerWatch: PeerWatch | undefined;
   /** Sweeps run one at a time: the periodic one and one asked for never race over the same run. */
   #sweepChain: Promise<unknown> = Promise.resolve();
+  /**
+   * Records of children that have exited but whose removal the store refused (the disk was full, or
+   * not writable, at that moment). The child is gone, so its record must go too: the removal is
+   * retried before every later write and every `removalRetryMs` until it succeeds. Without this the
+   * record stayed, marked dead, until the next boot's sweep (chaos: a recycled worker that exited
+   * while the disk-full fault held the home's filesystem full).
+   */
+  #unremoved = new Set<string>();
+  #retryTimer: TimerHandle | undefined;
+  #warnedUnremoved = false;
 
   private constructor(i: Internals) {
     this.#store = i.store;
@@ -247,6 +258,7 @@ export class Registry implements ProcessTracker {
   reserve(info: TrackedProcessInfo): string {
     this.#assertOpen('reserve');
     if (this.#stopping) throw new errors.RegistryStoppingError();
+    this.#retryRemovals();
     if (typeof info?.command !== 'string' || !Array.isArray(info.args)) {
       throw new errors.InvalidRegistryOptionsError('reserve() needs { role, name, command, args }');
     }
@@ -269,6 +281,7 @@ export class Registry implements ProcessTracker {
   /** Completes a reservation; throws `ERR_UNKNOWN_RESERVATION` when stopAll already removed it. */
   activate(reservationId: string, activation: ProcessActivation): void {
     this.#assertOpen('activate');
+    this.#retryRemovals();
     const updated = this.#store.updateChild(reservationId, (current) => ({
       ...current,
       state: 'active',
@@ -282,7 +295,11 @@ export class Registry implements ProcessTracker {
     this.#idToPid.set(reservationId, activation.pid);
   }
 
-  /** Removes a child's record, by reservation id or PID. Unknown refs, and calls after close, do nothing. */
+  /**
+   * Removes a child's record, by reservation id or PID. Unknown refs, and calls after close, do
+   * nothing. When the store refuses the removal (ERR_REGISTRY_UNAVAILABLE), the record is removed
+   * later, once the store takes writes again (`#unremoved`).
+   */
   untrack(ref: string | number): void {
     if (this.#closed) return;
     let id: string | undefined;
@@ -292,10 +309,39 @@ export class Registry implements ProcessTracker {
         this.#store.listChildren(this.runId).find((c) => c.pid === ref)?.reservationId;
     } else id = ref;
     if (id === undefined) return;
-    this.#store.removeChild(id);
     const pid = this.#idToPid.get(id);
     if (pid !== undefined) this.#pidToId.delete(pid);
     this.#idToPid.delete(id);
+    this.#unremoved.add(id);
+    this.#retryRemovals();
+  }
+
+  /** Removes the records in `#unremoved`; what the store still refuses stays there, and is retried. */
+  #retryRemovals(): void {
+    if (this.#unremoved.size === 0) return;
+    for (const id of this.#unremoved) {
+      try {
+        this.#store.removeChild(id);
+      } catch (err) {
+        if (!(err instanceof errors.RegistryUnavailableError)) throw err;
+        if (this.#retryTimer === undefined) {
+          if (!this.#warnedUnremoved)
+            this.#logger.warn(
+              `trellis registry: the record of an exited child stays until the registry can write again: ${err.message}`,
+              { reservationId: id },
+            );
+          this.#warnedUnremoved = true;
+          this.#retryTimer = this.#clock.setTimeout(() => {
+            this.#retryTimer = undefined;
+            if (!this.#closed) this.#retryRemovals();
+          }, REGISTRY_DEFAULTS.removalRetryMs);
+          (this.#retryTimer as { unref?: () => void }).unref?.();
+        }
+        return;
+      }
+      this.#unremoved.delete(id);
+    }
+    this.#warnedUnremoved = false;
   }
 
   // --- inspection ---------------------------------------------------------------------------------
@@ -377,6 +423,8 @@ export class Registry implements ProcessTracker {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     if (getProcessTracker() === this) setProcessTracker(undefined);
     // A periodic check or sweep in progress still reads the store: let it finish before closing it.
     await this.#peerWatch?.stop();

@@ -16,8 +16,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmdirSync, rmSync, writeS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { type ProcessHandle, readProcStat, spawnProcess } from '@trellis/core';
-import { Registry } from '../src/index.js';
+import { type ProcessHandle, readProcStat, SimulatedClock, spawnProcess } from '@trellis/core';
+import { childStatus, REGISTRY_DEFAULTS, Registry } from '../src/index.js';
 import {
   alive,
   assertNoneLeft,
@@ -200,6 +200,52 @@ describe('a full or read-only filesystem under TRELLIS_HOME', { skip: NEEDS_ROOT
       const stop = await registry.stopAll();
       assert.deepEqual(stop.survivors, []);
       for (const h of handles) assert.deepEqual(groupMembers(h.pgid), [], 'stopAll stops every child');
+    } finally {
+      await registry?.close();
+      fs.unmount();
+    }
+  });
+
+  test('a child that exits while the disk is full: its record goes once there is room again, without a sweep', async () => {
+    // The chaos flake "registry = live processes: record pool-a/worker-0: dead": a recycled worker
+    // exited during the disk-full fault, the store refused to remove its record, and the record stayed
+    // (marked dead) for the rest of the run.
+    const fs = new Tmpfs(4096);
+    const clock = new SimulatedClock();
+    let registry: Registry | undefined;
+    try {
+      const home = join(fs.dir, 'home');
+      const logger = memoryLogger();
+      registry = await Registry.open({ dir: home, graceMs: 300, clock, logger });
+      markers.push(registry.marker);
+      const child = await spawnProcess('bash', ['-c', 'sleep 300; exit 0', 'trellis-test-marker'], {
+        stdio: 'ignore',
+        role: 'test',
+        name: 'exits-while-full',
+      });
+      cleanup.groups.add(child.pgid);
+      const fill = fs.fill();
+      child.kill('SIGKILL');
+      await child.exited; // its untrack has run, on a full disk
+      const left = registry.listChildren().filter((c) => c.name === 'exits-while-full');
+      assert.equal(left.length, 1, 'the refused removal leaves the record for now');
+      assert.equal(childStatus(left[0]!), 'dead');
+      assert.ok(
+        logger.entries.some((e) =>
+          /record of an exited child stays until the registry can write again/.test(e.message),
+        ),
+        logger.entries.map((e) => e.message).join('\n'),
+      );
+
+      await clock.advance(REGISTRY_DEFAULTS.removalRetryMs); // still full: kept, tried again later
+      assert.equal(registry.listChildren().filter((c) => c.name === 'exits-while-full').length, 1);
+      rmSync(fill);
+      await clock.advance(REGISTRY_DEFAULTS.removalRetryMs);
+      assert.deepEqual(
+        registry.listChildren().filter((c) => c.name === 'exits-while-full'),
+        [],
+        'the record of the exited child is removed once the disk has room',
+      );
     } finally {
       await registry?.close();
       fs.unmount();
