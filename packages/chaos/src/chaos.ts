@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { isProcessAlive } from '@trellis/core';
 import { CHAOS_DEFAULTS } from './defaults.js';
 import { type FuzzReport, runFuzzPhase } from './fuzz/phase.js';
-import type { CheckResult, SutConfig } from './ipc.js';
+import { type CheckResult, type SutConfig, verdictWord } from './ipc.js';
 import { matchFaults } from './matcher.js';
 import {
   DescendantTracker,
@@ -306,7 +306,7 @@ async function main({ o, root, stamp }: HarnessRun): Promise<number> {
   if (smallHome !== undefined) unmountSmallHome(smallHome);
   smallHome = undefined;
   rmSync(home, { recursive: true, force: true });
-  for (const c of checks) console.log(`${c.ok ? 'PASS' : 'FAIL'}  ${c.name}: ${c.detail}`);
+  for (const c of checks) console.log(`${verdictWord(c)}  ${c.name}: ${c.detail}`);
   console.log(
     `chaos: ${report.ok ? 'PASSED' : 'FAILED'} in ${(report.wallMs / 1000).toFixed(0)} s; replay with: ${o.replay}`,
   );

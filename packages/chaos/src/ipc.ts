@@ -89,6 +89,13 @@ export interface CheckResult {
   readonly name: string;
   readonly ok: boolean;
   readonly detail: string;
+  /** The check's own precondition was not met, so it judged nothing: `ok` is true, `detail` says why. */
+  readonly skipped?: true;
+}
+
+/** PASS, FAIL or SKIP, as the console lines show a check. */
+export function verdictWord(c: CheckResult): 'PASS' | 'FAIL' | 'SKIP' {
+  return c.skipped ? 'SKIP' : c.ok ? 'PASS' : 'FAIL';
 }
 
 export interface SutFinal {

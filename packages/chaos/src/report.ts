@@ -345,7 +345,8 @@ export function checksTable(checks: readonly CheckResult[]): string[] {
     '| check | verdict | detail |',
     '| --- | --- | --- |',
     ...checks.map(
-      (x) => `| ${x.name} | ${x.ok ? 'pass' : '**FAIL**'} | ${x.detail.replaceAll('|', '/').slice(0, 400)} |`,
+      (x) =>
+        `| ${x.name} | ${x.skipped ? 'skipped' : x.ok ? 'pass' : '**FAIL**'} | ${x.detail.replaceAll('|', '/').slice(0, 400)} |`,
     ),
   ];
 }

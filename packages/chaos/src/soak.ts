@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHAOS_DEFAULTS } from './defaults.js';
-import type { CheckResult, SutConfig } from './ipc.js';
+import { type CheckResult, type SutConfig, verdictWord } from './ipc.js';
 import { matchFaults } from './matcher.js';
 import { formatDuration } from './options.js';
 import { DescendantTracker, findOrphans, killProcesses } from './orphans.js';
@@ -192,7 +192,7 @@ async function main({ o, root, stamp }: HarnessRun): Promise<number> {
   console.log(`soak: report written to ${json}`);
   if (o.writeDocs) console.log(`soak: tables written to ${updateDocs(root, 'soak', renderSoak(report))}`);
   rmSync(home, { recursive: true, force: true });
-  for (const c of checks) console.log(`${c.ok ? 'PASS' : 'FAIL'}  ${c.name}: ${c.detail}`);
+  for (const c of checks) console.log(`${verdictWord(c)}  ${c.name}: ${c.detail}`);
   console.log(`soak: ${report.ok ? 'PASSED' : 'FAILED'}; replay with: ${o.replay}`);
   return report.ok ? 0 : 1;
 }

@@ -17,6 +17,9 @@ export interface RssVerdict {
   readonly boundMb: number | undefined;
 }
 
+/** Samples after warm-up below which host RSS is not judged (a start and an end window of two). */
+export const RSS_MIN_SAMPLES = 4;
+
 /**
  * Host RSS after warm-up: the median over the first `windowMs` after `warmupMs` is the start, the
  * median over the last `windowMs` the end; end <= start * factor + plusMb.
@@ -27,12 +30,16 @@ export function rssFlat(
   bound = CHAOS_DEFAULTS.rssBound,
 ): RssVerdict {
   const after = samples.filter((s) => s.tMs >= readyAtMs + bound.warmupMs);
-  if (after.length < 4) {
+  if (after.length < RSS_MIN_SAMPLES) {
+    // Not a verdict on memory: a start and an end window need a few samples each, and run B (which
+    // starts after the host kill) can be too short for them after its warm-up (a 30 s run whose kill
+    // lands late). Failing here failed the run on arithmetic; CI's 45 s runs always have enough.
     return {
       check: {
         name: 'host RSS flat',
-        ok: false,
-        detail: `only ${after.length} samples after warm-up: run longer`,
+        ok: true,
+        skipped: true,
+        detail: `not enough samples: ${after.length} after the ${bound.warmupMs / 1000} s warm-up, it needs ${RSS_MIN_SAMPLES} (run longer, or with a seed whose host kill comes earlier)`,
       },
       startMb: undefined,
       endMb: undefined,
