@@ -40,6 +40,7 @@ import {
   summarizeCalls,
   writeChaosOutputs,
 } from './report.js';
+import { RunCgroups } from './run-cgroup.js';
 import { buildSchedule } from './schedule.js';
 import { mountSmallHome, SMALL_HOME_ENV, unmountSmallHome } from './small-home.js';
 import { SutProcess } from './sut-process.js';
@@ -86,6 +87,8 @@ const spawned: SutProcess[] = [];
 const tracker = new DescendantTracker(process.pid);
 /** The home's own tmpfs, while mounted. */
 let smallHome: string | undefined;
+/** The runs' own cgroups (run-cgroup.ts), while they exist. */
+let cgroups: RunCgroups | undefined;
 
 async function main({ o, root, stamp }: HarnessRun): Promise<number> {
   console.log(`chaos: seed ${o.seed}, duration ${o.durationMs / 1000} s; replay with: ${o.replay}`);
@@ -97,6 +100,7 @@ async function main({ o, root, stamp }: HarnessRun): Promise<number> {
   // The disk-full fault fills the home: on a tmpfs of its own (root), never the shared /tmp.
   smallHome = mountSmallHome(home, CHAOS_DEFAULTS.smallHomeMiB) ? home : undefined;
   if (smallHome !== undefined) process.env[SMALL_HOME_ENV] = '1';
+  cgroups = RunCgroups.open();
   // The tool-escape fault's tools write the (pid, start time) of the processes they start here.
   const escapeDir = mkdtempSync(join(tmpdir(), 'trellis-chaos-escapees-'));
   process.env.TRELLIS_CHAOS_ESCAPE_DIR = escapeDir;
@@ -116,6 +120,7 @@ async function main({ o, root, stamp }: HarnessRun): Promise<number> {
     callers: o.callers,
     sampleMs: o.sampleMs,
     reportMs: CHAOS_DEFAULTS.reportMs,
+    cgroup: cgroups?.forRun(run),
   });
   const checks: CheckResult[] = [];
 
@@ -305,6 +310,8 @@ async function main({ o, root, stamp }: HarnessRun): Promise<number> {
   writeChaosOutputs(report, o, root);
   if (smallHome !== undefined) unmountSmallHome(smallHome);
   smallHome = undefined;
+  await cgroups?.remove();
+  cgroups = undefined;
   rmSync(home, { recursive: true, force: true });
   for (const c of checks) console.log(`${verdictWord(c)}  ${c.name}: ${c.detail}`);
   console.log(
@@ -358,6 +365,7 @@ async function cleanUp(): Promise<void> {
     if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
   await Promise.all(spawned.map((s) => s.exited));
   if (smallHome !== undefined) unmountSmallHome(smallHome);
+  await cgroups?.remove();
   tracker.stop();
   const left = tracker.survivors();
   if (left.length > 0) {

@@ -36,6 +36,8 @@ export interface SutConfig {
   readonly callers: number;
   readonly sampleMs: number;
   readonly reportMs: number;
+  /** The cgroup this process joins before it starts anything (run-cgroup.ts); none when undefined. */
+  readonly cgroup?: string | undefined;
 }
 
 export interface LeaderObservation {

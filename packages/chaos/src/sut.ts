@@ -35,6 +35,7 @@ import {
 } from './ipc.js';
 import { CallLedger } from './ledger.js';
 import { Load } from './load.js';
+import { joinRunCgroup } from './run-cgroup.js';
 import { type ResourceSample, takeSample } from './sampler.js';
 import { buildSchedule } from './schedule.js';
 import { WorkerSightings } from './sightings.js';
@@ -50,6 +51,7 @@ if (cfg === null || process.send === undefined) {
   );
   process.exit(2);
 }
+joinRunCgroup(cfg.cgroup);
 const home = process.env.TRELLIS_HOME;
 if (home === undefined) {
   console.error('sut.js needs TRELLIS_HOME (the registry directory shared by the runs of one suite)');

@@ -67,7 +67,7 @@ export {
   type ToolClientTls,
 } from './protos.js';
 export type { WorkerLogListener, WorkerLogRecord } from './telemetry/worker-log.js';
-export { newWorkerTag, WorkerCgroups } from './worker/descendants.js';
+export { killCgroup, newWorkerTag, ownCgroupDir, WorkerCgroups } from './worker/descendants.js';
 export { findRepoRoot, type PythonSource, type ResolvedPython, resolvePython } from './worker/python.js';
 export {
   findUv,

@@ -29,7 +29,7 @@ export const TAG_ENV = 'TRELLIS_WORKER_TAG';
 const DISABLE_ENV = 'TRELLIS_WORKER_CGROUPS';
 
 /** Where cgroup v2 is mounted and this process's own cgroup in it, or undefined. */
-function ownCgroupDir(): string | undefined {
+export function ownCgroupDir(): string | undefined {
   let mount: string | undefined;
   try {
     for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
