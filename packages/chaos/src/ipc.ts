@@ -4,9 +4,8 @@
  * IPC channel every `reportMs`, so that a SIGKILL at any moment loses at most one report interval.
  */
 import type { SweepReport } from '@trellis/registry';
-import type { ExitRecord, FaultRecord, RecycleRecord, RestartRecord } from './fault-book.js';
 import type { LedgerSnapshot } from './ledger.js';
-import type { ResourceSample } from './sampler.js';
+import type { Observations } from './observations.js';
 
 export const SUT_CONFIG_ENV = 'TRELLIS_CHAOS_SUT';
 
@@ -65,11 +64,7 @@ export type SutMessage =
       readonly atMs: number;
       readonly ledger: LedgerSnapshot;
       /** Only what is new since the previous report. */
-      readonly faults: readonly FaultRecord[];
-      readonly exits: readonly ExitRecord[];
-      readonly restarts: readonly RestartRecord[];
-      readonly recycles: readonly RecycleRecord[];
-      readonly samples: readonly ResourceSample[];
+      readonly observed: Observations;
       readonly leader: LeaderObservation;
     }
   | { readonly t: 'final'; readonly run: string; readonly atMs: number; readonly final: SutFinal }

@@ -99,11 +99,11 @@ export class SutProcess {
         this.lastReportAtMs = m.atMs;
         this.ledger = m.ledger;
         this.leader = m.leader;
-        for (const f of m.faults) this.#faults.set(f.index, f);
-        this.exits.push(...m.exits);
-        this.restarts.push(...m.restarts);
-        this.recycles.push(...m.recycles);
-        this.samples.push(...m.samples);
+        for (const f of m.observed.faults) this.#faults.set(f.index, f);
+        this.exits.push(...m.observed.exits);
+        this.restarts.push(...m.observed.restarts);
+        this.recycles.push(...m.observed.recycles);
+        this.samples.push(...m.observed.samples);
         return;
       case 'final':
         this.final = m.final;

@@ -16,13 +16,7 @@ import type { ToolPool } from '@trellis/grpc-bridge';
 import { callRegistry } from '@trellis/registry';
 import type { LeaderReply } from './actors/leader-work.js';
 import { CHAOS_DEFAULTS } from './defaults.js';
-import {
-  type ExitRecord,
-  exitCode,
-  type FaultRecord,
-  type RecycleRecord,
-  type RestartRecord,
-} from './fault-book.js';
+import { exitCode } from './fault-book.js';
 import { FaultInjector } from './faults.js';
 import {
   type CheckResult,
@@ -35,8 +29,9 @@ import {
 } from './ipc.js';
 import { CallLedger } from './ledger.js';
 import { Load } from './load.js';
+import { ObservationLog } from './observations.js';
 import { joinRunCgroup } from './run-cgroup.js';
-import { type ResourceSample, takeSample } from './sampler.js';
+import { takeSample } from './sampler.js';
 import { buildSchedule } from './schedule.js';
 import { WorkerSightings } from './sightings.js';
 import { leaseCheck, poolsServe, registryExact, untilWhole } from './sut-checks.js';
@@ -67,15 +62,11 @@ const send = (m: SutMessage): Promise<void> =>
 
 // ---- what is observed --------------------------------------------------------------------------------
 
-const faults: FaultRecord[] = [];
-const exits: ExitRecord[] = [];
-const restarts: RestartRecord[] = [];
-const recycles: RecycleRecord[] = [];
+const observed = new ObservationLog();
+const { faults, exits, restarts, recycles, samples } = observed.all;
 /** Every worker the bridge recycled, and every worker_exited event. */
 const recycled = new WorkerSightings();
 const exited = new WorkerSightings();
-const samples: ResourceSample[] = [];
-const sent = { faults: 0, exits: 0, restarts: 0, recycles: 0, samples: 0 };
 let recording = true;
 const leader = {
   epochs: [] as number[],
@@ -152,18 +143,9 @@ async function report(): Promise<void> {
     run,
     atMs: now(),
     ledger: ledger.snapshot(),
-    faults: faults.slice(sent.faults),
-    exits: exits.slice(sent.exits),
-    restarts: restarts.slice(sent.restarts),
-    recycles: recycles.slice(sent.recycles),
-    samples: samples.slice(sent.samples),
+    observed: observed.takeNew(),
     leader: leaderObservation(),
   };
-  sent.faults = faults.length;
-  sent.exits = exits.length;
-  sent.restarts = restarts.length;
-  sent.recycles = recycles.length;
-  sent.samples = samples.length;
   await send(m);
 }
 
