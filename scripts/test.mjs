@@ -84,32 +84,45 @@ for (const pkg of readdirSync(join(root, 'packages')))
   findTests(join(root, 'packages', pkg, 'dist', 'test'), files);
 if (only.length > 0) files = files.filter((f) => only.some((o) => f.includes(o)));
 files.sort();
-
-const nodeStatus = await new Promise((res) => {
-  const child = spawn(
-    process.execPath,
-    ['--test', '--test-concurrency=1', '--test-timeout=120000', '--test-reporter=spec', ...files],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TRELLIS_TEST: '1' } },
+const consumerNamed = only.length === 0 || only.some((o) => 'consumer'.includes(o));
+// A filter that matches no test file must not reach `node --test` with no files: node then
+// searches the folder itself and runs every *.test.js and fixture it finds (the fixtures wait for
+// a parent that never speaks, up to the 120 s timeout each).
+if (only.length > 0 && files.length === 0 && !consumerNamed) {
+  console.error(
+    `no test file matches ${only.map((o) => `"${o}"`).join(', ')}: name part of a path under packages/<pkg>/test/ (e.g. \`pnpm test grpc-bridge\`, \`pnpm test lane.test\`)`,
   );
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    process.stdout.write(d);
-    buf += d.toString();
-  });
-  child.on('exit', (code) => {
-    const p = /ℹ pass (\d+)/.exec(buf);
-    const f = /ℹ fail (\d+)/.exec(buf);
-    passed += p ? Number(p[1]) : 0;
-    failed += f ? Number(f[1]) : 0;
-    if (code !== 0 && !(f && Number(f[1]) > 0)) failed += 1;
-    res(code);
-  });
-});
+  process.exit(2);
+}
+
+const nodeStatus =
+  files.length === 0
+    ? 0
+    : await new Promise((res) => {
+        const child = spawn(
+          process.execPath,
+          ['--test', '--test-concurrency=1', '--test-timeout=120000', '--test-reporter=spec', ...files],
+          { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TRELLIS_TEST: '1' } },
+        );
+        let buf = '';
+        child.stdout.on('data', (d) => {
+          process.stdout.write(d);
+          buf += d.toString();
+        });
+        child.on('exit', (code) => {
+          const p = /ℹ pass (\d+)/.exec(buf);
+          const f = /ℹ fail (\d+)/.exec(buf);
+          passed += p ? Number(p[1]) : 0;
+          failed += f ? Number(f[1]) : 0;
+          if (code !== 0 && !(f && Number(f[1]) > 0)) failed += 1;
+          res(code);
+        });
+      });
 
 // --- consumer test: Trellis installed into an app outside this repo (scripts/test-consumer.mjs) ---
 // Full runs only, or when a filter names it (`pnpm test consumer`). Its closing line
 // `consumer: N passed, N failed` is added to the totals.
-if (only.length === 0 || only.some((o) => 'consumer'.includes(o))) {
+if (consumerNamed) {
   const r = spawnSync(process.execPath, [join(root, 'scripts', 'test-consumer.mjs')], {
     cwd: root,
     encoding: 'utf8',
