@@ -11,7 +11,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from trellis_worker import ToolContext, tool
+from trellis_worker import ToolContext, memory, tool
 from trellis_worker.errors import PayloadTooLargeError, ToolDefinitionError
 from trellis_worker.payload import encode_value
 from trellis_worker.shm import SHM_DIR, ShmConfig, segment_of
@@ -281,9 +281,18 @@ def test_parked_memfds_are_bounded_and_closed_with_the_lane(reuse_shm: ShmConfig
     assert _memfds() == []
 
 
-def test_nothing_is_parked_without_a_known_host_or_below_the_reuse_size(reuse_shm: ShmConfig):
+def test_nothing_is_parked_without_a_known_host_under_max_rss_mb_or_below_the_reuse_size(
+    reuse_shm: ShmConfig, monkeypatch: pytest.MonkeyPatch
+):
     small = _send(reuse_shm, 2048, 1)
     reuse_shm.release(small)
+    assert _memfds() == []
+    # --max-rss-mb: the host polls this worker's RSS, which would count a parked segment's pages.
+    monkeypatch.setattr(memory, "rss_limited", True)
+    capped = _send(reuse_shm, 8192, 1)
+    reuse_shm.release(capped)
+    assert _memfds() == []
+    monkeypatch.setattr(memory, "rss_limited", False)
     reuse_shm.host_pid = 0
     large = _send(reuse_shm, 8192, 1)
     reuse_shm.release(large)

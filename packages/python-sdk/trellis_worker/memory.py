@@ -30,6 +30,9 @@ EXIT_MEMORY = 5
 _THREAD_STACK = 8 * 1024 * 1024
 
 _armed_mb: int | None = None
+#: Set by ``--max-rss-mb`` (armed or not): the host then polls this worker's RSS, which counts the
+#: pages of the shared-memory segments it maps, so shm.py parks no released result for reuse.
+rss_limited = False
 
 
 def _status_kb(field: str) -> int | None:
@@ -47,7 +50,8 @@ def arm_memory_cap(limit_mb: int, threads_to_come: int) -> int | None:
     """Caps this process's data segment so its RSS stays within ``limit_mb``; returns the cap in
     bytes, or None when it cannot be set (not Linux, or the limit is below what is used already;
     the host's RSS poll then is the only guard)."""
-    global _armed_mb
+    global _armed_mb, rss_limited
+    rss_limited = True
     if not sys.platform.startswith("linux"):
         return None
     import resource

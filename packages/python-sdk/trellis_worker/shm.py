@@ -53,6 +53,7 @@ import threading
 import time
 from typing import Any
 
+from . import memory
 from ._proto.trellis.bridge.v1 import common_pb2
 from .errors import PayloadTooLargeError, SharedMemoryFullError
 
@@ -204,7 +205,9 @@ class ShmConfig:
         seg = self._held.pop(fd, None)
         if seg is None:
             return
-        if self.host_pid > 0 and len(seg) >= self.reuse_min:
+        # Under --max-rss-mb nothing is parked: a parked segment stays mapped here, and the host
+        # would count its pages in this worker's RSS until it recycles the worker for them.
+        if self.host_pid > 0 and len(seg) >= self.reuse_min and not memory.rss_limited:
             self._parked.put(seg)
         else:
             os.close(fd)
