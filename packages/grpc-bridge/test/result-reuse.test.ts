@@ -83,4 +83,15 @@ describe('reuse of result memfds by the worker', { skip: NO_MAPS }, () => {
     );
     assert.ok(every(third, 3), 'the result still held is untouched');
   });
+
+  test('kill -9 of a worker holding parked memfds leaves nothing in /dev/shm; its results stay whole', async () => {
+    const held = (await pool.call('fill', { n: N, value: 4 })) as Buffer;
+    const pid = pool.stats().workers[0]!.pid;
+    // The worker keeps its released memfds (parked) and maps them: they are in its maps.
+    assert.ok(readFileSync(`/proc/${pid}/maps`, 'utf8').includes('/memfd:trellis-result'));
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => pool.stats().workers.every((w) => w.pid !== pid), 'the worker to be replaced');
+    assert.deepEqual(listSegments(), []);
+    assert.ok(every(held, 4), 'a mapped result outlives the worker that made it');
+  });
 });
