@@ -31,9 +31,10 @@
  *    ended). Unmapping there pulls the pages from under that thread: SIGSEGV (the teardown test
  *    does exactly that without the check below). So the finalizer first asks whether the env can
  *    still run JavaScript (FreeEnvironment sets can_call_into_js to false before RunCleanup, and a
- *    Node-API call with NAPI_PREAMBLE then fails), and during teardown it leaves the mapping in
- *    place (counted in `leaked`, still counted live; the process exit frees it) instead of
- *    unmapping it. Only results still alive when their thread ends are left so.
+ *    Node-API call with NAPI_PREAMBLE then fails). During teardown it unmaps only when the
+ *    caller's ArrayBuffer (recorded by `adopt`) is still alive in this env and attached, that is
+ *    when the pages never left it (held_only_here says why that suffices); otherwise it leaves the
+ *    mapping in place (counted in `leaked`, still counted live; the process exit frees it).
  *  - node::Buffer::New also marks the ArrayBuffer it makes untransferable for postMessage (an
  *    untransferable private symbol); mapped-results.ts moves it once with `transfer()` where that
  *    exists, so the caller's ArrayBuffer can be posted to another thread like any other.
@@ -133,11 +134,43 @@ static int env_running(napi_env env) {
   return napi_coerce_to_bool(env, t, &t) == napi_ok && napi_get_value_bool(env, t, &b) == napi_ok;
 }
 
+/* One mapping: the finalizer's hint. `holder` is a weak reference to the ArrayBuffer the caller
+ * got (set by `adopt`), the one way to tell at teardown that the pages never left this env. */
+typedef struct mapping {
+  void *addr;
+  size_t len;
+  napi_ref holder;
+  int holder_is_original;
+} mapping;
+
+/* The mapping `map` made last on this thread, for `adopt` (called right after it, same thread). */
+static _Thread_local mapping *last_made;
+
+/* At teardown: true when the pages are certainly held by nothing outside this env, so unmapping
+ * them is safe. An ArrayBuffer's backing store belongs to one ArrayBuffer at a time (transfer and
+ * postMessage detach the source), so if the caller's ArrayBuffer is alive here and still attached,
+ * no other thread holds the pages. The original ArrayBuffer (Node.js 20, which has no transfer())
+ * is the exception: CallbackInfo::Clean itself detached it just before calling us, and nothing
+ * else can move it there (postMessage copies an ArrayBuffer that node::Buffer::New marked
+ * untransferable), so alive is enough. */
+static int held_only_here(napi_env env, mapping *m) {
+  napi_value v = NULL;
+  bool detached = true;
+  if (m->holder == NULL || napi_get_reference_value(env, m->holder, &v) != napi_ok || v == NULL) return 0;
+  if (m->holder_is_original) return 1;
+  return napi_is_detached_arraybuffer(env, v, &detached) == napi_ok && !detached;
+}
+
 static void finalize(napi_env env, void *data, void *hint) {
-  size_t len = (size_t)(uintptr_t)hint;
-  if (!env_running(env)) {
-    /* Teardown: another thread may still hold the backing store. The range stays mapped (and
-     * counted live: it still holds memory) until the process exits. */
+  mapping *m = hint;
+  size_t len = m->len;
+  int unmap = env_running(env) || held_only_here(env, m);
+  if (m->holder != NULL) napi_delete_reference(env, m->holder);
+  if (last_made == m) last_made = NULL;
+  free(m);
+  if (!unmap) {
+    /* Teardown, and the pages may live on in another thread: the range stays mapped (and counted
+     * live: it still holds memory) until the process exits. */
     atomic_fetch_add(&leaked_count, 1);
     return;
   }
@@ -224,16 +257,46 @@ static napi_value Map(napi_env env, napi_callback_info info) {
   close(fd); /* the mapping keeps the file */
   if (p == MAP_FAILED) return failure(env, "mmap", e, 0);
   if (advice > 0) madvise(p, (size_t)size, advice);
+  mapping *m = calloc(1, sizeof *m);
   napi_value ab;
-  if (napi_create_external_arraybuffer(env, p, (size_t)size, finalize, (void *)(uintptr_t)size, &ab) !=
-      napi_ok) {
+  if (m == NULL || napi_create_external_arraybuffer(env, p, (size_t)size, finalize, m, &ab) != napi_ok) {
+    free(m);
     munmap(p, (size_t)size);
     return failure(env, "arraybuffer", 0, 0);
   }
+  m->addr = p;
+  m->len = (size_t)size;
+  last_made = m;
   atomic_fetch_add(&live_bytes, size);
   atomic_fetch_add(&live_count, 1);
   atomic_fetch_add(&made_count, 1);
   return ab;
+}
+
+/*
+ * adopt(holder, isOriginal) -> boolean: records `holder`, the ArrayBuffer the caller gets for the
+ * mapping `map` just returned on this thread (after mapped-results.ts moved it with transfer(), or
+ * the original itself where there is no transfer()), so that the finalizer can tell at teardown
+ * whether the pages may have left this env. False (and nothing recorded) when it is not that one.
+ */
+static napi_value Adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  void *data = NULL;
+  size_t len = 0;
+  bool original = false;
+  int ok = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 2 &&
+      napi_get_arraybuffer_info(env, argv[0], &data, &len) == napi_ok &&
+      napi_get_value_bool(env, argv[1], &original) == napi_ok && last_made != NULL &&
+      last_made->holder == NULL && data == last_made->addr && len == last_made->len &&
+      napi_create_reference(env, argv[0], 0, &last_made->holder) == napi_ok) {
+    last_made->holder_is_original = original;
+    ok = 1;
+  }
+  last_made = NULL;
+  napi_get_boolean(env, ok, &result);
+  return result;
 }
 
 /* stats() -> { bytes, count, made, leaked }: this process's live mapped results. */
@@ -256,6 +319,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "map", NAPI_AUTO_LENGTH, Map, NULL, &fn);
   napi_set_named_property(env, exports, "map", fn);
+  napi_create_function(env, "adopt", NAPI_AUTO_LENGTH, Adopt, NULL, &fn);
+  napi_set_named_property(env, exports, "adopt", fn);
   napi_create_function(env, "stats", NAPI_AUTO_LENGTH, Stats, NULL, &fn);
   napi_set_named_property(env, exports, "stats", fn);
   return exports;

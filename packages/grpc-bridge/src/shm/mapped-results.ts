@@ -47,6 +47,7 @@ type MapFailure =
 
 interface Addon {
   map(path: string, size: number, advice?: number): ArrayBuffer | MapFailure;
+  adopt(holder: ArrayBuffer, isOriginal: boolean): boolean;
   stats(): { bytes: number; count: number; made: number; leaked: number };
 }
 
@@ -131,6 +132,9 @@ function mapSealed(a: Addon, path: string, size: number, what: string): Buffer |
     // another thread like any Buffer's. Node.js 20 has no transfer(): postMessage copies it there.
     const move = (r as { transfer?: () => ArrayBuffer }).transfer;
     const ab = typeof move === 'function' ? move.call(r) : r;
+    // The finalizer checks this one at thread teardown: still here and attached, the mapping never
+    // left this thread and is unmapped; otherwise it may live on elsewhere and is left in place.
+    a.adopt(ab, ab === r);
     return Buffer.from(ab, 0, size);
   }
   switch (r.step) {
