@@ -377,6 +377,52 @@ test('a process that loaded @trellis/core and @opentelemetry/api exits 0 while h
   }
 });
 
+const UNDUMPABLE_TOOLS = new URL('../../test/fixtures/undumpable_tools.py', import.meta.url).pathname;
+const HAS_SETPRIV = existsSync('/usr/bin/setpriv');
+
+test('a worker whose /proc/<pid>/fd the host may not open (non-dumpable, host without CAP_SYS_PTRACE) gets its large results read from /dev/shm, not failed', {
+  skip: process.getuid?.() !== 0 || !HAS_SETPRIV ? 'needs root and setpriv to drop CAP_SYS_PTRACE' : false,
+}, async () => {
+  // The host runs as root without CAP_SYS_PTRACE (setpriv drops it from the bounding set, so the
+  // exec'd node has it in no set), like any host of an ordinary user; its worker makes itself
+  // non-dumpable at import. Before the lane's probe, the host asked for memfd results anyway and
+  // every result over the threshold failed with ERR_TRANSPORT (EACCES opening /proc/<pid>/fd/<n>).
+  const before = listSegments().length;
+  const child = spawn(
+    '/usr/bin/setpriv',
+    [
+      '--bounding-set=-sys_ptrace',
+      process.execPath,
+      new URL('./fixtures/mapped-undumpable.js', import.meta.url).pathname,
+      MAPPED_TOOLS,
+      UNDUMPABLE_TOOLS,
+      'trellis-test-marker',
+    ],
+    // info: the reason results are read is logged at info level (an expected setup, not a fault).
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRELLIS_LOG_LEVEL: 'info' } },
+  );
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
+  const [code, signal] = await new Promise<[number | null, string | null]>((res) =>
+    child.once('exit', (c, s) => res([c, s])),
+  );
+  assert.equal(
+    code,
+    0,
+    `exit ${code ?? signal}; output:\n${`${out}${err}`.split('\n').slice(-15).join('\n')}`,
+  );
+  const last = JSON.parse(out.trim().split('\n').at(-1)!);
+  assert.deepEqual(last, { dumpable: 0, length: 4 * MiB, first: 7, made: 0 });
+  assert.match(out + err, /may not open the worker's \/proc\/<pid>\/fd/, 'the reason is logged');
+  assert.equal(listSegments().length, before, 'the /dev/shm segment of the result is removed');
+});
+
 test('a memfd whose worker is gone fails to open (a transport error), not as an invalid segment', async () => {
   const py = spawn(
     VENV_PYTHON,

@@ -38,7 +38,12 @@ import type { Payload__Output } from '../generated/trellis/bridge/v1/Payload.js'
 import type { ToolServiceClient } from '../generated/trellis/bridge/v1/ToolService.js';
 import { hostCallCancelled } from '../host-service.js';
 import { ERROR_METADATA_KEY, encodeErrorDetail } from '../protos.js';
-import { resultMappingAvailable, ShmPayloadProblem, takeMemfd } from '../shm/mapped-results.js';
+import {
+  resultMappingAvailable,
+  ShmPayloadProblem,
+  takeMemfd,
+  workerFdsOpenable,
+} from '../shm/mapped-results.js';
 import { removeSegment, removeSegments, takeSegment, writeSegment } from '../shm/segments.js';
 import {
   callFrame,
@@ -208,7 +213,11 @@ export class LaneClient {
     workerPid?: number,
   ): Promise<LaneClient | undefined> {
     const memfd =
-      shm !== undefined && shm.maxMappedBytes > 0 && workerPid !== undefined && resultMappingAvailable();
+      shm !== undefined &&
+      shm.maxMappedBytes > 0 &&
+      workerPid !== undefined &&
+      resultMappingAvailable() &&
+      workerFdsOpenable(workerPid);
     const request = {
       ...(shm && { shmPrefix: shm.prefix, shmThresholdBytes: shm.thresholdBytes, maxShmBytes: shm.maxBytes }),
       hostCalls: hostRunner !== undefined,

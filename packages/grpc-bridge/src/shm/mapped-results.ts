@@ -31,7 +31,7 @@
  * and over the bound results are read into Buffers, which V8 counts and which thus make it collect
  * the mapped ones.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 import { getLogger } from '@trellis/core';
@@ -89,6 +89,31 @@ export function resultMappingAvailable(): boolean {
   if (process.env.TRELLIS_SHM_MAP === '0') return readInstead('TRELLIS_SHM_MAP=0');
   if (addon === undefined) addon = load();
   return addon !== null;
+}
+
+/**
+ * Whether this process may open the worker's descriptors through `/proc/<pid>/fd`, asked once per
+ * lane before it asks for memfd results. The kernel checks ptrace access (PTRACE_MODE_READ) on each
+ * link in it: a worker of another user, or one that made itself non-dumpable
+ * (`prctl(PR_SET_DUMPABLE, 0)`, as some security libraries do at import; a setuid or file-capability
+ * interpreter), cannot be opened by a host without CAP_SYS_PTRACE. Such a lane gets its results as
+ * named files in /dev/shm, which the host opens by name and reads, instead of memfds it could not
+ * open (every large result of that worker would fail). Logged once per worker, at info level.
+ */
+export function workerFdsOpenable(pid: number): boolean {
+  try {
+    // Reading a link is the check that opening one makes (proc_fd_access_allowed); the folder
+    // itself only needs its mode, which root passes even where the links are refused.
+    const first = readdirSync(`/proc/${pid}/fd`)[0];
+    if (first !== undefined) readlinkSync(`/proc/${pid}/fd/${first}`);
+    return true;
+  } catch (err) {
+    getLogger().info(
+      { workerPid: pid, err: (err as Error).message },
+      "worker results are read from /dev/shm, not mapped: this process may not open the worker's /proc/<pid>/fd (run the worker as the host's user, and dumpable)",
+    );
+    return false;
+  }
 }
 
 /**
