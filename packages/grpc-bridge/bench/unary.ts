@@ -5,10 +5,16 @@
  *
  *   unary p50 via ToolPool                 pool.call('echo') with the default 30 s budget (a gRPC
  *                                          deadline) vs a raw grpc-js client calling a bare grpcio
- *                                          server's Execute with the same JSON payload: the target.
- *                                          Both are grpc.aio servers with an async handler (the
- *                                          echo tool is async: no thread hop on either side).
- *   ... without a deadline                 the same with timeoutMs: Infinity (no gRPC deadline).
+ *                                          server's Execute with the same JSON payload and the same
+ *                                          30 s deadline: the target. Both are grpc.aio servers with
+ *                                          an async handler (the echo tool is async: no thread hop
+ *                                          on either side).
+ *   ... without a deadline                 the same with timeoutMs: Infinity (no gRPC deadline) vs
+ *                                          the raw call without one.
+ *   raw call with vs without a deadline    diagnostic: what a gRPC deadline costs a raw call (a
+ *                                          timer in grpc-js and in the server's gRPC core). Until
+ *                                          2026-12-07 the pool's deadline call was held to a raw
+ *                                          call without one, so that cost counted as the pool's.
  *   ... vs raw client to the same worker   pool.call vs a raw grpc-js client calling the pool's own
  *                                          trellis_worker: the TypeScript side alone.
  *   ... sync tool                          a sync echo tool (run on one of the worker's tool
@@ -25,7 +31,12 @@ import { BENCH_TOOLS, rawCall, rawClient, socketDir, startBare } from './bare.js
 import { type BenchResult, median, pause, percentile, round3 } from './result.js';
 import { targets } from './targets.js';
 
-type RatioTarget = (typeof targets)['unary' | 'unaryNoDeadline' | 'unarySameWorker' | 'unarySync'];
+type RatioTarget = (typeof targets)[
+  | 'unary'
+  | 'unaryNoDeadline'
+  | 'unarySameWorker'
+  | 'unarySync'
+  | 'rawDeadline'];
 
 // 11 rounds, not 7: under load from other work on the box the per-round ratios spread over 1.06 to
 // 1.39 (2026-12-07), and the median of 7 moved by 0.1 from run to run.
@@ -99,17 +110,19 @@ export async function benchUnary(): Promise<BenchResult[]> {
   const sameWorker = await rawClient(pool.stats().workers[0]!.address, pool.workerSecret());
   try {
     const raw = () => rawCall(client, ARGS);
-    const rawBlocking = () => rawCall(blockingClient, ARGS);
+    // The pool's call carries its default 30 s budget as a gRPC deadline: its raw baseline does too.
+    const rawDeadline = () => rawCall(client, ARGS, true);
+    const rawBlocking = () => rawCall(blockingClient, ARGS, true);
     const rawSdk = () => rawCall(sameWorker, ARGS);
     const viaPool = () => pool.call('echo', ARGS);
     const noDeadline = () => pool.call('echo', ARGS, { timeoutMs: Number.POSITIVE_INFINITY });
     const sync = () => pool.call('echo_sync', ARGS);
-    for (const f of [raw, rawBlocking, rawSdk, viaPool, noDeadline, sync]) await p50(WARMUP, f);
+    for (const f of [raw, rawDeadline, rawBlocking, rawSdk, viaPool, noDeadline, sync]) await p50(WARMUP, f);
     return [
       await compare(
         'unary p50 via ToolPool, gRPC path (lane: false; async echo tool; both grpc.aio, async handler)',
         viaPool,
-        raw,
+        rawDeadline,
         targets.unary,
       ),
       await compare(
@@ -129,6 +142,12 @@ export async function benchUnary(): Promise<BenchResult[]> {
         sync,
         rawBlocking,
         targets.unarySync,
+      ),
+      await compare(
+        'raw grpc-js call p50 with a 30 s deadline vs without',
+        rawDeadline,
+        raw,
+        targets.rawDeadline,
       ),
     ];
   } finally {
