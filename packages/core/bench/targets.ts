@@ -54,7 +54,15 @@ export const targets = {
   },
   oneWay: { kind: 'ratio', op: '>=', bound: 1.0, baseline: 'postMessage to a bare counting worker' },
   callRtt: { kind: 'ratio', op: '<=', bound: 1.3, baseline: 'postMessage echo round trip p50' },
-  spawn: { kind: 'ratio', op: '<=', bound: 1.1, baseline: 'new Worker(file) -> first message p50' },
+  // History (spawnThread p50 / bare new Worker p50): about 1.5 when the 1.1 was set (9acd0ae, its own
+  // docs/thread-actors.md: "~1.5x a bare worker"), 1.37 in the first recorded run (b604fcc), 1.18 and
+  // 1.11 after the one-file runtime bundle (2026-11-23), 1.03 and 1.12 (docs/node-versions.md), then
+  // 1.18, 1.21, 1.21, 1.25, 1.19 and 1.14 on 2026-12-07 under load: never met but once. The floor
+  // is not ours: a bare worker that only imports `@trellis/core/actor` (detail.floorVsRaw) reads
+  // 1.08-1.29x the same boot, the spawn 0.97-1.12x of that floor (detail.oursVsFloor). 1.3 sits over
+  // every reading since the bundle and under the 1.37-1.5 of the runtime before it, so a return to
+  // that fails (docs/benchmarks.md "Bench hygiene").
+  spawn: { kind: 'ratio', op: '<=', bound: 1.3, baseline: 'new Worker(file) -> first message p50' },
   // History (warm restart p50 / cold new Worker p50): 0.044, 0.041, 0.042 (2026-11-23), 0.03 and
   // 0.04 (docs/node-versions.md), 0.027 to 0.052 in five runs on 2026-12-07 under load. 0.07 is
   // 1.35x the worst reading and fails a 2x slower warm restart from any reading of 0.035 or more; the
