@@ -28,7 +28,7 @@ import { hostMonotonicMs } from '@trellis/health';
 import type { Child } from '../test/helpers.js';
 import { PoolLab, poolLabAvailable, repoPython } from '../test/pool-lab.js';
 import type { BenchResult } from './result.js';
-import { targets } from './targets.js';
+import { MTLS_BARE, targets } from './targets.js';
 
 export const BARE_TLS_SERVER = fileURLToPath(new URL('../../bench/bare_tls_server.py', import.meta.url));
 
@@ -181,26 +181,34 @@ export async function benchRemoteUnary(rounds = 11, n = 1000): Promise<BenchResu
     await lab.ask(client, { op: 'pool-p50', n: 500 });
     const pool = (noDeadline: boolean) => async () =>
       (await lab.ask(client, { op: 'pool-p50', n, noDeadline }, 120_000)).p50 as number;
-    const raw = async () => (await lab.ask(client, { op: 'raw-p50', key: 'tls', n }, 120_000)).p50 as number;
+    const raw = async (timeoutMs?: number) =>
+      (await lab.ask(client, { op: 'raw-p50', key: 'tls', n, timeoutMs }, 120_000)).p50 as number;
     await lab.ask(client, { op: 'raw-connect', key: 'worker', worker: true, tls: lab.tls('client') });
     await lab.ask(client, { op: 'raw-p50', key: 'worker', n: 500 }); // warm-up
     const rawWorker = async () =>
       (await lab.ask(client, { op: 'raw-p50', key: 'worker', n }, 120_000)).p50 as number;
-    const withDeadline = await interleaved(rounds, pool(false), raw);
-    const noDeadline = await interleaved(rounds, pool(true), raw);
+    // Like with like: the pool's call carries its default 30 s budget as a gRPC deadline, and so
+    // does the raw call it is held to; the no-deadline row is held to a raw call without one.
+    const withDeadline = await interleaved(rounds, pool(false), () => raw(30_000));
+    const noDeadline = await interleaved(rounds, pool(true), () => raw());
     const tsSide = await interleaved(rounds, pool(true), rawWorker);
-    const row = (r: Interleaved, what: string, target: BenchResult['target']): BenchResult => ({
+    const row = (
+      r: Interleaved,
+      what: string,
+      target: BenchResult['target'],
+      baselineName: string = targets.remoteUnary.baseline,
+    ): BenchResult => ({
       name: `${name}${what}`,
       value: round(r.value),
       unit: 'ms',
       baseline: round(r.baseline),
-      baselineName: targets.remoteUnary.baseline,
+      baselineName,
       ratio: round(r.ratio),
       target,
     });
     return [
       row(withDeadline, '', targets.remoteUnary),
-      row(noDeadline, ', no deadline (timeoutMs: Infinity)', targets.remoteUnaryNoDeadline),
+      row(noDeadline, ', no deadline (timeoutMs: Infinity)', targets.remoteUnaryNoDeadline, MTLS_BARE),
       {
         ...row(
           tsSide,
