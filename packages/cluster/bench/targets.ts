@@ -30,8 +30,8 @@ export const targets = {
   lateWrites: { kind: 'zero' },
   rawMtls: { kind: 'diagnostic', reason: 'the baseline of the remote pool p50 (<= 1.15x of it)' },
   // Like with like: the pool's call carries its default 30 s budget as a gRPC deadline, and so does
-  // the raw call it is held to (until 2026-12-07 the raw call had none, so the deadline's own cost
-  // counted as the pool's; docs/benchmarks.md "Bench hygiene").
+  // the raw call it is held to (until 2026-12-07 it had none; docs/benchmarks.md, "The rows that
+  // still printed no").
   remoteUnary: { kind: 'ratio', op: '<=', bound: 1.15, baseline: `${MTLS_BARE}, same 30 s deadline` },
   remoteUnaryNoDeadline: { kind: 'diagnostic', reason: 'the cost of the deadline' },
   remoteUnaryTsSide: { kind: 'diagnostic', reason: 'the TypeScript side alone' },

@@ -14,8 +14,8 @@ const NOT_CHOSEN = 'the lane design measured and not chosen';
 export const targets = {
   // unary.ts: the gRPC unary path (lane: false).
   // Like with like: the pool's call carries its default 30 s budget as a gRPC deadline, and so does
-  // the raw call it is held to (until 2026-12-07 the raw call had none, so the deadline's own cost,
-  // `rawDeadline` below, counted as the pool's; docs/benchmarks.md "Bench hygiene").
+  // the raw call it is held to (until 2026-12-07 it had none; what the deadline costs a raw call,
+  // `rawDeadline` below, read 1.00-1.05, so this did not move the ratio: docs/benchmarks.md).
   unary: { kind: 'ratio', op: '<=', bound: 1.15, baseline: `${BARE}, same 30 s deadline` },
   unaryNoDeadline: { kind: 'ratio', op: '<=', bound: 1.15, baseline: BARE },
   unarySameWorker: {

@@ -12,9 +12,9 @@
  *   ... without a deadline                 the same with timeoutMs: Infinity (no gRPC deadline) vs
  *                                          the raw call without one.
  *   raw call with vs without a deadline    diagnostic: what a gRPC deadline costs a raw call (a
- *                                          timer in grpc-js and in the server's gRPC core). Until
- *                                          2026-12-07 the pool's deadline call was held to a raw
- *                                          call without one, so that cost counted as the pool's.
+ *                                          timer in grpc-js and in the server's gRPC core): about
+ *                                          1.0 (1.00-1.05 on 2026-12-07). Until then the pool's
+ *                                          deadline call was held to a raw call without one.
  *   ... vs raw client to the same worker   pool.call vs a raw grpc-js client calling the pool's own
  *                                          trellis_worker: the TypeScript side alone.
  *   ... sync tool                          a sync echo tool (run on one of the worker's tool
