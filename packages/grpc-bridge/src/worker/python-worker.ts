@@ -109,7 +109,40 @@ const MIB = 1024 * 1024;
 /** Replacement processes that may fail to start in a row before the worker gives up (see $fresh_failed). */
 const RECYCLE_ATTEMPTS = 3;
 
+/**
+ * What crash and terminate reports and sys:get_status (the observer's status view) show of a
+ * worker's state, as OTP's format_status/1 trims a state: the state holds the pool's host (its
+ * shared secret, the `env` option that often carries users' API keys, every option) and the gRPC
+ * client, none of which may reach a log line. The pool's name and the worker's own counters are
+ * what a reader of the report needs.
+ */
+function workerStatus(st: WorkerState): Record<string, unknown> {
+  const pw = st.poolWorker;
+  return {
+    pool: st.host.o.name,
+    slot: st.slot,
+    pid: st.wp.pid,
+    address: st.wp.address,
+    inFlight: pw.inFlight,
+    served: pw.served,
+    failed: pw.failed,
+    dispatched: pw.dispatched,
+    heartbeatMisses: st.misses,
+    lastHeartbeatError: st.lastHbError,
+    wedgedBeats: st.wedgedBeats,
+    recycling: st.recycling,
+    recycleFailures: st.recycleFailures,
+    retiring: st.retiring.size,
+  };
+}
+
 export const PythonWorker = defineServer<WorkerState, [WorkerHost, number], never, never, never, Info>({
+  formatStatus: ({ state, message, reason }) => ({
+    // init may fail before there is a state (the report then has none to trim).
+    state: state === undefined ? undefined : workerStatus(state),
+    message,
+    reason,
+  }),
   async init(ctx: ServerContext, host: WorkerHost, slot: number) {
     let wp: WorkerHandle;
     try {
