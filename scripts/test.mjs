@@ -12,7 +12,8 @@
 // 6. prints one closing line `tests: N passed, N failed` and exits non-zero on any failure.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -41,6 +42,11 @@ if (run('pnpm', ['-s', 'build']) !== 0) {
   process.exit(1);
 }
 
+// A runtime folder of this run's own: a started observer announces itself in
+// $XDG_RUNTIME_DIR/trellis/observers (else /tmp/trellis-<uid>, which would outlive the run).
+// Removed at the end; a file still in it is an observer a test did not stop.
+const runtimeDir = mkdtempSync(join(tmpdir(), 'trellis-test-runtime-'));
+process.env.XDG_RUNTIME_DIR = runtimeDir;
 let passed = 0;
 let failed = 0;
 
@@ -52,6 +58,7 @@ if (only.length === 0 && existsSync(pySdkTests)) {
     console.error(
       `missing ${py}: run \`pnpm install\` (it creates the virtualenv via scripts/setup-python.mjs)`,
     );
+    rmSync(runtimeDir, { recursive: true, force: true });
     process.exit(1);
   }
   const r = spawnSync(py, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', pySdkTests], {
@@ -92,6 +99,7 @@ if (only.length > 0 && files.length === 0 && !consumerNamed) {
   console.error(
     `no test file matches ${only.map((o) => `"${o}"`).join(', ')}: name part of a path under packages/<pkg>/test/ (e.g. \`pnpm test grpc-bridge\`, \`pnpm test lane.test\`)`,
   );
+  rmSync(runtimeDir, { recursive: true, force: true });
   process.exit(2);
 }
 
@@ -178,5 +186,14 @@ if (left.length > 0) {
   console.error(`processes left behind by the tests:\n${left.join('\n')}`);
   failed += 1;
 }
+const announced = join(runtimeDir, 'trellis', 'observers');
+const stale = existsSync(announced) ? readdirSync(announced) : [];
+if (stale.length > 0) {
+  console.error(
+    `observer announcements left behind by the tests (an observer not stopped): ${stale.join(', ')}`,
+  );
+  failed += 1;
+}
+rmSync(runtimeDir, { recursive: true, force: true });
 console.log(`tests: ${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || nodeStatus !== 0 ? 1 : 0);
