@@ -3,6 +3,7 @@
  * marker), fixture paths, bounded waits, and the /proc scan that proves nothing was left behind.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,5 +171,42 @@ export async function assertSweepRemovesSegments(dir: string, segments: readonly
   assert.deepEqual(
     listSegments(SHM_NAME_PREFIX).filter((n) => segments.includes(n)),
     [],
+  );
+}
+
+/** How a child process of a test ended, with everything it wrote. */
+export interface ChildRun {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly out: string;
+  readonly err: string;
+}
+
+/**
+ * Runs `cmd args` to its end, collecting stdout and stderr. Bounded: a child still running after
+ * `timeoutMs` is killed (SIGKILL, by its PID) and the run ends with that signal, so a hung child
+ * fails its test instead of outliving it.
+ */
+export function runToExit(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 60_000,
+): Promise<ChildRun> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((res) =>
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      res({ code, signal, out, err });
+    }),
   );
 }

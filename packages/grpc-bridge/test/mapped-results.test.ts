@@ -33,6 +33,7 @@ import {
   assertSweepRemovesSegments,
   openTestRun,
   rejectsWith,
+  runToExit,
   SDK_TOOLS,
   type TestRun,
   VENV_PYTHON,
@@ -351,22 +352,11 @@ test('a process that loaded @trellis/core and @opentelemetry/api exits 0 while h
     ...(!process.version.startsWith('v24.') && existsSync(node24) ? [node24] : []),
   ];
   for (const node of nodes) {
-    const child = spawn(
-      node,
-      [new URL('./fixtures/mapped-exit.js', import.meta.url).pathname, MAPPED_TOOLS, 'trellis-test-marker'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-    });
-    child.stderr!.on('data', (d) => {
-      err += d;
-    });
-    const [code, signal] = await new Promise<[number | null, string | null]>((res) =>
-      child.once('exit', (c, s) => res([c, s])),
-    );
+    const { code, signal, out, err } = await runToExit(node, [
+      new URL('./fixtures/mapped-exit.js', import.meta.url).pathname,
+      MAPPED_TOOLS,
+      'trellis-test-marker',
+    ]);
     const version = (await promisify(execFile)(node, ['--version'])).stdout.trim();
     assert.equal(
       code,
@@ -388,7 +378,7 @@ test('a worker whose /proc/<pid>/fd the host may not open (non-dumpable, host wi
   // non-dumpable at import. Before the lane's probe, the host asked for memfd results anyway and
   // every result over the threshold failed with ERR_TRANSPORT (EACCES opening /proc/<pid>/fd/<n>).
   const before = listSegments().length;
-  const child = spawn(
+  const { code, signal, out, err } = await runToExit(
     '/usr/bin/setpriv',
     [
       '--bounding-set=-sys_ptrace',
@@ -399,18 +389,7 @@ test('a worker whose /proc/<pid>/fd the host may not open (non-dumpable, host wi
       'trellis-test-marker',
     ],
     // info: the reason results are read is logged at info level (an expected setup, not a fault).
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRELLIS_LOG_LEVEL: 'info' } },
-  );
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const [code, signal] = await new Promise<[number | null, string | null]>((res) =>
-    child.once('exit', (c, s) => res([c, s])),
+    { ...process.env, TRELLIS_LOG_LEVEL: 'info' },
   );
   assert.equal(
     code,
