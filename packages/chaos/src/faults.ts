@@ -212,6 +212,25 @@ export class FaultInjector {
     });
   }
 
+  /**
+   * A call on a targeted worker that did not end as the fault expects: absorbed if the worker or
+   * its pool went away meanwhile, else unexpected. "Went away" includes a fatal fault that landed on
+   * the same worker while this call ran (seed 1266631772: tool-leak-hard 0.7 s into a
+   * tool-hang-stuck call on that worker ended it with ERR_WORKER_MEMORY_LIMIT). That fault is judged
+   * on its own, by the exit it predicts; this call was only in the way.
+   */
+  #callEnded(t: PoolATarget, code: string, note = `ended with ${code}`): Landing {
+    if (this.#doomed.has(t.key))
+      return {
+        ...t.base,
+        status: 'absorbed-doomed',
+        expect: [],
+        note: `${note}; another fault ended its worker`,
+      };
+    const gone = POOL_GONE.includes(code) || code === 'ERR_CHAOS_TARGET_GONE';
+    return { ...t.base, status: gone ? 'absorbed-dead' : 'unexpected', expect: [], note };
+  }
+
   #signalWorker(p: PlannedFault, signal: NodeJS.Signals, fatal: boolean, expect: string[]): Landing {
     const w = this.#pickWorker(p, this.#c.pools);
     if (w === undefined) return noTarget('pool');
@@ -307,7 +326,8 @@ export class FaultInjector {
     const args = { seconds: CHAOS_DEFAULTS.stuckHoldS };
     const o = await this.#callTarget(p, t, 'hang_stuck', args, CHAOS_DEFAULTS.hangCallTimeoutMs);
     const code = outcomeCode(o);
-    if (code !== 'ERR_DEADLINE_EXCEEDED') return callEnded(base, code, `the stuck call ended with ${code}`);
+    if (code !== 'ERR_DEADLINE_EXCEEDED')
+      return this.#callEnded(t, code, `the stuck call ended with ${code}`);
     // The worker reports the stuck execution as abandoned in its next heartbeat: from then on the
     // host sends it no call into that slot, and recycles it after wedgeBeats such beats (at once if
     // abandoned executions hold every slot). So: recycled within recycleWithinMs of the deadline.
@@ -415,7 +435,7 @@ export class FaultInjector {
     const o = await this.#callTarget(p, t, 'spawn_escapees', {}, 5000);
     if (o.kind === 'ok')
       return { ...t.base, status: 'non-fatal', expect: [], note: 'three escapees started' };
-    return callEnded(t.base, outcomeCode(o));
+    return this.#callEnded(t, outcomeCode(o));
   }
 
   /**
@@ -431,7 +451,7 @@ export class FaultInjector {
     const ms = Math.round(performance.now() - t0);
     const note = `${CHAOS_DEFAULTS.stderrFloodMib} MiB line in ${ms} ms`;
     if (o.kind === 'ok') return { ...t.base, status: 'non-fatal', expect: [], note };
-    return callEnded(t.base, outcomeCode(o));
+    return this.#callEnded(t, outcomeCode(o));
   }
 
   // ---- actors ------------------------------------------------------------------------------------
@@ -508,12 +528,6 @@ const POOL_GONE = ['ERR_WORKER_EXITED', 'ERR_WORKER_UNAVAILABLE', 'ERR_QUEUE_TIM
 /** An outcome's error code, or its kind when it has none (`unclean`, `hang`, ...). */
 function outcomeCode(o: Outcome): string {
   return o.kind === 'error' ? o.code : o.kind;
-}
-
-/** A call on a targeted worker that did not end as the fault expects: absorbed if the worker or its pool went away meanwhile (another fault), else unexpected. */
-function callEnded(base: PoolATarget['base'], code: string, note = `ended with ${code}`): Landing {
-  const gone = POOL_GONE.includes(code) || code === 'ERR_CHAOS_TARGET_GONE';
-  return { ...base, status: gone ? 'absorbed-dead' : 'unexpected', expect: [], note };
 }
 
 function judgeNonFatal(
