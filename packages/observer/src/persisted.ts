@@ -5,7 +5,12 @@
  */
 import { currentIdentity, homeTagFor, judgeRun } from '@trellis/home';
 import { childStatus, type RegistryLogger, RegistryStore } from '@trellis/registry';
-import type { RegistryProcessView, RegistryRunView, RegistrySource } from './sources.js';
+import {
+  type RegistryProcessView,
+  type RegistryRunView,
+  type RegistrySource,
+  toProcessView,
+} from './sources.js';
 
 export interface PersistedRegistry {
   readonly dir: string;
@@ -30,18 +35,7 @@ export async function readPersistedRegistry(dir: string): Promise<PersistedRegis
         startedAt: r.startedAt,
       }),
     );
-    const processes = store.listChildren().map(
-      (c): RegistryProcessView => ({
-        runId: c.runId,
-        role: c.role,
-        name: c.name,
-        status: childStatus(c),
-        pid: c.pid,
-        command: c.command,
-        args: c.args,
-        activatedAt: c.activatedAt,
-      }),
-    );
+    const processes = store.listChildren().map((c) => toProcessView(c, childStatus(c)));
     return { dir, exists: true, runs, processes };
   } finally {
     await store.close();

@@ -5,7 +5,7 @@
  * `pollMs`; with it, a change is pushed to the page within `coalesceMs`.
  */
 import { call, type Pid } from '@trellis/core';
-import { type ChildView, callRegistry } from '@trellis/registry';
+import { type ChildRecord, type ChildView, callRegistry } from '@trellis/registry';
 import type { PoolLogRecordInput } from './log-tail.js';
 
 export type MaybePromise<T> = T | Promise<T>;
@@ -17,19 +17,20 @@ export interface Watchable {
 
 // ---- registry ------------------------------------------------------------------------------------
 
-/** One OS process the registry tracks, as the page shows it. */
-export interface RegistryProcessView {
-  readonly runId: string;
-  readonly role: string;
-  readonly name: string;
+/**
+ * One OS process the registry tracks, as the page shows it: the fields of the registry's own record
+ * (@trellis/registry `ChildRecord`) that the page needs, so the two cannot drift apart. `status` is a
+ * plain string because any source may feed it; `args` is optional because the snapshot leaves it out
+ * (observer.ts stripCommand: a command line may hold secrets).
+ */
+export type RegistryProcessView = Pick<
+  ChildRecord,
+  'runId' | 'role' | 'name' | 'pid' | 'command' | 'activatedAt'
+> & {
   /** `alive`, `dead`, `reused` (PID now names another process) or `reserved` (not spawned yet). */
   readonly status: string;
-  readonly pid?: number | undefined;
-  readonly command: string;
-  readonly args?: readonly string[] | undefined;
-  /** ISO time the process was recorded as running. */
-  readonly activatedAt?: string | undefined;
-}
+  readonly args?: ChildRecord['args'] | undefined;
+};
 
 /** One run (one boot of a Trellis system), for sources that know about runs. */
 export interface RegistryRunView {
@@ -53,22 +54,17 @@ export interface RegistryLike {
   listChildren(runId?: string): readonly ChildView[];
 }
 
-export function toProcessView(c: ChildView): RegistryProcessView {
-  return {
-    runId: c.runId,
-    role: c.role,
-    name: c.name,
-    status: c.status,
-    pid: c.pid,
-    command: c.command,
-    args: c.args,
-    activatedAt: c.activatedAt,
-  };
+/** A registry record as the page shows it; `status` as the registry judged it (`childStatus`). */
+export function toProcessView(c: ChildRecord, status: string): RegistryProcessView {
+  const { runId, role, name, pid, command, args, activatedAt } = c;
+  return { runId, role, name, status, pid, command, args, activatedAt };
 }
+
+const viewOf = (c: ChildView): RegistryProcessView => toProcessView(c, c.status);
 
 /** The processes of this run of a `Registry` opened in this process. */
 export function registrySource(registry: RegistryLike): RegistrySource {
-  return { processes: () => registry.listChildren(registry.runId).map(toProcessView) };
+  return { processes: () => registry.listChildren(registry.runId).map(viewOf) };
 }
 
 /** The processes of the run of a registry server started by `registryChild` (by pid or name). */
@@ -78,7 +74,7 @@ export function registryServerSource(server: Pid | string, timeoutMs = 2000): Re
       // Asked every time: a restarted registry server opens a new run.
       const runId = await callRegistry<string>(server, { op: 'runId' }, timeoutMs);
       const children = await callRegistry<ChildView[]>(server, { op: 'listChildren', runId }, timeoutMs);
-      return children.map(toProcessView);
+      return children.map(viewOf);
     },
   };
 }
