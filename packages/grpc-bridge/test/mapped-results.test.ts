@@ -402,6 +402,43 @@ test('a worker whose /proc/<pid>/fd the host may not open (non-dumpable, host wi
   assert.equal(listSegments().length, before, 'the /dev/shm segment of the result is removed');
 });
 
+const UNDUMPABLE_LATER_TOOLS = new URL('../../test/fixtures/undumpable_later_tools.py', import.meta.url)
+  .pathname;
+
+test('a worker that a tool makes non-dumpable after its lane opened sends its large results as /dev/shm files, whole', {
+  skip: process.getuid?.() !== 0 || !HAS_SETPRIV ? 'needs root and setpriv to drop CAP_SYS_PTRACE' : false,
+}, async () => {
+  // The lane checks /proc/<pid>/fd once, when it opens, and asks for memfd results; a tool that
+  // loads a library calling prctl(PR_SET_DUMPABLE, 0) changes that answer later. Before the
+  // worker asked again at each result, every large result of that worker failed from then on with
+  // ERR_TRANSPORT (EACCES opening /proc/<pid>/fd/<n>), for the rest of its life.
+  const before = listSegments().length;
+  const { code, signal, out, err } = await runToExit('/usr/bin/setpriv', [
+    '--bounding-set=-sys_ptrace',
+    process.execPath,
+    new URL('./fixtures/mapped-undumpable-later.js', import.meta.url).pathname,
+    MAPPED_TOOLS,
+    UNDUMPABLE_LATER_TOOLS,
+    'trellis-test-marker',
+  ]);
+  assert.equal(
+    code,
+    0,
+    `exit ${code ?? signal}; output:\n${`${out}${err}`.split('\n').slice(-15).join('\n')}`,
+  );
+  const last = JSON.parse(out.trim().split('\n').at(-1)!);
+  // The first result was mapped (a memfd, the worker still dumpable); the other two came as files.
+  assert.deepEqual(last, {
+    results: [
+      [4 * MiB, true],
+      [4 * MiB, true],
+      [4 * MiB, true],
+    ],
+    made: 1,
+  });
+  assert.equal(listSegments().length, before, 'the /dev/shm segments of the results are removed');
+});
+
 test('a memfd whose worker is gone fails to open (a transport error), not as an invalid segment', async () => {
   const py = spawn(
     VENV_PYTHON,

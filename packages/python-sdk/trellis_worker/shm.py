@@ -21,6 +21,13 @@ included, can change its size afterwards. The host opens it as /proc/<this pid>/
 LANE_RELEASE when it has; the descriptor is held until then (or until the lane closes). A memfd has
 no name: when this process dies its descriptors close, and nothing is left in /dev/shm.
 
+A process that is not dumpable (``prctl(PR_SET_DUMPABLE, 0)``, as some security libraries do when
+they load) refuses that open to a host without CAP_SYS_PTRACE, whatever the user. The host checks
+once, when it opens the lane; a tool that loads such a library later makes the worker non-dumpable
+behind its back. So each result asks the kernel again (``_dumpable``, one prctl): a non-dumpable
+worker sends its results as files in /dev/shm, which the host opens by name, and a memfd it filled
+before it became non-dumpable is copied into one.
+
 Allocating is most of a large result's cost on the worker's side: the kernel must zero and map
 every 4 KiB page of a fresh segment (about 60-70 ms for 100 MiB here, more than copying it). So a
 memfd the host has released is **parked** (``_Parked``) and given to a later ``allocate`` of the
@@ -43,6 +50,7 @@ naming and removal are exactly what has to be under the registry's control here.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import fcntl
 import itertools
@@ -144,7 +152,7 @@ class ShmConfig:
     def allocate(self, nbytes: int) -> memoryview:
         """A writable view of a new segment of ``nbytes`` (for a result sent with 0 copies)."""
         self._check_size(nbytes, "a shared buffer")
-        if self.memfd:
+        if self.memfd and _dumpable():
             return self._allocate_memfd(nbytes)
         name = f"{self._own}{next(self._seq)}"
         path = os.path.join(SHM_DIR, name)
@@ -189,7 +197,11 @@ class ShmConfig:
         size = len(data) if isinstance(data, bytes) else data.nbytes
         self._check_size(size, "the result")
         seg = segment_of(data)
-        if seg is None or size != len(seg) or (seg.memfd >= 0 and self._held.get(seg.memfd) is not seg):
+        if (
+            seg is None
+            or size != len(seg)
+            or (seg.memfd >= 0 and (self._held.get(seg.memfd) is not seg or not _dumpable()))
+        ):
             view = self.allocate(size)
             view[:] = data if isinstance(data, bytes) else data.cast("B")
             seg = segment_of(view)
@@ -294,6 +306,23 @@ class _Parked:
         _close_all(dropped)
         if left:
             self._arm()
+
+
+_PR_GET_DUMPABLE = 3
+_libc: Any = None
+
+
+def _dumpable() -> bool:
+    """Whether another process of this user may open this one's /proc/<pid>/fd (PR_GET_DUMPABLE is
+    1). Asked at each result, not once: a tool may load a library that turns it off at any time."""
+    global _libc
+    try:
+        if _libc is None:
+            # The process's own symbols (libc among them), as lifecycle.py: no `ldconfig -p` run.
+            _libc = ctypes.CDLL(None, use_errno=True)
+        return bool(_libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0) == 1)
+    except (OSError, AttributeError):
+        return True
 
 
 def _refs_from(segs: list[tuple[float, Segment]], i: int) -> int:
