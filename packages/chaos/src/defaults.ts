@@ -47,6 +47,14 @@ export const CHAOS_DEFAULTS = Object.freeze({
   leakHardMbPerCall: 100,
   /** The one-line stderr flood: one line of this many MiB without a newline (a `\r` progress bar). */
   stderrFloodMib: 50,
+  /** Pool A's shared-memory threshold: a result of at least this many bytes travels through a memfd (or a /dev/shm file). */
+  poolAShmThresholdBytes: 1024 * 1024,
+  /** The shm-full fault caps its worker's file size (RLIMIT_FSIZE) at this for one call ... */
+  shmFullCapBytes: 4 * 1024 * 1024,
+  /** ... and asks that call for a shared buffer of this size, over the cap: no room. */
+  shmFullAskBytes: 8 * 1024 * 1024,
+  /** The result both shared-memory faults then take from that worker (over the threshold, under the cap). */
+  shmResultBytes: 2 * 1024 * 1024,
   /** A worker's RSS may exceed its maxRssMb by at most this share (the kernel cap plus the 100 ms poll). */
   rssOvershoot: 0.1,
   /** A SIGSTOPped worker must be killed within (heartbeatMisses + 1) intervals, plus this slack. */

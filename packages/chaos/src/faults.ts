@@ -26,6 +26,7 @@ import { fillDisk } from './disk-fill.js';
 import { exitCode, type FaultRecord, type FaultStatus } from './fault-book.js';
 import type { CallLedger, Outcome } from './ledger.js';
 import type { InProcessFaultKind, PlannedFault } from './schedule.js';
+import { SHM_CALL_TIMEOUT_MS, type ShmTarget, shmFull, workerNondumpable } from './shm-faults.js';
 import type { WorkerSightings } from './sightings.js';
 import { SMALL_HOME_ENV } from './small-home.js';
 import { targetSession } from './targeting.js';
@@ -140,6 +141,10 @@ export class FaultInjector {
         return this.#escape(p);
       case 'stderr-flood':
         return this.#stderrFlood(p);
+      case 'shm-full':
+        return this.#shm(p, shmFull);
+      case 'worker-nondumpable':
+        return this.#shm(p, workerNondumpable);
       case 'thread-throw':
         return this.#crashActor(p, announce, NAMES.threads, { op: 'throw' }, `error:${THROWN_MESSAGE}`);
       case 'thread-exit':
@@ -204,12 +209,18 @@ export class FaultInjector {
     args: Record<string, unknown>,
     timeoutMs: number,
     seen?: (v: T) => void,
+    check?: (v: T) => string | undefined,
   ): Promise<Outcome> {
-    return this.#c.ledger.run(`fault:${p.kind}`, timeoutMs, async () => {
-      const v = await t.pool.call<T>(tool, args, { sessionId: targetSession(t.w.pid), timeoutMs });
-      seen?.(v);
-      return v;
-    });
+    return this.#c.ledger.run(
+      `fault:${p.kind}`,
+      timeoutMs,
+      async () => {
+        const v = await t.pool.call<T>(tool, args, { sessionId: targetSession(t.w.pid), timeoutMs });
+        seen?.(v);
+        return v;
+      },
+      check,
+    );
   }
 
   /**
@@ -452,6 +463,27 @@ export class FaultInjector {
     const note = `${CHAOS_DEFAULTS.stderrFloodMib} MiB line in ${ms} ms`;
     if (o.kind === 'ok') return { ...t.base, status: 'non-fatal', expect: [], note };
     return this.#callEnded(t, outcomeCode(o));
+  }
+
+  /**
+   * A shared-memory fault (shm-faults.ts) on one pool-A worker: no room for a result segment, or a
+   * worker turned non-dumpable. Non-fatal: the worker must serve on, so nothing is announced (an
+   * exit or recycle it caused is unexplained for the matching rule and fails the run by itself).
+   */
+  async #shm(
+    p: PlannedFault,
+    fault: (t: ShmTarget<Landing>, seed: number) => Promise<{ status: FaultStatus; note: string } | Landing>,
+  ): Promise<Landing> {
+    const t = this.#poolATarget(p);
+    if ('status' in t) return t;
+    const target: ShmTarget<Landing> = {
+      call: <T>(tool: string, args: Record<string, unknown>, check?: (v: T) => string | undefined) =>
+        this.#callTarget<T>(p, t, tool, args, SHM_CALL_TIMEOUT_MS, undefined, check),
+      ended: (code, note) => this.#callEnded(t, code, note),
+    };
+    const r = await fault(target, Math.floor(p.param * 256));
+    if ('group' in r) return r;
+    return { ...t.base, expect: [], ...r };
   }
 
   // ---- actors ------------------------------------------------------------------------------------

@@ -2,9 +2,14 @@
  * The driver's handle on one system-under-test process (sut.js): starts it with its configuration,
  * collects everything it reports, and can kill it with SIGKILL at any moment. Its stdout and stderr
  * go to a log file (Python worker logs included), named in the report.
+ *
+ * Run as root, it starts the process without CAP_SYS_PTRACE (setpriv drops it from the bounding set,
+ * so the exec'd node has it in no set), as the host of any ordinary user runs: with it, the kernel
+ * lets the host open every worker's /proc/<pid>/fd, and the worker-nondumpable fault would prove
+ * nothing. Without root there is nothing to drop.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import type { ExitRecord, FaultRecord, RecycleRecord, RestartRecord } from './fault-book.js';
 import {
   type LeaderObservation,
@@ -18,6 +23,18 @@ import type { LedgerSnapshot } from './ledger.js';
 import type { ResourceSample } from './sampler.js';
 
 const SUT_ENTRY = new URL('./sut.js', import.meta.url);
+const SETPRIV = '/usr/bin/setpriv';
+
+/** fork's options that start the node process without CAP_SYS_PTRACE (root with setpriv only). */
+function withoutPtrace(): { execPath: string; execArgv: string[] } | undefined {
+  if (process.getuid?.() !== 0 || !existsSync(SETPRIV)) return undefined;
+  // fork runs `execPath ...execArgv <module>`: setpriv execs node in its own place (same pid), and
+  // the IPC channel (fd 3, NODE_CHANNEL_FD) passes through.
+  return {
+    execPath: SETPRIV,
+    execArgv: ['--bounding-set=-sys_ptrace', process.execPath, ...process.execArgv],
+  };
+}
 
 /** The SUT's ready message, without its tag. */
 export type SutReady = Omit<Extract<SutMessage, { t: 'ready' }>, 't' | 'run'>;
@@ -51,6 +68,7 @@ export class SutProcess {
     this.child = fork(SUT_ENTRY, [], {
       env: sutEnv(cfg, home),
       stdio: ['ignore', log, log, 'ipc'],
+      ...withoutPtrace(),
     });
     closeSync(log);
     this.child.on('message', (m: SutMessage) => this.#onMessage(m));

@@ -5,7 +5,7 @@
  *   ├── trellis-registry      registryChild: records every OS process, sweeps dead runs at start
  *   ├── lease-keeper:chaos    leaseKeeperChild: the leased leader's heartbeat
  *   ├── chaos-leader-work     gen_server (sibling of the keeper): fenced writes while leading
- *   ├── pool-a                ToolPool of 3 Python workers serving fixtures/chaos_tools_a.py
+ *   ├── pool-a                ToolPool of 3 Python workers serving fixtures/chaos_tools_a.py (maxRssMb, shmThresholdBytes)
  *   ├── pool-b                ToolPool of 2 Python workers serving fixtures/chaos_tools_b.py
  *   ├── chaos-threads         one_for_one
  *   │   ├── chaos-thread-0    thread actor (gen_server in its own worker thread, resourceLimits)
@@ -84,13 +84,17 @@ export function buildTree(o: TreeOptions): ChaosTree {
       console.error(message);
     },
   };
-  const pool = (name: string, tools: string, size: number, maxRssMb?: number) =>
+  const pool = (name: string, tools: string, size: number, a: boolean) =>
     new ToolPool({
       name,
       tools,
       size,
       // Pool A recycles a worker whose RSS passes this (the leak fault); pool B never recycles.
-      ...(maxRssMb === undefined ? {} : { maxRssMb }),
+      // Its threshold is set here, not left to the default, because the shared-memory faults'
+      // sizes are chosen around it (defaults.ts).
+      ...(a
+        ? { maxRssMb: CHAOS_DEFAULTS.poolAMaxRssMb, shmThresholdBytes: CHAOS_DEFAULTS.poolAShmThresholdBytes }
+        : {}),
       concurrency: 4,
       heartbeatIntervalMs: CHAOS_DEFAULTS.heartbeatIntervalMs,
       heartbeatMisses: CHAOS_DEFAULTS.heartbeatMisses,
@@ -103,8 +107,8 @@ export function buildTree(o: TreeOptions): ChaosTree {
       onStderr: o.onStderr,
     });
   const pools = [
-    pool('pool-a', TOOLS_A, CHAOS_DEFAULTS.poolASize, CHAOS_DEFAULTS.poolAMaxRssMb),
-    pool('pool-b', TOOLS_B, CHAOS_DEFAULTS.poolBSize),
+    pool('pool-a', TOOLS_A, CHAOS_DEFAULTS.poolASize, true),
+    pool('pool-b', TOOLS_B, CHAOS_DEFAULTS.poolBSize, false),
   ];
   const leaseStore = LmdbLeaseStore.open({ dir: o.home });
   const subFlags = { strategy: 'one_for_one' as const, intensity: 30, periodMs: 10_000 };
