@@ -274,7 +274,34 @@ function schedule(s: State, ctx: ServerContext): void {
   }, delay);
 }
 
+/** What the keeper's reports show (crash report, sys:get_status): the lease, role, epoch and counters. */
+function keeperReport(s: State): Record<string, unknown> {
+  return {
+    lease: s.o.lease,
+    role: s.role,
+    epoch: s.epoch,
+    holder: s.holder,
+    currentHolder: s.seen?.holder ?? null,
+    currentEpoch: s.seen?.epoch ?? 0,
+    expiresAt: s.expiresAt,
+    ttlMs: s.o.ttlMs,
+    renewIntervalMs: s.o.renewIntervalMs,
+    acquisitions: s.acquisitions,
+    renewals: s.renewals,
+    losses: s.losses,
+    lastError: s.lastError,
+    store: s.store.constructor?.name ?? typeof s.store,
+    subscribers: s.subscribers.size,
+  };
+}
+
 const keeperServer = defineServer<State, [State['o']]>({
+  // Reports show the lease, not the store: an etcd store reaches the etcd client and its mTLS key.
+  formatStatus: ({ state, message, reason }) => ({
+    state: state === undefined ? undefined : keeperReport(state),
+    message,
+    reason,
+  }),
   async init(ctx, o) {
     const ownsStore = o.store === undefined;
     const store: LeaseStore = o.store ?? LmdbLeaseStore.open({ dir: o.dir, now: o.now });
