@@ -44,7 +44,13 @@ export {
   resolveEndpoints,
 } from './etcd/etcd-connection.js';
 export { EtcdLeaseStore, type EtcdLeaseStoreOptions } from './etcd/etcd-lease-store.js';
-export { freePort, LocalEtcd, type LocalEtcdMember, type LocalEtcdOptions } from './etcd/local-etcd.js';
+export {
+  freePort,
+  LocalEtcd,
+  type LocalEtcdMember,
+  type LocalEtcdOptions,
+  type LocalEtcdTls,
+} from './etcd/local-etcd.js';
 export {
   callGlobal,
   monitorNode,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { type ChildSpec, defineServer, reply, serverChild } from '@trellis/core';
 import type { WorkerTls } from '@trellis/grpc-bridge';
 import { type ClusterNode, currentCluster } from '../node/cluster-node.js';
+import { nodeReport } from '../node/node-report.js';
 import { agentServiceHandlers } from './agent-service.js';
 import { AGENT_SERVICE } from './agent-wire.js';
 import { HostedWorkers } from './hosted-workers.js';
@@ -76,6 +77,19 @@ interface S {
 }
 
 const agentServer = defineServer<S, [AgentChildOptions]>({
+  // Reports show the node and the hosted workers' ids and pids: the node reaches etcd's mTLS key.
+  formatStatus: ({ state, message, reason }) => ({
+    state:
+      state === undefined
+        ? undefined
+        : {
+            ...nodeReport(state.node),
+            hosted: state.hosted.list().map((w) => ({ id: w.id, pid: w.pid, owner: w.owner.node })),
+            stopGraceMs: state.stopGraceMs,
+          },
+    message,
+    reason,
+  }),
   init(ctx, o) {
     const node = o.node ?? currentCluster();
     let slot = served.get(node);

@@ -8,7 +8,7 @@
  * Not for production: docs/cluster.md says how to run a real 3-member etcd.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,19 @@ export interface LocalEtcdOptions {
   readonly wrap?: readonly string[];
   /** Fixed client port of the first member (others follow), instead of free ports. */
   readonly port?: number;
+  /**
+   * Serve clients over mTLS: etcd presents `cert` (its SANs must hold the DNS name `localhost`,
+   * which the client URLs name) and accepts only clients with a certificate of `ca`. PEM file paths
+   * (`trellis certs issue etcd --dns localhost` makes them). Not with `wrap` or another `host`.
+   */
+  readonly tls?: LocalEtcdTls;
+}
+
+/** PEM files of a LocalEtcd serving mTLS (see LocalEtcdOptions.tls). */
+export interface LocalEtcdTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
 }
 
 /** A free TCP port on 127.0.0.1 (closed again at once; etcd binds it a moment later). */
@@ -52,12 +65,20 @@ export class LocalEtcd {
   readonly #root: string;
   readonly #wrap: readonly string[];
   readonly #token: string;
+  readonly #tls: LocalEtcdTls | undefined;
 
-  private constructor(members: LocalEtcdMember[], root: string, wrap: readonly string[], token: string) {
+  private constructor(
+    members: LocalEtcdMember[],
+    root: string,
+    wrap: readonly string[],
+    token: string,
+    tls: LocalEtcdTls | undefined,
+  ) {
     this.members = members;
     this.#root = root;
     this.#wrap = wrap;
     this.#token = token;
+    this.#tls = tls;
   }
 
   get endpoints(): string[] {
@@ -80,6 +101,8 @@ export class LocalEtcd {
   static async #startOnce(o: LocalEtcdOptions): Promise<LocalEtcd> {
     const n = o.members ?? 1;
     const host = o.host ?? '127.0.0.1';
+    if (o.tls !== undefined && (o.wrap !== undefined || host !== '127.0.0.1'))
+      throw new Error('LocalEtcd: tls serves https://localhost only; leave wrap and host unset');
     const root = mkdtempSync(join(tmpdir(), 'trellis-etcd-'));
     const base = o.name ?? 'trellis-etcd';
     const members: LocalEtcdMember[] = [];
@@ -88,13 +111,14 @@ export class LocalEtcd {
       const pp = o.port !== undefined ? o.port + 2 * i + 1 : await freePort(o.wrap ? '127.0.0.1' : host);
       members.push({
         name: `${base}-${i}`,
-        clientUrl: `http://${host}:${cp}`,
+        // The certificate holds DNS names only (no IP SANs: cluster-notes.md), so clients dial localhost.
+        clientUrl: o.tls === undefined ? `http://${host}:${cp}` : `https://localhost:${cp}`,
         peerUrl: `http://${host}:${pp}`,
         dataDir: join(root, `m${i}`),
         proc: undefined,
       });
     }
-    const e = new LocalEtcd(members, root, o.wrap ?? [], `${base}-${process.pid}-${Date.now()}`);
+    const e = new LocalEtcd(members, root, o.wrap ?? [], `${base}-${process.pid}-${Date.now()}`, o.tls);
     try {
       for (const m of members) e.startMember(m);
       await e.waitHealthy();
@@ -114,7 +138,7 @@ export class LocalEtcd {
       '--data-dir',
       m.dataDir,
       '--listen-client-urls',
-      m.clientUrl,
+      this.#tls === undefined ? m.clientUrl : m.clientUrl.replace('//localhost:', '//127.0.0.1:'),
       '--advertise-client-urls',
       m.clientUrl,
       '--listen-peer-urls',
@@ -133,6 +157,17 @@ export class LocalEtcd {
       '500',
       '--log-level',
       'error',
+      ...(this.#tls === undefined
+        ? []
+        : [
+            '--cert-file',
+            this.#tls.cert,
+            '--key-file',
+            this.#tls.key,
+            '--trusted-ca-file',
+            this.#tls.ca,
+            '--client-cert-auth',
+          ]),
     ];
     const argv = [...this.#wrap, 'etcd', ...args];
     m.proc = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -182,7 +217,7 @@ export class LocalEtcd {
         );
       });
     }
-    const c = new Etcd3({ hosts: url, dialTimeout: 500 });
+    const c = this.#client(url);
     try {
       await c.kv.range({ key: Buffer.from('/') }, { deadline: Date.now() + 500 });
       return undefined;
@@ -193,11 +228,25 @@ export class LocalEtcd {
     }
   }
 
+  /** A client of one member; under tls it presents etcd's own certificate (issued for client auth too). */
+  #client(url: string): Etcd3 {
+    const t = this.#tls;
+    const credentials =
+      t === undefined
+        ? undefined
+        : {
+            rootCertificate: readFileSync(t.ca),
+            certChain: readFileSync(t.cert),
+            privateKey: readFileSync(t.key),
+          };
+    return new Etcd3({ hosts: url, dialTimeout: 500, credentials });
+  }
+
   /** The current etcd leader's member (by asking each running member's status; not for wrapped members). */
   async leader(): Promise<LocalEtcdMember | undefined> {
     for (const m of this.members) {
       if (m.proc === undefined) continue;
-      const c = new Etcd3({ hosts: m.clientUrl, dialTimeout: 500 });
+      const c = this.#client(m.clientUrl);
       try {
         const st = await c.maintenance.status({ deadline: Date.now() + 1000 });
         const id = String(st.leader);

@@ -23,6 +23,7 @@ import {
 import { ClusterNode } from './cluster-node.js';
 import { ClusterViaRegistry } from './cluster-via.js';
 import type { ClusterOptions } from './node-options.js';
+import { nodeReport } from './node-report.js';
 
 export interface ClusterNodeChildOptions extends ClusterOptions {
   /** Registered name of the node's server (default 'cluster'). */
@@ -37,6 +38,12 @@ interface S {
 }
 
 const nodeServer = defineServer<S, [ClusterNodeChildOptions]>({
+  // Reports show who the node is: the node object reaches etcd's client, its mTLS key and CA.
+  formatStatus: ({ state, message, reason }) => ({
+    state: state === undefined ? undefined : { ...nodeReport(state.node), via: state.via },
+    message,
+    reason,
+  }),
   async init(ctx, o) {
     const node = await ClusterNode.start(o, ctx.node);
     const via = o.via ?? 'cluster';
