@@ -24,6 +24,12 @@ export interface ObserverChildOptions extends Omit<ObserverOptions, 'self'> {
 }
 
 const observerServer = defineServer<ObserverHandle, [ObserverChildOptions]>({
+  // Reports show where the page is served, never the control token (it lets a holder stop processes).
+  formatStatus: ({ state, message, reason }) => ({
+    state: state === undefined ? undefined : { url: state.url, port: state.port },
+    message,
+    reason,
+  }),
   async init(ctx, opts) {
     const { id: _id, ...rest } = opts;
     const handle = await startObserver({ ...rest, root: opts.root ?? ctx.parent, self: ctx.self });
