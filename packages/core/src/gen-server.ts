@@ -272,7 +272,8 @@ async function serverLoop<S, Args extends unknown[]>(
       await finish(sr.reason, state);
     }
     action = (r as NoReplyResult<S>).action;
-    if (sys.trace) sys.log('state', { state });
+    // Through formatStatus: a trace goes to the same log as the reports, which hide secrets.
+    if (sys.trace) sys.log('state', { state: sys.shown(state) });
   }
 
   /** A sys request, answered between two callbacks (never seen by handleCall). */

@@ -73,9 +73,14 @@ export class SysState<S> {
       parent: this.parent,
       trace: this.trace,
       messageQueueLength: this.proc.mailbox.size,
-      state: applyFormatStatus(this.formatStatus, { state }).state,
+      state: this.shown(state),
       ...(stateName === undefined ? {} : { stateName }),
     };
+  }
+
+  /** The state as formatStatus shows it: what getStatus, crash reports and trace records show. */
+  shown(state: S): unknown {
+    return applyFormatStatus(this.formatStatus, { state }).state;
   }
 
   /** sys:trace output: one structured log record per event, on the shared logger (info level). */

@@ -375,6 +375,9 @@ describe('sys: getState, replaceState, getStatus, trace', () => {
       assert.deepEqual((traced[0]!.msg as unknown) !== undefined, true);
       assert.equal(traced[1]!.reply, 1);
       assert.equal((traced[2]!.state as Conn).n, 1);
+      // The new state as formatStatus shows it: the trace shares the log that reports keep secrets out of.
+      assert.equal((traced[2]!.state as Conn).password, '***');
+      assert.ok(!JSON.stringify(logs.records).includes('hunter2'), 'the secret reached the log');
       // The last 'in' is the trace-off request itself.
       await stopServer(pid);
     } finally {

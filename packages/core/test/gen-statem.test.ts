@@ -37,6 +37,7 @@ import {
   stateTimeout,
   stopServer,
   stopStatem,
+  trace,
   whichChildren,
 } from '../src/index.js';
 import { spawnThread } from '../src/thread/thread-actor.js';
@@ -382,6 +383,34 @@ describe('gen_statem: stop, sys, crash reports, threads', () => {
       assert.ok(rep);
       assert.equal(rep.stateName, 'idle');
       assert.ok(!JSON.stringify(logs.records).includes('s3cret'));
+    } finally {
+      logs.restore();
+    }
+  });
+
+  test('trace records show each new state and data through formatStatus, as getStatus does', async () => {
+    const logs = captureLogs();
+    try {
+      const m = defineStatem<'idle' | 'busy', { token: string; n: number }, [], StatemEvent<'go'>>({
+        callbackMode: 'handle_event_function',
+        init: () => nextState('idle' as const, { token: 's3cret', n: 0 }),
+        handleEvent: (ev, _state, data) =>
+          ev.type === 'call'
+            ? nextState('busy' as const, { ...data, n: data.n + 1 }, [replyAction(ev.from, 'ok')])
+            : keepStateAndData(),
+        formatStatus: (st) => ({ ...st, state: { ...st.state, data: { ...st.state.data, token: '***' } } }),
+      });
+      const pid = (await startStatem(m, [])) as Pid;
+      await trace(pid, true);
+      await call(pid, 'go');
+      await trace(pid, false);
+      const traced = logs.records.filter((r) => r.report === 'sys_trace' && r.event === 'state');
+      assert.deepEqual(
+        traced.map((r) => [r.stateName, r.state]),
+        [['busy', { state: 'busy', data: { token: '***', n: 1 } }]],
+      );
+      assert.ok(!JSON.stringify(logs.records).includes('s3cret'), 'the secret reached the log');
+      await stopServer(pid);
     } finally {
       logs.restore();
     }

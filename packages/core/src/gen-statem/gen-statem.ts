@@ -356,7 +356,14 @@ async function statemLoop<St, D, Args extends unknown[]>(
         queue = [...(inserted ?? []), ...postponed, ...queue];
       postponed = [];
     } else if (inserted !== undefined) queue = [...inserted, ...queue];
-    if (sys.trace && !enter) sys.log('state', { state, data });
+    // With a formatStatus, as getStatus shows it: a trace goes to the log the reports keep secrets out of.
+    if (sys.trace && !enter)
+      sys.log(
+        'state',
+        sys.formatStatus === undefined
+          ? { state, data }
+          : { stateName: state, state: sys.shown({ state, data }) },
+      );
     if ((changed || tag === 'repeat') && common.stateEnter === true && !enter)
       return enterState(old).then(() => after(eventTimeoutAction, hibernate));
     after(eventTimeoutAction, hibernate);
