@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { status } from '@grpc/grpc-js';
+import { mayHaveRun } from '../src/call/errors.js';
 import { ToolPool, type WorkerExitedError } from '../src/index.js';
+import { LANE_CLOSED_DETAILS, laneError } from '../src/lane/lane-client.js';
 import {
   ALL_TOOLS,
   alive,
@@ -61,4 +64,48 @@ test('a call still running when the drain grace ends is cut, and an async tool s
   assert.match(err.message, /drain grace/);
   await waitForFlag(flag, 'cancelled');
   assert.deepEqual(markedProcesses(run.registry.runId), []);
+});
+
+test('a call cut at the end of the drain grace is not retried elsewhere, however late its worker exit is seen', async () => {
+  // exitAttributionMs: 1 stands for a loaded host, where the exit event came after the lane broke
+  // by more than the 250 ms default (CI, 2026-12-08): the cut call used to count as a draining
+  // worker's refusal (a tool that never ran), was retried although not idempotent, and failed
+  // with ERR_POOL_CLOSED; in a pool that went on it would have run twice.
+  const pool = await ToolPool.start({
+    tools: ALL_TOOLS,
+    size: 1,
+    graceMs: 300,
+    exitAttributionMs: 1,
+    name: 'grace-late',
+  });
+  const flag = run.flag();
+  const events: string[] = [];
+  pool.on((e) => events.push(e.type));
+  const call = pool.call('await_cancel', { flag, seconds: 30 }, { timeoutMs: 60_000 });
+  await waitForFlag(flag, 'started');
+  const outcome = rejectsWith<WorkerExitedError>(call, 'ERR_WORKER_EXITED');
+  await pool.stop();
+  const err = await outcome;
+  assert.match(err.message, /drain grace/);
+  assert.deepEqual(
+    events.filter((t) => t === 'call_retried'),
+    [],
+    'the cut call was retried',
+  );
+  await waitForFlag(flag, 'cancelled');
+  assert.deepEqual(markedProcesses(run.registry.runId), []);
+});
+
+test('which transport failures count as a call that may have run (never retried unless idempotent)', () => {
+  // The lane closing under a call, and gRPC's own words for a connection lost mid-call:
+  assert.equal(mayHaveRun(laneError(status.UNAVAILABLE, LANE_CLOSED_DETAILS)), true);
+  assert.equal(mayHaveRun(laneError(status.UNAVAILABLE, 'Connection dropped')), true);
+  assert.equal(mayHaveRun(laneError(status.UNAVAILABLE, 'read ECONNRESET')), true);
+  // A draining worker's refusal (an ERROR frame it sends before running the tool), a refused
+  // stream, and a connection that never came up: the tool did not run.
+  assert.equal(mayHaveRun(laneError(status.UNAVAILABLE, 'the tool call failed')), false);
+  assert.equal(mayHaveRun(laneError(status.UNAVAILABLE, 'Stream refused by server')), false);
+  assert.equal(mayHaveRun(laneError(status.UNAVAILABLE, 'No connection established')), false);
+  assert.equal(mayHaveRun(laneError(status.CANCELLED, LANE_CLOSED_DETAILS)), false);
+  assert.equal(mayHaveRun(undefined), false);
 });

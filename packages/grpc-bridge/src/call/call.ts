@@ -34,7 +34,7 @@ import type { PlaceRequest, PoolWorker } from '../pool/dispatcher.js';
 import { errorCode, type PoolEventInput } from '../pool/events.js';
 import type { AffinityMode, CallOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
-import { retryExclusions } from './errors.js';
+import { mayHaveRun, retryExclusions } from './errors.js';
 import { type PreparedCall, prepareCall } from './prep.js';
 
 /**
@@ -183,8 +183,9 @@ export class Call {
           // at the front of the queue.
           // A call that may have run on a lost node (ERR_NODE_DOWN, ERR_NODE_UNREACHABLE) moves only
           // when idempotent: it must never run twice. A draining local worker refuses new calls (the
-          // tool never ran), so even a non-idempotent call may move; not a remote one, whose
-          // transport failing may be its node dying mid-call.
+          // tool never ran), so even a non-idempotent call may move; not one whose lane or
+          // connection broke under it (cut at the end of the drain grace: it ran), and not a remote
+          // one, whose transport failing may be its node dying mid-call.
           const again =
             attempt === 0 &&
             driver.retryable() &&
@@ -192,7 +193,8 @@ export class Call {
               ? p.idempotent
               : e instanceof ToolCallError &&
                 e.code === 'ERR_WORKER_UNAVAILABLE' &&
-                (p.idempotent || (w.state === 'draining' && w.process.node === undefined))) &&
+                (p.idempotent ||
+                  (w.state === 'draining' && w.process.node === undefined && !mayHaveRun(e.cause)))) &&
             clock.now() < p.deadline;
           if (!again) throw e;
           exclude = retryExclusions(rt.dispatcher.workers(), w, e);

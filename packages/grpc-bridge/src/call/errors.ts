@@ -15,6 +15,7 @@
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import type { Span } from '@opentelemetry/api';
 import { NodeDownError, NodeUnreachableError } from '@trellis/core';
+import { BRIDGE_DEFAULTS } from '../defaults.js';
 import {
   nodeLostError,
   ToolCallError,
@@ -23,6 +24,7 @@ import {
   WorkerExitedError,
   WorkerMemoryLimitError,
 } from '../errors.js';
+import { LANE_CLOSED_DETAILS } from '../lane/lane-client.js';
 import type { PoolWorker } from '../pool/dispatcher.js';
 import type { PoolRuntime } from '../pool/runtime.js';
 import { decodeErrorDetail } from '../protos.js';
@@ -186,6 +188,39 @@ export function unavailable(err: ServiceError, tool: string, workerPid: number |
     },
     err,
   );
+}
+
+/**
+ * Whether a transport failure came after the call had reached its worker, so that its tool may
+ * have run: the lane's socket closed under it, or gRPC's connection dropped (or was reset) while
+ * the RPC was open. Any other UNAVAILABLE is a refusal before the tool ran: a draining worker's own
+ * answer to a call it will not start (lane.py `_start`), a stream the server refused, a
+ * connection that never came up.
+ *
+ * Why it matters: a draining worker's refusal may move even a call that is not idempotent, since
+ * it never ran; a call cut when that worker's drain grace ran out did run, and must not run twice
+ * (it once did, when the worker's exit came later than exitAttributionMs on a loaded host).
+ */
+export function mayHaveRun(err: unknown): boolean {
+  const e = err as Partial<ServiceError> | undefined;
+  if (e?.code !== status.UNAVAILABLE || typeof e.details !== 'string') return false;
+  return (
+    e.details === LANE_CLOSED_DETAILS ||
+    e.details === 'Connection dropped' ||
+    /\b(ECONNRESET|ETIMEDOUT|EPIPE)\b/.test(e.details)
+  );
+}
+
+/**
+ * How long a call whose transport broke waits for its worker's exit before it fails with
+ * ERR_WORKER_UNAVAILABLE. Usually exitAttributionMs. A draining worker is being stopped by the
+ * host itself, so its exit is certain and bounded (grace, then SIGTERM, then SIGKILL after
+ * cancelGraceMs + killMarginMs): the call waits for it, and fails with the worker's real exit
+ * reason however late the exit event arrives on a loaded host.
+ */
+export function exitWaitMs(rt: PoolRuntime, w: PoolWorker): number {
+  if (w.state !== 'draining' || w.process.node !== undefined) return rt.o.exitAttributionMs;
+  return rt.o.graceMs + BRIDGE_DEFAULTS.cancelGraceMs + BRIDGE_DEFAULTS.killMarginMs + rt.o.exitAttributionMs;
 }
 
 // ---- an attempt on a worker failed: what it means -----------------------------------------------

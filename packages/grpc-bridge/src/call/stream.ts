@@ -21,7 +21,7 @@ import type { StreamOptions } from '../pool/options.js';
 import type { PoolRuntime } from '../pool/runtime.js';
 import { recordToolTelemetry } from '../telemetry/tool-telemetry.js';
 import { Call, type CallDriver } from './call.js';
-import { rpcFailure, unavailable, workerExited } from './errors.js';
+import { exitWaitMs, rpcFailure, unavailable, workerExited } from './errors.js';
 
 /** A running stream call: a gRPC ClientReadableStream, or a stream on the worker's call lane. */
 interface StreamCall {
@@ -227,7 +227,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
       // The connection dropped before the exit event: give the exit a moment to be reported.
       this.#attributionTimer = setTimeout(
         () => this.#failed(unavailable(err, p.tool, w.pid), call),
-        rt.o.exitAttributionMs,
+        exitWaitMs(rt, w),
       );
     });
   }

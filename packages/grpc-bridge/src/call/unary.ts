@@ -23,7 +23,7 @@ import { decodePayload } from '../payload.js';
 import type { InFlightCall, PoolWorker } from '../pool/dispatcher.js';
 import { recordToolTelemetry } from '../telemetry/tool-telemetry.js';
 import type { Call, CallDriver } from './call.js';
-import { rpcFailure, unavailable, workerExited } from './errors.js';
+import { exitWaitMs, rpcFailure, unavailable, workerExited } from './errors.js';
 
 /** The unary driver: one `Execute` per attempt. */
 class UnaryDriver implements CallDriver<unknown> {
@@ -114,11 +114,14 @@ function executeOn(c: Call, w: PoolWorker): Promise<unknown> {
         return;
       }
       // The connection dropped before the exit event: give the exit a moment to be reported.
-      attributionTimer = setTimeout(() => {
-        if (settled) return;
-        finish();
-        reject(unavailable(err, p.tool, w.pid));
-      }, rt.o.exitAttributionMs);
+      attributionTimer = setTimeout(
+        () => {
+          if (settled) return;
+          finish();
+          reject(unavailable(err, p.tool, w.pid));
+        },
+        exitWaitMs(rt, w),
+      );
     };
     // The worker's call lane when it has one (many calls on one socket; the trace context travels
     // in the LaneCall), else a unary RPC carrying the traceparent as gRPC metadata: same callback,

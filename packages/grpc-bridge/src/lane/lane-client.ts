@@ -76,6 +76,12 @@ interface OpenCall {
   expire(): void;
 }
 
+/**
+ * The details of the UNAVAILABLE every open call gets when the lane's socket closes: the call had
+ * reached its worker, so its tool may have run (call/errors.ts `mayHaveRun`).
+ */
+export const LANE_CLOSED_DETAILS = 'the call lane to the worker closed';
+
 export function laneError(code: number, details: string, detail?: Buffer): ServiceError {
   const metadata = new Metadata();
   if (detail !== undefined) metadata.set(ERROR_METADATA_KEY, detail);
@@ -412,7 +418,7 @@ export class LaneClient {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#calls.size > 0)
       getLogger().debug({ path: this.path, open: this.#calls.size }, 'call lane closed with calls open');
-    const err = laneError(status.UNAVAILABLE, 'the call lane to the worker closed');
+    const err = laneError(status.UNAVAILABLE, LANE_CLOSED_DETAILS);
     const calls = [...this.#calls.values()];
     this.#calls.clear();
     for (const c of calls) c.onClosed(err);
