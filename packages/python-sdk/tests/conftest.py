@@ -212,6 +212,7 @@ class WorkerFactory:
         wait_ready: bool = True,
         stdin: int = subprocess.PIPE,
         env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> Worker:
         run_id = f"test-{uuid.uuid4().hex[:12]}"
         if listen == "unix":
@@ -225,6 +226,7 @@ class WorkerFactory:
                 stderr=err,
                 env={**worker_env(), **(env or {})},
                 cwd=self.dir,
+                pass_fds=pass_fds,
             )
         worker = Worker(proc, run_id, stderr_path)
         self.workers.append(worker)

@@ -42,7 +42,7 @@ def test_readiness_line_on_a_unix_socket(workers, short_dir: Path):
         "protocol": "trellis.bridge.v1",
         "tools": w.ready["tools"],
     }
-    assert w.ready["tools"] == 30
+    assert w.ready["tools"] == 31
     assert Path(f"{short_dir}/{w.run_id}.sock").is_socket()
     assert w.call("add", {"a": 1, "b": 2}) == 3
 

@@ -42,6 +42,9 @@ Tools (JSON arguments unless noted; "->" is the result):
   noisy(text: str) -> "ok"                           print()s text: it must land on stderr, never stdout
   allocate(mb: int, hold: bool = true) -> int        allocates mb MiB (kept while hold); returns RSS bytes
   release_memory() -> int                            drops what allocate held; returns how many MiB
+  descriptors(scratch: str) -> object                where each descriptor >= 3 points, in the worker and
+                                                     in a Popen(close_fds=False), an os.system and a
+                                                     setsid child (scratch: a directory for output)
   crash(mode: "exit"|"segv"|"abort" = "exit", code: int = 3)
                                                      ends the worker process abruptly (crash tests):
                                                      os._exit(code), SIGSEGV (exit -11) or SIGABRT (-6)
@@ -52,9 +55,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import json
 import logging
 import os
+import shlex
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -437,3 +443,49 @@ def shm_hold(data: memoryview, ctx: ToolContext, seconds: float = 30.0) -> int:
     while time.monotonic() < deadline and not ctx.cancelled:
         time.sleep(0.01)
     return data.nbytes
+
+
+# Prints, as one JSON list, what each descriptor >= 3 of the running process points at.
+_LIST_FDS = (
+    "import json, os\n"
+    "out = []\n"
+    "for n in sorted(int(x) for x in os.listdir('/proc/self/fd')):\n"
+    "    try:\n"
+    "        out.append(os.readlink(f'/proc/self/fd/{n}')) if n >= 3 else None\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "print(json.dumps(out))\n"
+)
+
+
+@tool
+def descriptors(scratch: str) -> dict[str, list[str]]:
+    """What the worker and the processes a tool starts hold open (each descriptor >= 3, as its
+    /proc link): the worker itself, a `subprocess.Popen(..., close_fds=False)` child, an
+    `os.system` child (through sh), and a child that escaped into a session of its own (setsid).
+    `scratch` is a directory for the os.system child's output."""
+    worker = []
+    for n in sorted(int(x) for x in os.listdir("/proc/self/fd")):
+        if n >= 3:
+            try:
+                worker.append(os.readlink(f"/proc/self/fd/{n}"))
+            except OSError:
+                pass
+    popen = subprocess.Popen([sys.executable, "-c", _LIST_FDS], stdout=subprocess.PIPE, close_fds=False)
+    popen_out, _ = popen.communicate(timeout=30)
+    out_file = os.path.join(scratch, f"system-{os.getpid()}-{time.monotonic_ns()}.json")
+    code = os.system(f"{shlex.quote(sys.executable)} -c {shlex.quote(_LIST_FDS)} > {shlex.quote(out_file)}")
+    if code != 0:
+        raise RuntimeError(f"os.system child exited {code}")
+    with open(out_file) as f:
+        system = json.load(f)
+    os.unlink(out_file)
+    escaped = subprocess.run(
+        ["setsid", sys.executable, "-c", _LIST_FDS], capture_output=True, check=True, close_fds=False, timeout=30
+    )
+    return {
+        "worker": worker,
+        "popen": json.loads(popen_out),
+        "system": system,
+        "escaped": json.loads(escaped.stdout),
+    }

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 from .constants import DEFAULTS, PROTOCOL, READY_PREFIX
 from .descendants import become_subreaper, join_cgroup, kill_descendants
 from .guard import take_secret
+from .inherited_fds import close_inherited_fds
 from .lifecycle import arm_parent_death_signal, parent_is_gone, watch_stdin
 from .log_format import JsonLineFormatter, StderrFormatter
 from .memory import EXIT_MEMORY, arm_memory_cap
@@ -388,6 +389,9 @@ async def _serve(
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
+    # First of all: what the host did not mean to give (its LMDB files, see inherited_fds.py) must
+    # reach neither the tools nor their subprocesses.
+    inherited = close_inherited_fds()
     args = parse_args(argv)
     # Before any user code runs: the tools (and their subprocesses) must not inherit the secret,
     # and every process they start must stay findable (descendants.py).
@@ -406,6 +410,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLineFormatter() if args.log_format == "json" else StderrFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
+    if inherited:
+        log.debug(
+            "closed %d descriptor(s) inherited from the host: %s",
+            len(inherited),
+            ", ".join(f"{fd} -> {what}" for fd, what in inherited),
+        )
 
     # Before the tools are imported (slow, and their code runs): a bad file is the command's fault.
     try:
