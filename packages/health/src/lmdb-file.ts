@@ -15,7 +15,7 @@
  */
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkLmdbFile } from '@trellis/home';
+import { checkLmdbFile, closeOnExec } from '@trellis/home';
 import { open, type RootDatabase } from 'lmdb';
 import { HealthStoreUnavailableError } from './errors.js';
 
@@ -86,6 +86,9 @@ function tryOpen(path: string, readOnly: boolean, schemaVersion: number): Db {
   } catch (err) {
     throw new HealthStoreUnavailableError(path, err);
   }
+  // Before anything can spawn: LMDB leaves the data file's descriptor inheritable (home's
+  // close-on-exec.ts says why and what the fallback is).
+  closeOnExec([path, `${path}-lock`]);
   const version = db.get(VERSION_KEY);
   if (version === undefined && !readOnly) db.putSync(VERSION_KEY, schemaVersion);
   else if (version !== undefined && version !== schemaVersion) {

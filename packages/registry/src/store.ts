@@ -21,7 +21,7 @@
  */
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkLmdbFile } from '@trellis/home';
+import { checkLmdbFile, closeOnExec } from '@trellis/home';
 import { open, type RootDatabase } from 'lmdb';
 import { REGISTRY_DEFAULTS } from './defaults.js';
 import { noRoomError, roomOn } from './disk-room.js';
@@ -249,6 +249,9 @@ function tryOpen(
       readOnly: options.readOnly === true,
       cache: false,
     });
+    // Before anything can spawn: LMDB leaves the data file's descriptor inheritable (home's
+    // close-on-exec.ts says why and what the fallback is).
+    closeOnExec([path, `${path}-lock`]);
     validate(db, options.readOnly === true);
     return { db };
   } catch (err) {
