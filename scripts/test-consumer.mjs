@@ -12,7 +12,9 @@
 //      wheel shipped inside @trellis/grpc-bridge;
 //   4. runs `trellis doctor` and a tree with a ToolPool whose tool uses rapidfuzz, calls it, and
 //      takes a 4 MiB result that (on linux-x64) must arrive mapped through the addon prebuilt into
-//      the tarball (dist/native/trellis_mmap.node: the app has no compiler step),
+//      the tarball (dist/native/trellis_mmap.node: the app has no compiler step); with a registry
+//      open, a child the app spawns holds no registry.mdb (@trellis/home's prebuilt
+//      dist/native/trellis_cloexec.node),
 //   5. kill -9s the app and counts the processes it left: 0, and no temp directory either.
 //
 // Prints one line per check and closes with `consumer: N passed, N failed` (scripts/test.mjs adds
@@ -96,9 +98,16 @@ def big(ctx: ToolContext, n: int) -> memoryview:
 `;
 
 const MAIN_JS = `// A user's app: a tree with a ToolPool; prints one JSON line when the call is answered, then waits.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { start } from '@trellis/core';
 import { ToolPool } from '@trellis/grpc-bridge';
+import { Registry } from '@trellis/registry';
+
+// The registry's LMDB file must not reach a child (the tarball's prebuilt close-on-exec addon):
+// \`ls -l /proc/self/fd\` lists the descriptors the child got.
+await Registry.open({ dir: new URL('./.trellis', import.meta.url).pathname });
+const registryInChild = execFileSync('ls', ['-l', '/proc/self/fd'], { encoding: 'utf8' }).includes('registry.mdb');
 
 const provision = process.env.APP_PROVISION === '1';
 const pool = new ToolPool({
@@ -114,7 +123,7 @@ const big = await pool.call('big', { n: 4 << 20 });
 const mapped = readFileSync('/proc/self/maps', 'utf8').includes('/memfd:trellis-result');
 const bigOk = big.length === 4 << 20 && big[0] === 5 && big[big.length - 1] === 5;
 const workers = pool.stats().workers.map((w) => w.pid);
-console.log(JSON.stringify({ result: r, workers, python: pool.stats().python ?? null, mapped, bigOk }));
+console.log(JSON.stringify({ result: r, workers, python: pool.stats().python ?? null, mapped, bigOk, registryInChild }));
 setInterval(() => {}, 1 << 30); // an app that runs until it is killed
 `;
 
@@ -167,6 +176,12 @@ async function runApp(label, appDir, env) {
         .split('\n')
         .filter((l) => l.includes('not mapped'))
         .join('\n'),
+    );
+  if (process.platform === 'linux' && process.arch === 'x64')
+    check(
+      `${label}: a child of the app does not hold the registry file (the tarball's prebuilt addon)`,
+      parsed?.registryInChild === false,
+      JSON.stringify(parsed?.registryInChild ?? null),
     );
   const workers = parsed?.workers ?? [];
   if (child.exitCode === null) child.kill('SIGKILL');
@@ -266,6 +281,13 @@ try {
     check(
       '@trellis/grpc-bridge: tarball ships the prebuilt mapping addon',
       bridgeList.includes('dist/native/trellis_mmap.node'),
+    );
+  if (process.platform === 'linux' && process.arch === 'x64')
+    check(
+      '@trellis/home: tarball ships the prebuilt close-on-exec addon',
+      sh('tar', ['tzf', join(tarDir, 'trellis-home-0.1.0.tgz')]).stdout.includes(
+        'dist/native/trellis_cloexec.node',
+      ),
     );
 
   const clean = join(work, 'clean');
