@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isProcessAlive } from '@trellis/core';
 import { CHAOS_DEFAULTS } from './defaults.js';
+import { removeLeftFillers } from './disk-fill.js';
 import { type FuzzReport, runFuzzPhase } from './fuzz/phase.js';
 import { type CheckResult, type SutConfig, verdictWord } from './ipc.js';
 import { matchFaults } from './matcher.js';
@@ -150,6 +151,9 @@ async function main({ o, root, stamp }: HarnessRun): Promise<number> {
   );
 
   // ---- run B, the fresh start ------------------------------------------------------------------------
+  const fillers = removeLeftFillers(home);
+  if (fillers.length > 0)
+    console.log(`chaos: removed the disk-full filler run A left: ${fillers.join(', ')}`);
   const b = new SutProcess(config('B'), home, join(logDir, 'run-B.log'));
   spawned.push(b);
   const readyB = await b.waitReady(60_000);

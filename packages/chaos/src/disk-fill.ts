@@ -10,7 +10,7 @@
  * a worker that dies meanwhile cannot be replaced until the space is back. Then the filler is removed
  * and the probe's reservations (records without a process) are released.
  */
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { getProcessTracker } from '@trellis/core';
 
@@ -27,6 +27,21 @@ export interface DiskFillResult {
 }
 
 const CHUNK = 1024 * 1024;
+/** The filler's name is this plus the pid of the host that wrote it. */
+const FILLER_PREFIX = 'chaos-disk-full-';
+
+/**
+ * Removes the fillers a host left in `home` (their names); the driver calls it before the fresh
+ * start. A host killed -9 (or dead of its own) while the fault held the disk full never ran the
+ * fault's clean-up: its filler kept the home full, and run B's registry could not open there ("run B
+ * never became ready", seed 1654141691, whose run A died during a disk-full fault).
+ */
+export function removeLeftFillers(home: string): string[] {
+  const left = readdirSync(home).filter((n) => n.startsWith(FILLER_PREFIX));
+  for (const n of left) rmSync(join(home, n), { force: true });
+  return left;
+}
+
 /** Bounds: the home is tens of MiB, the probe a few hundred records. */
 const MAX_CHUNKS = 4096;
 const MAX_PROBES = 2000;
@@ -34,7 +49,7 @@ const MAX_PROBES = 2000;
 export async function fillDisk(home: string, holdMs: number): Promise<DiskFillResult> {
   const tracker = getProcessTracker();
   if (tracker === undefined) throw new Error('no process tracker installed: the registry is not running');
-  const path = join(home, `chaos-disk-full-${process.pid}`);
+  const path = join(home, `${FILLER_PREFIX}${process.pid}`);
   const fd = openSync(path, 'w');
   let filledBytes = 0;
   const t0 = performance.now();
