@@ -118,10 +118,11 @@ describe('cluster placement', () => {
     const client = await clientNode(cluster);
     const provider = new ClusterPlacement(client);
     cleanup.add(() => provider.close());
-    // A TTL long enough that the paused agent keeps its lease: only the unreachable path acts.
+    // A TTL long enough that the paused agent keeps its lease: only the unreachable path acts (5 s
+    // was not always enough on a loaded box: the lease lapsed first and the exit said "down").
     const a = await startAgentProcess(
       cleanup,
-      agentArgs(cluster, 'agent-1', ['--member-ttl-ms', '5000', '--owner-grace-ms', '5000']),
+      agentArgs(cluster, 'agent-1', ['--member-ttl-ms', '20000', '--owner-grace-ms', '5000']),
       { TRELLIS_HOME: home },
     );
     const live = await new Promise<PlacementNode>((resolve) => {
