@@ -128,6 +128,12 @@ async function main({ o, root, stamp }: HarnessRun): Promise<number> {
   // ---- run A, killed with SIGKILL -------------------------------------------------------------------
   const a = new SutProcess(config('A'), home, join(logDir, 'run-A.log'));
   spawned.push(a);
+  // When run A ended, if before its kill -9: a host whose top supervisor gave up is a failure of
+  // its own, named as such (else it shows only as "no orphan to sweep" after the kill).
+  let exitedA: { atMs: number; code: number | null; signal: NodeJS.Signals | null } | undefined;
+  void a.exited.then((e) => {
+    exitedA = { atMs: now(), ...e };
+  });
   const readyA = await a.waitReady(60_000);
   if (readyA === undefined) throw new Error(`run A never became ready (log: ${a.logPath})`);
   console.log(
@@ -140,8 +146,17 @@ async function main({ o, root, stamp }: HarnessRun): Promise<number> {
   const frozen = await freezeWorkers(readyA.runId, 2);
   console.log(`chaos: SIGSTOPped worker(s) ${frozen.join(', ') || 'none (no live worker found)'} of run A`);
   const killAt = now();
+  const diedBefore = exitedA;
   a.kill9(killAt);
   await a.exited;
+  checks.push({
+    name: 'run A lived until its kill -9',
+    ok: diedBefore === undefined,
+    detail:
+      diedBefore === undefined
+        ? `killed at ${(killAt / 1000).toFixed(1)} s`
+        : `it exited on its own (${diedBefore.code ?? diedBefore.signal}) at ${(diedBefore.atMs / 1000).toFixed(1)} s, before its kill at ${(killAt / 1000).toFixed(1)} s (log: ${a.logPath})`,
+  });
   console.log(
     `chaos: kill -9 of run A at ${(killAt / 1000).toFixed(1)} s (last report ${((killAt - a.lastReportAtMs) / 1000).toFixed(2)} s before)`,
   );
