@@ -14,11 +14,11 @@ import { after, before, describe, test } from 'node:test';
 import {
   cast,
   start as coreStart,
+  createMemoryLogger,
   getLogger,
   getStatus,
   type Pid,
   setLogger,
-  type TrellisLogger,
   whereis,
 } from '@trellis/core';
 import { leaseKeeperChild, leaseStatus } from '@trellis/health';
@@ -35,21 +35,8 @@ import {
 } from '../src/index.js';
 import { Cleanup, waitFor } from './helpers.js';
 
-const logged: Record<string, unknown>[] = [];
-function captureLogger(bindings: Record<string, unknown> = {}): TrellisLogger {
-  const at = () => (fields: Record<string, unknown>, msg?: string) => {
-    logged.push({ ...bindings, ...fields, msg });
-  };
-  return {
-    trace: at(),
-    debug: at(),
-    info: at(),
-    warn: at(),
-    error: at(),
-    fatal: at(),
-    child: (b) => captureLogger({ ...bindings, ...b }),
-  };
-}
+/** Every record Trellis logs (setLogger), kept in memory. */
+const log = createMemoryLogger();
 
 /** `value` as JSON, as a logger writes it (Buffers as byte arrays), cycles cut. */
 function json(value: unknown): string {
@@ -75,7 +62,8 @@ function assertAbsent(text: string, pem: Buffer, what: string): void {
 }
 
 function terminateReport(name: string): Record<string, unknown> | undefined {
-  return logged.find((r) => r.report === 'gen_server_terminate' && r.name === name);
+  return log.records.find((r) => r.fields.report === 'gen_server_terminate' && r.fields.name === name)
+    ?.fields;
 }
 
 const cleanup = new Cleanup();
@@ -96,7 +84,7 @@ before(async () => {
   });
   etcdTls = readNodeTls('client', { dir });
   nodeTls = readNodeTls('a', { dir });
-  setLogger(captureLogger());
+  setLogger(log);
   cleanup.add(() => setLogger(previous));
 });
 after(() => cleanup.run());
@@ -134,7 +122,7 @@ describe('crash reports of the cluster behaviours hold no key', () => {
 
       cast(pid, { op: 'no such cast' });
       const report = await waitFor(() => terminateReport('cluster'), 'the terminate report of the node');
-      assertNoKeys(json(logged));
+      assertNoKeys(json(log.records));
       const shown = report.state as Record<string, unknown>;
       assert.deepEqual([shown.cluster, shown.node, shown.incarnation], ['st1', 'a', st.incarnation]);
       assert.match(String(shown.address), /^127\.0\.0\.1:\d+$/);
@@ -164,7 +152,7 @@ describe('crash reports of the cluster behaviours hold no key', () => {
         () => terminateReport('trellis-agent'),
         'the terminate report of the agent',
       );
-      assertNoKeys(json(logged));
+      assertNoKeys(json(log.records));
       const shown = report.state as Record<string, unknown>;
       assert.deepEqual([shown.cluster, shown.node, shown.hosted], ['st2', 'agent-a', []]);
       assert.ok((shown.incarnation as number) > 0);
@@ -190,7 +178,7 @@ describe('crash reports of the cluster behaviours hold no key', () => {
       assertNoKeys(json(await getStatus(pid)));
       cast(pid, { op: 'no such cast' });
       const report = await waitFor(() => terminateReport('lease:jobs'), 'the terminate report of the keeper');
-      assertNoKeys(json(logged));
+      assertNoKeys(json(log.records));
       const shown = report.state as Record<string, unknown>;
       assert.deepEqual(
         [shown.lease, shown.role, shown.epoch, shown.store],

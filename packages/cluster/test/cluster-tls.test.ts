@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { getLogger, setLogger, type TrellisLogger } from '@trellis/core';
+import { createMemoryLogger, getLogger, setLogger } from '@trellis/core';
 import { ClusterNode, type LocalEtcd, pingNode, readNodeTls } from '../src/index.js';
 import { issueExpiredCert } from './agent-helpers.js';
 import { Cleanup } from './helpers.js';
@@ -20,22 +20,8 @@ import { Cleanup } from './helpers.js';
 // dist/test/ -> packages/cluster -> packages -> the repository; the bin is core's.
 const TRELLIS_BIN = fileURLToPath(new URL('../../../core/bin/trellis.js', import.meta.url));
 
-const logged: { level: string; fields: Record<string, unknown>; msg: string | undefined }[] = [];
-function captureLogger(): TrellisLogger {
-  const at = (level: string) => (fields: Record<string, unknown>, msg?: string) => {
-    logged.push({ level, fields, msg });
-  };
-  const l: TrellisLogger = {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-    child: () => l,
-  };
-  return l;
-}
+const log = createMemoryLogger();
+const logged = log.records;
 
 const cleanup = new Cleanup();
 let etcd: LocalEtcd;
@@ -45,7 +31,7 @@ before(async () => {
   etcd = await cleanup.etcd();
   dir = mkdtempSync(join(tmpdir(), 'trellis-certs-'));
   cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
-  setLogger(captureLogger());
+  setLogger(log);
   cleanup.add(() => setLogger(previous));
 });
 after(() => cleanup.run());

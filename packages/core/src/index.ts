@@ -322,9 +322,12 @@ export {
 } from './errors.js';
 export {
   createDefaultLogger,
+  createMemoryLogger,
   getLogger,
   type LogFn,
   type LogLevel,
+  type LogRecord,
+  type MemoryLogger,
   setLogger,
   type TrellisLogger,
 } from './logger.js';

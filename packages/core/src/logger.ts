@@ -59,3 +59,42 @@ export function getLogger(): TrellisLogger {
 export function setLogger(logger: TrellisLogger): void {
   current = logger;
 }
+
+/** One record a memory logger kept: its level, its fields (a child's bindings included) and message. */
+export interface LogRecord {
+  readonly level: LogLevel;
+  readonly fields: Record<string, unknown>;
+  readonly msg: string | undefined;
+}
+
+/** A logger that keeps its records (and its children's) in `records`, in order. */
+export interface MemoryLogger extends TrellisLogger {
+  readonly records: LogRecord[];
+}
+
+/**
+ * A logger that writes nothing and keeps every record in memory: for an app's tests that assert
+ * what Trellis reports (a crash report's fields, that a secret stays out of the log), with
+ * `setLogger(createMemoryLogger())`. Children share the parent's `records`.
+ */
+export function createMemoryLogger(): MemoryLogger {
+  const records: LogRecord[] = [];
+  const make = (bindings: Record<string, unknown>): MemoryLogger => {
+    const at =
+      (level: LogLevel): LogFn =>
+      (fields, msg) => {
+        records.push({ level, fields: { ...bindings, ...fields }, msg });
+      };
+    return {
+      records,
+      trace: at('trace'),
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      fatal: at('fatal'),
+      child: (b) => make({ ...bindings, ...b }),
+    };
+  };
+  return make({});
+}

@@ -16,7 +16,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { setLogger, type TrellisLogger } from '@trellis/core';
+import { createMemoryLogger, setLogger } from '@trellis/core';
 import { ToolPool, type WorkerLogRecord } from '../src/index.js';
 import { openTestRun, type TestRun, waitFor } from './helpers.js';
 
@@ -37,23 +37,8 @@ const reader = new TestReader();
 const meterProvider = new MeterProvider({ readers: [reader] });
 
 /** Every record the pool logs, as the app's own logger (setLogger) receives them. */
-const logged: { level: string; fields: Record<string, unknown>; msg: string | undefined }[] = [];
-function captureLogger(bindings: Record<string, unknown> = {}): TrellisLogger {
-  const at =
-    (level: string) =>
-    (fields: Record<string, unknown>, msg?: string): void => {
-      logged.push({ level, fields: { ...bindings, ...fields }, msg });
-    };
-  return {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-    child: (b) => captureLogger({ ...bindings, ...b }),
-  };
-}
+const log = createMemoryLogger();
+const logged = log.records;
 
 let run: TestRun;
 
@@ -61,7 +46,7 @@ before(async () => {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(tracerProvider);
   metrics.setGlobalMeterProvider(meterProvider);
-  setLogger(captureLogger());
+  setLogger(log);
   run = await openTestRun();
 });
 

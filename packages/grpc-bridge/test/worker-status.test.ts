@@ -8,32 +8,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { getLogger, setLogger, type TrellisLogger } from '@trellis/core';
+import { createMemoryLogger, getLogger, setLogger, type TrellisLogger } from '@trellis/core';
 import { ToolPool } from '../src/index.js';
 import { ALL_TOOLS, openTestRun, type TestRun, waitFor } from './helpers.js';
 
-const logged: Record<string, unknown>[] = [];
-function captureLogger(bindings: Record<string, unknown> = {}): TrellisLogger {
-  const at = () => (fields: Record<string, unknown>, msg?: string) => {
-    logged.push({ ...bindings, ...fields, msg });
-  };
-  return {
-    trace: at(),
-    debug: at(),
-    info: at(),
-    warn: at(),
-    error: at(),
-    fatal: at(),
-    child: (b) => captureLogger({ ...bindings, ...b }),
-  } as TrellisLogger;
-}
+/** Every record Trellis logs (setLogger), kept in memory. */
+const log = createMemoryLogger();
 
 let run: TestRun;
 let saved: TrellisLogger;
 before(async () => {
   run = await openTestRun();
   saved = getLogger();
-  setLogger(captureLogger());
+  setLogger(log);
 });
 after(async () => {
   setLogger(saved);
@@ -48,14 +35,14 @@ test('the report of a worker killed with SIGKILL shows its pool, slot, pid and c
     const victim = pool.stats().workers[0]!.pid;
     process.kill(victim, 'SIGKILL');
     await waitFor(
-      () => logged.some((r) => r.report === 'gen_server_terminate'),
+      () => log.records.some((r) => r.fields.report === 'gen_server_terminate'),
       'the terminate report of the killed worker',
     );
     await waitFor(
       () => pool.stats().workers.length === 1 && pool.stats().workers[0]!.pid !== victim,
       'the restart',
     );
-    const report = logged.find((r) => r.report === 'gen_server_terminate')!;
+    const report = log.records.find((r) => r.fields.report === 'gen_server_terminate')!.fields;
     assert.deepEqual(
       {
         pool: (report.state as Record<string, unknown>).pool,
@@ -64,7 +51,7 @@ test('the report of a worker killed with SIGKILL shows its pool, slot, pid and c
       },
       { pool: 'status', slot: 0, pid: victim },
     );
-    const text = JSON.stringify(logged);
+    const text = JSON.stringify(log.records);
     assert.ok(!text.includes(apiKey), 'the env option (an API key) is in the log');
     assert.doesNotMatch(text, /[0-9a-f]{64}/, 'a 256-bit hex secret is in the log');
   } finally {

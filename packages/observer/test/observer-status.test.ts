@@ -10,37 +10,24 @@ import {
   type Application,
   call,
   cast,
+  createMemoryLogger,
   getLogger,
   type Pid,
   serverChild,
   setLogger,
   start,
-  type TrellisLogger,
   whichChildren,
 } from '@trellis/core';
 import { observerChild } from '../src/index.js';
 import { idle, postJson, waitFor } from './helpers.js';
 
-const logged: Record<string, unknown>[] = [];
-function captureLogger(bindings: Record<string, unknown> = {}): TrellisLogger {
-  const at = () => (fields: Record<string, unknown>, msg?: string) => {
-    logged.push({ ...bindings, ...fields, msg });
-  };
-  return {
-    trace: at(),
-    debug: at(),
-    info: at(),
-    warn: at(),
-    error: at(),
-    fatal: at(),
-    child: (b) => captureLogger({ ...bindings, ...b }),
-  };
-}
+/** Every record Trellis logs (setLogger), kept in memory. */
+const log = createMemoryLogger();
 
 let app: Application;
 const previous = getLogger();
 before(async () => {
-  setLogger(captureLogger());
+  setLogger(log);
   app = await start(
     { children: [observerChild({ log: false, announce: false }), { id: 'a', start: serverChild(idle) }] },
     { handleSignals: false, exitProcess: false },
@@ -67,10 +54,11 @@ test("the observer child's status and crash report show its URL and port, not it
 
   cast(pid, { op: 'no such cast' });
   const report = await waitFor(
-    () => logged.find((r) => r.report === 'gen_server_terminate' && r.actor === pid),
+    () =>
+      log.records.find((r) => r.fields.report === 'gen_server_terminate' && r.fields.actor === pid)?.fields,
     'the terminate report of the observer',
   );
-  assert.ok(!JSON.stringify(logged).includes(info.token), 'the token is in the log');
+  assert.ok(!JSON.stringify(log.records).includes(info.token), 'the token is in the log');
   assert.deepEqual(report.state, { url: info.url, port: info.port });
   assert.match(String(report.reason), /ERR_NO_HANDLER|handleCast/);
   // Its supervisor replaces it (a new server, a new token) before the app stops.
