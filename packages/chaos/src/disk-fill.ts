@@ -46,7 +46,8 @@ export function removeLeftFillers(home: string): string[] {
 const MAX_CHUNKS = 4096;
 const MAX_PROBES = 2000;
 
-export async function fillDisk(home: string, holdMs: number): Promise<DiskFillResult> {
+/** `onFull`: called once the registry refused a record, before the hold (what a test does meanwhile). */
+export async function fillDisk(home: string, holdMs: number, onFull?: () => void): Promise<DiskFillResult> {
   const tracker = getProcessTracker();
   if (tracker === undefined) throw new Error('no process tracker installed: the registry is not running');
   const path = join(home, `${FILLER_PREFIX}${process.pid}`);
@@ -82,6 +83,7 @@ export async function fillDisk(home: string, holdMs: number): Promise<DiskFillRe
         refusal = err as { code?: unknown; message?: unknown };
       }
     }
+    if (refusal !== undefined) onFull?.();
     await new Promise((r) => setTimeout(r, holdMs));
   } finally {
     closeSync(fd);

@@ -396,6 +396,9 @@ export class PoolRuntime implements WorkerHost {
       graceMs: BRIDGE_DEFAULTS.cancelGraceMs,
       maxRssMb: this.o.maxRssMb,
       startTimeoutMs: this.o.startTimeoutMs,
+      // A slot that ran before is restarting: the registry took its records then, so a refusal now
+      // (a full disk) may pass; at the pool's first start, the caller hears of it at once.
+      registryWaitMs: this.slotsStarted.has(slot) ? this.o.startTimeoutMs : 0,
       cwd: this.o.cwd,
       env: { ...process.env, ...this.o.env },
       secret: this.secret,

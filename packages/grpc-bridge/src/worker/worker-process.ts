@@ -14,6 +14,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import type { ServiceError } from '@grpc/grpc-js';
 import {
   type Clock,
+  getLogger,
   getProcessTracker,
   type ProcessHandle,
   runMarker,
@@ -70,6 +71,13 @@ export interface WorkerLaunchOptions {
   /** The worker's `--grace-ms`: how long it lets calls run after SIGTERM before cancelling them. */
   readonly graceMs: number;
   readonly startTimeoutMs: number;
+  /**
+   * How long a spawn the registry refuses (ERR_REGISTRY_UNAVAILABLE: a full or read-only home) is
+   * retried, within startTimeoutMs, before the start fails with that error. 0 (the default) at a
+   * pool's first start, so the caller hears of it at once; the pool gives a restart of a slot the
+   * whole startTimeoutMs (pool/runtime.ts launchOptions).
+   */
+  readonly registryWaitMs?: number;
   readonly cwd: string;
   /** Environment of the worker; the secret below is added to it (never on the command line). */
   readonly env: NodeJS.ProcessEnv;
@@ -186,18 +194,20 @@ export class WorkerProcess implements WorkerHandle {
     if (getProcessTracker() === undefined) args.push(runMarker(`untracked-${process.pid}`));
     let handle: ProcessHandle;
     try {
-      handle = await spawnProcess(o.python.command, args, {
-        role: 'tool-server',
-        name: o.name,
-        cwd: o.cwd,
-        env: {
-          ...o.env,
-          ...(o.secret === undefined ? {} : { [SECRET_ENV]: o.secret }),
-          ...(o.cgroup === undefined ? {} : { [CGROUP_ENV]: o.cgroup }),
-          ...(o.tag === undefined ? {} : { [TAG_ENV]: o.tag }),
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      handle = await whileRegistryRefuses(o, t0, () =>
+        spawnProcess(o.python.command, args, {
+          role: 'tool-server',
+          name: o.name,
+          cwd: o.cwd,
+          env: {
+            ...o.env,
+            ...(o.secret === undefined ? {} : { [SECRET_ENV]: o.secret }),
+            ...(o.cgroup === undefined ? {} : { [CGROUP_ENV]: o.cgroup }),
+            ...(o.tag === undefined ? {} : { [TAG_ENV]: o.tag }),
+          },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        }),
+      );
     } catch (e) {
       if (e instanceof SpawnFailedError) {
         throw new PythonNotFoundError(
@@ -523,6 +533,44 @@ function lastLines(s: string, n: number): string {
 }
 
 /** Races a start step against the start time-out (the worker is killed by the caller on failure). */
+/**
+ * Runs `spawn` again while the registry refuses to record the process (ERR_REGISTRY_UNAVAILABLE), for
+ * up to o.registryWaitMs (and never past startTimeoutMs), backing off from 50 ms to 1 s.
+ *
+ * Why: a worker that dies while the home's disk is full is restarted at once, and every start was
+ * refused at once: a pool's restart intensity (10 in 10 s) went in about 20 ms, then its parent's,
+ * and the whole host exited (chaos seeds 416113825, 1654141691). A full disk is usually cured by
+ * time (a log rotated, a file removed); until then the slot waits, unreplaced, and nothing else
+ * changes. Only the registry's refusal waits: any other spawn failure fails the start at once.
+ */
+async function whileRegistryRefuses(
+  o: WorkerLaunchOptions,
+  t0: number,
+  spawn: () => Promise<ProcessHandle>,
+): Promise<ProcessHandle> {
+  const waitMs = Math.min(o.registryWaitMs ?? 0, o.startTimeoutMs);
+  let delay = 50;
+  let told = false;
+  for (;;) {
+    try {
+      return await spawn();
+    } catch (e) {
+      const left = waitMs - (o.clock.now() - t0);
+      if ((e as { code?: unknown }).code !== 'ERR_REGISTRY_UNAVAILABLE' || left <= 0) throw e;
+      if (!told) {
+        told = true;
+        getLogger().warn(
+          { worker: o.name, code: 'ERR_REGISTRY_UNAVAILABLE', waitMs },
+          `worker ${o.name} waits to start: ${(e as Error).message}`,
+        );
+      }
+      const ms = Math.min(delay, left);
+      await new Promise<void>((r) => o.clock.setTimeout(r, ms));
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+}
+
 async function withTimeout<T>(p: Promise<T>, o: WorkerLaunchOptions, pid: number, step: string): Promise<T> {
   let timer: TimerHandle | undefined;
   const timeout = new Promise<never>((_, rej) => {
