@@ -61,11 +61,20 @@ if (only.length === 0 && existsSync(pySdkTests)) {
     rmSync(runtimeDir, { recursive: true, force: true });
     process.exit(1);
   }
-  const r = spawnSync(py, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', pySdkTests], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // pytest keeps its tmp_path folders (the last three runs) in /tmp/pytest-of-<user>: a folder of
+  // this run's own instead, removed when pytest is done, so the tests leave no temp dir behind. Short,
+  // like pytest's own, for the Unix sockets some tests create in it.
+  const pyTemp = mkdtempSync(join(tmpdir(), 'trl-py-'));
+  const r = spawnSync(
+    py,
+    ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--basetemp=${pyTemp}`, pySdkTests],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  rmSync(pyTemp, { recursive: true, force: true });
   process.stdout.write(r.stdout);
   const m = /(\d+) passed/.exec(r.stdout);
   const f = /(\d+) failed/.exec(r.stdout);
