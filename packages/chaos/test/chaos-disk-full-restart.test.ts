@@ -1,7 +1,7 @@
 /**
  * A worker that dies while the home's disk is full (chaos seeds 416113825 and 1654141691): its
- * restart waits for the registry to have room again, and the pool, its supervisor and the host live
- * on. Before, every start was refused at once, the pool's restart intensity went in about 20 ms, then
+ * restarts wait for the registry to have room again, slowly enough that the pool, its supervisor and
+ * the host live on, and a stop meanwhile is heard between two tries. Before, every start was refused at once, the pool's restart intensity went in about 20 ms, then
  * its parent's, and the whole host exited. A real tmpfs home (root only; CI runs as root), really
  * filled until the registry refuses a record; a real worker killed with SIGKILL meanwhile.
  */
@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
+import type { PoolEvent } from '@trellis/grpc-bridge';
 import { ToolPool } from '@trellis/grpc-bridge';
 import { Registry } from '@trellis/registry';
 import { fillDisk } from '../src/disk-fill.js';
@@ -62,4 +63,52 @@ test('a worker killed while the disk is full is restarted once there is room; th
     unmountSmallHome(home);
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+test('a stop while the disk stays full ends the pool before there is room; failed starts do not end it first', {
+  skip: NEEDS_ROOT,
+}, async (t: TestContext) => {
+  const home = mkdtempSync(join(tmpdir(), 'trellis-test-marker-fullhome-'));
+  assert.ok(mountSmallHome(home, 32), 'mount a tmpfs home');
+  const registry = await Registry.open({ dir: home, logger: { info() {}, warn() {} } });
+  let pool: ToolPool | undefined;
+  // Also when an assertion failed before the stop: the pool first, then what it was recorded in.
+  t.after(async () => {
+    await pool?.stop();
+    await registry.stopAll({ graceMs: 1000 });
+    await registry.close();
+    unmountSmallHome(home);
+    rmSync(home, { recursive: true, force: true });
+  });
+  pool = await ToolPool.start({ tools: [TOOLS_A], size: 2, name: 'full-disk-stop' });
+  const p = pool;
+  const events: PoolEvent[] = [];
+  p.on((e) => events.push(e));
+  const victim = p.stats().workers[0]!.pid;
+  const order: string[] = [];
+  let stopping: Promise<unknown> | undefined;
+  // Held long enough for several failed starts of the slot before the stop (each waits about 1.2 s).
+  const fill = fillDisk(home, 8000, () => {
+    process.kill(victim, 'SIGKILL');
+    stopping = (async () => {
+      await waitFor(
+        'two failed starts of the slot',
+        () => events.filter((e) => e.type === 'worker_start_failed').length >= 2,
+      );
+      const failed = events.filter((e) => e.type === 'worker_start_failed');
+      assert.ok(
+        failed.every((e) => e.type === 'worker_start_failed' && e.code === 'ERR_REGISTRY_UNAVAILABLE'),
+        JSON.stringify(failed),
+      );
+      // The pool lives on meanwhile: its other worker serves.
+      assert.equal(await p.call('add', { a: 1, b: 2 }), 3);
+      await p.stop();
+      order.push('stopped');
+    })();
+  });
+  const filled = await fill;
+  order.push('room again');
+  await stopping;
+  assert.equal(filled.refusalCode, 'ERR_REGISTRY_UNAVAILABLE', 'the disk was full for the registry');
+  assert.deepEqual(order, ['stopped', 'room again'], 'the stop waited for the disk');
 });

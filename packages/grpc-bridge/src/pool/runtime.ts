@@ -359,6 +359,18 @@ export class PoolRuntime implements WorkerHost {
   }
 
   /**
+   * How long one restart waits for a registry that refuses records (a full disk) before it fails:
+   * just long enough that failed starts alone never reach the pool's restart intensity
+   * (intensity - 1 more of them in restartPeriodMs, with a tenth to spare; 1.2 s by default), so the
+   * pool outlives a full disk; and no longer, because the pool's supervisor is inside that start
+   * and hears nothing else meanwhile, not even a stop.
+   */
+  #registryWaitMs(): number {
+    const { restartIntensity, restartPeriodMs, startTimeoutMs } = this.o;
+    return Math.min(startTimeoutMs, Math.ceil((1.1 * restartPeriodMs) / Math.max(1, restartIntensity - 1)));
+  }
+
+  /**
    * How to start the worker of `slot`. Each launch gets a socket path of its own: a restarted worker
    * never reuses the path of one that may still be alive.
    */
@@ -398,7 +410,7 @@ export class PoolRuntime implements WorkerHost {
       startTimeoutMs: this.o.startTimeoutMs,
       // A slot that ran before is restarting: the registry took its records then, so a refusal now
       // (a full disk) may pass; at the pool's first start, the caller hears of it at once.
-      registryWaitMs: this.slotsStarted.has(slot) ? this.o.startTimeoutMs : 0,
+      registryWaitMs: this.slotsStarted.has(slot) ? this.#registryWaitMs() : 0,
       cwd: this.o.cwd,
       env: { ...process.env, ...this.o.env },
       secret: this.secret,

@@ -74,8 +74,8 @@ export interface WorkerLaunchOptions {
   /**
    * How long a spawn the registry refuses (ERR_REGISTRY_UNAVAILABLE: a full or read-only home) is
    * retried, within startTimeoutMs, before the start fails with that error. 0 (the default) at a
-   * pool's first start, so the caller hears of it at once; the pool gives a restart of a slot the
-   * whole startTimeoutMs (pool/runtime.ts launchOptions).
+   * pool's first start, so the caller hears of it at once; for a restart of a slot, the pool gives
+   * what keeps failed starts under its restart intensity (pool/runtime.ts #registryWaitMs).
    */
   readonly registryWaitMs?: number;
   readonly cwd: string;
@@ -540,8 +540,10 @@ function lastLines(s: string, n: number): string {
  * Why: a worker that dies while the home's disk is full is restarted at once, and every start was
  * refused at once: a pool's restart intensity (10 in 10 s) went in about 20 ms, then its parent's,
  * and the whole host exited (chaos seeds 416113825, 1654141691). A full disk is usually cured by
- * time (a log rotated, a file removed); until then the slot waits, unreplaced, and nothing else
- * changes. Only the registry's refusal waits: any other spawn failure fails the start at once.
+ * time (a log rotated, a file removed); until then the slot stays empty: each start waits a
+ * while, then fails, and the supervisor retries it, slowly enough that its restart intensity holds
+ * and, between two tries, it hears a stop. Only the registry's refusal waits: any other spawn
+ * failure fails the start at once.
  */
 async function whileRegistryRefuses(
   o: WorkerLaunchOptions,
