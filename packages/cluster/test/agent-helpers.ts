@@ -8,6 +8,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { isProcessAlive } from '@trellis/core';
 import { createToolClient, JSON_TYPE, type RemoteLaunch, type WorkerHandle } from '@trellis/grpc-bridge';
 import type { LaunchReq } from '../src/agent/agent-wire.js';
+import { ClusterNode } from '../src/index.js';
 import type { Child, Cleanup } from './helpers.js';
 import { waitFor } from './helpers.js';
 
@@ -137,4 +138,22 @@ export function remoteLaunch(extra: Partial<RemoteLaunch> = {}): RemoteLaunch {
 
 export function waitGone(pids: readonly number[], what: string, timeoutMs: number): Promise<true> {
   return waitFor(() => pids.every((p) => !isProcessAlive(p)), what, timeoutMs);
+}
+
+/** The node the agent tests call agents from: insecure, short member TTL, fast probes; stopped by `cleanup`. */
+export async function startClientNode(
+  cleanup: Cleanup,
+  endpoints: readonly string[],
+  cluster: string,
+): Promise<ClusterNode> {
+  const n = await ClusterNode.start({
+    etcd: [...endpoints],
+    name: cluster,
+    node: 'client',
+    insecure: true,
+    memberTtlMs: 1000,
+    probeIntervalMs: 200,
+  });
+  cleanup.add(() => n.stop());
+  return n;
 }

@@ -10,13 +10,14 @@ import { isProcessAlive } from '@trellis/core';
 import type { PlacementNode } from '@trellis/grpc-bridge';
 import { ClusterPlacement } from '../src/agent/cluster-placement.js';
 import type { RemoteWorker } from '../src/agent/remote-worker.js';
-import { ClusterNode, type LocalEtcd } from '../src/index.js';
+import type { LocalEtcd } from '../src/index.js';
 import {
   AGENT_TOOLS,
   execute,
   insecureAgentArgs,
   remoteLaunch,
   startAgentProcess,
+  startClientNode,
   tempHome,
   waitGone,
 } from './agent-helpers.js';
@@ -35,18 +36,7 @@ let seq = 0;
 const agentArgs = (cluster: string, node: string, more: string[] = []) =>
   insecureAgentArgs(etcd.endpoints, cluster, node, more);
 
-async function clientNode(cluster: string): Promise<ClusterNode> {
-  const n = await ClusterNode.start({
-    etcd: etcd.endpoints,
-    name: cluster,
-    node: 'client',
-    insecure: true,
-    memberTtlMs: 1000,
-    probeIntervalMs: 200,
-  });
-  cleanup.add(() => n.stop());
-  return n;
-}
+const clientNode = (cluster: string) => startClientNode(cleanup, etcd.endpoints, cluster);
 
 describe('cluster placement', () => {
   test('watchNodes: agents that are up and reachable, filtered by name; launch; calls; exits', async () => {

@@ -14,8 +14,15 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isProcessAlive } from '@trellis/core';
 import { ToolPool } from '@trellis/grpc-bridge';
-import { ClusterNode, type LocalEtcd } from '../src/index.js';
-import { AGENT_TOOLS, insecureAgentArgs, startAgentProcess, tempHome, waitGone } from './agent-helpers.js';
+import type { LocalEtcd } from '../src/index.js';
+import {
+  AGENT_TOOLS,
+  insecureAgentArgs,
+  startAgentProcess,
+  startClientNode,
+  tempHome,
+  waitGone,
+} from './agent-helpers.js';
 import { Cleanup, waitFor } from './helpers.js';
 
 const cleanup = new Cleanup();
@@ -44,15 +51,7 @@ describe('a pool placed on agents', () => {
     const args = (node: string) => insecureAgentArgs(etcd.endpoints, cluster, node);
     const a1 = await startAgentProcess(cleanup, args('agent-1'), { TRELLIS_HOME: home });
     await startAgentProcess(cleanup, args('agent-2'), { TRELLIS_HOME: home });
-    const client = await ClusterNode.start({
-      etcd: etcd.endpoints,
-      name: cluster,
-      node: 'client',
-      insecure: true,
-      memberTtlMs: 1000,
-      probeIntervalMs: 200,
-    });
-    cleanup.add(() => client.stop());
+    const client = await startClientNode(cleanup, etcd.endpoints, cluster);
     await waitFor(
       () => client.nodes().filter((m) => m.roles?.includes('agent')).length === 2,
       'both agents in the client view',

@@ -11,12 +11,13 @@ import { credentials, Metadata, makeGenericClientConstructor, type ServiceError 
 import { isProcessAlive, readProcCmdline, readProcStat } from '@trellis/core';
 import { AgentConnection } from '../src/agent/agent-client.js';
 import type { WireExit } from '../src/agent/agent-wire.js';
-import { agentMain, ClusterNode, type LocalEtcd } from '../src/index.js';
+import { agentMain, type LocalEtcd } from '../src/index.js';
 import {
   executeRaw,
   insecureAgentArgs,
   launchReq,
   startAgentProcess,
+  startClientNode,
   tempHome,
   waitGone,
 } from './agent-helpers.js';
@@ -39,15 +40,7 @@ async function setup(agentArgs: string[] = []) {
     insecureAgentArgs(etcd.endpoints, cluster, 'agent-1', agentArgs),
     { TRELLIS_HOME: home },
   );
-  const client = await ClusterNode.start({
-    etcd: etcd.endpoints,
-    name: cluster,
-    node: 'client',
-    insecure: true,
-    memberTtlMs: 1000,
-    probeIntervalMs: 200,
-  });
-  cleanup.add(() => client.stop());
+  const client = await startClientNode(cleanup, etcd.endpoints, cluster);
   const member = await waitFor(
     () => client.nodes().find((m) => m.node === 'agent-1'),
     'the agent in the client view',

@@ -12,8 +12,13 @@ import { after, test } from 'node:test';
 import { HealthStore, LmdbLeaseStore } from '@trellis/health';
 import { Registry } from '@trellis/registry';
 import { AgentConnection } from '../src/agent/agent-client.js';
-import { ClusterNode } from '../src/index.js';
-import { insecureAgentArgs, launchReq, startAgentProcess, tempHome } from './agent-helpers.js';
+import {
+  insecureAgentArgs,
+  launchReq,
+  startAgentProcess,
+  startClientNode,
+  tempHome,
+} from './agent-helpers.js';
 import { Cleanup, waitFor } from './helpers.js';
 
 const cleanup = new Cleanup();
@@ -64,15 +69,7 @@ test("a worker hosted by an agent holds none of the agent's LMDB files", async (
     lmdbHeldBy(agent.ready.pid, home).some((l) => l.endsWith('/registry.mdb')),
     `the agent holds its registry: ${lmdbHeldBy(agent.ready.pid, home).join(', ')}`,
   );
-  const client = await ClusterNode.start({
-    etcd: etcd.endpoints,
-    name: cluster,
-    node: 'client',
-    insecure: true,
-    memberTtlMs: 1000,
-    probeIntervalMs: 200,
-  });
-  cleanup.add(() => client.stop());
+  const client = await startClientNode(cleanup, etcd.endpoints, cluster);
   const member = await waitFor(() => client.nodes().find((m) => m.node === 'agent-1'), 'the agent in view');
   const conn = new AgentConnection('agent-1', member.address, undefined);
   cleanup.add(() => conn.close());

@@ -6,13 +6,12 @@
  * Also: a TMPDIR too long for a Unix socket path no longer turns the default transport into TCP.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ToolPool } from '../src/index.js';
-import { openTestRun, REPO_ROOT, type TestRun, VENV_PYTHON } from './helpers.js';
+import { openTestRun, REPO_ROOT, runToExit, type TestRun, VENV_PYTHON } from './helpers.js';
 
 const RELIABILITY_TOOLS = fileURLToPath(new URL('../../test/fixtures/reliability_tools.py', import.meta.url));
 const SDK_DIR = join(REPO_ROOT, 'packages', 'python-sdk');
@@ -63,39 +62,16 @@ except grpc.RpcError as e:
     print(e.code().name)
 `;
 
-function asNobody(address: string, flag: string, secret = '', script = ATTACKER): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'setpriv',
-      [
-        '--reuid=nobody',
-        '--regid=nogroup',
-        '--clear-groups',
-        VENV_PYTHON,
-        '-c',
-        script,
-        address,
-        flag,
-        secret,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONPATH: SDK_DIR } },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      const last = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && last) resolve(last);
-      else reject(new Error(`attacker exited with ${code}: ${err}`));
-    });
-  });
+async function asNobody(address: string, flag: string, secret = '', script = ATTACKER): Promise<string> {
+  const r = await runToExit(
+    'setpriv',
+    ['--reuid=nobody', '--regid=nogroup', '--clear-groups', VENV_PYTHON, '-c', script, address, flag, secret],
+    { ...process.env, PYTHONPATH: SDK_DIR },
+    20_000,
+  );
+  const last = r.out.trim().split('\n').pop() ?? '';
+  if (r.code === 0 && last) return last;
+  throw new Error(`attacker exited with ${r.code ?? r.signal}: ${r.err}`);
 }
 
 test('another local user gets UNAUTHENTICATED on a TCP worker, and the tool does not run', {
